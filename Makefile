@@ -1,0 +1,40 @@
+# chaosgate: the two commands a new user needs.
+#   make gameday   set up, then run the game-day suite against the sandbox
+#   make test      set up, then run the harness's own tests
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap gameday test unit integration lint typecheck sandbox-up sandbox-down clean
+
+bootstrap:
+	scripts/bootstrap
+
+gameday: bootstrap
+	$(BIN)/chaosgate gameday
+
+test: bootstrap lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: bootstrap
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: bootstrap
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: bootstrap
+	$(BIN)/ruff check src tests bench
+
+typecheck: bootstrap
+	$(BIN)/mypy
+
+sandbox-up: bootstrap
+	$(BIN)/chaosgate sandbox up
+
+sandbox-down:
+	$(BIN)/chaosgate sandbox down
+
+clean:
+	-$(BIN)/chaosgate sandbox down
+	rm -rf .chaosgate reports/allure-results reports/allure-report

@@ -1,0 +1,1 @@
+"""The ``chaosgate`` command line (placeholder, filled in below)."""

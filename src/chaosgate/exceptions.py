@@ -1,0 +1,78 @@
+"""The chaosgate exception tree.
+
+Every error the harness raises on purpose derives from :class:`ChaosgateError`
+and carries the process exit code that DESIGN.md section 6 assigns to it:
+
+- :class:`UsageError` (2): bad input; the message names the file, the field
+  and the fix.
+- :class:`SLOViolated` (1): an SLO was not kept. It is also an
+  ``AssertionError`` so that pytest and Allure show the test as *failed*,
+  not *broken*.
+- :class:`Inconclusive` (3): no data, an unreachable Prometheus or cluster,
+  a fault that did not take hold. Never a pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_INCONCLUSIVE",
+    "EXIT_PASS",
+    "EXIT_USAGE",
+    "ChaosgateError",
+    "FaultNotEffective",
+    "Inconclusive",
+    "SLOViolated",
+    "SandboxError",
+    "TargetError",
+    "UsageError",
+]
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3
+
+
+class ChaosgateError(Exception):
+    """Base of every error chaosgate raises on purpose."""
+
+    exit_code = EXIT_INCONCLUSIVE
+
+
+class UsageError(ChaosgateError):
+    """The user's input is wrong; the message says how to fix it."""
+
+    exit_code = EXIT_USAGE
+
+
+class TargetError(UsageError):
+    """A target file is missing, unreadable or invalid."""
+
+    def __init__(self, path: Path | str, field: str, problem: str, fix: str) -> None:
+        self.path = str(path)
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        where = f"{self.path}: {field}" if field else self.path
+        super().__init__(f"{where}: {problem}. Fix: {fix}")
+
+
+class SandboxError(ChaosgateError):
+    """The embedded sandbox could not be started, reached or stopped."""
+
+
+class Inconclusive(ChaosgateError):
+    """The run cannot say pass or fail: no data, or infrastructure unreachable."""
+
+
+class FaultNotEffective(Inconclusive):
+    """A fault was applied but its active probe shows it did not take hold."""
+
+
+class SLOViolated(ChaosgateError, AssertionError):
+    """An SLO was not kept. An AssertionError, so test tools report *failed*."""
+
+    exit_code = EXIT_FAIL
