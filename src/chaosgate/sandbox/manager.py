@@ -1,0 +1,353 @@
+"""Start, inspect and stop the embedded sandbox.
+
+``up`` renders the configuration, starts supervisord (which starts
+everything else), creates the shop's database, and returns only when every
+component is healthy and Prometheus scrapes every target (``up == 1``). It
+is idempotent: on a running sandbox it only checks health. ``down`` shuts
+supervisord down and then sweeps any process still holding the state
+directory, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import requests
+
+from ..exceptions import SandboxError
+from ..slo.prometheus import PrometheusClient
+from .config import Binaries, render_all
+from .events import count_restarts, read_events
+from .patroni import PatroniClient
+from .supervisor import SupervisorClient
+from .topology import HOST, Topology
+
+__all__ = ["ComponentStatus", "SandboxManager", "find_binaries"]
+
+PG_BIN_DIR = "/usr/lib/postgresql/15/bin"
+SHOP_SQL = """
+CREATE TABLE IF NOT EXISTS orders (
+    id bigserial PRIMARY KEY,
+    client_seq bigint,
+    items jsonb NOT NULL,
+    total_cents bigint NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+GRANT ALL ON TABLE orders TO shop;
+GRANT USAGE, SELECT ON SEQUENCE orders_id_seq TO shop;
+"""
+
+
+def find_binaries() -> Binaries:
+    """Locate every program the sandbox runs, or say which are missing."""
+    wanted = {"etcd": "etcd-server", "patroni": "patroni", "haproxy": "haproxy",
+              "prometheus": "prometheus"}
+    found: dict[str, str] = {}
+    missing = []
+    for binary, package in wanted.items():
+        path = shutil.which(binary)
+        if path:
+            found[binary] = path
+        else:
+            missing.append(f"{binary} (Debian package {package})")
+    if not Path(PG_BIN_DIR, "postgres").exists():
+        missing.append(f"{PG_BIN_DIR}/postgres (Debian package postgresql-15)")
+    venv_bin = Path(sys.executable).parent
+    supervisord = venv_bin / "supervisord"
+    if not supervisord.exists():
+        missing.append(f"{supervisord} (pip package supervisor)")
+    if missing:
+        raise SandboxError(
+            "missing programs: " + ", ".join(missing) + ". Run scripts/bootstrap to install them."
+        )
+    return Binaries(
+        python=sys.executable,
+        supervisord=str(supervisord),
+        pg_bin_dir=PG_BIN_DIR,
+        run_as_postgres=os.geteuid() == 0,
+        **found,
+    )
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One line of ``chaosgate sandbox status``."""
+
+    name: str
+    kind: str  # pod | database | component
+    state: str
+    pid: int
+    restarts: int
+    detail: str  # role for database members, URL for components, labels for pods
+
+
+class SandboxManager:
+    """Lifecycle of one sandbox, identified by its state directory."""
+
+    def __init__(self, topo: Topology, log: Callable[[str], None] = lambda _m: None) -> None:
+        self.topo = topo
+        self.log = log
+        self.supervisor = SupervisorClient(topo.supervisor_url)
+        self.patroni = PatroniClient(
+            [f"http://{HOST}:{m.rest_port}" for m in topo.db_members], timeout=2
+        )
+        self.prometheus = PrometheusClient(topo.prometheus_url, timeout=3)
+
+    # -- up -------------------------------------------------------------------
+    def up(self, timeout: float = 120.0) -> list[ComponentStatus]:
+        """Start the sandbox (or check a running one); return its status when healthy."""
+        deadline = time.monotonic() + timeout
+        if self.supervisor.alive():
+            self.log("sandbox already running; checking health")
+            self.supervisor.start_all()
+        else:
+            self._check_ports_free()
+            self._prepare()
+            self._start_supervisord()
+        self._wait("every program RUNNING", self._all_running, deadline)
+        self._wait("a Patroni leader and a streaming replica", self.patroni.healthy, deadline)
+        self._wait("the shop database", self._ensure_database, deadline)
+        self._wait("every shop pod healthy", self._pods_healthy, deadline)
+        self._wait("HAProxy sees every backend UP", self._haproxy_all_up, deadline)
+        self._wait("a checkout through the ingress", self._checkout_works, deadline)
+        self._wait("Prometheus scraping every target (up == 1)", self._prometheus_all_up, deadline)
+        return self.status()
+
+    def _check_ports_free(self) -> None:
+        p = self.topo.ports
+        busy = []
+        for port in range(p.base, p.highest + 1):
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((HOST, port))
+                except OSError:
+                    busy.append(port)
+        if busy:
+            raise SandboxError(
+                f"ports {busy} on {HOST} are in use and the sandbox at {self.topo.state_dir} "
+                "is not running. Stop what holds them, or choose another --base-port."
+            )
+
+    def _prepare(self) -> None:
+        t = self.topo
+        for d in (t.conf_dir, t.log_dir, t.run_dir, t.state_dir / "data"):
+            d.mkdir(parents=True, exist_ok=True)
+        bins = find_binaries()
+        for path, text in render_all(t, bins).items():
+            path.write_text(text)
+        t.loadgen_sd_file.write_text("[]\n")
+        if bins.run_as_postgres:
+            pg = pwd.getpwnam("postgres")
+            # PostgreSQL runs as "postgres": it owns its data, sockets and pgpass,
+            # and must be able to reach them through every parent directory.
+            for m in t.db_members:
+                m.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            for d in (t.run_dir, t.state_dir / "data"):
+                os.chown(d, pg.pw_uid, pg.pw_gid)
+            for m in t.db_members:
+                if m.data_dir.exists():
+                    os.chown(m.data_dir, pg.pw_uid, pg.pw_gid)
+            for parent in [t.state_dir, *t.state_dir.parents]:
+                if parent.stat().st_mode & 0o001 == 0:
+                    raise SandboxError(
+                        f"{parent} is not searchable by the postgres user; "
+                        "choose a --state-dir under a world-searchable directory"
+                    )
+
+    def _start_supervisord(self) -> None:
+        conf = self.topo.conf_dir / "supervisord.conf"
+        supervisord = str(Path(sys.executable).parent / "supervisord")
+        self.log(f"starting supervisord ({conf})")
+        # supervisord daemonizes: the sandbox outlives this command.
+        result = subprocess.run(
+            [supervisord, "-c", str(conf)], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise SandboxError(f"supervisord failed to start: {result.stderr.strip()}")
+        self._wait("supervisord", self.supervisor.alive, time.monotonic() + 15)
+
+    def _wait(self, what: str, check: Callable[[], bool], deadline: float) -> None:
+        self.log(f"waiting for {what}")
+        last_error = ""
+        while time.monotonic() < deadline:
+            try:
+                if check():
+                    return
+            except Exception as exc:  # a component still starting may fail in any way
+                last_error = f" (last error: {exc})"
+            time.sleep(0.25)
+        raise SandboxError(
+            f"timed out waiting for {what}{last_error}; logs are in {self.topo.log_dir}"
+        )
+
+    def _all_running(self) -> bool:
+        infos = self.supervisor.processes()
+        fatal = [i.name for i in infos if i.state in ("FATAL", "EXITED", "STOPPED")]
+        if fatal:
+            self.supervisor.start_all()
+        return all(i.running for i in infos)
+
+    def _ensure_database(self) -> bool:
+        leader = self.patroni.leader()
+        if leader is None:
+            return False
+        port = next(m.pg_port for m in self.topo.db_members if m.name == leader.name)
+        conninfo = f"host={HOST} port={port} dbname=postgres user=postgres connect_timeout=2"
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'shop'").fetchone():
+                conn.execute("CREATE ROLE shop LOGIN")
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'shop'").fetchone():
+                conn.execute("CREATE DATABASE shop OWNER shop")
+        with psycopg.connect(conninfo.replace("dbname=postgres", "dbname=shop")) as conn:
+            conn.execute(SHOP_SQL)
+        return True
+
+    def _pods_healthy(self) -> bool:
+        for pod in self.topo.pods:
+            resp = requests.get(f"http://{HOST}:{pod.port}/healthz", timeout=2)
+            if resp.status_code != 200:
+                return False
+        return True
+
+    def haproxy_servers(self) -> dict[str, str]:
+        """``backend/server`` -> status (UP, DOWN, ...) from HAProxy's stats CSV."""
+        url = f"http://{HOST}:{self.topo.ports.haproxy_stats}/stats;csv"
+        rows = requests.get(url, timeout=2).text.splitlines()
+        header = rows[0].lstrip("# ").split(",")
+        servers = {}
+        for row in rows[1:]:
+            fields = dict(zip(header, row.split(","), strict=False))
+            if fields.get("svname") not in ("FRONTEND", "BACKEND", None):
+                servers[f"{fields['pxname']}/{fields['svname']}"] = fields.get("status", "")
+        return servers
+
+    def _haproxy_all_up(self) -> bool:
+        servers = self.haproxy_servers()
+        return len(servers) == len(self.topo.pods) and all(
+            s == "UP" for s in servers.values()
+        )
+
+    def _checkout_works(self) -> bool:
+        resp = requests.post(
+            f"{self.topo.ingress_url}/api/checkout",
+            json={"items": [{"product_id": 1, "qty": 1}], "client_seq": 0},
+            timeout=5,
+        )
+        return resp.status_code == 201
+
+    def _prometheus_all_up(self) -> bool:
+        expected = {t.address for t in self.topo.scrape_targets()}
+        samples = self.prometheus.query("up")
+        seen = {s.labels.get("instance", "") for s in samples if s.value == 1}
+        return expected <= seen
+
+    # -- status ---------------------------------------------------------------
+    def running(self) -> bool:
+        """True when this sandbox's supervisord answers."""
+        return self.supervisor.alive()
+
+    def status(self) -> list[ComponentStatus]:
+        """Every pod, database member and component with state, pid and restarts."""
+        if not self.supervisor.alive():
+            raise SandboxError(f"the sandbox at {self.topo.state_dir} is not running")
+        restarts = count_restarts(read_events(self.topo.events_file))
+        try:
+            roles = {m.name: f"{m.role} ({m.state}, timeline {m.timeline})"
+                     for m in self.patroni.cluster()}
+        except SandboxError:
+            roles = {}
+        pods = {p.name: p for p in self.topo.pods}
+        members = {m.name for m in self.topo.db_members}
+        urls = {
+            "haproxy": f"{self.topo.ingress_url} (stats :{self.topo.ports.haproxy_stats}/stats)",
+            "prometheus": self.topo.prometheus_url,
+            "faultproxy": self.topo.faultproxy_url,
+            "etcd": self.topo.etcd_url,
+        }
+        rows = []
+        for info in self.supervisor.processes():
+            if info.name in pods:
+                pod = pods[info.name]
+                kind = "pod"
+                detail = ",".join(f"{k}={v}" for k, v in pod.labels.items())
+                detail += f"  http://{HOST}:{pod.port}"
+            elif info.name in members:
+                kind, detail = "database", roles.get(info.name, "unknown")
+            elif info.name == "events":
+                continue
+            else:
+                kind, detail = "component", urls.get(info.name, "")
+            rows.append(ComponentStatus(info.name, kind, info.state, info.pid,
+                                        restarts.get(info.name, 0), detail))
+        order = {"component": 0, "database": 1, "pod": 2}
+        return sorted(rows, key=lambda r: (order[r.kind], r.name))
+
+    # -- down -----------------------------------------------------------------
+    def down(self, timeout: float = 60.0) -> list[int]:
+        """Stop everything; return pids that had to be killed after shutdown."""
+        if self.supervisor.alive():
+            pid = self.supervisor.pid()
+            self.log("shutting supervisord down")
+            self.supervisor.shutdown()
+            deadline = time.monotonic() + timeout
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        return self._sweep()
+
+    def _sweep(self) -> list[int]:
+        """Kill any process whose command line still names the state directory."""
+        marker = str(self.topo.state_dir.resolve())
+        killed = []
+        for pid in _pids_mentioning(marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+        return killed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _pids_mentioning(marker: str) -> list[int]:
+    me = os.getpid()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline and _pid_alive(int(entry.name)):
+            pids.append(int(entry.name))
+    return pids
+
+
+def leftover_processes(topo: Topology) -> list[int]:
+    """Pids still naming this sandbox's state directory (should be none after down)."""
+    return _pids_mentioning(str(topo.state_dir.resolve()))

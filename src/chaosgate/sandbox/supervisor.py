@@ -1,0 +1,114 @@
+"""The only module that talks to supervisord (its XML-RPC interface).
+
+A sandbox "pod" is a supervised program; this client lists them, signals
+them (a pod kill is a SIGKILL here) and shuts the whole tree down.
+"""
+
+from __future__ import annotations
+
+import http.client
+import xmlrpc.client
+from dataclasses import dataclass
+from typing import Any, cast
+
+from ..exceptions import SandboxError
+
+__all__ = ["ProcessInfo", "SupervisorClient"]
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One supervised program as supervisord reports it."""
+
+    name: str
+    state: str  # RUNNING, STARTING, BACKOFF, EXITED, STOPPED, FATAL, ...
+    pid: int
+    start: float  # epoch seconds of the last start, 0 if never
+    description: str
+
+    @property
+    def running(self) -> bool:
+        return self.state == "RUNNING"
+
+
+class _TimeoutTransport(xmlrpc.client.Transport):
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        conn = super().make_connection(host)
+        conn.timeout = self._timeout
+        return conn
+
+
+class SupervisorClient:
+    """A thin, typed wrapper over supervisord's XML-RPC API."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url
+        self._proxy = xmlrpc.client.ServerProxy(url, transport=_TimeoutTransport(timeout))
+
+    def _call(self, method: str, *args: Any) -> Any:
+        target: Any = self._proxy
+        for part in method.split("."):
+            target = getattr(target, part)
+        try:
+            return target(*args)
+        except xmlrpc.client.Fault as exc:
+            raise SandboxError(f"supervisord {method}{args}: {exc.faultString}") from exc
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            raise SandboxError(f"supervisord at {self.url} is not reachable: {exc}") from exc
+
+    def alive(self) -> bool:
+        """True when supervisord answers and is RUNNING."""
+        try:
+            state = self._call("supervisor.getState")
+        except SandboxError:
+            return False
+        return bool(state.get("statename") == "RUNNING")
+
+    def pid(self) -> int:
+        """supervisord's own pid."""
+        return int(self._call("supervisor.getPID"))
+
+    def processes(self) -> list[ProcessInfo]:
+        """Every supervised program (event listeners included)."""
+        infos = cast(list[dict[str, Any]], self._call("supervisor.getAllProcessInfo"))
+        return [
+            ProcessInfo(
+                name=i["name"],
+                state=i["statename"],
+                pid=int(i["pid"]),
+                start=float(i["start"]),
+                description=i["description"],
+            )
+            for i in infos
+        ]
+
+    def process(self, name: str) -> ProcessInfo:
+        """One program by name."""
+        for info in self.processes():
+            if info.name == name:
+                return info
+        raise SandboxError(f"supervisord has no program named {name!r}")
+
+    def signal(self, name: str, signal_name: str) -> None:
+        """Send a signal (e.g. ``"KILL"``, ``"STOP"``, ``"CONT"``) to a program."""
+        self._call("supervisor.signalProcess", name, signal_name)
+
+    def start(self, name: str, wait: bool = True) -> None:
+        """Start a stopped program."""
+        self._call("supervisor.startProcess", name, wait)
+
+    def stop(self, name: str, wait: bool = True) -> None:
+        """Stop a program (it stays down until started)."""
+        self._call("supervisor.stopProcess", name, wait)
+
+    def start_all(self) -> None:
+        """Start every program that is not running."""
+        self._call("supervisor.startAllProcesses", True)
+
+    def shutdown(self) -> None:
+        """Stop every program, then supervisord itself."""
+        self._call("supervisor.shutdown")

@@ -1,0 +1,1 @@
+"""SLO catalogue, Prometheus access, timelines and verdicts."""
