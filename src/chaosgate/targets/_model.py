@@ -1,0 +1,358 @@
+"""The typed, frozen model of a target file (schema ``chaosgate/v1``).
+
+Built by :func:`chaosgate.targets.parse_target`; nothing here reads files
+when loaded. Only :meth:`PrometheusConfig.credentials` touches the process
+environment (and a token file, if one is named), and only when called.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, TypeVar
+
+from ..exceptions import TargetError
+from ..sandbox.topology import Topology, build_topology
+from ._reader import did_you_mean
+from ._selector import Selector
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "PROTECTED_NAMESPACES",
+    "BasicAuth",
+    "Credentials",
+    "Database",
+    "DbMember",
+    "Dependency",
+    "Link",
+    "Platform",
+    "PrometheusAuth",
+    "PrometheusConfig",
+    "Safety",
+    "Service",
+    "TLSConfig",
+    "Target",
+]
+
+#: The schema this module reads and writes.
+API_VERSION = "chaosgate/v1"
+KIND = "Target"
+
+PlatformType = Literal["sandbox", "kubernetes"]
+DatabaseType = Literal["patroni", "cloudnativepg", "rds"]
+
+#: Namespaces that only an exact entry of ``safety.namespaces`` allows (never a glob).
+PROTECTED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+
+class Credentials:
+    """Secrets resolved at call time. ``repr()`` and ``str()`` never show them."""
+
+    __slots__ = ("_bearer_token", "_password", "username")
+
+    def __init__(
+        self,
+        *,
+        bearer_token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self._bearer_token = bearer_token
+        self.username = username
+        self._password = password
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that authenticate a request (empty when there is no auth)."""
+        if self._bearer_token is not None:
+            return {"Authorization": f"Bearer {self._bearer_token}"}
+        if self.username is not None and self._password is not None:
+            pair = f"{self.username}:{self._password}".encode()
+            return {"Authorization": f"Basic {base64.b64encode(pair).decode('ascii')}"}
+        return {}
+
+    def __repr__(self) -> str:
+        kind = "bearer" if self._bearer_token is not None else "basic" if self.username else "none"
+        return f"Credentials({kind}, secrets redacted)"
+
+    __str__ = __repr__
+
+
+def _secret_from(source: str, field_path: str, env: str | None, file: Path | None,
+                 environ: Mapping[str, str]) -> str:
+    """Read one secret from the named environment variable or file."""
+    if env is not None:
+        value = environ.get(env, "")
+        if not value:
+            raise TargetError(
+                source, f"{field_path}_env", f"environment variable {env} is not set or is empty",
+                f"export {env}=<secret> in the environment that runs chaosgate",
+            )
+        return value
+    assert file is not None
+    try:
+        value = file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise TargetError(
+            source, f"{field_path}_file", f"cannot read {file}: {exc.strerror or exc}",
+            "point it at a readable file that holds only the secret",
+        ) from None
+    if not value:
+        raise TargetError(source, f"{field_path}_file", f"{file} is empty",
+                          "write the secret into the file")
+    return value
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """HTTP basic auth: a user name and where its password lives (never the password)."""
+
+    username: str
+    password_env: str | None = None
+    password_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class PrometheusAuth:
+    """Where Prometheus credentials live: environment variable names or file paths."""
+
+    bearer_token_env: str | None = None
+    bearer_token_file: Path | None = None
+    basic: BasicAuth | None = None
+
+    def resolve(self, source: str, environ: Mapping[str, str] | None = None) -> Credentials:
+        """Read the secrets now, from ``environ`` (default ``os.environ``) or files.
+
+        Raises :class:`TargetError` naming the variable or file when one is
+        missing or empty.
+        """
+        env = os.environ if environ is None else environ
+        if self.bearer_token_env is not None or self.bearer_token_file is not None:
+            token = _secret_from(source, "prometheus.auth.bearer_token",
+                                 self.bearer_token_env, self.bearer_token_file, env)
+            return Credentials(bearer_token=token)
+        if self.basic is not None:
+            password = _secret_from(source, "prometheus.auth.basic.password",
+                                    self.basic.password_env, self.basic.password_file, env)
+            return Credentials(username=self.basic.username, password=password)
+        return Credentials()
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """TLS verification for Prometheus."""
+
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+
+    @property
+    def verify(self) -> bool | str:
+        """The value for ``requests``' ``verify=``: a CA bundle path, True or False."""
+        if self.insecure_skip_verify:
+            return False
+        return str(self.ca_file) if self.ca_file is not None else True
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """Where Prometheus answers, how often it scrapes, and how to authenticate."""
+
+    url: str
+    scrape_interval: float  # seconds
+    auth: PrometheusAuth | None = None
+    tls: TLSConfig | None = None
+    source: str = field(default="", compare=False, repr=False)
+
+    def credentials(self, environ: Mapping[str, str] | None = None) -> Credentials:
+        """Resolve the credentials now (see :meth:`PrometheusAuth.resolve`)."""
+        if self.auth is None:
+            return Credentials()
+        return self.auth.resolve(self.source, environ)
+
+    @property
+    def verify(self) -> bool | str:
+        """``requests``' ``verify=`` for this server."""
+        return True if self.tls is None else self.tls.verify
+
+
+@dataclass(frozen=True)
+class Platform:
+    """How chaosgate reaches pods: the embedded sandbox or a Kubernetes cluster.
+
+    Sandbox: ``state_dir`` (relative paths are relative to the current
+    working directory, not to the target file) and ``base_port``.
+    Kubernetes: ``kubeconfig`` (``~`` expanded; None: ``$KUBECONFIG`` or ``~/.kube/config``),
+    ``context`` (None: the current one) or ``in_cluster``.
+    """
+
+    type: PlatformType
+    state_dir: Path | None = None
+    base_port: int | None = None
+    kubeconfig: Path | None = None
+    context: str | None = None
+    in_cluster: bool = False
+
+
+@dataclass(frozen=True)
+class Service:
+    """An application and the label selector that finds its pods."""
+
+    name: str
+    selector: Selector
+    namespace: str
+    replicas: int | None = None  # expected replicas, when the target says
+
+
+@dataclass(frozen=True)
+class Link:
+    """A named network link ``source -> destination`` (a fault proxy proxy)."""
+
+    name: str
+    source: str  # "from" in the file
+    destination: str  # "to" in the file
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A named dependency (postgres, etcd, ...) and the links that reach it."""
+
+    name: str
+    links: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DbMember:
+    """A Patroni member and its REST API."""
+
+    name: str
+    patroni_url: str
+
+
+@dataclass(frozen=True)
+class Database:
+    """The database a failover acts on.
+
+    patroni: ``scope`` and ``members``; cloudnativepg: ``cluster`` and
+    ``namespace``; rds: ``cluster_identifier`` and ``region``.
+    """
+
+    type: DatabaseType
+    scope: str | None = None
+    members: tuple[DbMember, ...] = ()
+    cluster: str | None = None
+    namespace: str | None = None
+    cluster_identifier: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Safety:
+    """The blast-radius limits every fault respects."""
+
+    namespaces: tuple[str, ...]
+    max_pods_per_fault: int = 1
+    max_percent_per_fault: float = 50.0
+    min_ready_replicas: int = 1
+    dry_run: bool = False
+
+    def allows_namespace(self, namespace: str) -> bool:
+        """Whether faults may touch ``namespace``.
+
+        Entries may be globs (``team-*``), but kube-system, kube-public and
+        kube-node-lease are allowed only by an exact entry.
+        """
+        if namespace in self.namespaces:
+            return True
+        if namespace in PROTECTED_NAMESPACES:
+            return False
+        return any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.namespaces)
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def _find(items: tuple[N, ...], name: str, source: str, section: str, what: str) -> N:
+    """The item called ``name``, or a TargetError listing the names there are."""
+    for item in items:
+        if item.name == name:
+            return item
+    known = [item.name for item in items]
+    raise TargetError(
+        source, section, f"no {what} named {name!r}",
+        f"{did_you_mean(name, known)}use one of: {', '.join(known) or '(none defined)'}, "
+        f"or add it to {section}",
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """A validated target file. ``source`` is the file it came from."""
+
+    name: str
+    platform: Platform
+    prometheus: PrometheusConfig
+    ingress_url: str
+    namespace: str
+    services: tuple[Service, ...]
+    safety: Safety
+    links: tuple[Link, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
+    faultproxy_url: str | None = None
+    database: Database | None = None
+    source: str = field(default="<memory>", compare=False)
+
+    @property
+    def is_sandbox(self) -> bool:
+        """True when the target is the embedded sandbox."""
+        return self.platform.type == "sandbox"
+
+    def sandbox_topology(self) -> Topology:
+        """The sandbox's topology (ports, pods, links) for this target's base port."""
+        if not self.is_sandbox:
+            raise TargetError(self.source, "platform.type", "this target is not the sandbox",
+                              "use a target with platform.type: sandbox")
+        assert self.platform.state_dir is not None and self.platform.base_port is not None
+        return build_topology(self.platform.state_dir, self.platform.base_port)
+
+    def service(self, name: str) -> Service:
+        """The service called ``name``; :class:`TargetError` if there is none."""
+        return _find(self.services, name, self.source, "services", "service")
+
+    def link(self, name: str) -> Link:
+        """The link called ``name``; :class:`TargetError` if there is none."""
+        return _find(self.links, name, self.source, "links", "link")
+
+    def dependency(self, name: str) -> Dependency:
+        """The dependency called ``name``; :class:`TargetError` if there is none."""
+        return _find(self.dependencies, name, self.source, "dependencies", "dependency")
+
+    def links_of(self, dependency: str) -> tuple[Link, ...]:
+        """The links that reach ``dependency``, resolved."""
+        return tuple(self.link(name) for name in self.dependency(dependency).links)
+
+    def service_for_selector(self, selector: str | Selector,
+                             namespace: str | None = None) -> Service | None:
+        """The service whose pods ``selector`` selects, or None if that is not clear.
+
+        A service whose selector is the same (in any spelling) wins; else the
+        one service whose requirements are all part of ``selector`` (which then
+        selects a subset of its pods). ``namespace`` (default: the target's)
+        must match the service's.
+        """
+        wanted = selector if isinstance(selector, Selector) else Selector.parse(selector)
+        ns = namespace or self.namespace
+        candidates = [s for s in self.services if s.namespace == ns]
+        for service in candidates:
+            if service.selector == wanted:
+                return service
+        narrower = [s for s in candidates if wanted.narrows(s.selector)]
+        return narrower[0] if len(narrower) == 1 else None

@@ -1,0 +1,344 @@
+"""Validation of a target document (schema ``chaosgate/v1``) into the model.
+
+One clear error at a time: the first problem found raises
+:class:`~chaosgate.exceptions.TargetError` with the dotted field path, the
+problem and the fix. Sections are checked in a fixed order (header,
+platform, prometheus, ingress, faultproxy, namespace, services, database,
+links, dependencies, safety, then sandbox consistency), so the same file
+always reports the same first error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from ..sandbox.topology import DEFAULT_BASE_PORT
+from ._model import (
+    API_VERSION,
+    KIND,
+    BasicAuth,
+    Database,
+    DatabaseType,
+    DbMember,
+    Dependency,
+    Link,
+    Platform,
+    PlatformType,
+    PrometheusAuth,
+    PrometheusConfig,
+    Safety,
+    Service,
+    Target,
+    TLSConfig,
+)
+from ._reader import Fields, did_you_mean
+from ._sandbox import check_sandbox_target
+from ._selector import Selector, SelectorError
+
+__all__ = ["DEFAULT_STATE_DIR", "parse_target"]
+
+DEFAULT_STATE_DIR = ".chaosgate/sandbox"
+
+_TOP = ("apiVersion", "kind", "name", "platform", "prometheus", "ingress", "namespace",
+        "services", "faultproxy", "links", "dependencies", "database", "safety")
+_PLATFORM_KEYS: dict[str, tuple[str, ...]] = {
+    "sandbox": ("state_dir", "base_port"),
+    "kubernetes": ("kubeconfig", "context", "in_cluster"),
+}
+_DATABASE_KEYS: dict[str, tuple[str, ...]] = {
+    "patroni": ("scope", "members"),
+    "cloudnativepg": ("cluster", "namespace"),
+    "rds": ("cluster_identifier", "region"),
+}
+_NAME = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_NAMESPACE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+_NAMESPACE_GLOB = re.compile(r"^[-a-z0-9*?\[\]]{1,63}$")
+_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DEPENDENCIES_EXAMPLE = "{postgres: {links: [orders-pg0, orders-pg1]}}"
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+
+
+def parse_target(doc: Mapping[str, Any], source: str = "<memory>") -> Target:
+    """Validate ``doc`` (a parsed target file) and build the :class:`Target`.
+
+    ``source`` names the file in error messages. Raises
+    :class:`~chaosgate.exceptions.TargetError` for the first problem found.
+    Does no I/O.
+    """
+    root = Fields.of(source, "", doc, "a mapping (apiVersion: chaosgate/v1, kind: Target, ...)")
+    root.only(_TOP, "at the top level")
+    for key, wanted in (("apiVersion", API_VERSION), ("kind", KIND)):
+        if root.string(key, wanted) != wanted:
+            raise root.error(key, f"{root.data[key]!r} is not supported",
+                             f"write `{key}: {wanted}` (this chaosgate reads {API_VERSION})")
+    name = _name(root, "name", "my-cluster")
+    platform = _platform(root.section("platform", "{type: sandbox}"))
+    prometheus = _prometheus(root.section("prometheus", "{url: http://prometheus:9090, "
+                                                        "scrape_interval: 30s}"))
+    ingress_url = _url_section(root, "ingress", "https://shop.example.com")
+    faultproxy_url = _url_section(root, "faultproxy", "http://toxiproxy:8474") \
+        if "faultproxy" in root else None
+    namespace = _namespace(root, "namespace") if "namespace" in root else "default"
+    services = _services(root, namespace)
+    database = _database(root.section("database", "{type: patroni}"), namespace) \
+        if "database" in root else None
+    dependency_names = list(root.section("dependencies", _DEPENDENCIES_EXAMPLE).data) \
+        if "dependencies" in root else []
+    endpoints = {"service": [s.name for s in services],
+                 "database member": [m.name for m in database.members] if database else [],
+                 "dependency": dependency_names}
+    links = _links(root, endpoints)
+    dependencies = _dependencies(root, endpoints, [link.name for link in links])
+    target = Target(
+        name=name, platform=platform, prometheus=prometheus,
+        ingress_url=ingress_url, namespace=namespace,
+        services=services, safety=_safety(root, namespace), links=links,
+        dependencies=dependencies, faultproxy_url=faultproxy_url, database=database,
+        source=source,
+    )
+    if target.is_sandbox:
+        check_sandbox_target(target)
+    return target
+
+
+def _url_section(root: Fields, key: str, example: str) -> str:
+    """A ``{url: ...}`` section's URL."""
+    section = root.section(key, f"{{url: {example}}}")
+    section.only(("url",))
+    return section.url("url", example)
+
+
+def _name(fields: Fields, key: str, example: str, value: str | None = None) -> str:
+    """``fields[key]`` (or ``value``, a key of ``fields`` itself) checked as a name."""
+    return fields.matching(key, example, _NAME, "a valid name",
+                           "use letters, digits, '-', '_' and '.', starting and ending with a "
+                           f"letter or digit, e.g. {example}", value)
+
+
+def _namespace(fields: Fields, key: str) -> str:
+    return fields.matching(key, "shop", _NAMESPACE, "a valid Kubernetes namespace",
+                           "use lower-case letters, digits and '-', at most 63 characters")
+
+
+def _choice(fields: Fields, key: str, choices: Collection[str]) -> str:
+    value = fields.string(key, " | ".join(choices))
+    if value not in choices:
+        raise fields.error(key, f"{value!r} is not one of {', '.join(choices)}",
+                           f"{did_you_mean(value, choices)}use one of: {', '.join(choices)}")
+    return value
+
+
+def _only_for(fields: Fields, key: str, kind: str, keys_by_kind: Mapping[str, tuple[str, ...]],
+              always: tuple[str, ...]) -> None:
+    """Refuse keys of another ``fields[key]`` kind, then any other unknown key."""
+    for other, keys in keys_by_kind.items():
+        for name in keys:
+            if other != kind and name in fields and name not in keys_by_kind[kind]:
+                raise fields.error(name, f"{name!r} is only valid for {key} {other}",
+                                   f"remove it ({fields.path}.{key} is {kind})")
+    fields.only((*always, *keys_by_kind[kind]), f"for {key} {kind}")
+
+
+def _platform(f: Fields) -> Platform:
+    kind = cast(PlatformType, _choice(f, "type", tuple(_PLATFORM_KEYS)))
+    _only_for(f, "type", kind, _PLATFORM_KEYS, ("type",))
+    if kind == "sandbox":
+        state_dir = f.string("state_dir", DEFAULT_STATE_DIR) if "state_dir" in f \
+            else DEFAULT_STATE_DIR
+        base_port = f.integer("base_port", str(DEFAULT_BASE_PORT), 1024, 65475) \
+            if "base_port" in f else DEFAULT_BASE_PORT
+        return Platform(kind, state_dir=Path(state_dir), base_port=base_port)
+    in_cluster = f.boolean("in_cluster", False)
+    kubeconfig = f.file("kubeconfig", "~/.kube/config")
+    if in_cluster and (kubeconfig is not None or "context" in f):
+        raise f.error("in_cluster", "in_cluster: true cannot be combined with kubeconfig "
+                      "or context", "drop in_cluster, or drop kubeconfig and context")
+    context = f.string("context", "my-context") if "context" in f else None
+    return Platform(kind, kubeconfig=kubeconfig, context=context, in_cluster=in_cluster)
+
+
+def _env_var(f: Fields, key: str) -> str:
+    return f.matching(key, "PROM_TOKEN", _ENV_VAR, "an environment variable name",
+                      "give the variable's name (letters, digits, '_'), not its value")
+
+
+def _secret_source(f: Fields, stem: str) -> tuple[str | None, Path | None]:
+    """Exactly one of ``<stem>_env`` and ``<stem>_file``."""
+    env_key, file_key = f"{stem}_env", f"{stem}_file"
+    if env_key in f and file_key in f:
+        raise f.error(file_key, f"both {env_key} and {file_key} are set", "keep one of the two")
+    if env_key not in f and file_key not in f:
+        raise f.error(env_key, "required key is missing",
+                      f"add `{env_key}: VARIABLE` or `{file_key}: /path/to/file`")
+    env = _env_var(f, env_key) if env_key in f else None
+    return env, f.file(file_key, "/var/run/secrets/prometheus/token")
+
+
+def _prometheus(f: Fields) -> PrometheusConfig:
+    f.only(("url", "scrape_interval", "auth", "tls"))
+    url = f.url("url", "http://prometheus.monitoring:9090")
+    interval = f.duration("scrape_interval", "30s")
+    auth = None
+    if "auth" in f:
+        a = f.section("auth", "{bearer_token_env: PROM_TOKEN}")
+        a.only(("bearer_token_env", "bearer_token_file", "basic"))
+        if "basic" in a and ("bearer_token_env" in a or "bearer_token_file" in a):
+            raise a.error("basic", "both a bearer token and basic auth are set",
+                          "keep one of the two")
+        if "basic" in a:
+            b = a.section("basic", "{username: u, password_env: PROM_PASSWORD}")
+            b.only(("username", "password_env", "password_file"))
+            password_env, password_file = _secret_source(b, "password")
+            auth = PrometheusAuth(basic=BasicAuth(b.string("username", "prometheus"),
+                                                  password_env, password_file))
+        else:
+            token_env, token_file = _secret_source(a, "bearer_token")
+            auth = PrometheusAuth(bearer_token_env=token_env, bearer_token_file=token_file)
+    tls = None
+    if "tls" in f:
+        t = f.section("tls", "{ca_file: /etc/ssl/prometheus-ca.pem}")
+        t.only(("ca_file", "insecure_skip_verify"))
+        tls = TLSConfig(t.file("ca_file", "/etc/ssl/prometheus-ca.pem"),
+                        t.boolean("insecure_skip_verify", False))
+        if tls.insecure_skip_verify and tls.ca_file is not None:
+            raise t.error("insecure_skip_verify", "ca_file is ignored when verification is "
+                          "skipped", "drop insecure_skip_verify, or drop ca_file")
+        if not url.startswith("https://"):
+            raise t.error(None, "tls is set but prometheus.url is not https://",
+                          "use an https:// URL, or remove tls")
+    return PrometheusConfig(url, interval, auth, tls, source=f.source)
+
+
+def _services(root: Fields, namespace: str) -> tuple[Service, ...]:
+    services = []
+    for name, f in root.sections("services", '{selector: "app=orders", replicas: 2}'):
+        _name(root, f"services.{name}", "orders", name)
+        f.only(("selector", "namespace", "replicas"))
+        try:
+            selector = Selector.parse(f.string("selector", '"app=orders"'))
+        except SelectorError as exc:
+            raise f.error("selector", str(exc), 'write it like `selector: "app=orders"` or '
+                          '`selector: "app=orders,tier=backend"`') from None
+        services.append(Service(
+            name, selector,
+            _namespace(f, "namespace") if "namespace" in f else namespace,
+            f.integer("replicas", "2", 1, 100000) if "replicas" in f else None,
+        ))
+    if not services:
+        raise root.error("services", "no services are listed",
+                         'add at least one, e.g. `orders: {selector: "app=orders"}`')
+    return tuple(services)
+
+
+def _database(f: Fields, namespace: str) -> Database:
+    kind = cast(DatabaseType, _choice(f, "type", tuple(_DATABASE_KEYS)))
+    _only_for(f, "type", kind, _DATABASE_KEYS, ("type",))
+    if kind == "cloudnativepg":
+        return Database(kind, cluster=_name(f, "cluster", "shop-db"),
+                        namespace=_namespace(f, "namespace") if "namespace" in f else namespace)
+    if kind == "rds":
+        return Database(kind, cluster_identifier=_name(f, "cluster_identifier", "shop-db"),
+                        region=f.matching("region", "eu-west-1", _REGION, "an AWS region",
+                                          "use e.g. eu-west-1"))
+    scope = f.string("scope", "shop-db")
+    members: list[DbMember] = []
+    example = "{name: pg0, patroni_url: http://pg0:8008}"
+    for path, value in f.items("members", f"[{example}]"):
+        m = Fields.of(f.source, path, value, example)
+        m.only(("name", "patroni_url"))
+        name = _name(m, "name", "pg0")
+        if name in (x.name for x in members):
+            raise m.error("name", f"member {name!r} is listed twice", "give each member once")
+        members.append(DbMember(name, m.url("patroni_url", "http://pg0:8008")))
+    if not members:
+        raise f.error("members", "a patroni database needs its members",
+                      f"add `members: [{example}]`")
+    return Database(kind, scope=scope, members=tuple(members))
+
+
+def _known(kinds: Mapping[str, list[str]]) -> list[str]:
+    return [name for names in kinds.values() for name in names]
+
+
+def _links(root: Fields, endpoints: Mapping[str, list[str]]) -> tuple[Link, ...]:
+    links: list[Link] = []
+    known = _known(endpoints)
+    plural = {"dependency": "dependencies"}
+    described = "; ".join(f"{plural.get(kind, kind + 's')}: {', '.join(names) or '(none)'}"
+                          for kind, names in endpoints.items())
+    example = "{name: gateway-orders, from: gateway, to: orders}"
+    for path, value in root.items("links", f"[{example}]"):
+        f = Fields.of(root.source, path, value, example)
+        f.only(("name", "from", "to"))
+        name = _name(f, "name", "gateway-orders")
+        if name in (x.name for x in links):
+            raise f.error("name", f"link {name!r} is listed twice", "give each link once")
+        ends = []
+        for key in ("from", "to"):
+            end = f.string(key, "orders")
+            if end not in known:
+                raise f.error(key, f"{end!r} is not a service, database member or dependency",
+                              f"{did_you_mean(end, known)}use one of the {described}")
+            ends.append(end)
+        if ends[0] == ends[1]:
+            raise f.error("to", f"the link goes from {ends[0]!r} to itself",
+                          "a link joins two different endpoints")
+        links.append(Link(name, ends[0], ends[1]))
+    return tuple(links)
+
+
+def _dependencies(root: Fields, endpoints: Mapping[str, list[str]],
+                  link_names: list[str]) -> tuple[Dependency, ...]:
+    if "dependencies" not in root:
+        return ()
+    dependencies = []
+    for name, f in root.sections("dependencies", "{links: [orders-pg0, orders-pg1]}"):
+        _name(root, f"dependencies.{name}", "postgres", name)
+        for kind in ("service", "database member"):
+            if name in endpoints[kind]:
+                raise f.error(None, f"{name!r} is already a {kind}",
+                              "give the dependency another name")
+        f.only(("links",))
+        links = f.strings("links", "[orders-pg0, orders-pg1]")
+        for i, link in enumerate(links):
+            if link not in link_names:
+                raise f.error(f"links[{i}]", f"there is no link named {link!r}",
+                              f"{did_you_mean(link, link_names)}name a link from `links` "
+                              f"({', '.join(link_names) or 'none defined'})")
+        if not links:
+            raise f.error("links", "no links are listed",
+                          "list the links that reach this dependency")
+        dependencies.append(Dependency(name, tuple(links)))
+    return tuple(dependencies)
+
+
+def _safety(root: Fields, namespace: str) -> Safety:
+    if "safety" not in root:
+        return Safety(namespaces=(namespace,))
+    f = root.section("safety", "{namespaces: [shop], max_pods_per_fault: 1}")
+    f.only(("namespaces", "max_pods_per_fault", "max_percent_per_fault", "min_ready_replicas",
+            "dry_run"))
+    namespaces = f.strings("namespaces", "[shop]") if "namespaces" in f else [namespace]
+    for i, ns in enumerate(namespaces):
+        if not _NAMESPACE_GLOB.match(ns):
+            raise f.error(f"namespaces[{i}]", f"{ns!r} is not a namespace or namespace glob",
+                          "use a namespace name (shop) or a glob (team-*)")
+    if not namespaces:
+        raise f.error("namespaces", "the allowlist is empty, so no fault could run",
+                      "list the namespaces faults may touch, or set dry_run: true")
+    percent = f.number("max_percent_per_fault", "50") if "max_percent_per_fault" in f else 50.0
+    if not 0 < percent <= 100:
+        raise f.error("max_percent_per_fault", f"{percent:g} is outside 0-100",
+                      "use a percentage above 0 and at most 100")
+    return Safety(
+        namespaces=tuple(namespaces),
+        max_pods_per_fault=f.integer("max_pods_per_fault", "1", 1, 100000)
+        if "max_pods_per_fault" in f else 1,
+        max_percent_per_fault=percent,
+        min_ready_replicas=f.integer("min_ready_replicas", "1", 0, 100000)
+        if "min_ready_replicas" in f else 1,
+        dry_run=f.boolean("dry_run", False),
+    )
