@@ -11,8 +11,10 @@ PYTEST_ARGS ?=
 bootstrap:
 	scripts/bootstrap
 
+# Until the game-day job exists (issue 5), the main job brings the sandbox up
+# healthy and shows it.
 gameday: bootstrap
-	$(BIN)/chaosgate gameday
+	$(BIN)/chaosgate sandbox up
 
 test: bootstrap lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

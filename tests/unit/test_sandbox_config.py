@@ -142,3 +142,9 @@ def test_render_all_writes_only_under_conf_dir_and_parses(topo):
     yaml.safe_load(files[topo.conf_dir / "prometheus.yml"])
     yaml.safe_load(files[topo.conf_dir / "pg1.yml"])
     json.loads(files[topo.conf_dir / "faultproxy.json"])
+
+
+def test_shop_jobs_keep_their_own_app_label(topo):
+    jobs = {j["job_name"]: j for j in prometheus_config(topo)["scrape_configs"]}
+    assert all(jobs[app].get("honor_labels") for app in ("gateway", "catalog", "orders"))
+    assert not jobs["haproxy"].get("honor_labels")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .topology import HOST, DbMember, Topology
+from .topology import HOST, SHOP_APPS, DbMember, Topology
 
 __all__ = [
     "PATRONI_TIMING",
@@ -128,8 +128,11 @@ def prometheus_config(topo: Topology) -> dict[str, Any]:
             {"targets": [target.address], "labels": dict(target.labels)}
         )
         paths[target.job] = target.metrics_path
+    # The shop's metrics carry their own `app` label, equal to the target's;
+    # honor_labels keeps it as `app` instead of renaming it `exported_app`.
     scrape_configs: list[dict[str, Any]] = [
         {"job_name": job, "metrics_path": paths[job], "static_configs": groups}
+        | ({"honor_labels": True} if job in SHOP_APPS else {})
         for job, groups in jobs.items()
     ]
     scrape_configs.append(

@@ -30,20 +30,14 @@ from ..slo.prometheus import PrometheusClient
 from .config import Binaries, render_all
 from .events import count_restarts, read_events
 from .patroni import PatroniClient
+from .shop.orders import SCHEMA_SQL
 from .supervisor import SupervisorClient
 from .topology import HOST, Topology
 
 __all__ = ["ComponentStatus", "SandboxManager", "find_binaries"]
 
 PG_BIN_DIR = "/usr/lib/postgresql/15/bin"
-SHOP_SQL = """
-CREATE TABLE IF NOT EXISTS orders (
-    id bigserial PRIMARY KEY,
-    client_seq bigint,
-    items jsonb NOT NULL,
-    total_cents bigint NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
+SHOP_GRANTS = """
 GRANT ALL ON TABLE orders TO shop;
 GRANT USAGE, SELECT ON SEQUENCE orders_id_seq TO shop;
 """
@@ -211,7 +205,8 @@ class SandboxManager:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'shop'").fetchone():
                 conn.execute("CREATE DATABASE shop OWNER shop")
         with psycopg.connect(conninfo.replace("dbname=postgres", "dbname=shop")) as conn:
-            conn.execute(SHOP_SQL)
+            conn.execute(SCHEMA_SQL)
+            conn.execute(SHOP_GRANTS)
         return True
 
     def _pods_healthy(self) -> bool:
