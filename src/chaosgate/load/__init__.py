@@ -1,0 +1,1 @@
+"""Load generation: Locust always runs as a subprocess (never imported here)."""
