@@ -45,22 +45,16 @@ def dump_record(record: RequestRecord, out: IO[str]) -> None:
     out.write(json.dumps(asdict(record), separators=(",", ":")) + "\n")
 
 
-def read_request_log(path: Path | str) -> Iterator[RequestRecord]:
-    """Records of a request log, in file order; a torn last line is skipped."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                yield RequestRecord(**json.loads(line))
-            except (json.JSONDecodeError, TypeError):
-                continue
-
-
-def records_from(lines: Iterable[str]) -> list[RequestRecord]:
-    """Parse records from JSON lines held in memory (tests, fixtures)."""
-    out = []
+def records_from(lines: Iterable[str]) -> Iterator[RequestRecord]:
+    """Parse JSON lines; a torn or foreign line is skipped."""
     for line in lines:
         try:
-            out.append(RequestRecord(**json.loads(line)))
+            yield RequestRecord(**json.loads(line))
         except (json.JSONDecodeError, TypeError):
             continue
-    return out
+
+
+def read_request_log(path: Path | str) -> Iterator[RequestRecord]:
+    """Records of a request log file, in file order."""
+    with open(path, encoding="utf-8") as f:
+        yield from records_from(f)
