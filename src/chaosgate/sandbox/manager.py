@@ -131,7 +131,9 @@ class SandboxManager:
         if busy:
             raise SandboxError(
                 f"ports {busy} on {HOST} are in use and the sandbox at {self.topo.state_dir} "
-                "is not running. Stop what holds them, or choose another --base-port."
+                "is not running. If a killed sandbox left them behind, `chaosgate sandbox "
+                "down` sweeps its processes; otherwise stop what holds them or choose "
+                "another --base-port."
             )
 
     def _prepare(self) -> None:
