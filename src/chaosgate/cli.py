@@ -168,7 +168,10 @@ def validate(target_file: str) -> None:
 # Each module defines one click command or group; register it here, one line
 # each, so this file stays the single map of the command line.
 def _register_commands() -> None:
-    pass
+    from .faults.cli import cleanup_command, fault
+
+    cli.add_command(fault)
+    cli.add_command(cleanup_command)
 
 
 _register_commands()

@@ -9,6 +9,11 @@ not loaded for a sandbox target).
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
+from ..exceptions import UsageError
+from ..targets import Target
 from .base import (
     DB_METHODS,
     DIRECTIONS,
@@ -45,5 +50,39 @@ __all__ = [
     "ProbeResult",
     "StressMode",
     "StressSpec",
+    "database_for",
+    "platform_for",
 ]
 
+
+def platform_for(target: Target) -> Platform:
+    """The platform ``target`` describes (sandbox or Kubernetes)."""
+    if target.is_sandbox:
+        from .sandbox import SandboxPlatform
+
+        return SandboxPlatform(target)
+    platform: Platform = _kubernetes().KubernetesPlatform(target)
+    return platform
+
+
+def database_for(target: Target, platform: Platform) -> DatabaseAdapter:
+    """The adapter for ``target``'s database; UsageError when the target has none."""
+    if target.database is None:
+        raise UsageError(
+            f"{target.source}: database: the target describes no database. "
+            "Fix: add a database block (type patroni, cloudnativepg or rds)"
+        )
+    if target.is_sandbox:
+        from .sandbox_db import SandboxPatroni
+
+        return SandboxPatroni(target)
+    adapter: DatabaseAdapter = _kubernetes().kubernetes_database(target, platform)
+    return adapter
+
+
+def _kubernetes() -> ModuleType:
+    """``chaosgate.platforms.kubernetes``, imported on first use."""
+    try:
+        return importlib.import_module(f"{__name__}.kubernetes")
+    except ImportError as exc:
+        raise UsageError(f"the Kubernetes platform is not available here: {exc}") from exc

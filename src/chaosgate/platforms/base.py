@@ -203,12 +203,16 @@ class StressSpec:
 
     ``cpu``: ``cpu_workers`` busy loops; ``memory``: allocate and touch
     ``memory_mb`` MiB; ``freeze``: stop the pod's processes (SIGSTOP, or the
-    platform's equivalent) until reverted.
+    platform's equivalent) until reverted. ``duration_s``, when given, is a
+    safety net: the platform ends the stress by itself that long after it
+    began, even if nobody reverts it (Chaos Mesh ``duration``; the sandbox's
+    hog and freeze watchdog exit then).
     """
 
     mode: StressMode
     cpu_workers: int = 1
     memory_mb: int = 256
+    duration_s: float | None = None
 
 
 @dataclass(frozen=True)

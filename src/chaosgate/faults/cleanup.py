@@ -1,0 +1,90 @@
+"""``chaosgate cleanup``: revert whatever the ledger still lists as open.
+
+After a SIGKILL (or a power cut) a fault can stay applied with no process
+left to revert it. Cleanup reads the ledger, and for every open fault of
+the given target rebuilds the platform change from the ledger alone,
+reverts it (idempotently: a half-applied or already-reverted change is
+fine), closes the entry, and checks that the effect is gone. Faults still
+owned by a live chaosgate process on this host are left alone unless
+``force`` is set: that process will revert them itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..platforms import database_for
+from ..platforms.base import Change, Platform, ProbeResult
+from ..targets import Target
+from .base import Actuator, poll
+from .ledger import Ledger, LedgerEntry, target_key
+from .pods import PodKillActuator
+
+__all__ = ["CleanupReport", "actuator_for", "cleanup"]
+
+
+@dataclass
+class CleanupReport:
+    """What cleanup did: per fault, what happened."""
+
+    reverted: list[tuple[LedgerEntry, ProbeResult]] = field(default_factory=list)
+    failed: list[tuple[LedgerEntry, str]] = field(default_factory=list)
+    skipped: list[tuple[LedgerEntry, str]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing of this target is left open."""
+        return not self.failed and not self.skipped
+
+
+def actuator_for(change: Change, target: Target, platform: Platform) -> Actuator:
+    """Who reverts ``change``: the database adapter, the pod-kill helper or the platform."""
+    if change.kind == "db_failover":
+        return database_for(target, platform)
+    if change.kind == "pod_kill":
+        return PodKillActuator(platform)
+    return platform
+
+
+def _owner_alive(entry: LedgerEntry) -> bool:
+    """True when the process that applied ``entry`` still runs chaosgate on this host."""
+    if entry.pid == os.getpid() or entry.host != socket.gethostname():
+        return False
+    try:
+        cmdline = Path(f"/proc/{entry.pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{entry.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return b"chaosgate" in cmdline and state != "Z"
+
+
+def cleanup(target: Target, ledger: Ledger, platform: Platform, *, force: bool = False,
+            heal_timeout: float = 60.0,
+            log: Callable[[str], None] = lambda _m: None) -> CleanupReport:
+    """Revert every open fault of ``target`` in ``ledger``, newest first."""
+    report = CleanupReport()
+    for entry in reversed(ledger.open_entries(target_key(target))):
+        change = entry.change
+        if not force and _owner_alive(entry):
+            report.skipped.append((entry, f"still owned by running process {entry.pid}"))
+            continue
+        log(f"reverting {entry.fault} {entry.id}: {change.description}")
+        try:
+            actuator = actuator_for(change, target, platform)
+            actuator.revert(change)
+        except Exception as exc:
+            ledger.mark(entry.id, "revert_failed", error=str(exc))
+            report.failed.append((entry, str(exc)))
+            continue
+        ledger.mark(entry.id, "reverted", note="chaosgate cleanup")
+
+        def probe(a: Actuator = actuator, c: Change = change) -> ProbeResult:
+            return a.verify_reverted(c)
+
+        healed, _ = poll(probe, heal_timeout, interval=0.5)
+        report.reverted.append((entry, healed))
+    return report

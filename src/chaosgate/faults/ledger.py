@@ -1,0 +1,179 @@
+"""The write-ahead fault ledger: a JSON-lines file of every fault and its revert.
+
+Before a fault touches anything, an ``open`` record with everything needed
+to revert it (the platform :class:`~chaosgate.platforms.Change`) is appended
+and fsync'd; after the change is made an ``applied`` record follows, and
+after the revert a ``reverted`` record (or ``revert_failed`` with the error).
+A fault is *open* until its ``reverted`` record exists; ``chaosgate cleanup``
+reverts every open fault of a target, e.g. after the harness was SIGKILLed.
+
+Records (one JSON object per line, ``v`` 1)::
+
+    {"v": 1, "op": "open", "id": "cg-3f2a...", "t": 1732170000.12, "fault": "partition",
+     "target": {"key": "sandbox:/abs/state:47000", "name": "sandbox", "source": "..."},
+     "pid": 4242, "host": "ci-1", "change": {"kind": ..., "platform": ..., "data": ...}}
+    {"v": 1, "op": "applied", "id": "cg-3f2a...", "t": ...}
+    {"v": 1, "op": "reverted", "id": "cg-3f2a...", "t": ..., "by": 4242, "note": "..."}
+    {"v": 1, "op": "revert_failed", "id": "cg-3f2a...", "t": ..., "error": "..."}
+
+Appends take an exclusive ``flock`` and readers a shared one, so two
+processes never interleave or read half a line. :func:`fold` (pure) turns
+records into :class:`LedgerEntry` states.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import UsageError
+from ..platforms.base import Change
+from ..targets import Target
+
+__all__ = ["DEFAULT_LEDGER", "Ledger", "LedgerEntry", "fold", "target_key"]
+
+#: Where the ledger lives unless ``--ledger`` / ``CHAOSGATE_LEDGER`` say otherwise.
+DEFAULT_LEDGER = ".chaosgate/ledger.jsonl"
+VERSION = 1
+OPEN_STATES = ("open", "applied", "revert_failed")
+
+
+def target_key(target: Target) -> str:
+    """A stable identity for the system a target points at (not the file's path)."""
+    p = target.platform
+    if p.type == "sandbox":
+        state = Path(p.state_dir or ".").resolve()
+        return f"sandbox:{state}:{p.base_port}"
+    where = "in-cluster" if p.in_cluster else f"{p.kubeconfig or '~/.kube/config'}"
+    return f"kubernetes:{where}:{p.context or '(current)'}"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """The folded state of one fault in the ledger."""
+
+    id: str
+    fault: str
+    state: str  # open | applied | reverted | revert_failed
+    change: Change
+    target: Mapping[str, Any]
+    pid: int
+    t_open: float
+    host: str = ""
+    t_applied: float | None = None
+    t_reverted: float | None = None
+    error: str | None = None
+    note: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True until the fault has been reverted."""
+        return self.state in OPEN_STATES
+
+
+def fold(records: Iterable[Mapping[str, Any]]) -> dict[str, LedgerEntry]:
+    """Fault id -> its latest state, from records in file order (pure)."""
+    entries: dict[str, LedgerEntry] = {}
+    for rec in records:
+        fid, op = rec.get("id"), rec.get("op")
+        if not isinstance(fid, str):
+            continue
+        if op == "open":
+            entries[fid] = LedgerEntry(
+                id=fid, fault=str(rec.get("fault", "")), state="open",
+                change=Change.from_json(rec["change"]), target=dict(rec.get("target", {})),
+                pid=int(rec.get("pid", 0)), t_open=float(rec.get("t", 0.0)),
+                host=str(rec.get("host", "")))
+            continue
+        old = entries.get(fid)
+        if old is None:
+            continue
+        if op == "applied" and old.state == "open":
+            entries[fid] = _replace(old, state="applied", t_applied=rec.get("t"))
+        elif op == "reverted":
+            entries[fid] = _replace(old, state="reverted", t_reverted=rec.get("t"),
+                                    note=rec.get("note"), error=None)
+        elif op == "revert_failed" and old.state != "reverted":
+            entries[fid] = _replace(old, state="revert_failed", error=rec.get("error"))
+    return entries
+
+
+def _replace(entry: LedgerEntry, **changes: Any) -> LedgerEntry:
+    data = {**entry.__dict__, **changes}
+    return LedgerEntry(**data)
+
+
+class Ledger:
+    """One ledger file; every method opens, locks and closes it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        line = json.dumps({"v": VERSION, **record}, sort_keys=True) + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = not self.path.exists()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise UsageError(f"cannot write the ledger {self.path}: {exc.strerror or exc}. "
+                             "Fix: pass a writable --ledger PATH") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # closing releases the lock
+        if created:  # make the new directory entry durable too
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record, in file order (an absent file has none)."""
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_SH)
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn line (power loss mid-write) is skipped
+        return records
+
+    def entries(self) -> dict[str, LedgerEntry]:
+        """Every fault's folded state."""
+        return fold(self.records())
+
+    def open_entries(self, key: str | None = None) -> list[LedgerEntry]:
+        """Faults not yet reverted (of the target ``key`` only, when given), oldest first."""
+        found = [e for e in self.entries().values()
+                 if e.is_open and (key is None or e.target.get("key") == key)]
+        return sorted(found, key=lambda e: e.t_open)
+
+    def open(self, change: Change, fault: str, target: Target) -> None:
+        """Record ``change`` before it is applied (fsync'd when this returns)."""
+        self._append({
+            "op": "open", "id": change.fault_id, "t": time.time(), "fault": fault,
+            "target": {"key": target_key(target), "name": target.name, "source": target.source},
+            "pid": os.getpid(), "host": socket.gethostname(), "change": change.to_json(),
+        })
+
+    def mark(self, fault_id: str, op: str, **extra: Any) -> None:
+        """Append an ``applied``, ``reverted`` or ``revert_failed`` record."""
+        if op not in ("applied", "reverted", "revert_failed"):
+            raise ValueError(f"unknown ledger op {op!r}")
+        self._append({"op": op, "id": fault_id, "t": time.time(), "by": os.getpid(), **extra})

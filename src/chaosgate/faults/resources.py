@@ -1,0 +1,39 @@
+"""ResourceExhaustion: a CPU hog, a memory hog, or a freeze of some pods.
+
+Victims are picked like :class:`~chaosgate.faults.pods.PodKill`'s (seeded
+random among ready pods, within the safety block: a frozen pod is not
+ready, so ``min_ready_replicas`` matters). The platform does the work
+(sandbox: :mod:`chaosgate.platforms.sandbox_stress`; Kubernetes: Chaos Mesh
+StressChaos) and its active probe checks that the hog burns CPU, holds the
+memory, or that the frozen pod answers nothing. The stress carries a safety
+net: the platform ends it by itself ``margin`` seconds after the planned
+duration, even if chaosgate dies without reverting.
+"""
+
+from __future__ import annotations
+
+from ..platforms.base import Change, StressMode, StressSpec
+from .base import Actuator, FaultContext, PodFault
+
+__all__ = ["ResourceExhaustion"]
+
+SAFETY_MARGIN = 120.0
+
+
+class ResourceExhaustion(PodFault):
+    """Stress ``qty`` (or ``percent`` %) of the pods ``selector`` selects."""
+
+    kind = "stress"
+
+    def __init__(self, ctx: FaultContext, selector: str, mode: StressMode,
+                 namespace: str | None = None, qty: int | None = None,
+                 percent: float | None = None, cpu_workers: int = 1, memory_mb: int = 256,
+                 duration: float | None = None) -> None:
+        super().__init__(ctx, selector, namespace, qty, percent)
+        limit = None if duration is None else duration + SAFETY_MARGIN
+        self.spec = StressSpec(mode, cpu_workers, memory_mb, limit)
+
+    def prepare(self) -> tuple[Change, Actuator]:
+        """Pick the victims (safety checked), let the platform plan the stress."""
+        victims, _ = self.victims()
+        return self.ctx.platform.plan_stress(self.spec, victims, self.fault_id), self.ctx.platform

@@ -1,0 +1,90 @@
+"""One-line facts about a finished fault, read off its timeline. Pure.
+
+For a pod kill: when each pod died, was restarted, ran and was ready again;
+for a network fault: how long each link was down (or slowed); for a
+failover: the leader change and the new timeline. Offsets are seconds after
+``t_inject``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .timeline import Timeline, first
+
+__all__ = ["summarize"]
+
+
+def _at(t: float | None, base: float) -> str:
+    return "not seen" if t is None else f"{t - base:+.2f} s"
+
+
+def _pods(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]:
+    lines = []
+    for pod in data.get("pods", ()):
+        name = pod["name"]
+        died = first(timeline.moments, name, "process died", base - 1)
+        started = first(timeline.moments, name, "starting", base - 1)
+        running = first(timeline.moments, name, "RUNNING", base)
+        ready = first(timeline.moments, name, "ready again", base)
+        again = running.what.removeprefix("RUNNING").strip() if running else ""
+        parts = [f"{name} (uid {pod['uid']}) killed",
+                 f"died {_at(died.t if died else None, base)}"]
+        if started or running:
+            parts.append(f"restarted {_at(started.t if started else None, base)}")
+            parts.append(f"RUNNING {again} {_at(running.t if running else None, base)}")
+        parts.append(f"ready again {_at(ready.t if ready else None, base)}")
+        lines.append(", ".join(parts))
+        if ready is not None:
+            lines.append(f"{name}: time until ready again: {ready.t - base:.2f} s "
+                         "(from t_inject, to the readiness poll)")
+    return lines
+
+
+def _links(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]:
+    lines = []
+    for link in data.get("links", ()):
+        name = link["name"]
+        on = first(timeline.moments, name, "link down", base - 1) or first(
+            timeline.moments, name, "", base - 1)
+        ups = [m for m in timeline.moments if m.subject == name and m.t > (on.t if on else base)
+               and (m.what == "link up" or m.what.endswith(" off"))]
+        off = max(ups, key=lambda m: m.t) if ups else None
+        held = f" ({off.t - on.t:.2f} s)" if on and off else ""
+        lines.append(f"{name}: {on.what if on else 'change not seen'} "
+                     f"{_at(on.t if on else None, base)} -> "
+                     f"{off.what if off else 'restore not seen'} "
+                     f"{_at(off.t if off else None, base)}{held}")
+    return lines
+
+
+def _database(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]:
+    lines = [f"leader {data['old_leader']} -> new leader verified "
+             f"{_at(timeline.t_verified, base)} ({timeline.verify_detail})"]
+    lines += [f"{m.what} {_at(m.t, base)}" for m in timeline.moments
+              if m.what.startswith("timeline")]
+    if data.get("method") == "node-crash":
+        node = data["program"]
+        back = first(timeline.moments, node, "RUNNING", base)
+        lines.append(f"{node}: started again {_at(back.t if back else None, base)}, "
+                     f"rejoined {_at(timeline.t_healed, base)} ({timeline.healed_detail})")
+    return lines
+
+
+def summarize(timeline: Timeline, data: Mapping[str, Any]) -> list[str]:
+    """Human lines for ``timeline`` (``data``: the change's data)."""
+    base = timeline.t_inject
+    if base is None:
+        return ["the fault was never applied"]
+    if timeline.kind == "pod_kill":
+        lines = _pods(timeline, data, base)
+    elif timeline.kind in ("partition", "latency"):
+        lines = _links(timeline, data, base)
+    elif timeline.kind == "db_failover":
+        lines = _database(timeline, data, base)
+    else:
+        lines = [f"verified {_at(timeline.t_verified, base)}: {timeline.verify_detail}"]
+    lines.append(f"reverted {_at(timeline.t_revert, base)}; healed "
+                 f"{_at(timeline.t_healed, base)}: {timeline.healed_detail}")
+    return lines

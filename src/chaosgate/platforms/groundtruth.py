@@ -1,0 +1,107 @@
+"""Ground truth, pure: raw records of what really happened, turned into moments.
+
+Three sources, each read elsewhere and converted here with no I/O:
+
+- supervisord's process events (``<state>/events.jsonl``, see
+  :mod:`chaosgate.sandbox.events`): a pod or node died, was restarted,
+  ran again;
+- the fault proxy's ``GET /events``: a link went down or up, a toxic was
+  added or removed (the fault proxy stamps each once it has taken effect);
+- Patroni's ``GET /history``: each row ``[timeline, lsn, reason, timestamp,
+  new_leader]`` is the end of ``timeline``, i.e. the start of ``timeline+1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from .base import Moment
+
+__all__ = ["history_moments", "process_moments", "proxy_moments"]
+
+EVENTS_SOURCE = "events.jsonl"
+PROXY_SOURCE = "faultproxy /events"
+HISTORY_SOURCE = "patroni /history"
+
+_PROCESS_WHAT = {
+    "EXITED": "process died",
+    "BACKOFF": "process died (start failed)",
+    "FATAL": "process gave up (FATAL)",
+    "STOPPING": "stopping",
+    "STOPPED": "stopped",
+    "STARTING": "starting",
+    "RUNNING": "RUNNING",
+}
+
+
+def process_moments(events: Iterable[Mapping[str, Any]], names: Collection[str],
+                    since: float) -> list[Moment]:
+    """Process state changes of ``names`` at or after ``since``."""
+    moments = []
+    for event in events:
+        name, state, ts = event.get("process"), event.get("to", ""), event.get("ts")
+        if name not in names or not isinstance(ts, int | float) or ts < since:
+            continue
+        what = _PROCESS_WHAT.get(state, state.lower())
+        if event.get("pid"):
+            what += f" (pid {event['pid']})"
+        moments.append(Moment(float(ts), what, str(name), EVENTS_SOURCE))
+    return moments
+
+
+def _toxic_text(details: Mapping[str, Any]) -> str:
+    attrs = details.get("attributes") or {}
+    if details.get("type") == "latency":
+        body = f"latency {attrs.get('latency', '?')}±{attrs.get('jitter', 0)} ms"
+    elif details.get("type") == "timeout" and not attrs.get("timeout"):
+        body = "blackhole"
+    else:
+        body = str(details.get("type", "toxic"))
+    return f"{body} {details.get('stream', '')}".strip()
+
+
+def proxy_moments(events: Iterable[Any], names: Collection[str], since: float) -> list[Moment]:
+    """Fault proxy events (objects with ``time``, ``event``, ``proxy``, ``details``)."""
+    moments = []
+    for event in events:
+        if event.proxy not in names or event.time < since:
+            continue
+        details = event.details
+        if event.event == "proxy_disabled":
+            what = f"link down ({details.get('connections_cut', 0)} connection(s) cut)"
+        elif event.event == "proxy_enabled":
+            what = "link up"
+        elif event.event == "toxic_added":
+            what = f"{_toxic_text(details)} on"
+        elif event.event == "toxic_removed":
+            what = f"{_toxic_text(details)} off"
+        else:
+            continue
+        moments.append(Moment(event.time, what, event.proxy, PROXY_SOURCE))
+    return moments
+
+
+def _epoch(timestamp: object) -> float | None:
+    if not isinstance(timestamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(timestamp).timestamp()
+    except ValueError:
+        return None
+
+
+def history_moments(rows: Iterable[Sequence[Any]], since: float) -> list[Moment]:
+    """Timeline changes from Patroni's ``/history`` at or after ``since``."""
+    moments = []
+    for row in rows:
+        if len(row) < 4 or not isinstance(row[0], int):
+            continue
+        t = _epoch(row[3])
+        if t is None or t < since:
+            continue
+        leader = f", leader {row[4]}" if len(row) > 4 and row[4] else ""
+        moments.append(Moment(t, f"timeline {row[0] + 1} begins{leader}", "database",
+                              HISTORY_SOURCE))
+    return moments

@@ -1,0 +1,148 @@
+"""The sandbox platform: pods are supervised programs, links are fault proxy proxies.
+
+- pods: listed from supervisord (:mod:`chaosgate.sandbox.supervisor`), ready
+  when RUNNING and answering ``/healthz``; the incarnation ``uid`` is the pid;
+  a kill is a SIGKILL, after which supervisord restarts the program;
+- partitions and latency: :mod:`.sandbox_net`, through the fault proxy's
+  Toxiproxy API (:mod:`.toxiproxy`);
+- stress: :mod:`.sandbox_stress` (CPU and memory hogs, SIGSTOP/SIGCONT);
+- ground truth: supervisord's ``events.jsonl`` and the fault proxy's
+  ``/events`` (:mod:`.groundtruth`).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from ..exceptions import FaultNotEffective, Inconclusive, SandboxError, UsageError
+from ..sandbox.events import read_events
+from ..sandbox.supervisor import ProcessInfo, SupervisorClient
+from ..sandbox.topology import HOST, Topology
+from ..targets import Selector, Target
+from . import groundtruth
+from .base import Change, LatencySpec, Moment, PartitionSpec, PodRef, ProbeResult, StressSpec
+from .sandbox_net import LinkActuator, plan_latency, plan_partition
+from .sandbox_stress import StressActuator, plan_stress
+from .toxiproxy import ToxiproxyClient
+
+__all__ = ["SandboxPlatform"]
+
+
+class SandboxPlatform:
+    """:class:`~chaosgate.platforms.base.Platform` on the embedded sandbox."""
+
+    kind = "sandbox"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.topo: Topology = target.sandbox_topology()
+        self.supervisor = SupervisorClient(self.topo.supervisor_url, timeout=10)
+        self.proxy = ToxiproxyClient(target.faultproxy_url or self.topo.faultproxy_url)
+        self.links = LinkActuator(self.proxy)
+        self.stress = StressActuator(self._pid_of)
+
+    # -- pods -----------------------------------------------------------------
+    def _processes(self) -> dict[str, ProcessInfo]:
+        try:
+            return {p.name: p for p in self.supervisor.processes()}
+        except SandboxError as exc:
+            raise Inconclusive(f"{exc}. Is the sandbox up? (`chaosgate sandbox up`)") from exc
+
+    def _pid_of(self, name: str) -> int:
+        return self._processes()[name].pid
+
+    def list_pods(self, selector: Selector, namespace: str) -> list[PodRef]:
+        """The sandbox pods ``selector`` selects; ready = RUNNING and /healthz answers 200."""
+        if namespace != self.target.namespace:
+            return []
+        pods = [p for p in self.topo.pods if selector.matches(p.labels)]
+        infos = self._processes()
+
+        def ready(port: int) -> bool:
+            try:
+                return requests.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        with ThreadPoolExecutor(max_workers=max(1, len(pods))) as pool:
+            healthy = list(pool.map(ready, [p.port for p in pods]))
+        result = []
+        for pod, ok in zip(pods, healthy, strict=True):
+            info = infos.get(pod.name)
+            running = info is not None and info.running
+            result.append(PodRef(pod.name, namespace, dict(pod.labels), running and ok,
+                                 str(info.pid if info and running else 0)))
+        return sorted(result, key=lambda p: p.name)
+
+    def kill_pod(self, pod: PodRef) -> None:
+        """SIGKILL the pod's process; supervisord restarts it (``autorestart``)."""
+        current = self._pid_of(pod.name)
+        if str(current) != pod.uid:
+            raise FaultNotEffective(f"{pod.name} is no longer pid {pod.uid} (now {current}); "
+                                    "not killed")
+        self.supervisor.signal(pod.name, "KILL")
+
+    def pod_gone(self, pod: PodRef) -> bool:
+        """True when supervisord no longer runs the pod as pid ``pod.uid``."""
+        return str(self._pid_of(pod.name)) != pod.uid
+
+    # -- planned changes ------------------------------------------------------
+    def _listen(self) -> dict[str, str]:
+        return {link.name: link.listen_address for link in self.topo.links}
+
+    def plan_partition(self, spec: PartitionSpec, fault_id: str) -> Change:
+        """Links down (``both``) or one stream blackholed (``to``/``from``)."""
+        return plan_partition(self.target, spec, fault_id, self._listen())
+
+    def plan_latency(self, spec: LatencySpec, fault_id: str) -> Change:
+        """A latency toxic per link and stream."""
+        return plan_latency(self.target, spec, fault_id, self._listen())
+
+    def plan_stress(self, spec: StressSpec, pods: list[PodRef], fault_id: str) -> Change:
+        """A hog next to the pods, or a freeze of them."""
+        if not pods:
+            raise UsageError("stress needs at least one pod")
+        return plan_stress(self.topo, spec, pods, fault_id)
+
+    def _actuator(self, change: Change) -> LinkActuator | StressActuator:
+        if change.kind in ("partition", "latency"):
+            return self.links
+        if change.kind == "stress":
+            return self.stress
+        raise UsageError(f"the sandbox platform does not apply {change.kind!r} changes")
+
+    def apply(self, change: Change) -> None:
+        """Make the change (refused on a link another fault already took down)."""
+        actuator = self._actuator(change)
+        if isinstance(actuator, LinkActuator):
+            actuator.check_untouched(change)
+        actuator.apply(change)
+
+    def verify(self, change: Change) -> ProbeResult:
+        """The change's active probe (see :mod:`.sandbox_net`, :mod:`.sandbox_stress`)."""
+        return self._actuator(change).verify(change)
+
+    def revert(self, change: Change) -> None:
+        """Undo the change; idempotent, works from a fresh process."""
+        if change.kind == "pod_kill":
+            return
+        self._actuator(change).revert(change)
+
+    def verify_reverted(self, change: Change) -> ProbeResult:
+        """The probe that the change's effect is gone."""
+        return self._actuator(change).verify_reverted(change)
+
+    # -- ground truth ---------------------------------------------------------
+    def moments(self, change: Change, since: float) -> list[Moment]:
+        """Process events of the change's pods, fault proxy events of its links."""
+        moments: list[Moment] = []
+        pods = {str(p["name"]) for p in change.data.get("pods", ())}
+        if pods:
+            moments += groundtruth.process_moments(read_events(self.topo.events_file),
+                                                   pods, since)
+        links = {str(x["name"]) for x in change.data.get("links", ())}
+        if links:
+            moments += groundtruth.proxy_moments(self.proxy.events(), links, since)
+        return sorted(moments, key=lambda m: m.t)

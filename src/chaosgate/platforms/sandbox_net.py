@@ -1,0 +1,244 @@
+"""Network faults on the sandbox: links of the fault proxy taken down, blackholed or slowed.
+
+:func:`resolve_links` (pure) turns a :class:`NetworkScope` into the target's
+links and which end of each the selected pods are on; :func:`plan_partition`
+and :func:`plan_latency` (pure) turn that into a :class:`Change` whose data
+lists, per link, its listen address, the probe that speaks to it, whether to
+disable it and which toxics to add. :class:`LinkActuator` applies, verifies
+and reverts such a change through the Toxiproxy API, so it works against a
+real Toxiproxy as well.
+
+Direction, seen from the selected pods: ``both`` disables the link (new
+connections refused, open ones cut); ``to``/``from`` blackhole one stream
+with a ``timeout`` toxic of 0 ms (data held until the toxic goes). For a
+link the selected pods *call* (they are its source), ``to`` is the
+``upstream`` stream; for a link that calls them, ``downstream``.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from ..exceptions import UsageError
+from ..targets import Link, Selector, Target
+from . import netprobe
+from .base import Change, Direction, LatencySpec, NetworkScope, PartitionSpec, ProbeResult
+from .toxiproxy import ToxiproxyClient
+
+__all__ = ["LinkActuator", "plan_latency", "plan_partition", "resolve_links"]
+
+PROBE_TIMEOUT = 2.0
+
+
+def _service_name(target: Target, selector: str, namespace: str, field: str) -> str:
+    service = target.service_for_selector(Selector.parse(selector), namespace)
+    if service is None:
+        raise UsageError(
+            f"{target.source}: {field}: {selector!r} selects no single service of the target. "
+            f"Fix: use one of: {', '.join(str(s.selector) for s in target.services)}"
+        )
+    return service.name
+
+
+def resolve_links(target: Target, scope: NetworkScope) -> list[tuple[Link, bool]]:
+    """The links ``scope`` covers, each with True when the selected pods are its source."""
+    side = (_service_name(target, scope.selector, scope.namespace, "--selector")
+            if scope.selector else None)
+    if scope.links:
+        links = [target.link(name) for name in scope.links]
+    elif scope.dependency:
+        links = list(target.links_of(scope.dependency))
+    elif scope.peer_selector:
+        peer = _service_name(target, scope.peer_selector,
+                             scope.peer_namespace or scope.namespace, "--peer-selector")
+        links = [x for x in target.links if {x.source, x.destination} == {side, peer}]
+    else:
+        raise UsageError("a network fault needs a peer: a dependency, a peer selector or links")
+    if side is not None and not scope.links:
+        links = [x for x in links if side in (x.source, x.destination)]
+    if not links:
+        raise UsageError(
+            f"{target.source}: links: no link of the target joins {scope.describe()}. "
+            f"Fix: use one of the links: {', '.join(x.name for x in target.links)}"
+        )
+    return [(x, side is None or x.source == side) for x in links]
+
+
+def _stream(selected_is_source: bool, direction: Direction) -> list[str]:
+    if direction == "both":
+        return ["upstream", "downstream"]
+    to_upstream = (direction == "to") == selected_is_source
+    return ["upstream" if to_upstream else "downstream"]
+
+
+def _probe_kind(target: Target, link: Link) -> str:
+    members = {m.name for m in target.database.members} if target.database else set()
+    return "pg" if link.destination in members else "http"
+
+
+def _link_entry(target: Target, link: Link, listen: Mapping[str, str]) -> dict[str, Any]:
+    return {"name": link.name, "listen": listen[link.name], "probe": _probe_kind(target, link),
+            "disable": False, "toxics": []}
+
+
+def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
+                   listen: Mapping[str, str]) -> Change:
+    """The change that partitions ``spec.scope`` (``listen``: link name -> host:port)."""
+    entries = []
+    for link, selected_is_source in resolve_links(target, spec.scope):
+        entry = _link_entry(target, link, listen)
+        if spec.direction == "both":
+            entry["disable"] = True
+        else:
+            stream = _stream(selected_is_source, spec.direction)[0]
+            entry["toxics"] = [{"name": f"{fault_id}-blackhole-{stream}", "type": "timeout",
+                                "stream": stream, "toxicity": 1.0,
+                                "attributes": {"timeout": 0}}]
+        entries.append(entry)
+    how = "down" if spec.direction == "both" else f"blackholed ({spec.direction})"
+    names = ", ".join(e["name"] for e in entries)
+    return Change("partition", "sandbox", fault_id,
+                  f"partition {spec.scope.describe()}: link(s) {names} {how}",
+                  {"links": entries, "direction": spec.direction,
+                   "scope": spec.scope.to_json()})
+
+
+def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
+                 listen: Mapping[str, str]) -> Change:
+    """The change that adds ``spec.latency_ms`` ± ``spec.jitter_ms`` to ``spec.scope``'s links."""
+    if spec.latency_ms <= 0 or spec.jitter_ms < 0:
+        raise UsageError("--latency must be > 0 ms and --jitter >= 0 ms")
+    entries = []
+    for link, selected_is_source in resolve_links(target, spec.scope):
+        entry = _link_entry(target, link, listen)
+        entry["toxics"] = [
+            {"name": f"{fault_id}-latency-{stream}", "type": "latency", "stream": stream,
+             "toxicity": 1.0,
+             "attributes": {"latency": spec.latency_ms, "jitter": spec.jitter_ms}}
+            for stream in _stream(selected_is_source, spec.direction)
+        ]
+        entries.append(entry)
+    names = ", ".join(e["name"] for e in entries)
+    return Change("latency", "sandbox", fault_id,
+                  f"latency {spec.latency_ms}±{spec.jitter_ms} ms ({spec.direction}) on {names}",
+                  {"links": entries, "latency_ms": spec.latency_ms,
+                   "jitter_ms": spec.jitter_ms, "direction": spec.direction,
+                   "scope": spec.scope.to_json()})
+
+
+def _address(entry: Mapping[str, Any]) -> tuple[str, int]:
+    host, _, port = str(entry["listen"]).rpartition(":")
+    return host, int(port)
+
+
+class LinkActuator:
+    """Applies, verifies and reverts link changes through a Toxiproxy API."""
+
+    def __init__(self, client: ToxiproxyClient) -> None:
+        self.client = client
+        # Connections opened just before a change, to check that it cuts them.
+        self._held: dict[str, list[tuple[dict[str, Any], socket.socket]]] = {}
+        self._open_problems: dict[str, list[str]] = {}
+        self._open_checked: dict[str, int] = {}
+
+    def check_untouched(self, change: Change) -> None:
+        """Refuse a change on a link that is already down (another fault is at work)."""
+        for entry in change.data["links"]:
+            state = self.client.proxy(entry["name"])
+            if not state.enabled:
+                raise UsageError(
+                    f"link {entry['name']} is already down (another fault? "
+                    "run `chaosgate cleanup --target FILE`). Fix: heal it first"
+                )
+
+    def apply(self, change: Change) -> None:
+        """Open probe connections, then add the toxics and disable the links."""
+        held = [(e, s) for e in change.data["links"]
+                if (s := netprobe.connect(_address(e))) is not None]
+        self._held[change.fault_id] = held
+        for entry in change.data["links"]:
+            for toxic in entry["toxics"]:
+                self.client.add_toxic(entry["name"], toxic)
+            if entry["disable"]:
+                self.client.set_enabled(entry["name"], False)
+
+    def revert(self, change: Change) -> None:
+        """Remove the change's toxics and enable the links it disabled. Idempotent."""
+        for _entry, sock in self._held.pop(change.fault_id, []):
+            sock.close()
+        for entry in change.data["links"]:
+            for toxic in entry["toxics"]:
+                self.client.remove_toxic(entry["name"], toxic["name"])
+            if entry["disable"]:
+                self.client.set_enabled(entry["name"], True)
+
+    def verify(self, change: Change) -> ProbeResult:
+        """Partition: new and open connections fail; latency: answers come late."""
+        if change.kind == "latency":
+            return self._verify_latency(change)
+        problems = list(self._open_connection_problems(change))
+        seen = []
+        for entry in change.data["links"]:
+            name = entry["name"]
+            if entry["disable"]:
+                if not netprobe.new_connection_refused(_address(entry)):
+                    problems.append(f"{name}: a new connection still succeeds")
+                seen.append(f"{name}: new connection refused")
+            else:
+                if netprobe.request(entry["probe"], _address(entry),
+                                    timeout=PROBE_TIMEOUT).answered:
+                    problems.append(f"{name}: a request on a new connection was answered")
+                seen.append(f"{name}: requests unanswered")
+        checked = self._open_checked.get(change.fault_id, 0)
+        if checked:
+            seen.append(f"{checked} already-open connection(s) cut or unanswered")
+        if problems:
+            return ProbeResult(False, "; ".join(problems))
+        return ProbeResult(True, "; ".join(seen))
+
+    def _open_connection_problems(self, change: Change) -> list[str]:
+        """Check, once per change, the connections opened before it was applied."""
+        if change.fault_id in self._open_problems:
+            return self._open_problems[change.fault_id]
+        problems = []
+        held = self._held.pop(change.fault_id, [])
+        for entry, sock in held:
+            if entry["disable"]:
+                if not netprobe.connection_cut(sock, PROBE_TIMEOUT):
+                    problems.append(f"{entry['name']}: an open connection was not cut")
+            elif netprobe.request(entry["probe"], sock=sock, timeout=PROBE_TIMEOUT).answered:
+                problems.append(f"{entry['name']}: a request on an open connection was answered")
+            sock.close()
+        self._open_problems[change.fault_id] = problems
+        self._open_checked[change.fault_id] = len(held)
+        return problems
+
+    def _verify_latency(self, change: Change) -> ProbeResult:
+        expected = (int(change.data["latency_ms"]) - int(change.data["jitter_ms"])) / 1000.0
+        floor = max(expected * 0.8, 0.001)
+        seen, slow = [], True
+        for entry in change.data["links"]:
+            answer = netprobe.request(entry["probe"], _address(entry),
+                                      timeout=PROBE_TIMEOUT + 2 * expected)
+            seen.append(f"{entry['name']}: answered in {answer.elapsed * 1000:.0f} ms"
+                        if answer.answered else f"{entry['name']}: {answer.detail}")
+            slow = slow and answer.answered and answer.elapsed >= floor
+        return ProbeResult(slow, "; ".join(seen) + f" (expected >= {floor * 1000:.0f} ms)")
+
+    def verify_reverted(self, change: Change) -> ProbeResult:
+        """Every link enabled, none of the change's toxics left, and requests answered."""
+        problems, seen = [], []
+        for entry in change.data["links"]:
+            state = self.client.proxy(entry["name"])
+            ours = {t["name"] for t in entry["toxics"]} & set(state.toxic_names)
+            if not state.enabled:
+                problems.append(f"{entry['name']} is still down")
+            if ours:
+                problems.append(f"{entry['name']} still has {', '.join(sorted(ours))}")
+            answer = netprobe.request(entry["probe"], _address(entry), timeout=PROBE_TIMEOUT)
+            if not answer.answered:
+                problems.append(f"{entry['name']}: {answer.detail}")
+            seen.append(f"{entry['name']}: up, answered in {answer.elapsed * 1000:.0f} ms")
+        return ProbeResult(not problems, "; ".join(problems or seen))
