@@ -66,7 +66,10 @@ def _database(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[
               if m.what.startswith("timeline")]
     if data.get("method") == "node-crash":
         node = data["program"]
-        back = first(timeline.moments, node, "RUNNING", base)
+        killed = first(timeline.moments, node, "SIGKILL", base - 1)
+        if killed is not None:
+            lines.insert(0, f"{node}: {killed.what} {_at(killed.t, base)}")
+        back = first(timeline.moments, node, "starting", base)
         lines.append(f"{node}: started again {_at(back.t if back else None, base)}, "
                      f"rejoined {_at(timeline.t_healed, base)} ({timeline.healed_detail})")
     return lines

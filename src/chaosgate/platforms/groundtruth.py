@@ -52,6 +52,7 @@ def process_moments(events: Iterable[Mapping[str, Any]], names: Collection[str],
 
 
 def _toxic_text(details: Mapping[str, Any]) -> str:
+    details = details.get("toxic", details)
     attrs = details.get("attributes") or {}
     if details.get("type") == "latency":
         body = f"latency {attrs.get('latency', '?')}±{attrs.get('jitter', 0)} ms"
@@ -62,13 +63,21 @@ def _toxic_text(details: Mapping[str, Any]) -> str:
     return f"{body} {details.get('stream', '')}".strip()
 
 
-def proxy_moments(events: Iterable[Any], names: Collection[str], since: float) -> list[Moment]:
-    """Fault proxy events (objects with ``time``, ``event``, ``proxy``, ``details``)."""
+def proxy_moments(events: Iterable[Any], names: Collection[str], since: float,
+                  toxics: Collection[str] | None = None) -> list[Moment]:
+    """Fault proxy events (objects with ``time``, ``event``, ``proxy``, ``details``).
+
+    ``toxics``, when given, keeps only toxic events of those toxic names.
+    """
     moments = []
     for event in events:
         if event.proxy not in names or event.time < since:
             continue
         details = event.details
+        toxic = details.get("toxic", details)
+        if toxics is not None and event.event.startswith("toxic_") \
+                and toxic.get("name") not in toxics:
+            continue
         if event.event == "proxy_disabled":
             what = f"link down ({details.get('connections_cut', 0)} connection(s) cut)"
         elif event.event == "proxy_enabled":

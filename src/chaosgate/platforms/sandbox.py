@@ -143,6 +143,7 @@ class SandboxPlatform:
             moments += groundtruth.process_moments(read_events(self.topo.events_file),
                                                    pods, since)
         links = {str(x["name"]) for x in change.data.get("links", ())}
+        toxics = {str(t["name"]) for x in change.data.get("links", ()) for t in x["toxics"]}
         if links:
-            moments += groundtruth.proxy_moments(self.proxy.events(), links, since)
+            moments += groundtruth.proxy_moments(self.proxy.events(), links, since, toxics)
         return sorted(moments, key=lambda m: m.t)

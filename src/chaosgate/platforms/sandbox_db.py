@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 from ..exceptions import Inconclusive, SandboxError, UsageError
@@ -54,6 +55,8 @@ class SandboxPatroni:
         self.topo: Topology = target.sandbox_topology()
         self.patroni = PatroniClient([m.patroni_url for m in target.database.members], timeout=2)
         self.supervisor = SupervisorClient(self.topo.supervisor_url, timeout=10)
+        self.database_members = target.database.members
+        self._kills: dict[str, list[Moment]] = {}
 
     def methods(self) -> tuple[str, ...]:
         """switchover, failover, node-crash."""
@@ -117,11 +120,11 @@ class SandboxPatroni:
             elif data["method"] == "failover":
                 self.patroni.failover(data["candidate"])
             else:
-                self._crash(data["program"], Path(data["data_dir"]))
+                self._crash(change.fault_id, data["program"], Path(data["data_dir"]))
         except SandboxError as exc:
             raise Inconclusive(str(exc)) from exc
 
-    def _crash(self, program: str, data_dir: Path) -> None:
+    def _crash(self, fault_id: str, program: str, data_dir: Path) -> None:
         patroni_pid = self.supervisor.process(program).pid
         pids = [p for p in (patroni_pid, postmaster_pid(data_dir)) if p]
         for pid in pids:  # freeze first: no clean shutdown, no key released
@@ -131,6 +134,8 @@ class SandboxPatroni:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        what = f"SIGKILL Patroni (pid {pids[0]}) and postmaster (pid {pids[-1]})"
+        self._kills[fault_id] = [Moment(time.time(), what, program, "chaosgate")]
 
     def verify(self, change: Change) -> ProbeResult:
         """Ok when a member other than the old leader is the running leader."""
@@ -156,17 +161,25 @@ class SandboxPatroni:
         """Ok when the cluster is healthy and the old leader is a streaming replica."""
         members = {m.name: m for m in self._cluster()}
         old = members.get(change.data["old_leader"])
-        if old is None:
-            return ProbeResult(False, f"{change.data['old_leader']} is not in the cluster yet")
-        ok = self.healthy() and not old.is_leader
+        leader = next((m for m in members.values() if m.is_leader), None)
+        if old is None or leader is None:
+            return ProbeResult(False, f"{change.data['old_leader']} or a leader is missing")
+        healthy = self.healthy()
+        ok = healthy and not old.is_leader and old.timeline == leader.timeline
         role = "leader" if old.is_leader else "replica"
-        return ProbeResult(ok, f"{old.name} is {role} ({old.state}, timeline {old.timeline}); "
-                               f"cluster {'healthy' if self.healthy() else 'not healthy'}")
+        return ProbeResult(ok, f"{old.name} is {role} ({old.state}, timeline {old.timeline}, "
+                               f"leader {leader.name} on {leader.timeline}); "
+                               f"cluster {'healthy' if healthy else 'not healthy'}")
 
     def moments(self, change: Change, since: float) -> list[Moment]:
         """Process events of the crashed node and Patroni timeline changes."""
         moments = groundtruth.process_moments(
             read_events(self.topo.events_file), {change.data["program"]}, since)
-        with contextlib.suppress(SandboxError):
-            moments += groundtruth.history_moments(self.patroni.history(), since)
+        moments += self._kills.get(change.fault_id, [])
+        leader = self.primary()
+        urls = {m.name: m.patroni_url for m in self.database_members}
+        if leader in urls:  # the leader's history is complete; a rejoining node's may lag
+            with contextlib.suppress(SandboxError):
+                history = PatroniClient([urls[leader]], timeout=2).history()
+                moments += groundtruth.history_moments(history, since)
         return sorted(moments, key=lambda m: m.t)

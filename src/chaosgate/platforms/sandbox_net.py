@@ -18,8 +18,9 @@ link the selected pods *call* (they are its source), ``to`` is the
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from ..exceptions import UsageError
 from ..targets import Link, Selector, Target
@@ -29,7 +30,7 @@ from .toxiproxy import ToxiproxyClient
 
 __all__ = ["LinkActuator", "plan_latency", "plan_partition", "resolve_links"]
 
-PROBE_TIMEOUT = 2.0
+PROBE_TIMEOUT = 1.5
 
 
 def _service_name(target: Target, selector: str, namespace: str, field: str) -> str:
@@ -133,6 +134,38 @@ def _address(entry: Mapping[str, Any]) -> tuple[str, int]:
     return host, int(port)
 
 
+T = TypeVar("T")
+
+
+def _parallel(func: Callable[[dict[str, Any]], T], entries: list[dict[str, Any]]) -> list[T]:
+    """``func`` over ``entries`` on threads (probes wait on the network), in order."""
+    with ThreadPoolExecutor(max_workers=max(1, len(entries))) as pool:
+        return list(pool.map(func, entries))
+
+
+def _probe_cut(entry: dict[str, Any],
+               old: socket.socket | None) -> tuple[list[str], list[str], str]:
+    """(problems now, problems of the already-open connection, what was seen) for one link."""
+    name, kind = entry["name"], entry["probe"]
+    now: list[str] = []
+    before: list[str] = []
+    if entry["disable"]:
+        if not netprobe.new_connection_refused(_address(entry)):
+            now.append(f"{name}: a new connection still succeeds")
+        if old is not None and not netprobe.connection_cut(old, PROBE_TIMEOUT):
+            before.append(f"{name}: an open connection was not cut")
+        seen = f"{name}: new connection refused"
+    else:
+        if netprobe.request(kind, _address(entry), timeout=PROBE_TIMEOUT).answered:
+            now.append(f"{name}: a request on a new connection was answered")
+        if old is not None and netprobe.request(kind, sock=old, timeout=PROBE_TIMEOUT).answered:
+            before.append(f"{name}: a request on an open connection was answered")
+        seen = f"{name}: requests unanswered"
+    if old is not None:
+        old.close()
+    return now, before, seen
+
+
 class LinkActuator:
     """Applies, verifies and reverts link changes through a Toxiproxy API."""
 
@@ -175,53 +208,34 @@ class LinkActuator:
                 self.client.set_enabled(entry["name"], True)
 
     def verify(self, change: Change) -> ProbeResult:
-        """Partition: new and open connections fail; latency: answers come late."""
+        """Partition: new and open connections fail; latency: answers come late.
+
+        The links are probed in parallel; connections opened before the change
+        are checked once, on the first call.
+        """
         if change.kind == "latency":
             return self._verify_latency(change)
-        problems = list(self._open_connection_problems(change))
-        seen = []
-        for entry in change.data["links"]:
-            name = entry["name"]
-            if entry["disable"]:
-                if not netprobe.new_connection_refused(_address(entry)):
-                    problems.append(f"{name}: a new connection still succeeds")
-                seen.append(f"{name}: new connection refused")
-            else:
-                if netprobe.request(entry["probe"], _address(entry),
-                                    timeout=PROBE_TIMEOUT).answered:
-                    problems.append(f"{name}: a request on a new connection was answered")
-                seen.append(f"{name}: requests unanswered")
-        checked = self._open_checked.get(change.fault_id, 0)
-        if checked:
-            seen.append(f"{checked} already-open connection(s) cut or unanswered")
-        if problems:
-            return ProbeResult(False, "; ".join(problems))
-        return ProbeResult(True, "; ".join(seen))
-
-    def _open_connection_problems(self, change: Change) -> list[str]:
-        """Check, once per change, the connections opened before it was applied."""
-        if change.fault_id in self._open_problems:
-            return self._open_problems[change.fault_id]
-        problems = []
-        held = self._held.pop(change.fault_id, [])
-        for entry, sock in held:
-            if entry["disable"]:
-                if not netprobe.connection_cut(sock, PROBE_TIMEOUT):
-                    problems.append(f"{entry['name']}: an open connection was not cut")
-            elif netprobe.request(entry["probe"], sock=sock, timeout=PROBE_TIMEOUT).answered:
-                problems.append(f"{entry['name']}: a request on an open connection was answered")
-            sock.close()
-        self._open_problems[change.fault_id] = problems
-        self._open_checked[change.fault_id] = len(held)
-        return problems
+        fid = change.fault_id
+        held = {e["name"]: sock for e, sock in self._held.pop(fid, [])}
+        first = fid not in self._open_problems
+        results = _parallel(lambda e: _probe_cut(e, held.get(e["name"])), change.data["links"])
+        if first:
+            self._open_problems[fid] = [p for r in results for p in r[1]]
+            self._open_checked[fid] = len(held)
+        problems = [p for r in results for p in r[0]] + self._open_problems[fid]
+        seen = [r[2] for r in results]
+        if self._open_checked[fid]:
+            seen.append(f"{self._open_checked[fid]} already-open connection(s) cut or unanswered")
+        return ProbeResult(not problems, "; ".join(problems or seen))
 
     def _verify_latency(self, change: Change) -> ProbeResult:
         expected = (int(change.data["latency_ms"]) - int(change.data["jitter_ms"])) / 1000.0
         floor = max(expected * 0.8, 0.001)
         seen, slow = [], True
-        for entry in change.data["links"]:
-            answer = netprobe.request(entry["probe"], _address(entry),
-                                      timeout=PROBE_TIMEOUT + 2 * expected)
+        answers = _parallel(lambda e: netprobe.request(e["probe"], _address(e),
+                                                       timeout=PROBE_TIMEOUT + 2 * expected),
+                            change.data["links"])
+        for entry, answer in zip(change.data["links"], answers, strict=True):
             seen.append(f"{entry['name']}: answered in {answer.elapsed * 1000:.0f} ms"
                         if answer.answered else f"{entry['name']}: {answer.detail}")
             slow = slow and answer.answered and answer.elapsed >= floor
@@ -230,14 +244,16 @@ class LinkActuator:
     def verify_reverted(self, change: Change) -> ProbeResult:
         """Every link enabled, none of the change's toxics left, and requests answered."""
         problems, seen = [], []
-        for entry in change.data["links"]:
+        answers = _parallel(lambda e: netprobe.request(e["probe"], _address(e),
+                                                       timeout=PROBE_TIMEOUT),
+                            change.data["links"])
+        for entry, answer in zip(change.data["links"], answers, strict=True):
             state = self.client.proxy(entry["name"])
             ours = {t["name"] for t in entry["toxics"]} & set(state.toxic_names)
             if not state.enabled:
                 problems.append(f"{entry['name']} is still down")
             if ours:
                 problems.append(f"{entry['name']} still has {', '.join(sorted(ours))}")
-            answer = netprobe.request(entry["probe"], _address(entry), timeout=PROBE_TIMEOUT)
             if not answer.answered:
                 problems.append(f"{entry['name']}: {answer.detail}")
             seen.append(f"{entry['name']}: up, answered in {answer.elapsed * 1000:.0f} ms")
