@@ -1,0 +1,95 @@
+"""Timelines, summaries and ground-truth conversion, with plain data."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from chaosgate.faults.summary import summarize
+from chaosgate.faults.timeline import Timeline, first, format_clock
+from chaosgate.platforms.base import Moment
+from chaosgate.platforms.groundtruth import history_moments, process_moments, proxy_moments
+
+T0 = 1_700_000_000.0
+
+
+def test_rows_are_in_time_order_with_offsets_from_t_inject():
+    tl = Timeline("cg-1", "pod_kill", "kill orders-0", t_inject=T0, t_verified=T0 + 0.2,
+                  t_revert=T0 + 0.3, t_healed=T0 + 1.5)
+    tl.add([Moment(T0 + 1.1, "RUNNING (pid 9)", "orders-0", "events.jsonl"),
+            Moment(T0 - 0.01, "process died (pid 8)", "orders-0", "events.jsonl")])
+    tl.add([Moment(T0 + 1.1, "RUNNING (pid 9)", "orders-0", "events.jsonl")])  # duplicate
+    rows = tl.rows()
+    assert [r.what for r in rows] == [
+        "process died (pid 8)", "t_inject: fault applied", "verified: took hold",
+        "t_revert: revert returned", "RUNNING (pid 9)", "verified: healed"]
+    assert rows[0].offset is not None and abs(rows[0].offset + 0.01) < 1e-6
+    assert tl.to_json()["t_inject"] == T0
+
+
+def test_first_moment_by_subject_and_prefix():
+    ms = [Moment(T0 + 2, "RUNNING (pid 2)", "a", "s"), Moment(T0 + 1, "RUNNING (pid 1)", "a", "s"),
+          Moment(T0 + 0.5, "RUNNING", "b", "s")]
+    found = first(ms, "a", "RUNNING", T0)
+    assert found is not None and found.t == T0 + 1
+    assert first(ms, "a", "RUNNING", T0 + 3) is None
+
+
+def test_format_clock_is_utc_milliseconds():
+    assert format_clock(0.1234) == "00:00:00.123"
+
+
+def test_pod_kill_summary_gives_restart_and_ready_times():
+    tl = Timeline("cg-1", "pod_kill", "kill", t_inject=T0, t_revert=T0, t_healed=T0 + 1.4,
+                  healed_detail="2/2 ready")
+    tl.add([Moment(T0 + 0.1, "process died (pid 8)", "orders-0", "events.jsonl"),
+            Moment(T0 + 0.11, "starting", "orders-0", "events.jsonl"),
+            Moment(T0 + 1.12, "RUNNING (pid 9)", "orders-0", "events.jsonl"),
+            Moment(T0 + 1.3, "ready again", "orders-0", "readiness poll")])
+    lines = summarize(tl, {"pods": [{"name": "orders-0", "uid": "8"}]})
+    assert "restarted +0.11 s" in lines[0] and "RUNNING (pid 9) +1.12 s" in lines[0]
+    assert "time until ready again: 1.30 s" in lines[1]
+
+
+def test_link_summary_gives_how_long_the_link_was_down():
+    tl = Timeline("cg-2", "partition", "p", t_inject=T0, t_revert=T0 + 10)
+    tl.add([Moment(T0 - 0.01, "link down (1 connection(s) cut)", "orders-pg0", "fp"),
+            Moment(T0 + 10.0, "link up", "orders-pg0", "fp")])
+    [line, _] = summarize(tl, {"links": [{"name": "orders-pg0"}]})
+    assert "-0.01 s -> link up +10.00 s (10.01 s)" in line
+
+
+def test_process_moments_filter_by_name_and_time():
+    events = [{"ts": T0 - 10, "process": "orders-0", "to": "RUNNING", "pid": 1},
+              {"ts": T0 + 1, "process": "orders-0", "to": "EXITED", "pid": 1},
+              {"ts": T0 + 2, "process": "orders-1", "to": "EXITED", "pid": 2},
+              {"ts": T0 + 3, "process": "orders-0", "to": "RUNNING", "pid": 3}]
+    ms = process_moments(events, {"orders-0"}, T0)
+    assert [(m.what, m.subject) for m in ms] == [("process died (pid 1)", "orders-0"),
+                                                 ("RUNNING (pid 3)", "orders-0")]
+
+
+def test_proxy_moments_and_toxic_filter():
+    def ev(t, kind, proxy, details):
+        return SimpleNamespace(time=t, event=kind, proxy=proxy, details=details)
+
+    toxic = {"toxic": {"name": "cg-1-latency-upstream", "type": "latency", "stream": "upstream",
+                       "attributes": {"latency": 200, "jitter": 20}}}
+    other = {"toxic": {"name": "someone-else", "type": "timeout", "stream": "downstream",
+                       "attributes": {"timeout": 0}}}
+    events = [ev(T0, "proxy_disabled", "l1", {"connections_cut": 2}),
+              ev(T0 + 1, "proxy_enabled", "l1", {}),
+              ev(T0 + 2, "toxic_added", "l1", toxic),
+              ev(T0 + 3, "toxic_added", "l1", other),
+              ev(T0 + 4, "connections_cut", "l1", {}),
+              ev(T0 + 5, "proxy_disabled", "l2", {})]
+    ms = proxy_moments(events, {"l1"}, T0, toxics={"cg-1-latency-upstream"})
+    assert [m.what for m in ms] == ["link down (2 connection(s) cut)", "link up",
+                                    "latency 200±20 ms upstream on"]
+
+
+def test_history_rows_give_the_start_of_the_next_timeline():
+    rows = [[1, 100, "no recovery target specified", "2023-11-14T22:13:20+00:00", "pg1"],
+            [2, 200, "x", "not a time", "pg0"], ["bad"]]
+    [m] = history_moments(rows, 0)
+    assert m.what == "timeline 2 begins, leader pg1" and m.t == 1_700_000_000.0
+    assert history_moments(rows, 1_800_000_000) == []
