@@ -169,9 +169,11 @@ def validate(target_file: str) -> None:
 # each, so this file stays the single map of the command line.
 def _register_commands() -> None:
     from .faults.cli import cleanup_command, fault
+    from .load.cli import load
 
     cli.add_command(fault)
     cli.add_command(cleanup_command)
+    cli.add_command(load)
 
 
 _register_commands()

@@ -1,0 +1,154 @@
+"""Locust command lines for a load run. Pure: builds argument lists, starts nothing.
+
+One :class:`LoadSpec` gives either one local Locust process or a master and
+N workers (``--master --expect-workers N``; workers ``--worker``). Every
+command:
+
+- runs ``python -m locust`` of this interpreter (the venv that has chaosgate);
+- loads the profile's .conf (``--config``) on the local process or master
+  only (a worker refuses ``--run-time``); shape and user options reach the
+  workers from the master;
+- adds the recorder as a second locustfile (``-f shop.py,recorder.py``);
+- is bounded: ``--headless --run-time`` (whole seconds, rounded up), and a
+  master gives up on workers that do not connect (``--expect-workers-max-wait``);
+- writes Locust's final statistics with ``--json-file`` (Locust appends
+  ``.json``) and exits 0 even when requests failed (``--exit-code-on-error 0``):
+  under chaos, failed requests are data, not a broken run.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .profiles import Profile
+
+__all__ = ["RECORDER_PATH", "Commands", "LoadSpec", "build_commands"]
+
+RECORDER_PATH = Path(__file__).with_name("recorder.py")
+EXPECT_WORKERS_MAX_WAIT = 30  # seconds a master waits for its workers to connect
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What to run: a profile against a host, for a bounded time."""
+
+    profile: Profile
+    host: str
+    duration: float  # seconds; always bounded
+    out_dir: Path  # request log, checkout log, Locust JSON and logs go here
+    run_id: str
+    users: int | None = None  # overrides the profile's users
+    rate: float | None = None  # total arrivals per second: the open model
+    workers: int = 0  # 0: one local process; N: a master and N workers
+    request_timeout: float | None = None  # seconds; default: the profile's (or 2)
+    locustfile: Path | None = None  # default: the profile's
+    metrics_port: int | None = None  # client metrics (workers: port + 1 + index)
+    sd_file: Path | None = None  # Prometheus file_sd to register them in
+    metrics_linger: float = 0.0  # keep serving metrics this long at exit
+    recorder: bool = True  # False: bare Locust (benchmarks)
+    extra_args: tuple[str, ...] = ()
+    python: str = field(default=sys.executable)
+    cwd: Path = field(default_factory=Path.cwd)
+
+    def __post_init__(self) -> None:
+        if not self.duration > 0:
+            raise ValueError("a load run needs a positive duration")
+        if self.workers < 0:
+            raise ValueError("workers must be >= 0")
+        if self.users is not None and self.users < 1:
+            raise ValueError("users must be >= 1")
+        if self.rate is not None and not self.rate > 0:
+            raise ValueError("rate must be > 0 requests per second")
+
+    @property
+    def run_time_s(self) -> int:
+        """``--run-time`` in whole seconds (Locust takes no fractions)."""
+        return max(1, math.ceil(self.duration))
+
+    @property
+    def total_users(self) -> int:
+        """Users the run asks for: the override, else the profile's."""
+        return self.users if self.users is not None else self.profile.users
+
+    @property
+    def request_log(self) -> Path:
+        """Where the recorder writes the request log."""
+        return self.out_dir / "requests.jsonl"
+
+    @property
+    def checkout_log(self) -> Path:
+        """Where the recorder writes (client_seq, order_id) of every checkout."""
+        return self.out_dir / "checkouts.jsonl"
+
+    @property
+    def json_file(self) -> Path:
+        """Locust's final statistics (``--json-file`` plus the ``.json`` Locust adds)."""
+        return self.out_dir / "locust.json"
+
+    def resolved_locustfile(self) -> Path:
+        """The locustfile to run; ValueError when there is none."""
+        path = self.locustfile or self.profile.locustfile(self.cwd)
+        if path is None:
+            raise ValueError(f"{self.profile.path}: no locustfile (set `locustfile = ...`)")
+        return path
+
+
+@dataclass(frozen=True)
+class Commands:
+    """The processes of one run: ``main`` is the local process or the master."""
+
+    main: tuple[str, ...]
+    workers: tuple[tuple[str, ...], ...] = ()
+
+
+def _load_args(spec: LoadSpec) -> list[str]:
+    """Options both the master (or local process) and the workers need."""
+    args: list[str] = []
+    if spec.rate is not None:
+        args += ["--open-model", "--user-rate", f"{spec.rate / spec.total_users:.6g}"]
+    if spec.request_timeout is not None:
+        args += ["--request-timeout", f"{spec.request_timeout:g}"]
+    if spec.recorder:
+        args += ["--request-log", str(spec.request_log), "--checkout-log", str(spec.checkout_log),
+                 "--loadgen-run-id", spec.run_id]
+        if spec.metrics_port:
+            args += ["--loadgen-metrics-port", str(spec.metrics_port)]
+            if spec.sd_file is not None:
+                args += ["--loadgen-sd-file", str(spec.sd_file)]
+            if spec.metrics_linger > 0:
+                args += ["--metrics-linger", f"{spec.metrics_linger:g}"]
+    return args
+
+
+def build_commands(spec: LoadSpec, master_port: int | None = None) -> Commands:
+    """The command lines for ``spec``; distributed runs need a free ``master_port``."""
+    files = str(spec.resolved_locustfile())
+    if spec.recorder:
+        files += f",{RECORDER_PATH}"
+    base = [spec.python, "-m", "locust", "-f", files]
+    main = [
+        spec.python, "-m", "locust", "--config", str(spec.profile.path), "-f", files,
+        "--host", spec.host, "--headless", "--only-summary",
+        "--run-time", f"{spec.run_time_s}s",
+        "--json-file", str(spec.json_file.with_suffix("")),
+        "--exit-code-on-error", "0",
+    ]
+    if spec.users is not None:
+        main += ["--users", str(spec.users)]
+    main += _load_args(spec)
+    if spec.workers == 0:
+        return Commands(tuple(main + list(spec.extra_args)))
+    if master_port is None:
+        raise ValueError("a distributed run needs a master port")
+    main += [
+        "--master", "--expect-workers", str(spec.workers),
+        "--expect-workers-max-wait", str(EXPECT_WORKERS_MAX_WAIT),
+        "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
+    ]
+    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port",
+              str(master_port), *_load_args(spec)]
+    return Commands(tuple(main + list(spec.extra_args)),
+                    tuple(tuple(worker) for _ in range(spec.workers)))

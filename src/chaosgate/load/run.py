@@ -1,0 +1,139 @@
+"""The result of a load run, as the harness and the SLO code consume it.
+
+A :class:`LoadRun` is frozen and small: exact statistics from the request
+log (:mod:`.stats`), Locust's own per-route totals for comparison, where
+every file of the run is, how its processes ended, and the CPU time they
+used. The records themselves stay on disk; :meth:`LoadRun.records` reads
+them back in start order for timelines.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .requestlog import RequestRecord, read_request_log
+from .stats import LoadStats, LocustEntry, Mismatch, locust_entries
+
+__all__ = ["Checkout", "LoadRun", "read_checkout_log", "read_locust_json"]
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """One checkout: the client's sequence number and the order id it got back."""
+
+    t: float  # request start, epoch seconds
+    client_seq: int
+    order_id: int | None  # None when the checkout failed
+    ok: bool
+    status: int | None
+
+
+def read_checkout_log(path: Path) -> list[Checkout]:
+    """The checkout log's entries in file order (missing file: none; torn lines skipped)."""
+    if not path.exists():
+        return []
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                out.append(Checkout(**json.loads(line)))
+            except (ValueError, TypeError):
+                continue
+    return out
+
+
+def read_locust_json(path: Path) -> list[LocustEntry]:
+    """Locust's ``--json-file`` entries; none when Locust wrote no (valid) file."""
+    try:
+        return locust_entries(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    """One finished load run.
+
+    ``stats`` is exact (every request of the request log; nearest-rank
+    percentiles). ``locust`` is what Locust itself counted; ``mismatches``
+    lists the routes where the two differ (see :meth:`report_lag`).
+    """
+
+    run_id: str
+    profile: str
+    host: str
+    out_dir: Path
+    request_log: Path
+    checkout_log: Path
+    locust_json: Path
+    logs: tuple[Path, ...]  # stdout+stderr of each process, master (or local) first
+    commands: tuple[tuple[str, ...], ...]
+    started: float  # epoch seconds: the first process started
+    ended: float  # epoch seconds: the last process was reaped
+    exit_codes: tuple[int, ...]  # master (or local) first; -1: never reaped
+    killed: bool  # the harness had to signal a process (over time)
+    workers: int  # 0: local run
+    stats: LoadStats
+    locust: tuple[LocustEntry, ...]
+    mismatches: tuple[Mismatch, ...]
+    cpu_seconds: float  # user + system CPU of every Locust process
+
+    @property
+    def ok(self) -> bool:
+        """Locust ran to its end by itself, exited 0 and wrote its summary."""
+        return not self.killed and bool(self.exit_codes) and not any(self.exit_codes) \
+            and self.locust_json.exists()
+
+    @property
+    def requests(self) -> int:
+        """Requests in the request log."""
+        return self.stats.total.count
+
+    @property
+    def locust_requests(self) -> int:
+        """Requests Locust counted (its ``--json`` summary)."""
+        return sum(e.num_requests for e in self.locust)
+
+    def report_lag(self) -> int:
+        """Requests logged that Locust's summary missed (distributed: late worker reports).
+
+        0 for a local run: the recorder and Locust's statistics see the same
+        request events. A master waits only 0.5 s for its workers' final
+        reports before it writes the summary, so a late report is missing
+        there but not in the request log (positive lag).
+        """
+        return self.requests - self.locust_requests
+
+    def records(self) -> list[RequestRecord]:
+        """Every request of the run, by start time."""
+        if not self.request_log.exists():
+            return []
+        return sorted(read_request_log(self.request_log), key=lambda r: r.t)
+
+    def checkouts(self) -> list[Checkout]:
+        """Every checkout with its client_seq and the order id it got back."""
+        return read_checkout_log(self.checkout_log)
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of the master's (or local process's) output."""
+        try:
+            return "\n".join(self.logs[0].read_text(errors="replace").splitlines()[-lines:])
+        except (OSError, IndexError):
+            return ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly summary (for reports and Allure attachments)."""
+        return {
+            "run_id": self.run_id, "profile": self.profile, "host": self.host,
+            "started": self.started, "ended": self.ended, "workers": self.workers,
+            "exit_codes": list(self.exit_codes), "killed": self.killed, "ok": self.ok,
+            "requests": self.requests, "locust_requests": self.locust_requests,
+            "report_lag": self.report_lag(), "cpu_seconds": self.cpu_seconds,
+            "stats": self.stats.to_json(),
+            "mismatches": [m.__dict__ for m in self.mismatches],
+            "files": {"request_log": str(self.request_log), "checkout_log": str(self.checkout_log),
+                      "locust_json": str(self.locust_json), "logs": [str(p) for p in self.logs]},
+        }

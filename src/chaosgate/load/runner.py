@@ -1,0 +1,266 @@
+"""Run Locust as a subprocess, locally or distributed, always bounded; return a LoadRun.
+
+The harness side of :mod:`chaosgate.load` (never imports locust). A
+:class:`LoadSession` starts the processes :func:`~.command.build_commands`
+describes, follows the request log for a live progress display, and ends
+the run however it goes: Locust stops itself at ``--run-time``; past
+``run time + start-up allowance + grace`` the harness sends SIGTERM (Locust
+still writes its summary), then SIGKILL. Workers left after their master
+are killed too, and any file_sd entry of the run is removed. The result, a
+:class:`LoadRun`, carries exact statistics computed from the request log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from rich.console import Console
+from rich.live import Live
+
+from ..targets import Target
+from .command import EXPECT_WORKERS_MAX_WAIT, LoadSpec, build_commands
+from .export import remove_sd_targets
+from .profiles import Profile
+from .progress import LogTail, Progress
+from .requestlog import RequestRecord, read_request_log
+from .run import LoadRun, read_locust_json
+from .stats import compare_with_locust, summarize
+
+__all__ = ["LoadSession", "free_port", "new_run_id", "run_load", "spec_for_target"]
+
+STARTUP_ALLOWANCE = 20.0  # seconds for Locust to import, connect and spawn
+WORKER_EXIT_WAIT = 10.0  # seconds workers get to quit after their master
+TERM_WAIT = 5.0  # seconds between SIGTERM and SIGKILL
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: ``20260101-120000-1a2b3c``."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class _Proc:
+    role: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    out: IO[bytes]
+    exit_code: int | None = None
+    cpu_s: float = 0.0
+
+    def reap(self) -> bool:
+        """True once the process has exited (collects its exit code and CPU time)."""
+        if self.exit_code is None:
+            pid, status, usage = os.wait4(self.popen.pid, os.WNOHANG)
+            if pid == 0:
+                return False
+            self.exit_code = os.waitstatus_to_exitcode(status)
+            self.popen.returncode = self.exit_code
+            self.cpu_s = usage.ru_utime + usage.ru_stime
+            self.out.close()
+        return True
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.exit_code is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(sig)
+
+
+class LoadSession:
+    """One bounded Locust run. ``with LoadSession(spec) as s: ...; run = s.wait()``."""
+
+    def __init__(self, spec: LoadSpec, *, console: Console | None = None,
+                 show_progress: bool = True, grace: float = 15.0) -> None:
+        self.spec = spec
+        self.console = console or Console(stderr=True)
+        self.show_progress = show_progress
+        self.grace = grace
+        self.procs: list[_Proc] = []
+        self.started = 0.0
+        self.killed = False
+        self.tail = LogTail(spec.request_log)
+        self.progress = Progress(f"load {spec.profile.name}", spec.duration)
+        self._run: LoadRun | None = None
+
+    @property
+    def deadline(self) -> float:
+        """Epoch second after which the harness terminates the run."""
+        wait_workers = EXPECT_WORKERS_MAX_WAIT if self.spec.workers else 0
+        return (self.started + STARTUP_ALLOWANCE + wait_workers + self.spec.run_time_s
+                + self.spec.metrics_linger + self.grace)
+
+    def start(self) -> None:
+        """Start the local process, or the master and its workers."""
+        spec = self.spec
+        spec.out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (spec.request_log, spec.checkout_log, spec.json_file):
+            stale.unlink(missing_ok=True)
+        commands = build_commands(spec, free_port() if spec.workers else None)
+        self.started = time.time()
+        self.progress.started = self.started
+        roles = [("master" if spec.workers else "local", commands.main)]
+        roles += [(f"worker-{i}", cmd) for i, cmd in enumerate(commands.workers)]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        for role, cmd in roles:
+            log = spec.out_dir / f"locust-{role}.log"
+            out = open(log, "wb")  # noqa: SIM115 - closed when the process is reaped
+            out.write((" ".join(cmd) + "\n").encode())
+            out.flush()
+            popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=spec.cwd, env=env,
+                                     start_new_session=True)
+            self.procs.append(_Proc(role, popen, log, out))
+        self.progress.status = "running"
+
+    @property
+    def running(self) -> bool:
+        """Whether any Locust process is still alive."""
+        return not all(p.reap() for p in self.procs)
+
+    def new_records(self) -> list[RequestRecord]:
+        """Records the request log gained since the last call (for live consumers)."""
+        records = self.tail.read_new()
+        self.progress.add(records)
+        return records
+
+    def stop(self) -> None:
+        """End the run early, gracefully: SIGTERM makes Locust stop and write its summary."""
+        if self.procs:
+            self.procs[0].signal(signal.SIGTERM)
+
+    def _supervise(self) -> None:
+        main, workers = self.procs[0], self.procs[1:]
+        main_done_at: float | None = None
+        term_sent_at: float | None = None
+        while True:
+            now = time.time()
+            if not main.reap():
+                if now > self.deadline and term_sent_at is None:
+                    self.killed, term_sent_at = True, now
+                    self.progress.status = "over time: SIGTERM"
+                    main.signal(signal.SIGTERM)
+                elif term_sent_at is not None and now > term_sent_at + TERM_WAIT:
+                    self.progress.status = "SIGKILL"
+                    main.signal(signal.SIGKILL)
+            elif main_done_at is None:
+                main_done_at = now
+                self.progress.status = "stopping"
+            if main_done_at is not None:
+                late = now - main_done_at
+                for w in workers:
+                    if not w.reap() and late > WORKER_EXIT_WAIT + self.spec.metrics_linger:
+                        self.killed = True
+                        w.signal(signal.SIGTERM if late < WORKER_EXIT_WAIT + TERM_WAIT
+                                 + self.spec.metrics_linger else signal.SIGKILL)
+                if all(w.reap() for w in workers):
+                    return
+            self.new_records()
+            time.sleep(0.25)
+
+    def _kill_all(self) -> None:
+        for p in self.procs:
+            p.signal(signal.SIGKILL)
+        for p in self.procs:
+            if p.exit_code is None:
+                p.popen.wait(timeout=10)
+                p.reap()
+
+    def wait(self) -> LoadRun:
+        """Supervise the run to its end (progress shown if asked); the LoadRun."""
+        if self._run is not None:
+            return self._run
+        if not self.procs:
+            self.start()
+        try:
+            if self.show_progress:
+                with Live(self.progress.render(), console=self.console, refresh_per_second=2,
+                          get_renderable=self.progress.render):
+                    self._supervise()
+            else:
+                self._supervise()
+        except BaseException:
+            self._kill_all()
+            raise
+        finally:
+            if self.spec.sd_file is not None:
+                remove_sd_targets(self.spec.sd_file, run_id=self.spec.run_id)
+        self.new_records()
+        self._run = self._result()
+        return self._run
+
+    def _result(self) -> LoadRun:
+        spec = self.spec
+        records = list(read_request_log(spec.request_log)) if spec.request_log.exists() else []
+        stats = summarize(records)
+        locust = read_locust_json(spec.json_file)
+        return LoadRun(
+            run_id=spec.run_id,
+            profile=spec.profile.name,
+            host=spec.host,
+            out_dir=spec.out_dir,
+            request_log=spec.request_log,
+            checkout_log=spec.checkout_log,
+            locust_json=spec.json_file,
+            logs=tuple(p.log for p in self.procs),
+            commands=tuple(tuple(p.popen.args) for p in self.procs),  # type: ignore[arg-type]
+            started=self.started,
+            ended=time.time(),
+            exit_codes=tuple(-1 if p.exit_code is None else p.exit_code for p in self.procs),
+            killed=self.killed,
+            workers=spec.workers,
+            stats=stats,
+            locust=tuple(locust),
+            mismatches=tuple(compare_with_locust(stats, locust)) if locust else (),
+            cpu_seconds=sum(p.cpu_s for p in self.procs),
+        )
+
+    def __enter__(self) -> LoadSession:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is not None:
+            self.stop()
+        self.wait()
+
+
+def spec_for_target(target: Target, profile: Profile, duration: float, *,
+                    out_root: Path = Path("reports/locust"), run_id: str | None = None,
+                    **options: Any) -> LoadSpec:
+    """A LoadSpec against ``target``'s ingress, its results in ``out_root/<run_id>``.
+
+    On a sandbox target the client metrics go to the sandbox's load
+    generator port and file_sd file, lingering two scrape intervals at the
+    end so that Prometheus scrapes the final counts. ``options`` are
+    :class:`LoadSpec` fields (users, rate, workers, request_timeout, ...).
+    """
+    run_id = run_id or new_run_id()
+    if target.is_sandbox:
+        topo = target.sandbox_topology()
+        options.setdefault("metrics_port", topo.ports.loadgen_metrics)
+        options.setdefault("sd_file", topo.loadgen_sd_file.resolve())
+        options.setdefault("metrics_linger", 2 * target.prometheus.scrape_interval)
+    return LoadSpec(profile=profile, host=target.ingress_url, duration=duration,
+                    out_dir=out_root / run_id, run_id=run_id, **options)
+
+
+def run_load(spec: LoadSpec, **session_options: Any) -> LoadRun:
+    """Run ``spec`` to its end and return the :class:`LoadRun` (see :class:`LoadSession`)."""
+    return LoadSession(spec, **session_options).wait()
