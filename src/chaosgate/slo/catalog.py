@@ -1,0 +1,390 @@
+"""The SLO catalogue (``probes/*.yaml``): its model, validation and PromQL templates.
+
+A catalogue file (``apiVersion: chaosgate/v1``, ``kind: SLOCatalog``) lists
+SLOs; ``probes/shop.yaml`` is the annotated example. OpenSLO ratio-metric
+files (``apiVersion: openslo/v1``) in the same folder are imported by
+:mod:`chaosgate.slo.openslo`.
+
+- Ratio SLOs (``availability``, ``error_ratio``, ``latency``, ``ratio``) hold
+  PromQL templates for good or bad events and for all events; ``$window``
+  (or ``${window}``) is replaced by the evaluation window. Their
+  :attr:`SLO.objective` is always the minimum *good* ratio (an
+  ``error_ratio`` file objective of 0.001 becomes 0.999).
+- ``recovery`` SLOs bound the time to recover after a fault, judged on the
+  timelines of the ratio SLOs they name in ``of``.
+- Errors are :class:`CatalogError` (a usage error, exit code 2) naming the
+  file, line, dotted field and fix, one at a time.
+
+Everything here is pure except :func:`load_catalog`, which reads the files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..exceptions import TargetError
+from ..targets._reader import Fields, did_you_mean, line_of, read_yaml
+from .stats import exact
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "RATIO_TYPES",
+    "SLO",
+    "SLO_TYPES",
+    "Catalog",
+    "CatalogError",
+    "build_catalog",
+    "check_template",
+    "load_catalog",
+    "parse_catalog",
+    "prom_duration",
+    "render",
+]
+
+API_VERSION = "chaosgate/v1"
+KIND = "SLOCatalog"
+RATIO_TYPES = ("availability", "error_ratio", "latency", "ratio")
+SLO_TYPES = (*RATIO_TYPES, "recovery")
+
+_COMMON = ("name", "type", "description", "window", "alert")
+_KEYS: dict[str, tuple[str, ...]] = {
+    "availability": (*_COMMON, "objective", "query", "series", "route"),
+    "error_ratio": (*_COMMON, "objective", "query", "series", "route"),
+    "ratio": (*_COMMON, "objective", "query", "series"),
+    "latency": (*_COMMON, "objective", "query", "series", "route", "threshold", "percentile"),
+    "recovery": ("name", "type", "description", "objective", "hold_down", "of"),
+}
+_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9_.]*[a-z0-9])?$")
+_PLACEHOLDER = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+_VARIABLES = ("window",)
+_SERIES = re.compile(
+    r"^\s*sum\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(\s*increase\s*\(\s*(?P<sel>[^\[\]]+?)\s*"
+    r"\[\s*\$(?:\{window\}|window)\s*\]\s*\)\s*\)\s*$"
+)
+_QUERY_EXAMPLE = "sum(increase(http_requests_total{code=~\"5..\"}[$window]))"
+
+
+class CatalogError(TargetError):
+    """An SLO catalogue file is missing, unreadable or invalid (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class SLO:
+    """One validated SLO of the catalogue.
+
+    ``objective``: the minimum good ratio for ratio SLOs; the maximum time
+    to recover, in seconds, for ``recovery``. ``window`` and ``hold_down`` are
+    seconds. ``query`` maps ``good`` or ``bad``, and ``total``, to PromQL
+    templates; ``series`` maps the same keys to the raw counter selectors that
+    the server-side timeline reads (derived from ``sum(increase(SEL[$window]))``
+    queries, or given), empty when unknown.
+    """
+
+    name: str
+    type: str
+    objective: float
+    description: str = ""
+    window: float = 600.0
+    query: Mapping[str, str] = field(default_factory=dict)
+    series: Mapping[str, str] = field(default_factory=dict)
+    route: str | None = None
+    threshold: float | None = None
+    percentile: float | None = None
+    hold_down: float = 10.0
+    of: tuple[str, ...] = ()
+    alert: str | None = None
+    source: str = field(default="<memory>", compare=False)
+
+    @property
+    def is_ratio(self) -> bool:
+        """True for SLOs judged on a good/total ratio (not ``recovery``)."""
+        return self.type in RATIO_TYPES
+
+    @property
+    def numerator(self) -> str:
+        """``"good"`` or ``"bad"``: which events the numerator query counts."""
+        return "good" if "good" in self.query else "bad"
+
+    def promql(self, window: float | None = None) -> dict[str, str]:
+        """The queries with ``$window`` replaced (default: the SLO's own window)."""
+        seconds = self.window if window is None else window
+        return {key: render(text, seconds) for key, text in self.query.items()}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The SLOs of one or more catalogue files, names unique, in file order."""
+
+    slos: tuple[SLO, ...]
+
+    def __iter__(self) -> Iterator[SLO]:
+        return iter(self.slos)
+
+    def names(self) -> list[str]:
+        """Every SLO name, in order."""
+        return [slo.name for slo in self.slos]
+
+    def get(self, name: str) -> SLO:
+        """The SLO called ``name``; :class:`CatalogError` with a suggestion if none is."""
+        for slo in self.slos:
+            if slo.name == name:
+                return slo
+        raise CatalogError("SLO catalogue", "", f"no SLO named {name!r}",
+                           f"{did_you_mean(name, self.names())}use one of: "
+                           f"{', '.join(self.names())}")
+
+    def select(self, names: Iterable[str] = ()) -> list[SLO]:
+        """The SLOs called ``names`` (all of them when empty)."""
+        wanted = list(names)
+        return [self.get(n) for n in wanted] if wanted else list(self.slos)
+
+
+def prom_duration(seconds: float) -> str:
+    """A Prometheus duration for ``seconds``: ``10m``, ``90s`` or ``1500ms``."""
+    ms = round(seconds * 1000)
+    if ms <= 0:
+        raise ValueError("a window must be positive")
+    if ms % 60_000 == 0:
+        return f"{ms // 60_000}m"
+    if ms % 1000 == 0:
+        return f"{ms // 1000}s"
+    return f"{ms}ms"
+
+
+def render(template: str, window: float) -> str:
+    """``template`` with ``$window`` / ``${window}`` replaced by a Prometheus duration."""
+    text = prom_duration(window)
+    return _PLACEHOLDER.sub(lambda m: text if (m.group(1) or m.group(2)) == "window"
+                            else m.group(0), template)
+
+
+def check_template(fields: Fields, key: str) -> str:
+    """The PromQL template at ``key``: non-empty, uses ``$window``, no unknown ``$name``."""
+    text = fields.string(key, _QUERY_EXAMPLE)
+    names = [m.group(1) or m.group(2) for m in _PLACEHOLDER.finditer(text)]
+    for name in names:
+        if name not in _VARIABLES:
+            raise fields.error(key, f"unknown placeholder ${name}",
+                               f"{did_you_mean(name, _VARIABLES)}the only placeholder is "
+                               "$window (the evaluation window)")
+    if "window" not in names:
+        raise fields.error(key, "the query does not use $window, so every window would give "
+                           "the same answer",
+                           f"count events over the window, e.g. {_QUERY_EXAMPLE}")
+    return text
+
+
+def derive_series(query: Mapping[str, str]) -> dict[str, str]:
+    """Raw counter selectors of ``sum(increase(SEL[$window]))`` queries (others are skipped)."""
+    found = {key: m.group("sel") for key, text in query.items() if (m := _SERIES.match(text))}
+    return found if len(found) == len(query) else {}
+
+
+def _go_float(value: float) -> str:
+    """How Prometheus client libraries write a bucket edge in ``le`` (0.5, 1.0, 2.5)."""
+    return repr(float(value))
+
+
+def _query(fields: Fields, slo_type: str, threshold: float | None) -> dict[str, str]:
+    section = fields.section("query", "{bad: <PromQL>, total: <PromQL>}")
+    section.only(("good", "total") if slo_type == "latency" else ("good", "bad", "total"))
+    if ("good" in section) == ("bad" in section) or "total" not in section:
+        want = "`good`" if slo_type == "latency" else "exactly one of `good` or `bad`"
+        raise section.error(None, f"needs `total` and {want}",
+                            "give the numerator query (good or bad events) and the total")
+    query = {key: check_template(section, key) for key in ("good", "bad", "total")
+             if key in section}
+    if threshold is not None and f'le="{_go_float(threshold)}"' not in query["good"]:
+        raise section.error("good", f'the query does not select the bucket le="'
+                            f'{_go_float(threshold)}" of the threshold',
+                            "count the histogram bucket whose upper edge is the threshold "
+                            "exactly (no interpolation), e.g. "
+                            f'..._bucket{{le="{_go_float(threshold)}"}}')
+    return query
+
+
+def _series(fields: Fields, query: Mapping[str, str]) -> dict[str, str]:
+    if "series" not in fields:
+        return derive_series(query)
+    section = fields.section("series", "{bad: <selector>, total: <selector>}")
+    section.only(tuple(query))
+    series = {key: section.string(key, "http_requests_total{code=~\"5..\"}") for key in query}
+    for key, selector in series.items():
+        if "[" in selector or "$" in selector:
+            raise section.error(key, "expected a plain series selector",
+                                "write the counter with its labels and no [range] or $window")
+    return series
+
+
+def _objective(fields: Fields, slo_type: str) -> float:
+    if slo_type == "recovery":
+        return fields.duration("objective", "30s")
+    example = "0.001" if slo_type == "error_ratio" else "0.9999"
+    value = fields.number("objective", example)
+    if not 0.0 < value < 1.0:
+        hint = f" (for {value} %, write {value / 100:g})" if 1.0 < value < 100.0 else ""
+        raise fields.error("objective", f"{value:g} is not a ratio between 0 and 1{hint}",
+                           f"write it like `objective: {example}`")
+    return round(1.0 - value, 12) if slo_type == "error_ratio" else value
+
+
+def _latency(fields: Fields) -> tuple[float, float, float]:
+    """(threshold, percentile, objective) of a latency SLO."""
+    threshold = fields.number("threshold", "0.5")
+    if threshold <= 0:
+        raise fields.error("threshold", "must be positive", "give seconds, e.g. 0.25")
+    if "percentile" in fields and "objective" in fields:
+        raise fields.error("objective", "give `percentile` or `objective`, not both",
+                           "keep `percentile: 95` (it means objective 0.95)")
+    if "percentile" not in fields:
+        objective = _objective(fields, "latency")
+        return threshold, objective * 100, objective
+    pct = fields.number("percentile", "95")
+    if not 0.0 < pct < 100.0:
+        raise fields.error("percentile", f"{pct:g} is not between 0 and 100",
+                           "write it like `percentile: 95`")
+    return threshold, pct, float(exact(pct) / 100)
+
+
+def parse_slo(fields: Fields) -> SLO:
+    """One entry of ``slos:`` (``recovery`` SLOs keep ``of`` unresolved)."""
+    fields.only(sorted({k for keys in _KEYS.values() for k in keys}))
+    name = fields.matching("name", "checkout-latency-p95", _NAME, "a valid SLO name",
+                           "use lower-case letters, digits and '-', e.g. availability")
+    slo_type = fields.string("type", "availability")
+    if slo_type not in SLO_TYPES:
+        raise fields.error("type", f"{slo_type!r} is not an SLO type",
+                           f"{did_you_mean(slo_type, SLO_TYPES)}use one of: {', '.join(SLO_TYPES)}")
+    fields.only(_KEYS[slo_type], f"for an SLO of type {slo_type}")
+    description = fields.string("description", "what it promises") \
+        if "description" in fields else ""
+    if slo_type == "recovery":
+        return SLO(name=name, type=slo_type, objective=_objective(fields, slo_type),
+                   description=description,
+                   hold_down=fields.duration("hold_down", "10s") if "hold_down" in fields
+                   else 10.0,
+                   of=tuple(fields.strings("of", "[availability]")) if "of" in fields else (),
+                   source=fields.source)
+    threshold = percentile = None
+    route: str | None = None
+    if slo_type == "latency":
+        threshold, percentile, objective = _latency(fields)
+        route = fields.string("route", "/api/checkout")
+    else:
+        objective = _objective(fields, slo_type)
+        route = fields.string("route", "/api/checkout") if "route" in fields else None
+    query = _query(fields, slo_type, threshold)
+    return SLO(
+        name=name, type=slo_type, objective=objective, description=description,
+        window=fields.duration("window", "10m"), query=query,
+        series=_series(fields, query), route=route, threshold=threshold,
+        percentile=percentile, alert=fields.string("alert", "ShopAvailabilityBurn")
+        if "alert" in fields else None, source=fields.source,
+    )
+
+
+def parse_catalog(doc: object, source: str = "<memory>",
+                  lines: Mapping[str, int] | None = None) -> list[SLO]:
+    """Validate one ``chaosgate/v1`` ``SLOCatalog`` document into its SLOs (pure).
+
+    ``lines`` (dotted field path -> line, from the YAML reader) makes each
+    SLO's ``source`` ``file:line``.
+    """
+    try:
+        return _parse_catalog(doc, source, lines or {})
+    except CatalogError:
+        raise
+    except TargetError as exc:
+        line = line_of(lines or {}, exc.field)
+        located = CatalogError(f"{source}:{line}" if line else source, exc.field, exc.problem,
+                               exc.fix)
+        located.path = source
+        raise located from None
+
+
+def _parse_catalog(doc: object, source: str, lines: Mapping[str, int]) -> list[SLO]:
+    root = Fields.of(source, "", doc, "a mapping (apiVersion: chaosgate/v1, kind: SLOCatalog)")
+    root.only(("apiVersion", "kind", "slos"), "at the top level")
+    for key, wanted in (("apiVersion", API_VERSION), ("kind", KIND)):
+        if root.string(key, wanted) != wanted:
+            raise root.error(key, f"{root.data[key]!r} is not supported",
+                             f"write `{key}: {wanted}`")
+    entries = list(root.items("slos", "[{name: availability, type: availability, ...}]"))
+    if not entries:
+        raise root.error("slos", "no SLOs listed", "add at least one SLO under `slos:`")
+    slos = []
+    for path, value in entries:
+        slo = parse_slo(Fields.of(source, path, value, "{name: ..., type: ...}"))
+        line = lines.get(path)
+        slos.append(replace(slo, source=f"{source}:{line}" if line else source))
+    return slos
+
+
+def build_catalog(slos: Iterable[SLO]) -> Catalog:
+    """Check names are unique and resolve each ``recovery`` SLO's ``of`` (pure)."""
+    items = list(slos)
+    seen: dict[str, SLO] = {}
+    for slo in items:
+        if slo.name in seen:
+            raise CatalogError(slo.source, "name", f"SLO {slo.name!r} is defined twice (also in "
+                               f"{seen[slo.name].source})", "give each SLO its own name")
+        seen[slo.name] = slo
+    ratio = [s.name for s in items if s.is_ratio]
+    resolved = []
+    for slo in items:
+        if slo.type == "recovery":
+            of = slo.of or tuple(s.name for s in items if s.type == "availability")
+            if not of:
+                raise CatalogError(slo.source, "of", "no availability SLO to judge recovery on",
+                                   "name the ratio SLOs, e.g. `of: [checkout-error-ratio]`")
+            for name in of:
+                if name not in ratio:
+                    raise CatalogError(slo.source, "of", f"{name!r} is not a ratio SLO here",
+                                       f"{did_you_mean(name, ratio)}use one of: "
+                                       f"{', '.join(ratio)}")
+            slo = replace(slo, of=of)
+        resolved.append(slo)
+    return Catalog(tuple(resolved))
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(file, "", f"cannot read it: {exc.strerror or exc}",
+                           "check the path; probes/ holds the shop's catalogue") from None
+    except UnicodeDecodeError:
+        raise CatalogError(file, "", "not UTF-8 text", "save the file as UTF-8") from None
+
+
+def _parse_file(file: Path) -> list[SLO]:
+    text = _read(file)
+    if re.search(r"^apiVersion:\s*['\"]?openslo/", text, re.MULTILINE):
+        from .openslo import import_openslo
+
+        return import_openslo(text, str(file))
+    try:
+        data, lines = read_yaml(text, str(file))
+    except TargetError as exc:
+        raise CatalogError(exc.path, exc.field, exc.problem, exc.fix) from None
+    return parse_catalog(data, str(file), lines)
+
+
+def load_catalog(path: str | Path = "probes") -> Catalog:
+    """Read a catalogue file, or every ``*.yaml``/``*.yml`` file of a folder, and validate it."""
+    root = Path(path)
+    if root.is_dir():
+        files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
+        if not files:
+            raise CatalogError(root, "", "no *.yaml file in this folder",
+                               "point --catalog at probes/ or at one catalogue file")
+    elif root.exists():
+        files = [root]
+    else:
+        raise CatalogError(root, "", "no such file or folder",
+                           "point --catalog at probes/ or at one catalogue file")
+    return build_catalog(slo for file in files for slo in _parse_file(file))
