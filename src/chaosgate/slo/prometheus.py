@@ -1,22 +1,42 @@
-"""The only module that talks to Prometheus (its HTTP API).
+"""The only module that talks to Prometheus (its HTTP API, ``/api/v1``).
 
 Every call goes through a pybreaker circuit breaker: when Prometheus is
 down, callers get :class:`~chaosgate.exceptions.Inconclusive` at once
 instead of stacking timeouts, and an unreachable Prometheus is never
 mistaken for "no errors".
+
+Errors, by cause:
+
+- unreachable, timing out, answering 5xx or not JSON: :class:`Inconclusive`
+  (exit 3), counted by the breaker;
+- a query Prometheus rejects (400 ``bad_data``, 422 ``execution``):
+  :class:`PromQLError` (a usage error, exit 2) with Prometheus' message;
+- wrong credentials (401/403) or a failed TLS verification:
+  :class:`~chaosgate.exceptions.TargetError` naming ``prometheus.auth`` or
+  ``prometheus.tls`` (exit 2). Neither of these opens the breaker.
+
+Credentials (bearer token or basic auth, from the target's environment
+variables or files) are resolved for each request and passed as a header;
+they are never stored on the client, logged or put in a message.
+
+Plain ``requests`` rather than prometheus-api-client: that library rounds
+range-query times to whole seconds, retries with back-off behind the
+breaker's back, and drops Prometheus' error message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pybreaker
 import requests
 
-from ..exceptions import Inconclusive
+from ..exceptions import Inconclusive, TargetError, UsageError
+from ..targets import Credentials, PrometheusConfig
 
-__all__ = ["PrometheusClient", "Sample"]
+__all__ = ["PromQLError", "PrometheusClient", "Sample", "Series"]
 
 
 @dataclass(frozen=True)
@@ -28,8 +48,28 @@ class Sample:
     ts: float
 
 
+@dataclass(frozen=True)
+class Series:
+    """One range-vector or range-query element: labels and ``(timestamp, value)`` samples."""
+
+    labels: dict[str, str]
+    samples: tuple[tuple[float, float], ...]
+
+
+class PromQLError(UsageError):
+    """Prometheus rejected a query: the PromQL (usually in the SLO catalogue) is wrong."""
+
+
+class _Refused(Exception):
+    """Prometheus answered, but refused (bad query, credentials): not an outage."""
+
+    def __init__(self, error: UsageError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class PrometheusClient:
-    """Instant and range queries against one Prometheus server."""
+    """Instant queries, range queries and raw samples from one Prometheus server."""
 
     def __init__(
         self,
@@ -37,47 +77,136 @@ class PrometheusClient:
         timeout: float = 5.0,
         session: requests.Session | None = None,
         breaker: pybreaker.CircuitBreaker | None = None,
+        *,
+        credentials: Callable[[], Credentials] | None = None,
+        verify: bool | str = True,
+        source: str = "",
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.verify = verify
+        self._source = source
+        self._credentials = credentials or Credentials
         self._session = session or requests.Session()
-        self._breaker = breaker or pybreaker.CircuitBreaker(fail_max=3, reset_timeout=5)
+        self._breaker = breaker or pybreaker.CircuitBreaker(
+            fail_max=3, reset_timeout=5, exclude=[_Refused])
+
+    @classmethod
+    def from_config(cls, config: PrometheusConfig, timeout: float = 5.0,
+                    breaker: pybreaker.CircuitBreaker | None = None) -> PrometheusClient:
+        """A client for a target's ``prometheus`` section: its URL, auth and TLS options."""
+        return cls(config.url, timeout, breaker=breaker, credentials=config.credentials,
+                   verify=config.verify, source=config.source)
+
+    def _refusal(self, resp: requests.Response, params: dict[str, Any]) -> UsageError:
+        if resp.status_code in (401, 403):
+            return TargetError(self._source or self.url, "prometheus.auth",
+                               f"Prometheus refused the credentials (HTTP {resp.status_code})",
+                               "check the user and the variable or file named in "
+                               "prometheus.auth (the secret itself is never shown)")
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        return PromQLError(
+            f"Prometheus rejected the query {params.get('query')!r}: "
+            f"{body.get('errorType', resp.status_code)}: {body.get('error', resp.reason)}. "
+            "Fix: correct the PromQL (in the SLO catalogue) and try it in Prometheus' /graph")
 
     def _api(self, path: str, params: dict[str, Any]) -> Any:
+        headers = self._credentials().headers()  # resolved now; TargetError if missing
+
         def call() -> Any:
-            resp = self._session.get(f"{self.url}{path}", params=params, timeout=self.timeout)
-            if resp.status_code >= 500:
-                resp.raise_for_status()
+            resp = self._session.get(f"{self.url}{path}", params=params, headers=headers,
+                                     timeout=self.timeout, verify=self.verify)
+            if resp.status_code in (400, 401, 403, 422):
+                raise _Refused(self._refusal(resp, params))
+            resp.raise_for_status()
             return resp.json()
 
         try:
             body = self._breaker.call(call)
+        except _Refused as exc:
+            raise exc.error from None
         except pybreaker.CircuitBreakerError as exc:
             raise Inconclusive(f"Prometheus at {self.url} is failing; not asking it now") from exc
+        except requests.exceptions.SSLError:
+            raise TargetError(self._source or self.url, "prometheus.tls",
+                              f"TLS verification of {self.url} failed",
+                              "set prometheus.tls.ca_file to the CA that signed Prometheus' "
+                              "certificate") from None
         except (requests.RequestException, ValueError) as exc:
-            raise Inconclusive(f"Prometheus at {self.url} is not reachable: {exc}") from exc
-        if body.get("status") != "success":
-            raise Inconclusive(
-                f"Prometheus rejected the query {params.get('query')!r}: "
-                f"{body.get('errorType')}: {body.get('error')}"
-            )
+            raise Inconclusive(f"Prometheus at {self.url} is not reachable: "
+                               f"{_describe(exc, self.timeout)}") from exc
+        if not isinstance(body, dict) or body.get("status") != "success":
+            raise Inconclusive(f"Prometheus at {self.url} gave no usable answer to "
+                               f"{params.get('query')!r}")
         return body["data"]
 
     def query(self, expr: str, at: float | None = None) -> list[Sample]:
-        """Evaluate an instant vector query."""
+        """Evaluate an instant vector query (at ``at``, epoch seconds; default now)."""
         params: dict[str, Any] = {"query": expr}
         if at is not None:
-            params["time"] = at
+            params["time"] = f"{at:.3f}"
         data = self._api("/api/v1/query", params)
         if data["resultType"] == "scalar":
             ts, value = data["result"]
             return [Sample({}, float(value), float(ts))]
+        if data["resultType"] != "vector":
+            raise PromQLError(f"the query {expr!r} returns a {data['resultType']}, not an "
+                              "instant vector. Fix: aggregate it, e.g. sum(increase(...))")
         return [
             Sample(dict(r["metric"]), float(r["value"][1]), float(r["value"][0]))
             for r in data["result"]
         ]
 
+    def value(self, expr: str, at: float | None = None) -> float | None:
+        """The single value of an aggregated query; None when it returns nothing (no data)."""
+        samples = self.query(expr, at)
+        if len(samples) > 1:
+            raise PromQLError(f"the query {expr!r} returns {len(samples)} series, not one. "
+                              "Fix: aggregate it with sum(...)")
+        return samples[0].value if samples else None
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        """Evaluate ``expr`` every ``step`` seconds from ``start`` to ``end`` (exact times)."""
+        data = self._api("/api/v1/query_range", {
+            "query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}",
+        })
+        return [_series(r) for r in data["result"]]
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        """Every sample scraped for ``selector`` in ``[start, end]``, with its own timestamp.
+
+        Read through a range selector (``selector[<end-start>ms]``) at ``end``,
+        so there is no step and no interpolation: one sample per scrape.
+        """
+        if "[" in selector:
+            raise UsageError(f"{selector!r} already has a range; give a plain selector")
+        span = max(1, round((end - start) * 1000))
+        data = self._api("/api/v1/query", {"query": f"{selector}[{span}ms]",
+                                           "time": f"{end:.3f}"})
+        return [_series(r) for r in data["result"]]
+
     def targets(self) -> list[dict[str, Any]]:
         """Active scrape targets with their health."""
         data = self._api("/api/v1/targets", {"state": "active"})
         return list(data["activeTargets"])
+
+
+def _describe(exc: Exception, timeout: float) -> str:
+    """A short cause for an outage message (never headers, so never credentials)."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed (refused or reset)"
+    if isinstance(exc, ValueError):
+        return "the answer is not JSON"
+    return type(exc).__name__
+
+
+def _series(result: dict[str, Any]) -> Series:
+    return Series(dict(result["metric"]),
+                  tuple((float(t), float(v)) for t, v in result["values"]))
