@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import errors
+from . import errors, netpol
 from .controllers import Controllers, Timing
 from .resources import (
     CHAOS_MESH,
@@ -32,6 +32,8 @@ from .resources import (
     CORE,
     DEPLOYMENT,
     NAMESPACE,
+    NETWORKPOLICY,
+    POD,
     ResourceType,
     api_group_list,
     api_resource_list,
@@ -146,10 +148,34 @@ class FakeKube:
         finally:
             self.controllers.timing.ready_delay = delay
 
+    def add_pod(self, namespace: str, name: str, labels: Mapping[str, str],
+                owner: dict[str, Any] | None = None) -> Obj:
+        """A ready pod (no controller unless ``owner`` is given)."""
+        with self.lock:
+            return self.controllers.new_pod(namespace, name, dict(labels), owner, ready=True)
+
     def add_cnpg_cluster(self, namespace: str, name: str, instances: int = 3) -> None:
         """A CloudNativePG Cluster with ready instance pods; ``<name>-1`` is the primary."""
         self.add(CLUSTER, namespace, {"metadata": {"name": name},
                                       "spec": {"instances": instances}})
+
+    def connects(self, source: tuple[str, str], dest: tuple[str, str]) -> bool:
+        """Whether pod ``source`` (namespace, name) may connect to pod ``dest``.
+
+        Evaluates the stored NetworkPolicies as an enforcing CNI would
+        (:mod:`.netpol`).
+        """
+        with self.lock:
+            self.controllers.reconcile()
+
+            def endpoint(namespace: str, name: str) -> netpol.Endpoint:
+                pod = self.store.get(POD, namespace, name)
+                ns = self.store.get(NAMESPACE, "", namespace)
+                return (namespace, pod["metadata"].get("labels") or {},
+                        ns["metadata"].get("labels") or {})
+
+            return netpol.allowed(self.store.find(NETWORKPOLICY), endpoint(*source),
+                                  endpoint(*dest))
 
     # -- requests -------------------------------------------------------------------
 

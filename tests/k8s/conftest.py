@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,6 +28,7 @@ TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:  # tests/ is not a package; fakekube lives there
     sys.path.insert(0, str(TESTS))
 
+from chaosgate.platforms.base import ProbeResult  # noqa: E402
 from chaosgate.targets import Target, parse_target  # noqa: E402
 from fakekube import FakeKube, Timing  # noqa: E402
 
@@ -47,6 +49,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("live_kubernetes") is not None:
             item.add_marker(skip)
+
+
+def eventually(probe: Callable[[], ProbeResult], timeout: float = 30.0) -> ProbeResult:
+    """Poll ``probe`` until it is ok; fail the test with its last detail after ``timeout``.
+
+    The timeout is generous on purpose: tests assert what happens, not how fast.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result.ok or time.monotonic() > deadline:
+            assert result.ok, result.detail
+            return result
+        time.sleep(0.05)
 
 
 def rbac_rules() -> dict[str, list[dict[str, Any]]]:
