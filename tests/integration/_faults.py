@@ -1,0 +1,75 @@
+"""Helpers for the fault tests on the session sandbox: a target file, probes, health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from chaosgate.faults import FaultContext, Ledger
+from chaosgate.platforms import platform_for
+from chaosgate.platforms.toxiproxy import ToxiproxyClient
+from chaosgate.sandbox.manager import SandboxManager
+from chaosgate.targets import Target, dump_target, load_target, render_sandbox_target
+
+WAIT = 120.0
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    """Poll ``check`` (exceptions count as false) until true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:
+            last = exc
+        time.sleep(0.2)
+    pytest.fail(f"gave up after {timeout:g} s waiting for {what} (last error: {last})")
+
+
+def write_target(sandbox: SandboxManager, directory: Path) -> Path:
+    """The sandbox's target file, written to ``directory``."""
+    path = directory / "target.yaml"
+    dump_target(render_sandbox_target(sandbox.topo), path)
+    return path
+
+
+def context(target_file: Path, ledger: Path, seed: int | None = 1) -> FaultContext:
+    """A fault context on the sandbox with its own ledger."""
+    target: Target = load_target(target_file)
+    return FaultContext(target, platform_for(target), Ledger(ledger), seed)
+
+
+def checkout_status(sandbox: SandboxManager) -> int:
+    """HTTP status of one checkout through the ingress (599 when it did not answer)."""
+    try:
+        return requests.post(f"{sandbox.topo.ingress_url}/api/checkout",
+                             json={"items": [{"product_id": 1, "qty": 1}], "client_seq": 7},
+                             timeout=5).status_code
+    except requests.RequestException:
+        return 599
+
+
+def links_clean(sandbox: SandboxManager) -> bool:
+    """Every fault proxy link enabled, with no toxic."""
+    proxies = ToxiproxyClient(sandbox.topo.faultproxy_url).proxies()
+    return all(p.enabled and not p.toxics for p in proxies.values())
+
+
+def ensure_healthy(sandbox: SandboxManager) -> None:
+    """Leave the sandbox healthy for the next test (links, Patroni, pods, Prometheus)."""
+    eventually(lambda: links_clean(sandbox), "every link up with no toxic", 30)
+    sandbox.up(timeout=240)
+
+
+def chaosgate(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the chaosgate CLI in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "chaosgate.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)

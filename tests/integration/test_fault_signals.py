@@ -1,0 +1,94 @@
+"""Ctrl-C, SIGTERM and SIGKILL in the middle of a fault leave nothing applied.
+
+A real ``chaosgate fault partition --duration 60`` runs as a subprocess
+against the session sandbox. Once the ledger shows the fault applied, it is
+signalled: SIGINT and SIGTERM make it revert before it exits; after a
+SIGKILL the partition stays (nobody is left to revert it) until
+``chaosgate cleanup`` reverts it from the ledger.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _faults import chaosgate, ensure_healthy, eventually, links_clean, write_target
+
+from chaosgate.faults import Ledger
+from chaosgate.platforms.toxiproxy import ToxiproxyClient
+from chaosgate.sandbox.manager import SandboxManager
+
+pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
+
+POSTGRES_LINKS = ("orders-pg0", "orders-pg1")
+
+
+def start_partition(target: Path, ledger: Path) -> subprocess.Popen[str]:
+    """The fault as a user would start it, held for a minute."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "chaosgate.cli", "fault", "partition", "--target", str(target),
+         "--selector", "app=orders", "--dependency", "postgres", "--duration", "60",
+         "--ledger", str(ledger)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_applied(proc: subprocess.Popen[str], ledger: Path) -> None:
+    def applied() -> bool:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"chaosgate exited early ({proc.returncode}): {out}")
+        return any(e.state == "applied" for e in Ledger(ledger).open_entries())
+
+    eventually(applied, "the ledger to show the partition applied", 60)
+
+
+def links_down(sandbox: SandboxManager) -> bool:
+    proxies = ToxiproxyClient(sandbox.topo.faultproxy_url).proxies()
+    return not any(proxies[name].enabled for name in POSTGRES_LINKS)
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_fault_reverts_before_exit(sandbox, tmp_path, sig, code):
+    target, ledger = write_target(sandbox, tmp_path), tmp_path / "ledger.jsonl"
+    proc = start_partition(target, ledger)
+    try:
+        wait_applied(proc, ledger)
+        assert links_down(sandbox)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ensure_healthy(sandbox)
+    assert proc.returncode == code, out
+    assert "reverted" in out
+    assert links_clean(sandbox)
+    assert Ledger(ledger).open_entries() == []
+
+
+def test_sigkill_then_cleanup_leaves_nothing(sandbox, tmp_path):
+    target, ledger = write_target(sandbox, tmp_path), tmp_path / "ledger.jsonl"
+    proc = start_partition(target, ledger)
+    try:
+        wait_applied(proc, ledger)
+        proc.kill()
+        proc.wait(timeout=30)
+        assert links_down(sandbox), "the partition should outlive a SIGKILLed harness"
+        [entry] = Ledger(ledger).open_entries()
+        result = chaosgate("cleanup", "--target", str(target), "--ledger", str(ledger))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"reverted partition {entry.id}" in result.stdout
+        assert "healed" in result.stdout
+        assert links_clean(sandbox)
+        assert Ledger(ledger).open_entries() == []
+        again = chaosgate("cleanup", "--target", str(target), "--ledger", str(ledger))
+        assert again.returncode == 0 and "nothing to clean up" in again.stdout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ensure_healthy(sandbox)
