@@ -1,0 +1,125 @@
+"""The SLO catalogue's model: :class:`SLO`, :class:`Catalog`, and ``$window`` templates. Pure.
+
+Built by :mod:`chaosgate.slo.catalog` (validation of ``probes/*.yaml``) and
+:mod:`chaosgate.slo.openslo` (OpenSLO import); read by the evaluation,
+timeline and check modules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from ..exceptions import TargetError
+from ..targets._reader import did_you_mean
+
+__all__ = [
+    "PLACEHOLDER",
+    "RATIO_TYPES",
+    "SLO",
+    "SLO_TYPES",
+    "Catalog",
+    "CatalogError",
+    "prom_duration",
+    "render",
+]
+
+RATIO_TYPES = ("availability", "error_ratio", "latency", "ratio")
+SLO_TYPES = (*RATIO_TYPES, "recovery")
+#: ``$name`` or ``${name}`` in a PromQL template (group 1 or 2 is the name).
+PLACEHOLDER = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+class CatalogError(TargetError):
+    """An SLO catalogue file is missing, unreadable or invalid (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class SLO:
+    """One validated SLO of the catalogue.
+
+    ``objective``: the minimum good ratio for ratio SLOs; the maximum time
+    to recover, in seconds, for ``recovery``. ``window`` and ``hold_down`` are
+    seconds. ``query`` maps ``good`` or ``bad``, and ``total``, to PromQL
+    templates; ``series`` maps the same keys to the raw counter selectors that
+    the server-side timeline reads (derived from ``sum(increase(SEL[$window]))``
+    queries, or given), empty when unknown.
+    """
+
+    name: str
+    type: str
+    objective: float
+    description: str = ""
+    window: float = 600.0
+    query: Mapping[str, str] = field(default_factory=dict)
+    series: Mapping[str, str] = field(default_factory=dict)
+    route: str | None = None
+    threshold: float | None = None
+    percentile: float | None = None
+    hold_down: float = 10.0
+    of: tuple[str, ...] = ()
+    alert: str | None = None
+    source: str = field(default="<memory>", compare=False)
+
+    @property
+    def is_ratio(self) -> bool:
+        """True for SLOs judged on a good/total ratio (not ``recovery``)."""
+        return self.type in RATIO_TYPES
+
+    @property
+    def numerator(self) -> str:
+        """``"good"`` or ``"bad"``: which events the numerator query counts."""
+        return "good" if "good" in self.query else "bad"
+
+    def promql(self, window: float | None = None) -> dict[str, str]:
+        """The queries with ``$window`` replaced (default: the SLO's own window)."""
+        seconds = self.window if window is None else window
+        return {key: render(text, seconds) for key, text in self.query.items()}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The SLOs of one or more catalogue files, names unique, in file order."""
+
+    slos: tuple[SLO, ...]
+
+    def __iter__(self) -> Iterator[SLO]:
+        return iter(self.slos)
+
+    def names(self) -> list[str]:
+        """Every SLO name, in order."""
+        return [slo.name for slo in self.slos]
+
+    def get(self, name: str) -> SLO:
+        """The SLO called ``name``; :class:`CatalogError` with a suggestion if none is."""
+        for slo in self.slos:
+            if slo.name == name:
+                return slo
+        raise CatalogError("SLO catalogue", "", f"no SLO named {name!r}",
+                           f"{did_you_mean(name, self.names())}use one of: "
+                           f"{', '.join(self.names())}")
+
+    def select(self, names: Iterable[str] = ()) -> list[SLO]:
+        """The SLOs called ``names`` (all of them when empty)."""
+        wanted = list(names)
+        return [self.get(n) for n in wanted] if wanted else list(self.slos)
+
+
+def prom_duration(seconds: float) -> str:
+    """A Prometheus duration for ``seconds``: ``10m``, ``90s`` or ``1500ms``."""
+    ms = round(seconds * 1000)
+    if ms <= 0:
+        raise ValueError("a window must be positive")
+    if ms % 60_000 == 0:
+        return f"{ms // 60_000}m"
+    if ms % 1000 == 0:
+        return f"{ms // 1000}s"
+    return f"{ms}ms"
+
+
+def render(template: str, window: float) -> str:
+    """``template`` with ``$window`` / ``${window}`` replaced by a Prometheus duration."""
+    text = prom_duration(window)
+    return PLACEHOLDER.sub(lambda m: text if (m.group(1) or m.group(2)) == "window"
+                            else m.group(0), template)

@@ -1,0 +1,75 @@
+"""``chaosgate slo check``: bad input exits 2, an unreachable Prometheus exits 3."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chaosgate.cli import cli
+from chaosgate.exceptions import EXIT_INCONCLUSIVE, EXIT_USAGE
+
+PROBES = str(Path(__file__).resolve().parents[2] / "probes")
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    """A valid target whose Prometheus is a port nothing listens on."""
+    path = tmp_path / "target.yaml"
+    path.write_text(f"""\
+apiVersion: chaosgate/v1
+kind: Target
+name: nowhere
+platform: {{type: kubernetes}}
+prometheus: {{url: "http://127.0.0.1:{dead_port()}", scrape_interval: 15s}}
+ingress: {{url: "http://127.0.0.1:9"}}
+services: {{shop: {{selector: app=shop}}}}
+""")
+    return path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["slo", "check", *args])
+    return result.exit_code, result.output
+
+
+def test_prometheus_down_is_inconclusive(target: Path) -> None:
+    code, out = run("--target", str(target), "--catalog", PROBES, "--window", "5m", "--json")
+    assert code == EXIT_INCONCLUSIVE
+    doc = json.loads(out)
+    assert doc["exit_code"] == EXIT_INCONCLUSIVE
+    assert {v["status"] for v in doc["verdicts"]} == {"inconclusive"}
+    assert all("[5m]" in v["query"]["total"] for v in doc["verdicts"])
+    assert "not reachable" in doc["verdicts"][0]["reason"]
+
+
+def test_the_table_shows_the_promql(target: Path) -> None:
+    code, out = run("--target", str(target), "--catalog", PROBES, "--slo", "availability")
+    assert code == EXIT_INCONCLUSIVE
+    assert "haproxy_frontend_http_requests_total" in out and "inconclusive" in out
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--slo", "availabilty"], "did you mean 'availability'"),
+    (["--slo", "time-to-recover"], "recovery SLO"),
+    (["--window", "ten minutes"], "duration"),
+    (["--catalog", "/nonexistent"], "no such file or folder"),
+])
+def test_bad_input_exits_2(target: Path, args: list[str], words: str) -> None:
+    code, out = run("--target", str(target), "--catalog", PROBES, *args)
+    assert code == EXIT_USAGE
+    assert words in out
+
+
+def test_a_bad_target_exits_2(tmp_path: Path) -> None:
+    code, out = run("--target", str(tmp_path / "missing.yaml"))
+    assert code == EXIT_USAGE and "file not found" in out
