@@ -18,6 +18,7 @@ from chaosgate.platforms.base import (
     PartitionSpec,
     PodRef,
     ProbeResult,
+    StressMode,
     StressSpec,
 )
 from chaosgate.platforms.cloudnativepg import CloudNativePG
@@ -203,13 +204,14 @@ def test_stress_with_stresschaos(make_kube: Factory) -> None:
     fake, target = make_kube(chaos_mesh=True)
     platform = KubernetesPlatform(target)
     victim = platform.list_pods(ORDERS, "shop")[:1]
-    for mode, key in (("cpu", "cpu"), ("memory", "memory")):
+    modes: tuple[StressMode, ...] = ("cpu", "memory")
+    for mode in modes:
         change = platform.plan_stress(StressSpec(mode, cpu_workers=2, memory_mb=128), victim,
                                       f"cg-00000000d{len(mode)}")
         platform.apply(change)
         eventually(lambda c=change: platform.verify(c))  # type: ignore[misc]
         [chaos] = fake.objects(STRESSCHAOS, "shop")
-        assert list(chaos["spec"]["stressors"]) == [key]
+        assert list(chaos["spec"]["stressors"]) == [mode]
         assert chaos["spec"]["selector"]["pods"] == {"shop": [victim[0].name]}
         platform.revert(change)
         eventually(lambda c=change: platform.verify_reverted(c))  # type: ignore[misc]
