@@ -18,6 +18,7 @@ import pytest
 from _faults import chaosgate, ensure_healthy, eventually, links_clean, write_target
 
 from chaosgate.faults import Ledger
+from chaosgate.platforms.hog import find_hogs
 from chaosgate.platforms.toxiproxy import ToxiproxyClient
 from chaosgate.sandbox.manager import SandboxManager
 
@@ -92,3 +93,32 @@ def test_sigkill_then_cleanup_leaves_nothing(sandbox, tmp_path):
             proc.kill()
             proc.wait()
         ensure_healthy(sandbox)
+
+
+def test_sigkill_during_a_freeze_then_cleanup_thaws_the_pod(sandbox, tmp_path):
+    target, ledger = write_target(sandbox, tmp_path), tmp_path / "ledger.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaosgate.cli", "fault", "stress", "--target", str(target),
+         "--selector", "app=catalog", "--mode", "freeze", "--duration", "60",
+         "--ledger", str(ledger)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_applied(proc, ledger)
+        proc.kill()
+        proc.wait(timeout=30)
+        [entry] = Ledger(ledger).open_entries()
+        [pod] = entry.change.data["pods"]
+        assert process_state(pod["pid"]) == "T", "the pod should stay frozen after a SIGKILL"
+        result = chaosgate("cleanup", "--target", str(target), "--ledger", str(ledger))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert process_state(pod["pid"]) != "T"
+        assert find_hogs(entry.change.data["marker"]) == []
+        assert Ledger(ledger).open_entries() == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ensure_healthy(sandbox)
+
+
+def process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

@@ -93,8 +93,14 @@ class SandboxPlatform:
         return {link.name: link.listen_address for link in self.topo.links}
 
     def plan_partition(self, spec: PartitionSpec, fault_id: str) -> Change:
-        """Links down (``both``) or one stream blackholed (``to``/``from``)."""
-        return plan_partition(self.target, spec, fault_id, self._listen())
+        """Links down (``both``) or one stream blackholed (``to``/``from``).
+
+        Refused (before anything is written or touched) when a link is already
+        down: its revert would otherwise heal another fault's partition.
+        """
+        change = plan_partition(self.target, spec, fault_id, self._listen())
+        self.links.check_untouched(change)
+        return change
 
     def plan_latency(self, spec: LatencySpec, fault_id: str) -> Change:
         """A latency toxic per link and stream."""
@@ -114,11 +120,8 @@ class SandboxPlatform:
         raise UsageError(f"the sandbox platform does not apply {change.kind!r} changes")
 
     def apply(self, change: Change) -> None:
-        """Make the change (refused on a link another fault already took down)."""
-        actuator = self._actuator(change)
-        if isinstance(actuator, LinkActuator):
-            actuator.check_untouched(change)
-        actuator.apply(change)
+        """Make the change."""
+        self._actuator(change).apply(change)
 
     def verify(self, change: Change) -> ProbeResult:
         """The change's active probe (see :mod:`.sandbox_net`, :mod:`.sandbox_stress`)."""

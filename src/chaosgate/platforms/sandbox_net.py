@@ -180,7 +180,7 @@ class LinkActuator:
         """Refuse a change on a link that is already down (another fault is at work)."""
         for entry in change.data["links"]:
             state = self.client.proxy(entry["name"])
-            if not state.enabled:
+            if entry["disable"] and not state.enabled:
                 raise UsageError(
                     f"link {entry['name']} is already down (another fault? "
                     "run `chaosgate cleanup --target FILE`). Fix: heal it first"
