@@ -162,3 +162,20 @@ def test_cleanup_reverts_what_a_dead_process_left(sandbox, target_file, tmp_path
     again = cleanup(fresh.target, fresh.ledger, fresh.platform)
     assert again.clean and again.reverted == []
     applied.reverted = True  # reverted by cleanup
+
+
+def test_toxiproxy_client_calls_are_idempotent(sandbox):
+    client = ToxiproxyClient(sandbox.topo.faultproxy_url)
+    toxic = {"name": "cg-test-latency", "type": "latency", "stream": "upstream",
+             "toxicity": 1.0, "attributes": {"latency": 5, "jitter": 0}}
+    try:
+        client.add_toxic("gateway-catalog", toxic)
+        client.add_toxic("gateway-catalog", {**toxic, "attributes": {"latency": 7}})
+        [state] = client.proxy("gateway-catalog").toxics
+        assert state["attributes"]["latency"] == 7
+    finally:
+        assert client.remove_toxic("gateway-catalog", "cg-test-latency")
+    assert not client.remove_toxic("gateway-catalog", "cg-test-latency")
+    assert client.set_enabled("gateway-catalog", True).enabled
+    assert any(e.event == "toxic_removed" for e in client.events())
+    assert client.version()
