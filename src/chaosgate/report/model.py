@@ -1,0 +1,200 @@
+"""What the reports are made from: plain, typed, frozen data.
+
+The game-day runner (``chaosgate gameday``), the pytest scenarios and the
+Chaos Toolkit controls fill these; the summary page, the JUnit XML and the
+Allure results writer only read them. No I/O here apart from the JSON
+round trip helpers at the bottom (``reports/gameday.json`` lets
+``chaosgate report`` rebuild the summary without re-running anything).
+
+Outcomes follow DESIGN.md section 6: ``pass`` (exit 0), ``fail`` (an SLO
+violated, exit 1), ``inconclusive`` (no data, infrastructure unreachable,
+fault not effective, exit 3). "No data" is never a pass. :data:`Outcome` is
+the SLO evaluation's own status type (``chaosgate.slo.evaluate.Status``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, cast, get_args
+
+from ..exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
+from ..slo.evaluate import Status as Outcome
+from ..slo.timeline import Timeline
+from ._files import atomic_write
+
+__all__ = [
+    "OUTCOMES",
+    "GameDayResult",
+    "Outcome",
+    "SLORow",
+    "TimelineMarks",
+    "exit_code_for",
+    "load_gameday_results",
+    "marks_from_timeline",
+    "overall_verdict",
+    "save_gameday_results",
+]
+
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineMarks:
+    """The instants of one game day that the timeline plot marks (epoch seconds).
+
+    ``ttr_s`` is the time to recover as the SLO evaluation computed it
+    (``t_recover - t_impact``); the plot draws it as a span from ``t_impact``.
+    ``latency_threshold_ms`` is the p95 SLO threshold drawn as a line.
+    """
+
+    t_inject: float
+    t_revert: float
+    t_impact: float | None = None
+    t_detect: float | None = None
+    t_recover: float | None = None
+    ttr_s: float | None = None
+    latency_threshold_ms: float | None = None
+
+
+def marks_from_timeline(timeline: Timeline, *, t_revert: float,
+                        latency_threshold_ms: float | None = None) -> TimelineMarks:
+    """The plot's marks from an SLO timeline (best estimates; the TTR from the impact)."""
+    def best(estimate: Any) -> float | None:
+        return None if estimate is None else float(estimate.t)
+
+    return TimelineMarks(t_inject=timeline.t_inject, t_revert=t_revert,
+                         t_impact=best(timeline.t_impact), t_detect=best(timeline.t_detect),
+                         t_recover=best(timeline.t_recover), ttr_s=best(timeline.ttr),
+                         latency_threshold_ms=latency_threshold_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class SLORow:
+    """One SLO of one game day, already formatted for people.
+
+    ``value`` and ``objective`` are display strings (``"99.93 %"``,
+    ``">= 99.99 %"``) so that no report re-formats numbers differently.
+    ``promql`` is the query used (shown in the Allure SLO table);
+    ``detail`` says why, e.g. the confidence bound that decided.
+    """
+
+    slo: str
+    value: str
+    objective: str
+    verdict: Outcome
+    promql: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GameDayResult:
+    """One game day (or one repetition of it) as every report sees it.
+
+    ``message`` explains a ``fail`` or ``inconclusive`` verdict in one line.
+    ``ttr_repetitions`` holds the TTR of each repetition when the game day
+    was repeated (``None`` where it did not recover or could not be
+    measured); ``mttr_plot_png`` is then the MTTR plot. ``allure_uuid`` is
+    the uuid of the game day's Allure result, for deep links.
+    """
+
+    name: str
+    verdict: Outcome
+    slos: tuple[SLORow, ...] = ()
+    ttr_s: float | None = None
+    ttr_from_inject_s: float | None = None
+    suite: str = "gamedays"
+    fault: str = ""
+    description: str = ""
+    message: str = ""
+    started: float | None = None  # epoch seconds
+    stopped: float | None = None
+    plot_png: bytes | None = None
+    ttr_repetitions: tuple[float | None, ...] = ()
+    mttr_plot_png: bytes | None = None
+    allure_uuid: str | None = None
+    labels: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def duration_s(self) -> float:
+        """Wall time of the game day, 0 when unknown."""
+        if self.started is None or self.stopped is None:
+            return 0.0
+        return max(0.0, self.stopped - self.started)
+
+
+def overall_verdict(results: Iterable[GameDayResult]) -> Outcome:
+    """The verdict of a whole run.
+
+    ``fail`` if any game day failed (a violation observed is definitive even
+    when another game day was inconclusive), else ``inconclusive`` if any
+    was, or if there were none at all (no data is never a pass), else
+    ``pass``.
+    """
+    verdicts = [r.verdict for r in results]
+    if "fail" in verdicts:
+        return "fail"
+    if not verdicts or "inconclusive" in verdicts:
+        return "inconclusive"
+    return "pass"
+
+
+def exit_code_for(verdict: Outcome) -> int:
+    """The process exit code of a verdict (DESIGN.md section 6)."""
+    return {"pass": EXIT_PASS, "fail": EXIT_FAIL}.get(verdict, EXIT_INCONCLUSIVE)
+
+
+# -- JSON round trip -----------------------------------------------------------
+_BYTES_FIELDS = ("plot_png", "mttr_plot_png")
+
+
+def _to_json(result: GameDayResult) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(result):
+        name = f.name
+        value = getattr(result, name)
+        if name in _BYTES_FIELDS:
+            value = None if value is None else base64.b64encode(value).decode("ascii")
+        elif name == "slos":
+            value = [{g.name: getattr(row, g.name) for g in fields(row)} for row in value]
+        elif isinstance(value, tuple):
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
+        out[name] = value
+    return out
+
+
+def _from_json(data: dict[str, Any]) -> GameDayResult:
+    kwargs = dict(data)
+    for name in _BYTES_FIELDS:
+        if kwargs.get(name) is not None:
+            kwargs[name] = base64.b64decode(kwargs[name])
+    kwargs["slos"] = tuple(SLORow(**row) for row in kwargs.get("slos", ()))
+    kwargs["ttr_repetitions"] = tuple(kwargs.get("ttr_repetitions", ()))
+    kwargs["labels"] = tuple((str(k), str(v)) for k, v in kwargs.get("labels", ()))
+    if kwargs.get("verdict") not in OUTCOMES:
+        raise ValueError(f"unknown verdict {kwargs.get('verdict')!r}")
+    return GameDayResult(**kwargs)
+
+
+def save_gameday_results(path: Path | str, results: Sequence[GameDayResult]) -> Path:
+    """Write results as JSON (PNGs base64), atomically; returns the path."""
+    doc = {"version": 1, "gamedays": [_to_json(r) for r in results]}
+    return atomic_write(path, json.dumps(doc, indent=1) + "\n")
+
+
+def load_gameday_results(path: Path | str) -> list[GameDayResult]:
+    """Read what :func:`save_gameday_results` wrote.
+
+    Raises ``ValueError`` when the file is not such a document.
+    """
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or doc.get("version") != 1:
+        raise ValueError(f"{path}: not a chaosgate game-day results file (version 1)")
+    items = cast(list[dict[str, Any]], doc.get("gamedays", []))
+    try:
+        return [_from_json(item) for item in items]
+    except TypeError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
