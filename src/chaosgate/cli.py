@@ -170,12 +170,14 @@ def validate(target_file: str) -> None:
 def _register_commands() -> None:
     from .faults.cli import cleanup_command, fault
     from .load.cli import load
+    from .report.cli import report
     from .slo.cli import slo
 
     cli.add_command(fault)
     cli.add_command(cleanup_command)
     cli.add_command(load)
     cli.add_command(slo)
+    cli.add_command(report)
 
 
 _register_commands()
