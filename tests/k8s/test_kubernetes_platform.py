@@ -235,8 +235,11 @@ def test_configuration_and_access_errors(make_kube: Factory, tmp_path: Path) -> 
         KubernetesPlatform(target).list_pods(ORDERS, "shop")
     with FakeKube() as stopped:
         dead = stopped.write_kubeconfig(tmp_path / "dead")
+    unreachable = KubernetesPlatform(parse_target(target_doc(dead)))
     with pytest.raises(Inconclusive, match="cannot reach"):
-        KubernetesPlatform(parse_target(target_doc(dead))).list_pods(ORDERS, "shop")
+        unreachable.list_pods(ORDERS, "shop")
+    with pytest.raises(Inconclusive, match="cannot reach"):
+        unreachable.pod_gone(PodRef("orders-1", "shop", {}, True, "uid"))
 
 
 def test_database_adapter_for_the_target(make_kube: Factory, tmp_path: Path) -> None:

@@ -103,12 +103,12 @@ class KubeApi:
 
     def _maybe(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """Like :meth:`_call`, but a 404 (or a 409 precondition miss) gives None."""
-        try:
-            return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-        except ApiException as exc:
-            if exc.status == 404 or (exc.status == 409 and "Precondition" in _message(exc)):
-                return None
-            with self._errors(what):
+        with self._errors(what):
+            try:
+                return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+            except ApiException as exc:
+                if exc.status == 404 or (exc.status == 409 and "Precondition" in _message(exc)):
+                    return None
                 raise
 
     def _plain(self, obj: Any) -> Obj:
@@ -163,14 +163,13 @@ class KubeApi:
         return done is not None
 
     def _create(self, what: str, fn: Callable[..., Any], *args: Any) -> bool:
-        try:
-            fn(*args, _request_timeout=REQUEST_TIMEOUT)
-            return True
-        except ApiException as exc:
-            if exc.status == 409 and exc.reason == "Conflict" and "already exists" in \
-                    _message(exc):
-                return False
-            with self._errors(what):
+        with self._errors(what):
+            try:
+                fn(*args, _request_timeout=REQUEST_TIMEOUT)
+                return True
+            except ApiException as exc:
+                if exc.status == 409 and "already exists" in _message(exc):
+                    return False
                 raise
 
     # -- discovery and custom resources -----------------------------------------------
@@ -195,14 +194,6 @@ class KubeApi:
                             self.custom.get_namespaced_custom_object, group, version,
                             namespace, plural, name)
         return found if isinstance(found, dict) else None
-
-    def list_custom(self, group: str, version: str, plural: str, namespace: str,
-                    selector: str) -> list[Obj]:
-        """Custom objects in ``namespace`` matching the label selector text."""
-        found = self._call(f"list {plural}.{group} in {namespace}",
-                           self.custom.list_namespaced_custom_object, group, version,
-                           namespace, plural, label_selector=selector)
-        return list(found.get("items", [])) if isinstance(found, dict) else []
 
     def delete_custom(self, group: str, version: str, plural: str, namespace: str,
                       name: str) -> bool:
