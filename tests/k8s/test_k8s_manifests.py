@@ -154,6 +154,9 @@ def test_resolve_scope(tmp_path: Path) -> None:
         == (orders, [db])
     assert mf.resolve_scope(target, NetworkScope("shop", links=("gateway-orders",))) == (
         (Selector.parse("app=gateway"), "shop"), [orders])
+    links = NetworkScope("shop", "app=gateway", peer_selector="app=orders",
+                         links=("gateway-orders",))  # as faults.network.scope_for_links builds it
+    assert mf.resolve_scope(target, links) == ((Selector.parse("app=gateway"), "shop"), [orders])
     peer = NetworkScope("shop", "app=orders", peer_selector="app=x", peer_namespace="other")
     assert mf.resolve_scope(target, peer) == (orders, [(Selector.parse("app=x"), "other")])
     with pytest.raises(UsageError, match="both sides"):

@@ -200,20 +200,19 @@ def policy_isolates(policy: Mapping[str, Any], labels: Mapping[str, str]) -> boo
 def resolve_scope(target: Target, scope: NetworkScope) -> tuple[Scoped, list[Scoped]]:
     """The two sides of a network fault as (selector, namespace): the source and its peers.
 
-    Peers come from ``peer_selector``, and from the destinations of the
-    links named directly or through ``dependency``; each destination must be
-    a service of the target (Kubernetes faults need pods on both sides).
+    Peers are the destinations of the links named directly or through
+    ``dependency`` (each end must be a service of the target: Kubernetes
+    faults need pods on both sides), plus ``peer_selector`` unless it is
+    one of those destinations already.
     """
     source = None if scope.selector is None else (Selector.parse(scope.selector),
                                                   scope.namespace)
-    peers: list[Scoped] = []
-    if scope.peer_selector is not None:
-        peers.append((Selector.parse(scope.peer_selector),
-                      scope.peer_namespace or scope.namespace))
     links = list(scope.links)
-    if scope.dependency is not None:
+    if scope.dependency is not None and (
+            not links or scope.dependency in {d.name for d in target.dependencies}):
         links += [link.name for link in target.links_of(scope.dependency)]
     services = {s.name: s for s in target.services}
+    peers: list[Scoped] = []
     for name in dict.fromkeys(links):
         link = target.link(name)
         for end in (link.destination, link.source):
@@ -227,6 +226,10 @@ def resolve_scope(target: Target, scope: NetworkScope) -> tuple[Scoped, list[Sco
             source = (src.selector, src.namespace)
         dest = services[link.destination]
         peers.append((dest.selector, dest.namespace))
+    if scope.peer_selector is not None:
+        peer = Selector.parse(scope.peer_selector)
+        if peer not in {sel for sel, _ in peers}:
+            peers.append((peer, scope.peer_namespace or scope.namespace))
     if source is None or not peers:
         raise UsageError("a network fault on Kubernetes needs a selector for the pods on one "
                          "side and a peer selector, dependency or link for the other")
