@@ -171,6 +171,9 @@ def _pod_selector_causes(spec: Mapping[str, Any], prefix: str) -> list[Cause]:
                        f'Unsupported value: "{spec.get("mode")}"'))
     elif spec["mode"] not in ("one", "all") and not spec.get("value"):
         causes.append(("FieldValueRequired", f"{prefix}value", "Required value"))
+    if "duration" in spec and not _DURATION.match(str(spec["duration"])):
+        causes.append(("FieldValueInvalid", f"{prefix}duration",
+                       f'Invalid value: "{spec["duration"]}": not a duration'))
     if not isinstance(spec.get("selector"), Mapping):
         causes.append(("FieldValueRequired", f"{prefix}selector", "Required value"))
     else:

@@ -131,8 +131,11 @@ def test_stress_chaos_cpu_memory_and_no_freeze() -> None:
     validate(STRESSCHAOS, cpu)
     assert cpu["spec"]["selector"] == {"namespaces": ["shop"], "pods": {"shop": ["a", "b"]}}
     assert cpu["spec"]["stressors"] == {"cpu": {"workers": 2, "load": 100}}
-    memory = mf.stress_chaos("s", FAULT, "shop", {"shop": ["a"]}, "memory", memory_mb=512)
+    assert "duration" not in cpu["spec"]
+    memory = mf.stress_chaos("s", FAULT, "shop", {"shop": ["a"]}, "memory", memory_mb=512,
+                             duration_s=90.2)
     validate(STRESSCHAOS, memory)
+    assert memory["spec"]["duration"] == "91s"
     assert memory["spec"]["stressors"] == {"memory": {"workers": 1, "size": "512MB"}}
     with pytest.raises(UsageError, match="freeze"):
         mf.stress_chaos("s", FAULT, "shop", {"shop": ["a"]}, "freeze")

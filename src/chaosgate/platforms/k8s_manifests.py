@@ -20,6 +20,7 @@ policy only restricts traffic while no other policy selects the same pods
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -156,8 +157,13 @@ def network_chaos(name: str, fault_id: str, source: Scoped, peer: Scoped, direct
 
 
 def stress_chaos(name: str, fault_id: str, namespace: str, pods: Mapping[str, Iterable[str]],
-                 mode: str, cpu_workers: int = 1, memory_mb: int = 256) -> Manifest:
-    """A Chaos Mesh StressChaos on exactly ``pods`` (namespace -> names): cpu or memory."""
+                 mode: str, cpu_workers: int = 1, memory_mb: int = 256,
+                 duration_s: float | None = None) -> Manifest:
+    """A Chaos Mesh StressChaos on exactly ``pods`` (namespace -> names): cpu or memory.
+
+    ``duration_s`` (rounded up to whole seconds) makes Chaos Mesh end the
+    stress by itself, should nobody delete the object.
+    """
     if mode == "cpu":
         stressors: dict[str, Any] = {"cpu": {"workers": cpu_workers, "load": 100}}
     elif mode == "memory":
@@ -165,12 +171,15 @@ def stress_chaos(name: str, fault_id: str, namespace: str, pods: Mapping[str, It
     else:
         raise UsageError(f"stress mode {mode!r} has no Chaos Mesh StressChaos form; "
                          "use cpu or memory")
+    spec: dict[str, Any] = {"mode": "all",
+                            "selector": {"namespaces": sorted(pods),
+                                         "pods": {ns: sorted(names) for ns, names in pods.items()}},
+                            "stressors": stressors}
+    if duration_s is not None:
+        spec["duration"] = f"{math.ceil(duration_s)}s"
     return {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "StressChaos",
             "metadata": {"name": name, "namespace": namespace, "labels": fault_labels(fault_id)},
-            "spec": {"mode": "all",
-                     "selector": {"namespaces": sorted(pods),
-                                  "pods": {ns: sorted(names) for ns, names in pods.items()}},
-                     "stressors": stressors}}
+            "spec": spec}
 
 
 def selector_object_matches(selector: Mapping[str, Any] | None,

@@ -54,6 +54,11 @@ def _pod_ref(pod: dict[str, Any]) -> PodRef:
                   node=(pod.get("spec") or {}).get("nodeName"))
 
 
+def _objects(change: Change) -> list[dict[str, Any]]:
+    """The objects a change created (none for a pod kill, which the platform never reverts)."""
+    return list(change.data.get("objects", []))
+
+
 class KubernetesPlatform:
     """:class:`~chaosgate.platforms.base.Platform` for a Kubernetes cluster."""
 
@@ -168,7 +173,8 @@ class KubernetesPlatform:
             by_ns.setdefault(pod.namespace, []).append(pod.name)
         self._need_chaos_mesh(f"{spec.mode} stress")
         manifest = mf.stress_chaos(mf.object_name(fault_id, "stress"), fault_id, pods[0].namespace,
-                                   by_ns, spec.mode, spec.cpu_workers, spec.memory_mb)
+                                   by_ns, spec.mode, spec.cpu_workers, spec.memory_mb,
+                                   spec.duration_s)
         what = (f"{spec.cpu_workers} cpu worker(s)" if spec.mode == "cpu"
                 else f"{spec.memory_mb} MiB of memory")
         return Change("stress", self.kind, fault_id,
@@ -224,7 +230,7 @@ class KubernetesPlatform:
 
     def apply(self, change: Change) -> None:
         """Create the objects the change names (an existing one of that name is kept)."""
-        for obj in change.data["objects"]:
+        for obj in _objects(change):
             self.check_namespace(obj["metadata"]["namespace"])
             if obj["kind"] == "NetworkPolicy":
                 self.kube.create_network_policy(obj["metadata"]["namespace"], obj)
@@ -233,8 +239,11 @@ class KubernetesPlatform:
 
     def verify(self, change: Change) -> ProbeResult:
         """Ok when every object exists and took hold (Chaos Mesh: Selected and AllInjected)."""
+        if not _objects(change):
+            return ProbeResult(False, f"{change.kind} change {change.fault_id} names no "
+                                      "Kubernetes objects")
         details = []
-        for obj in change.data["objects"]:
+        for obj in _objects(change):
             result = (self._verify_policy(obj, change.fault_id) if obj["kind"] == "NetworkPolicy"
                       else self._verify_chaos(obj))
             if not result.ok:
@@ -280,7 +289,7 @@ class KubernetesPlatform:
 
     def revert(self, change: Change) -> None:
         """Delete every object the change names; already gone is fine. Idempotent."""
-        for obj in change.data["objects"]:
+        for obj in _objects(change):
             meta = obj["metadata"]
             if obj["kind"] == "NetworkPolicy":
                 self.kube.delete_network_policy(meta["namespace"], meta["name"])
@@ -290,7 +299,7 @@ class KubernetesPlatform:
 
     def verify_reverted(self, change: Change) -> ProbeResult:
         """Ok when none of the change's objects exists any more (finalizers done)."""
-        for obj in change.data["objects"]:
+        for obj in _objects(change):
             meta = obj["metadata"]
             if obj["kind"] == "NetworkPolicy":
                 names = {p["metadata"]["name"] for p in self.kube.list_network_policies(
@@ -307,7 +316,7 @@ class KubernetesPlatform:
     def moments(self, change: Change, since: float) -> list[Moment]:
         """Chaos Mesh's per-target apply/recover events since ``since`` (if still readable)."""
         found: list[Moment] = []
-        for obj in change.data["objects"]:
+        for obj in _objects(change):
             if obj["kind"] == "NetworkPolicy":
                 continue
             meta = obj["metadata"]
