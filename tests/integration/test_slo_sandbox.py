@@ -198,7 +198,7 @@ def test_a_10s_partition_fails_availability_and_both_ttrs_match_the_truth(
     server = {v.slo: v for v in check_slos(prom, catalog, window=time.time() - start + 1)}
     assert client["availability"].status == "fail", client["availability"]
     assert server["availability"].status == "fail", server["availability"]
-    assert "error budget" in server["availability"].reason
+    assert "the error budget spent" in server["availability"].reason
 
     ttr_slo = catalog.get("time-to-recover")
     bins = {s.name: fetch_bins(prom, s, start - 5, end + 1, scrape_interval=1.0)

@@ -43,7 +43,8 @@ def test_a_spent_budget_fails_whatever_the_sample() -> None:
     v = ratio_verdict(AVAILABILITY, 4_999, 5_000)
     assert v.status == "fail" and v.exit_code == EXIT_FAIL
     assert v.budget_consumed == pytest.approx(2.0)
-    assert "error budget 200 % spent" in v.reason
+    assert "200 % of the error budget spent" in v.reason
+    assert "1000 times the error budget spent" in ratio_verdict(AVAILABILITY, 90, 100).reason
     assert ratio_verdict(AVAILABILITY, 9_999, 10_000).status == "inconclusive"  # exactly on it
 
 

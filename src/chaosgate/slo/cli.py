@@ -11,6 +11,7 @@ fault's timeline (game days, experiments) and are only listed here.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -30,8 +31,9 @@ _COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
 
 
 def _console(stderr: bool = False) -> Console:
-    wide = None if sys.stdout.isatty() else 200  # PromQL stays readable in CI logs
-    return Console(stderr=stderr, highlight=False, width=wide)
+    fixed = sys.stdout.isatty() or "COLUMNS" in os.environ
+    return Console(stderr=stderr, highlight=False,
+                   width=None if fixed else 200)  # PromQL stays readable in CI logs
 
 
 def _window(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:

@@ -153,8 +153,10 @@ def ratio_verdict(slo: SLO, good: int, total: int, *, observer: str = "server",
     status: Status
     if not meets(good, total, slo.objective):
         status = "fail"
+        budget = f"{spent:.0f} times the error budget" if spent >= 10 else \
+            f"{spent * 100:.0f} % of the error budget"
         reason = (f"{bad} bad of {total}: {_shown(slo, good / total)} misses "
-                  f"{objective_text(slo)}; error budget {spent * 100:.0f} % spent")
+                  f"{objective_text(slo)}; {budget} spent")
     elif lower >= slo.objective:
         status = "pass"
         reason = (f"{bad} bad of {total}: at {level} confidence {_bound(slo, lower)}, "
