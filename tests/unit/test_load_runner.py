@@ -222,6 +222,12 @@ class LocustBadStatusCode(ConnectionError):
     pass
 
 
+class RetriesExceeded(Exception):  # geventhttpclient's wrapper, with the real error
+    def __init__(self, original: BaseException) -> None:
+        super().__init__("retries exceeded")
+        self.original = original
+
+
 @pytest.mark.parametrize(("exc", "status", "kind"), [
     (TimeoutError("timed out"), None, "timeout"),
     (ConnectionRefusedError(), None, "connection"),
@@ -229,6 +235,8 @@ class LocustBadStatusCode(ConnectionError):
     (LocustBadStatusCode("503"), 503, "http_5xx"),
     (LocustBadStatusCode("404"), 404, "http_4xx"),
     (OverloadError(), None, "overload"),
+    (RetriesExceeded(TimeoutError()), None, "timeout"),
+    (RetriesExceeded(ConnectionRefusedError()), None, "connection"),
     (ValueError("201 without an order_id"), 201, "bad_response"),
     (RuntimeError(), None, "other"),
     ("a failure message", 500, "http_5xx"),

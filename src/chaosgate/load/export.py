@@ -65,9 +65,17 @@ def error_kind(exc: BaseException | str | None, status: int | None) -> str:
     """Classify a failed request: timeout, connection, overload, http_5xx, ... (pure).
 
     The exception's class hierarchy decides first (a timeout stays a timeout
-    whatever the status), then the HTTP status; a failure with a 2xx/3xx
-    answer (a check in the locustfile said no) is ``bad_response``.
+    whatever the status; a wrapper's ``original`` error counts), then the
+    HTTP status; a failure with a 2xx/3xx answer (a check in the locustfile
+    said no) is ``bad_response``.
     """
+    # geventhttpclient wraps a timeout or a refused connection in
+    # RetriesExceeded(original=...): classify what actually happened.
+    for _ in range(3):
+        inner = getattr(exc, "original", None)
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
     names = {cls.__name__ for cls in type(exc).__mro__} if isinstance(exc, BaseException) else set()
     if "OverloadError" in names:
         return "overload"

@@ -120,6 +120,7 @@ class Recorder:
         self.duration = Histogram(METRIC_DURATION, "Request duration seen by the load generator.",
                                   ["name", "method"], buckets=LATENCY_BUCKETS,
                                   registry=self.registry)
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         Gauge(METRIC_IN_FLIGHT, "Tasks (requests) in flight.",
               registry=self.registry).set_function(_in_flight)
         Gauge(METRIC_USERS, "Users running in this process.",
@@ -156,8 +157,13 @@ class Recorder:
                 dump_record(RequestRecord(t=start, ms=round(ms, 3), name=name,
                                           method=request_type, ok=kind is None,
                                           status=status, error=kind), self.log.buffer)
-            self.requests.labels(name, request_type, kind or "ok").inc()
-            self.duration.labels(name, request_type).observe(ms / 1000.0)
+            key = (name, request_type, kind or "ok")
+            children = self._children.get(key)
+            if children is None:  # labels() costs a lock and a lookup: once per series
+                children = self._children[key] = (self.requests.labels(*key),
+                                                   self.duration.labels(name, request_type))
+            children[0].inc()
+            children[1].observe(ms / 1000.0)
             if self.checkouts is not None and context and "client_seq" in context:
                 self.checkouts.buffer.write(json.dumps({
                     "t": start, "client_seq": context["client_seq"],
