@@ -23,7 +23,8 @@ from .run import LoadRun
 
 __all__ = ["load", "summary_table"]
 
-console = Console(highlight=False)
+# Not a terminal (CI logs, pipes): wide enough that route names never wrap.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True, highlight=False)
 
 
