@@ -27,6 +27,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="target file (e.g. targets/sandbox.yaml); game days skip without one",
     )
     group.addoption(
+        "--chaos-kubeconfig",
+        metavar="FILE",
+        default=None,
+        help="kubeconfig of a real cluster: enables the live Kubernetes suite",
+    )
+    group.addoption(
         "--chaos-dry-run",
         action="store_true",
         default=False,
@@ -35,7 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Declare chaosgate's markers."""
+    """Declare chaosgate's markers; export ``--chaos-kubeconfig`` to the live suite."""
+    kubeconfig = config.getoption("--chaos-kubeconfig", default=None)
+    if kubeconfig:
+        import os
+
+        os.environ["CHAOSGATE_KUBECONFIG"] = str(kubeconfig)
     config.addinivalue_line("markers", "gameday: a game-day scenario (needs --chaos-target)")
     config.addinivalue_line("markers", "fault(name): the fault a scenario injects")
 
