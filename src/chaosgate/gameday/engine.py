@@ -1,0 +1,275 @@
+"""Run one game day: load, a fault, both observers, gates, a report entry.
+
+The phases (each timed, for the report's steps):
+
+1. **load**: an open-model Locust run (constant arrival rate) starts;
+2. **steady state before**: ``warmup`` seconds of load with no fault;
+3. **fault**: inject through the ledger, verify it took hold, hold it,
+   revert it, wait until healed (:func:`chaosgate.faults.run_fault`);
+   a baseline game day has no fault;
+4. **recovery**: ``observe`` more seconds of load, so a hold-down window
+   after the revert is seen by both observers;
+5. **evaluate**: the request log and Prometheus' raw samples give the
+   timelines, TTR and verdicts (:mod:`chaosgate.slo.measure`); the gates of
+   :mod:`.gates` decide pass, fail or inconclusive.
+
+Nothing here imports Locust: it runs as a subprocess. Every fault is
+reverted whatever happens (the faults' own guarantees, plus
+:func:`chaosgate.faults.reverting_on_signals` in the callers).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ChaosgateError, FaultNotEffective
+from ..faults import DEFAULT_LEDGER, FaultContext, Ledger, Outcome, run_fault
+from ..faults.timeline import Timeline as FaultTimeline
+from ..load.profiles import find_profile, read_profile
+from ..load.requestlog import RequestRecord
+from ..load.run import LoadRun
+from ..load.runner import LoadSession, spec_for_target
+from ..platforms import platform_for
+from ..slo.catalog import load_catalog
+from ..slo.check import check_slos, fetch_bins
+from ..slo.measure import Measurement, measure, timeline_slos
+from ..slo.model import SLO, Catalog
+from ..slo.prometheus import PrometheusClient
+from ..targets import Target
+from .faultspec import build_fault, describe_fault
+from .gates import (
+    DEFAULT_BUDGET_PERIOD,
+    DEFAULT_MAX_BUDGET_BURN,
+    Gate,
+    budget_gate,
+    combine,
+    steady_state_gates,
+)
+
+__all__ = ["GameDayConfig", "GameDayRun", "Phase", "run_gameday"]
+
+
+@dataclass(frozen=True)
+class GameDayConfig:
+    """What a game day does. ``fault`` is a fault spec (see :mod:`.faultspec`) or None."""
+
+    name: str
+    fault: Mapping[str, Any] | None = None
+    rate: float = 40.0  # arrivals per second (open model)
+    warmup: float = 10.0  # seconds of steady state before the fault
+    hold: float | None = None  # seconds the fault is held; default: fault["duration"] or 10
+    observe: float = 20.0  # seconds of load after the fault healed
+    profile: str = "open"
+    catalog: Path = Path("probes")
+    recovery_slo: str = "time-to-recover"
+    max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN
+    budget_period: float = DEFAULT_BUDGET_PERIOD
+    seed: int | None = None
+    ledger: Path = Path(DEFAULT_LEDGER)
+    out_dir: Path = Path("reports/gamedays")
+    verify_timeout: float = 30.0
+    heal_timeout: float = 120.0
+
+    @property
+    def hold_s(self) -> float:
+        """Seconds the fault is held before its revert."""
+        if self.hold is not None:
+            return self.hold
+        if self.fault and "duration" in self.fault:
+            return float(self.fault["duration"])
+        return 0.0 if self.fault and self.fault.get("kind") == "kill-pods" else 10.0
+
+
+@dataclass
+class Phase:
+    """A timed step of the game day (an Allure step in the report)."""
+
+    name: str
+    start: float
+    stop: float | None = None
+    status: str = "passed"  # passed | failed | broken
+    detail: str = ""
+
+
+@dataclass
+class GameDayRun:
+    """Everything one game day measured."""
+
+    config: GameDayConfig
+    target: Target
+    phases: list[Phase] = field(default_factory=list)
+    load: LoadRun | None = None
+    outcome: Outcome | None = None
+    fault_error: str = ""
+    measurement: Measurement | None = None
+    gates: list[Gate] = field(default_factory=list)
+    reported: list[Any] = field(default_factory=list)  # slo.evaluate.Verdict, not gating
+    started: float = 0.0
+    stopped: float = 0.0
+    _records: list[RequestRecord] | None = field(default=None, repr=False)
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        """The request log (client-side observer), by start time; read once."""
+        if self._records is None:
+            self._records = self.load.records() if self.load is not None else []
+        return self._records
+
+    @property
+    def fault_timeline(self) -> FaultTimeline | None:
+        """The fault's marks and ground truth, when a fault ran."""
+        return self.outcome.timeline if self.outcome is not None else None
+
+    @property
+    def verdict(self) -> str:
+        """pass, fail or inconclusive: the gates combined (see :mod:`.gates`)."""
+        if self.fault_error:
+            return "inconclusive"
+        return combine(g.status for g in self.gates)
+
+    @property
+    def ttr(self) -> float | None:
+        """Time to recover from the request log (else Prometheus), seconds."""
+        m = self.measurement
+        for tl in (m.client, m.server) if m else ():
+            if tl is not None and tl.ttr is not None:
+                return float(tl.ttr.t)
+        return None
+
+    @contextmanager
+    def phase(self, name: str, log: Callable[[str], None]) -> Iterator[Phase]:
+        """Time a phase; an exception marks it broken (or failed for an SLO) and propagates."""
+        step = Phase(name, time.time())
+        self.phases.append(step)
+        log(f"{self.config.name}: {name}")
+        try:
+            yield step
+        except AssertionError as exc:
+            step.status, step.detail = "failed", str(exc)
+            raise
+        except BaseException as exc:
+            step.status, step.detail = "broken", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            step.stop = time.time()
+
+
+def _catalog(config: GameDayConfig) -> Catalog:
+    return load_catalog(config.catalog)
+
+
+def run_gameday(target: Target, config: GameDayConfig, *,
+                log: Callable[[str], None] = lambda _m: None,
+                show_progress: bool = False) -> GameDayRun:
+    """Run one game day against ``target``; never leaves its fault applied."""
+    catalog = _catalog(config)
+    run = GameDayRun(config, target, started=time.time())
+    profile = read_profile(find_profile(config.profile, Path.cwd()))
+    fault = None
+    if config.fault is not None:
+        ctx = FaultContext(target, platform_for(target), Ledger(config.ledger), config.seed,
+                           log=log)
+        fault = build_fault(ctx, config.fault, source=f"game day {config.name!r}")
+        fault.prepared()  # selection and safety checks before any load is sent
+    budget = config.warmup + config.hold_s + config.heal_timeout + config.observe + 30
+    spec = spec_for_target(target, profile, budget, rate=config.rate,
+                           out_root=config.out_dir / _slug(config.name))
+    session = LoadSession(spec, show_progress=show_progress)
+    with run.phase("load: start", log) as step:
+        session.start()
+        step.detail = f"{config.rate:g} requests/s, open model, profile {profile.name}"
+    try:
+        with run.phase("steady state before the fault", log):
+            _sleep_while_loading(session, config.warmup + 2.0)
+        if fault is not None:
+            with run.phase(f"fault: {describe_fault(config.fault or {})}", log) as step:
+                try:
+                    run.outcome = run_fault(fault, config.hold_s, config.verify_timeout,
+                                            config.heal_timeout)
+                    step.detail = run.outcome.verified.detail
+                except FaultNotEffective as exc:
+                    run.outcome = getattr(exc, "outcome", None)
+                    run.fault_error = str(exc)
+                    step.status, step.detail = "broken", str(exc)
+        with run.phase("recovery: observe after the fault", log):
+            _sleep_while_loading(session, config.observe)
+    finally:
+        session.stop()
+        run.load = session.wait()
+    with run.phase("evaluate SLOs", log):
+        _evaluate(run, catalog, log)
+    run.stopped = time.time()
+    return run
+
+
+def _sleep_while_loading(session: LoadSession, seconds: float) -> None:
+    until = time.time() + seconds
+    while time.time() < until:
+        if not session.running:
+            raise ChaosgateError("the load generator stopped early; see its log in "
+                                 f"{session.spec.out_dir}")
+        session.new_records()
+        time.sleep(0.25)
+
+
+def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> None:
+    config, target = run.config, run.target
+    records = run.records
+    if not records:
+        run.gates.append(Gate("load", "inconclusive", "0 requests", "> 0",
+                              "the load generator recorded no request"))
+        return
+    load_start = min(r.t for r in records)
+    load_end = max(r.end for r in records)
+    timeline = run.fault_timeline
+    t_inject = timeline.t_inject if timeline and timeline.t_inject else None
+    pre_end = t_inject if t_inject is not None else load_start + config.warmup + 2.0
+    run.gates += steady_state_gates("before", catalog, records, start=load_start + 2.0,
+                                    end=pre_end)
+    run.gates += steady_state_gates("after", catalog, records,
+                                    start=max(load_end - config.observe / 2, pre_end),
+                                    end=load_end)
+    for slo in catalog:
+        if slo.type in ("availability", "error_ratio"):
+            run.gates.append(budget_gate(slo, records, duration_s=load_end - load_start,
+                                         max_burn=config.max_budget_burn,
+                                         period_s=config.budget_period))
+    prom = PrometheusClient.from_config(target.prometheus)
+    time.sleep(2 * target.prometheus.scrape_interval)  # the last scrapes land
+    recovery = catalog.get(config.recovery_slo)
+    run.measurement = _measure(recovery, catalog, prom, records, t_inject or load_start,
+                               load_start, load_end, target.prometheus.scrape_interval, log)
+    for verdict in run.measurement.verdicts:
+        run.gates.append(Gate(f"{recovery.name} ({verdict.observer})", verdict.status,
+                              "" if verdict.value is None else f"{verdict.value:.2f} s",
+                              f"≤ {recovery.objective:g} s", verdict.reason))
+    if not run.measurement.verdicts:
+        run.gates.append(Gate(recovery.name, "inconclusive", "no data",
+                              f"≤ {recovery.objective:g} s", "neither observer had data"))
+    try:
+        run.reported = check_slos(prom, [s for s in catalog if s.is_ratio],
+                                  window=max(load_end - load_start, 10.0), at=load_end)
+    except ChaosgateError as exc:
+        log(f"server-side SLO check failed: {exc}")
+
+
+def _measure(slo: SLO, catalog: Catalog, prom: PrometheusClient,
+             records: list[RequestRecord], t_inject: float, start: float, end: float,
+             scrape_interval: float, log: Callable[[str], None]) -> Measurement:
+    bins = None
+    try:
+        bins = {s.name: fetch_bins(prom, s, start - 5, end + 2, scrape_interval)
+                for s in timeline_slos(slo, catalog)}
+    except ChaosgateError as exc:
+        log(f"Prometheus timeline unavailable: {exc}")
+    return measure(slo, catalog, t_inject=t_inject, records=records, bins=bins,
+                   scrape_interval=scrape_interval, t_end=end)
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")

@@ -1,0 +1,127 @@
+"""What decides a game day: pure judgements on plain data.
+
+A game day is short, so it cannot *prove* a 99.99 % availability objective
+(that takes ~30 000 requests without a failure). It is gated instead on what
+it can decide honestly in its own volume (docs/decisions.md, "Game days"):
+
+- **recovery**: the time-to-recover SLO, judged by each observer
+  (request log and Prometheus); either one failing fails the game day;
+- **error budget**: the failed requests of the whole game day as a share of
+  each availability/error-ratio SLO's error budget over a budget period
+  (default 30 days at the game day's own request rate): an exact count, so
+  pass or fail, never "not provable";
+- **steady state** before the fault and after recovery: Chaos Toolkit-style
+  tolerances on exact client-side values (each latency SLO's percentile at
+  or under its threshold, no server errors), with a minimum of requests.
+
+Every statistical SLO verdict is still reported beside the gates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..load.requestlog import RequestRecord
+from ..slo.evaluate import Status, is_server_error, request_judge
+from ..slo.model import SLO
+from ..slo.stats import percentile
+
+__all__ = [
+    "DEFAULT_BUDGET_PERIOD",
+    "DEFAULT_MAX_BUDGET_BURN",
+    "MIN_STEADY_REQUESTS",
+    "Gate",
+    "budget_gate",
+    "combine",
+    "steady_state_gates",
+]
+
+DEFAULT_BUDGET_PERIOD = 30 * 86400.0
+DEFAULT_MAX_BUDGET_BURN = 0.10
+MIN_STEADY_REQUESTS = 20
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One judgement that decides the game day."""
+
+    name: str
+    status: Status
+    value: str
+    objective: str
+    detail: str
+    query: str = ""
+
+
+def combine(statuses: Iterable[Status]) -> Status:
+    """fail if any failed; else inconclusive if any was; else pass (none at all: inconclusive)."""
+    seen = list(statuses)
+    if not seen:
+        return "inconclusive"
+    if "fail" in seen:
+        return "fail"
+    if "inconclusive" in seen:
+        return "inconclusive"
+    return "pass"
+
+
+def budget_gate(slo: SLO, records: Sequence[RequestRecord], *, duration_s: float,
+                max_burn: float = DEFAULT_MAX_BUDGET_BURN,
+                period_s: float = DEFAULT_BUDGET_PERIOD) -> Gate:
+    """Share of ``slo``'s error budget over ``period_s`` that the game day's failures used.
+
+    The budget is ``(1 - objective) * rate * period`` failed requests, where
+    ``rate`` is the game day's own request rate on the SLO's requests.
+    """
+    judge = request_judge(slo)
+    judged: list[bool] = [bad for r in records if (bad := judge(r)) is not None]
+    name = f"{slo.name}: error budget"
+    objective = f"≤ {max_burn:.0%} of the {period_s / 86400:g}-day budget"
+    if not judged or duration_s <= 0:
+        return Gate(name, "inconclusive", "no data", objective,
+                    "no requests of this SLO were sent during the game day")
+    failed = sum(judged)
+    rate = len(judged) / duration_s
+    budget = (1.0 - slo.objective) * rate * period_s
+    burn = failed / budget if budget > 0 else (0.0 if failed == 0 else float("inf"))
+    status: Status = "pass" if burn <= max_burn else "fail"
+    return Gate(
+        name, status, f"{burn:.2%}", objective,
+        f"{failed} failed of {len(judged)} requests at {rate:.1f}/s; a {slo.objective:.4%} "
+        f"objective allows {budget:,.0f} failures in {period_s / 86400:g} days at that rate",
+    )
+
+
+def steady_state_gates(phase: str, slos: Iterable[SLO], records: Sequence[RequestRecord], *,
+                       start: float, end: float,
+                       min_requests: int = MIN_STEADY_REQUESTS) -> list[Gate]:
+    """Tolerances of the steady state in ``[start, end)``: latency percentiles and 5xx."""
+    window = [r for r in records if start <= r.t < end]
+    gates = []
+    errors = [r for r in window if is_server_error(r)]
+    span = f"{end - start:.0f} s {phase}"
+    if len(window) < min_requests:
+        gates.append(Gate(f"steady state {phase}: no server errors", "inconclusive",
+                          f"{len(window)} requests", "0 errors",
+                          f"fewer than {min_requests} requests in the {span}"))
+    else:
+        gates.append(Gate(f"steady state {phase}: no server errors",
+                          "pass" if not errors else "fail", f"{len(errors)} errors", "0 errors",
+                          f"{len(errors)} of {len(window)} requests failed in the {span}"))
+    for slo in slos:
+        if slo.type != "latency" or slo.threshold is None or slo.percentile is None:
+            continue
+        name = f"steady state {phase}: {slo.name}"
+        objective = f"p{slo.percentile:g} ≤ {slo.threshold * 1000:g} ms"
+        durations = [r.ms for r in window if r.name == slo.route and r.ok]
+        if len(durations) < min_requests:
+            gates.append(Gate(name, "inconclusive", f"{len(durations)} requests", objective,
+                              f"fewer than {min_requests} {slo.route} requests in the {span}"))
+            continue
+        value = percentile(durations, slo.percentile)
+        status: Status = "pass" if value <= slo.threshold * 1000 else "fail"
+        gates.append(Gate(name, status, f"{value:.1f} ms", objective,
+                          f"exact p{slo.percentile:g} of {len(durations)} {slo.route} "
+                          f"requests in the {span}"))
+    return gates
