@@ -1,0 +1,224 @@
+"""Locust through chaosgate versus bare Locust: throughput ratio and recorder CPU cost.
+
+Run: ``.venv/bin/python bench/load.py [--base-port N] [--duration 20] [--rounds 2]``.
+
+Starts the sandbox on its own base port (48500, in a temporary state
+directory) and stops it at the end, or uses a running one (``--base-port``
+of a sandbox already up; its state directory from ``--state-dir``). Then,
+for each round, the same locustfile (``loadprofiles/shop.py``), host, users
+and pace run twice, one after the other:
+
+- bare: ``python -m locust -f loadprofiles/shop.py --headless ...`` (no recorder);
+- log only: through chaosgate with the recorder writing the request log
+  (and checkout log) but exporting no client metrics;
+- chaosgate: through chaosgate as ``chaosgate load run`` does it on the
+  sandbox: request log plus client metrics scraped every second via file_sd.
+
+It prints, per variant, the requests and RPS from Locust's own ``--json``
+totals (the same source for both), the CPU seconds of the Locust processes
+(from ``/proc/<pid>/task/*/schedstat``, in a steady-state window) per 1000 requests, the RPS ratio
+chaosgate / bare (target >= 0.9) and the recorder's CPU cost. Load stays
+at tens of requests per second (default 20 users x 1.5 tasks/s = 30 RPS);
+the whole run takes under 3 minutes. Paced users fix the rate, so the RPS
+ratio shows whether the recorder makes Locust miss its schedule; the CPU
+figures are the overhead. ``--user-rate 0`` (no pacing) compares peak
+throughput instead, at hundreds of requests per second: not on a shared
+machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from chaosgate.load.profiles import read_profile
+from chaosgate.load.runner import LoadSession, new_run_id, spec_for_target
+from chaosgate.sandbox.manager import SandboxManager, leftover_processes
+from chaosgate.sandbox.topology import Topology, build_topology
+from chaosgate.targets import Target, parse_target, render_sandbox_target
+
+REPO = Path(__file__).resolve().parents[1]
+LOCUSTFILE = REPO / "loadprofiles" / "shop.py"
+PROFILE = REPO / "loadprofiles" / "steady.conf"
+
+
+class Sample(NamedTuple):
+    """One run's steady-state window: requests, RPS, CPU seconds, log == Locust."""
+
+    requests: int
+    rps: float
+    cpu: float
+    exact: bool
+
+
+@contextmanager
+def sandbox(base_port: int, state_dir: str | None, keep: bool) -> Iterator[Topology]:
+    """A healthy sandbox: the running one at ``base_port``, or a fresh one we stop."""
+    if keep:
+        yield build_topology(Path(state_dir or ".chaosgate/sandbox").resolve(), base_port)
+        return
+    state = Path(tempfile.mkdtemp(prefix="chaosgate-bench-load-"))
+    state.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
+    topo = build_topology(state, base_port)
+    manager = SandboxManager(topo, log=lambda m: print(f"  sandbox: {m}", file=sys.stderr))
+    print(f"starting the sandbox on base port {base_port} ...", file=sys.stderr)
+    try:
+        manager.up(timeout=240)
+        yield topo
+    finally:
+        manager.down()
+        left = leftover_processes(topo)
+        if left:
+            print(f"warning: sandbox processes left: {left}", file=sys.stderr)
+
+
+class CpuWindow(threading.Thread):
+    """CPU seconds of one process over a steady-state window of whole seconds.
+
+    Start-up (imports, spawning) and shutdown cost the same with and without
+    the recorder and would dominate a short run, so the window opens
+    ``warmup`` seconds after the process starts and closes ``cooldown``
+    seconds before its run time ends, on whole-second edges, so that it
+    matches Locust's per-second request counts.
+    """
+
+    def __init__(self, pid: int, started: float, duration: int, warmup: float = 4.0,
+                 cooldown: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.t1 = math.ceil(started + warmup)
+        self.t2 = math.floor(started + duration - cooldown)
+        self.cpu = 0.0
+
+    def _cpu_at(self, t: float) -> float:
+        """On-CPU seconds of every thread, in nanoseconds from /proc/<pid>/task/*/schedstat
+        (clock-tick resolution of /proc/<pid>/stat, 10 ms, is too coarse here)."""
+        time.sleep(max(t - time.time(), 0.0))
+        total = 0
+        for stat in Path(f"/proc/{self.pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError):
+                total += int(stat.read_text().split()[0])
+        return total / 1e9
+
+    def run(self) -> None:
+        first = self._cpu_at(self.t1)
+        self.cpu = self._cpu_at(self.t2) - first
+
+
+def window_requests(json_file: Path, t1: int, t2: int) -> int:
+    """Requests Locust counted as completed in the whole seconds [t1, t2)."""
+    entries = json.loads(json_file.read_text())
+    return sum(n for e in entries for sec, n in e["num_reqs_per_sec"].items()
+               if t1 <= int(sec) < t2)
+
+
+def bare_locust(host: str, users: int, rate: float, duration: int, out: Path) -> Sample:
+    """Plain Locust, same locustfile and host."""
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host,
+           "--headless", "--only-summary", "-u", str(users), "-r", str(users),
+           "-t", f"{duration}s", "--user-rate", f"{rate:g}", "--json-file", str(out / "locust")]
+    with open(out / "locust.log", "wb") as log:
+        started = time.time()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        window = CpuWindow(proc.pid, started, duration)
+        window.start()
+        if proc.wait(timeout=duration + 60) != 0:
+            raise SystemExit(f"bare locust failed; see {out / 'locust.log'}")
+    window.join()
+    n = window_requests(out / "locust.json", window.t1, window.t2)
+    return Sample(n, n / (window.t2 - window.t1), window.cpu, True)
+
+
+def chaosgate_locust(target: Target, users: int, rate: float, duration: int,
+                     out: Path, metrics: bool = True) -> Sample:
+    """The same load through chaosgate: recorder on, client metrics on unless ``metrics``."""
+    profile = read_profile(PROFILE)
+    extra: dict[str, Any] = {} if metrics else {"metrics_port": None}
+    spec = spec_for_target(target, profile, duration, out_root=out, run_id=new_run_id(),
+                           users=users, extra_args=("--spawn-rate", str(users),
+                                                    "--user-rate", f"{rate:g}"), **extra)
+    session = LoadSession(spec, show_progress=False)
+    session.start()
+    window = CpuWindow(session.procs[0].popen.pid, session.started, duration)
+    window.start()
+    run = session.wait()
+    window.join()
+    if not run.ok:
+        raise SystemExit(f"chaosgate run failed:\n{run.log_tail()}")
+    n = window_requests(run.locust_json, window.t1, window.t2)
+    exact = run.requests == run.locust_requests and not run.mismatches
+    return Sample(n, n / (window.t2 - window.t1), window.cpu, exact)
+
+
+def main() -> None:
+    """Parse the arguments, run the rounds, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-port", type=int, default=None,
+                        help="Use the sandbox already running at this base port.")
+    parser.add_argument("--state-dir", default=None, help="Its state directory (with --base-port).")
+    parser.add_argument("--own-base-port", type=int, default=48500,
+                        help="Base port of the sandbox this benchmark starts (default 48500).")
+    parser.add_argument("--duration", type=int, default=20, help="Seconds per run (default 20).")
+    parser.add_argument("--rounds", type=int, default=2, help="Bare/chaosgate pairs (default 2).")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--user-rate", type=float, default=1.5, help="Tasks/s per user.")
+    args = parser.parse_args()
+
+    keep = args.base_port is not None
+    out = Path(tempfile.mkdtemp(prefix="chaosgate-bench-load-out-"))
+    rows: dict[str, list[Sample]] = {"bare": [], "log only": [], "chaosgate": []}
+    started = time.monotonic()
+    with sandbox(args.base_port or args.own_base_port, args.state_dir, keep) as topo:
+        target = parse_target(render_sandbox_target(topo))
+        for i in range(args.rounds):
+            print(f"round {i + 1}/{args.rounds}: bare locust ...", file=sys.stderr)
+            rows["bare"].append(bare_locust(target.ingress_url, args.users, args.user_rate,
+                                            args.duration, out / f"bare-{i}"))
+            print(f"round {i + 1}/{args.rounds}: chaosgate, request log only ...",
+                  file=sys.stderr)
+            rows["log only"].append(chaosgate_locust(target, args.users, args.user_rate,
+                                                     args.duration, out / "chaosgate", False))
+            print(f"round {i + 1}/{args.rounds}: chaosgate ...", file=sys.stderr)
+            rows["chaosgate"].append(chaosgate_locust(target, args.users, args.user_rate,
+                                                      args.duration, out / "chaosgate"))
+
+    print(f"\nLocust via chaosgate vs bare Locust: {args.users} users x {args.user_rate:g} "
+          f"tasks/s, {args.duration} s per run, {args.rounds} round(s), shop.py on "
+          f"{target.ingress_url}; steady-state windows (start-up and shutdown excluded)")
+    print("(log only: chaosgate with the request log but no client metrics; chaosgate: both)")
+    print(f"{'variant':<10} {'requests':>9} {'RPS':>8} {'CPU s':>7} {'CPU s/1000 req':>15}")
+    figures = {}
+    for name, runs in rows.items():
+        req = sum(r.requests for r in runs)
+        rps = sum(r.rps for r in runs) / len(runs)
+        cpu = sum(r.cpu for r in runs)
+        figures[name] = (rps, 1000 * cpu / max(req, 1))
+        print(f"{name:<10} {req:>9} {rps:>8.2f} {cpu:>7.3f} {figures[name][1]:>15.3f}")
+    ratio = figures["chaosgate"][0] / figures["bare"][0]
+    cost = figures["chaosgate"][1] - figures["bare"][1]
+    print(f"RPS ratio chaosgate/bare: {ratio:.3f} (target >= 0.9: "
+          f"{'met' if ratio >= 0.9 else 'NOT met'})")
+    log_cost = figures["log only"][1] - figures["bare"][1]
+    print(f"recorder CPU cost: {cost:+.3f} CPU s per 1000 requests "
+          f"({100 * cost / figures['bare'][1]:+.1f} % of bare Locust's), of which the "
+          f"request log {log_cost:+.3f} and the client metrics (1 s scrapes) "
+          f"{cost - log_cost:+.3f}")
+    exact = all(r.exact for name in ("log only", "chaosgate") for r in rows[name])
+    print(f"request log == Locust --json totals in every chaosgate run: {exact}")
+    print(f"bench took {time.monotonic() - started:.0f} s; files in {out}")
+
+
+if __name__ == "__main__":
+    main()
