@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from chaosgate.faults.summary import summarize
 from chaosgate.faults.timeline import Timeline, first, format_clock
 from chaosgate.platforms.base import Moment
@@ -93,3 +95,23 @@ def test_history_rows_give_the_start_of_the_next_timeline():
     [m] = history_moments(rows, 0)
     assert m.what == "timeline 2 begins, leader pg1" and m.t == 1_700_000_000.0
     assert history_moments(rows, 1_800_000_000) == []
+
+
+def test_haproxy_state_changes_are_ground_truth() -> None:
+    from chaosgate.platforms.groundtruth import haproxy_moments
+
+    log = [
+        "[WARNING]  (1) : Server catalog/catalog-0 is DOWN, reason: Layer4 connection problem",
+        "2026-11-21T07:58:55.418534+00:00 Server catalog/catalog-0 is DOWN, reason: Layer4",
+        "2026-11-21T07:58:55.418551+00:00 backend catalog has no server available!",
+        "2026-11-21T07:58:56.900001+00:00 Server catalog/catalog-0 is UP, reason: Layer7 check",
+        "2026-11-21T07:58:57.000000+00:00 Server orders/orders-1 is UP, reason: Layer7 check",
+    ]
+    moments = haproxy_moments(log, {"catalog-0"}, since=0)
+    assert [(m.what, m.subject) for m in moments] == [
+        ("HAProxy: server DOWN", "catalog-0"),
+        ("HAProxy: no server available", "catalog"),
+        ("HAProxy: server UP", "catalog-0"),
+    ]
+    assert moments[2].t - moments[0].t == pytest.approx(1.481467, abs=1e-5)
+    assert haproxy_moments(log, {"catalog-0"}, since=moments[2].t) == [moments[2]]

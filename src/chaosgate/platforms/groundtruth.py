@@ -13,13 +13,14 @@ Three sources, each read elsewhere and converted here with no I/O:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from .base import Moment
 
-__all__ = ["history_moments", "process_moments", "proxy_moments"]
+__all__ = ["haproxy_moments", "history_moments", "process_moments", "proxy_moments"]
 
 EVENTS_SOURCE = "events.jsonl"
 PROXY_SOURCE = "faultproxy /events"
@@ -113,4 +114,39 @@ def history_moments(rows: Iterable[Sequence[Any]], since: float) -> list[Moment]
         leader = f", leader {row[4]}" if len(row) > 4 and row[4] else ""
         moments.append(Moment(t, f"timeline {row[0] + 1} begins{leader}", "database",
                               HISTORY_SOURCE))
+    return moments
+
+
+HAPROXY_SOURCE = "haproxy log"
+_HAPROXY_LINE = re.compile(
+    r"^(?P<ts>\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d) "
+    r"(?:Server (?P<server>\S+) is (?P<state>UP|DOWN)"
+    r"|backend (?P<backend>\S+) has no server available)")
+
+
+def haproxy_moments(log_lines: Iterable[str], servers: Collection[str],
+                    since: float) -> list[Moment]:
+    """HAProxy's server UP/DOWN and "no server available" lines (``format iso`` log).
+
+    ``servers`` are server names (``catalog-0``); a backend outage is kept when
+    one of its servers is named. Timestamps have microsecond precision: when
+    HAProxy itself started or stopped routing to a replica.
+    """
+    backends = {name.rsplit("-", 1)[0] for name in servers}
+    moments = []
+    for line in log_lines:
+        match = _HAPROXY_LINE.match(line)
+        if not match:
+            continue
+        t = _epoch(match["ts"])
+        if t is None or t < since:
+            continue
+        if match["server"]:
+            server = match["server"].partition("/")[2]
+            if server in servers:
+                moments.append(Moment(t, f"HAProxy: server {match['state']}", server,
+                                      HAPROXY_SOURCE))
+        elif match["backend"] in backends:
+            moments.append(Moment(t, "HAProxy: no server available", match["backend"],
+                                  HAPROXY_SOURCE))
     return moments

@@ -138,6 +138,12 @@ class SandboxPlatform:
         return self._actuator(change).verify_reverted(change)
 
     # -- ground truth ---------------------------------------------------------
+    def _haproxy_log(self) -> list[str]:
+        try:
+            return (self.topo.log_dir / "haproxy.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+
     def moments(self, change: Change, since: float) -> list[Moment]:
         """Process events of the change's pods, fault proxy events of its links."""
         moments: list[Moment] = []
@@ -145,6 +151,7 @@ class SandboxPlatform:
         if pods:
             moments += groundtruth.process_moments(read_events(self.topo.events_file),
                                                    pods, since)
+            moments += groundtruth.haproxy_moments(self._haproxy_log(), pods, since)
         links = {str(x["name"]) for x in change.data.get("links", ())}
         toxics = {str(t["name"]) for x in change.data.get("links", ()) for t in x["toxics"]}
         if links:

@@ -74,10 +74,14 @@ def haproxy_cfg(topo: Topology) -> str:
     lines = [
         "global",
         "    maxconn 4096",
+        # Server and backend state changes (notice and above; no request lines)
+        # with microsecond ISO timestamps: ground truth for pod kills.
+        "    log stdout format iso local0 notice",
         f"    stats socket {topo.run_dir / 'haproxy.sock'} mode 600 level admin",
         "",
         "defaults",
         "    mode http",
+        "    log global",
         "    option dontlognull",
         "    timeout connect 1s",
         "    timeout client 30s",
