@@ -33,7 +33,8 @@ def _pods(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]
                  f"died {_at(died.t if died else None, base)}"]
         if started or running:
             parts.append(f"restarted {_at(started.t if started else None, base)}")
-            parts.append(f"RUNNING {again} {_at(running.t if running else None, base)}")
+        if running:  # supervisord says RUNNING `startsecs` after the spawn: maybe not yet
+            parts.append(f"RUNNING {again} {_at(running.t, base)}")
         parts.append(f"ready again {_at(ready.t if ready else None, base)}")
         lines.append(", ".join(parts))
         if ready is not None:

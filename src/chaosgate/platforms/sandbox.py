@@ -54,7 +54,7 @@ class SandboxPlatform:
         return self._processes()[name].pid
 
     def list_pods(self, selector: Selector, namespace: str) -> list[PodRef]:
-        """The sandbox pods ``selector`` selects; ready = RUNNING and /healthz answers 200."""
+        """The sandbox pods ``selector`` selects; ready = alive and /healthz answers 200."""
         if namespace != self.target.namespace:
             return []
         pods = [p for p in self.topo.pods if selector.matches(p.labels)]
@@ -71,9 +71,12 @@ class SandboxPlatform:
         result = []
         for pod, ok in zip(pods, healthy, strict=True):
             info = infos.get(pod.name)
-            running = info is not None and info.running
-            result.append(PodRef(pod.name, namespace, dict(pod.labels), running and ok,
-                                 str(info.pid if info and running else 0)))
+            # Alive = STARTING or RUNNING with a pid: supervisord only says RUNNING
+            # `startsecs` after the spawn, while the pod serves as soon as /healthz
+            # answers (what a readiness probe sees).
+            alive = info is not None and info.pid > 0 and info.state in ("STARTING", "RUNNING")
+            result.append(PodRef(pod.name, namespace, dict(pod.labels), alive and ok,
+                                 str(info.pid if info and alive else 0)))
         return sorted(result, key=lambda p: p.name)
 
     def kill_pod(self, pod: PodRef) -> None:
