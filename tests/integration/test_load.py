@@ -24,7 +24,7 @@ from chaosgate.cli import cli
 from chaosgate.load.export import read_sd_targets
 from chaosgate.load.profiles import read_profile
 from chaosgate.load.run import LoadRun
-from chaosgate.load.runner import run_load, spec_for_target
+from chaosgate.load.runner import LoadSession, run_load, spec_for_target
 from chaosgate.sandbox.manager import SandboxManager
 from chaosgate.sandbox.topology import Topology
 from chaosgate.targets import Target, dump_target, parse_target, render_sandbox_target
@@ -129,6 +129,25 @@ def test_distributed_master_and_two_workers(
     assert workers_scraped == {"0", "1"}
     assert not [g for g in read_sd_targets(sandbox_topology.loadgen_sd_file)
                 if g.get("labels", {}).get("run_id") == run.run_id]
+
+
+def test_a_live_consumer_sees_every_request(target: Target, tmp_path: Path) -> None:
+    spec = spec_for_target(target, read_profile(PROFILES / "open.conf"), 5.0, out_root=tmp_path,
+                           rate=10.0)
+    seen = []
+    polls_with_records = 0
+    with LoadSession(spec, show_progress=False) as session:
+        while session.poll():
+            batch = session.new_records()
+            polls_with_records += bool(batch)
+            seen += batch
+            time.sleep(0.5)
+        seen += session.new_records()
+    run = session.wait()
+    assert run.ok, run.log_tail()
+    assert polls_with_records > 1, "records arrive while the run goes on, not only at its end"
+    assert sorted(seen, key=lambda r: (r.t, r.name)) == sorted(
+        run.records(), key=lambda r: (r.t, r.name))
 
 
 def test_cli_load_run(target: Target, sandbox_topology: Topology, tmp_path: Path) -> None:

@@ -83,7 +83,18 @@ class _Proc:
 
 
 class LoadSession:
-    """One bounded Locust run. ``with LoadSession(spec) as s: ...; run = s.wait()``."""
+    """One bounded Locust run.
+
+    ``run_load(spec)`` is ``LoadSession(spec).wait()``. To act while the load
+    runs (inject a fault, follow the requests live)::
+
+        with LoadSession(spec, show_progress=False) as session:   # started
+            while session.poll():                                  # bounded
+                for record in session.new_records():
+                    ...
+                time.sleep(0.5)
+        run = session.wait()   # the LoadRun (leaving the block waited for it)
+    """
 
     def __init__(self, spec: LoadSpec, *, console: Console | None = None,
                  show_progress: bool = True, grace: float = 15.0) -> None:
@@ -94,8 +105,11 @@ class LoadSession:
         self.procs: list[_Proc] = []
         self.started = 0.0
         self.killed = False
-        self.tail = LogTail(spec.request_log)
+        self.tail = LogTail(spec.request_log)  # the progress display's
+        self.consumer_tail = LogTail(spec.request_log)  # new_records()'s
         self.progress = Progress(f"load {spec.profile.name}", spec.duration)
+        self._main_done_at: float | None = None
+        self._term_sent_at: float | None = None
         self._run: LoadRun | None = None
 
     @property
@@ -134,43 +148,46 @@ class LoadSession:
         return not all(p.reap() for p in self.procs)
 
     def new_records(self) -> list[RequestRecord]:
-        """Records the request log gained since the last call (for live consumers)."""
-        records = self.tail.read_new()
-        self.progress.add(records)
-        return records
+        """Records the request log gained since the last call (for a live consumer)."""
+        return self.consumer_tail.read_new()
 
     def stop(self) -> None:
         """End the run early, gracefully: SIGTERM makes Locust stop and write its summary."""
         if self.procs:
             self.procs[0].signal(signal.SIGTERM)
 
-    def _supervise(self) -> None:
+    def poll(self) -> bool:
+        """One supervision step, without blocking; True while the run goes on.
+
+        Reaps exited processes, enforces the deadline (SIGTERM, then SIGKILL),
+        kills workers that outlive their master, and feeds the progress
+        display. :meth:`wait` calls it in a loop; a caller that drives the
+        run itself (e.g. injecting faults meanwhile) calls it regularly.
+        """
         main, workers = self.procs[0], self.procs[1:]
-        main_done_at: float | None = None
-        term_sent_at: float | None = None
-        while True:
-            now = time.time()
-            if not main.reap():
-                if now > self.deadline and term_sent_at is None:
-                    self.killed, term_sent_at = True, now
-                    self.progress.status = "over time: SIGTERM"
-                    main.signal(signal.SIGTERM)
-                elif term_sent_at is not None and now > term_sent_at + TERM_WAIT:
-                    self.progress.status = "SIGKILL"
-                    main.signal(signal.SIGKILL)
-            elif main_done_at is None:
-                main_done_at = now
-                self.progress.status = "stopping"
-            if main_done_at is not None:
-                late = now - main_done_at
-                for w in workers:
-                    if not w.reap() and late > WORKER_EXIT_WAIT + self.spec.metrics_linger:
-                        self.killed = True
-                        w.signal(signal.SIGTERM if late < WORKER_EXIT_WAIT + TERM_WAIT
-                                 + self.spec.metrics_linger else signal.SIGKILL)
-                if all(w.reap() for w in workers):
-                    return
-            self.new_records()
+        now = time.time()
+        self.progress.add(self.tail.read_new())
+        if not main.reap():
+            if now > self.deadline and self._term_sent_at is None:
+                self.killed, self._term_sent_at = True, now
+                self.progress.status = "over time: SIGTERM"
+                main.signal(signal.SIGTERM)
+            elif self._term_sent_at is not None and now > self._term_sent_at + TERM_WAIT:
+                self.progress.status = "SIGKILL"
+                main.signal(signal.SIGKILL)
+            return True
+        if self._main_done_at is None:
+            self._main_done_at = now
+            self.progress.status = "stopping"
+        late = now - self._main_done_at - self.spec.metrics_linger
+        for w in workers:
+            if not w.reap() and late > WORKER_EXIT_WAIT:
+                self.killed = True
+                w.signal(signal.SIGTERM if late < WORKER_EXIT_WAIT + TERM_WAIT else signal.SIGKILL)
+        return not all(w.reap() for w in workers)
+
+    def _supervise(self) -> None:
+        while self.poll():
             time.sleep(0.25)
 
     def _kill_all(self) -> None:
@@ -200,7 +217,7 @@ class LoadSession:
         finally:
             if self.spec.sd_file is not None:
                 remove_sd_targets(self.spec.sd_file, run_id=self.spec.run_id)
-        self.new_records()
+        self.progress.add(self.tail.read_new())
         self._run = self._result()
         return self._run
 
