@@ -115,3 +115,14 @@ def test_haproxy_state_changes_are_ground_truth() -> None:
     ]
     assert moments[2].t - moments[0].t == pytest.approx(1.481467, abs=1e-5)
     assert haproxy_moments(log, {"catalog-0"}, since=moments[2].t) == [moments[2]]
+
+
+def test_pod_log_gives_the_moment_it_serves_again() -> None:
+    from chaosgate.platforms.groundtruth import serving_moments
+
+    log = ["2026-11-21 08:00:00,833 catalog-1 INFO chaosgate.shop: catalog (catalog-1) "
+           "serving on 127.0.0.1:47013 at 1795248000.833512",
+           "2026-11-21 08:00:09,000 catalog-1 INFO chaosgate.shop: catalog (catalog-1) stopped"]
+    [moment] = serving_moments(log, "catalog-1", since=1795247999.0)
+    assert moment.t == 1795248000.833512 and moment.subject == "catalog-1"
+    assert serving_moments(log, "catalog-1", since=1795248001.0) == []

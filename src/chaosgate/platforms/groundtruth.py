@@ -20,7 +20,8 @@ from typing import Any
 
 from .base import Moment
 
-__all__ = ["haproxy_moments", "history_moments", "process_moments", "proxy_moments"]
+__all__ = ["haproxy_moments", "history_moments", "process_moments", "proxy_moments",
+           "serving_moments"]
 
 EVENTS_SOURCE = "events.jsonl"
 PROXY_SOURCE = "faultproxy /events"
@@ -149,4 +150,18 @@ def haproxy_moments(log_lines: Iterable[str], servers: Collection[str],
         elif match["backend"] in backends:
             moments.append(Moment(t, "HAProxy: no server available", match["backend"],
                                   HAPROXY_SOURCE))
+    return moments
+
+
+POD_LOG_SOURCE = "pod log"
+_SERVING = re.compile(r"serving on \S+ at (?P<epoch>\d+\.\d+)")
+
+
+def serving_moments(log_lines: Iterable[str], pod: str, since: float) -> list[Moment]:
+    """When a shop pod bound its socket again (``serving on … at <epoch>`` lines)."""
+    moments = []
+    for line in log_lines:
+        match = _SERVING.search(line)
+        if match and (t := float(match["epoch"])) >= since:
+            moments.append(Moment(t, "serving (socket bound)", pod, POD_LOG_SOURCE))
     return moments

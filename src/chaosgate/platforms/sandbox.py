@@ -141,9 +141,9 @@ class SandboxPlatform:
         return self._actuator(change).verify_reverted(change)
 
     # -- ground truth ---------------------------------------------------------
-    def _haproxy_log(self) -> list[str]:
+    def _log(self, program: str) -> list[str]:
         try:
-            return (self.topo.log_dir / "haproxy.log").read_text(errors="replace").splitlines()
+            return (self.topo.log_dir / f"{program}.log").read_text(errors="replace").splitlines()
         except OSError:
             return []
 
@@ -154,7 +154,9 @@ class SandboxPlatform:
         if pods:
             moments += groundtruth.process_moments(read_events(self.topo.events_file),
                                                    pods, since)
-            moments += groundtruth.haproxy_moments(self._haproxy_log(), pods, since)
+            moments += groundtruth.haproxy_moments(self._log("haproxy"), pods, since)
+            for pod in pods:
+                moments += groundtruth.serving_moments(self._log(pod), pod, since)
         links = {str(x["name"]) for x in change.data.get("links", ())}
         toxics = {str(t["name"]) for x in change.data.get("links", ()) for t in x["toxics"]}
         if links:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -161,10 +162,28 @@ def create_app(app_name: str, pod: str) -> web.Application:
 
 
 def run(app: web.Application, port: int) -> None:
-    """Serve ``app`` on 127.0.0.1:``port`` until SIGTERM or SIGINT; no access log."""
+    """Serve ``app`` on 127.0.0.1:``port`` until SIGTERM or SIGINT; no access log.
+
+    Once the socket is bound it logs ``serving on HOST:PORT at <epoch>``: the
+    moment the pod can take traffic again, read as ground truth by faults.
+    """
     service = app[SERVICE]
-    log.info("%s (%s) listening on %s:%d", service.app, service.pod, HOST, port)
-    web.run_app(
-        app, host=HOST, port=port, access_log=None, print=None, shutdown_timeout=5.0,
-    )
+    asyncio.run(_serve(app, port))
     log.info("%s (%s) stopped", service.app, service.pod)
+
+
+async def _serve(app: web.Application, port: int) -> None:
+    service = app[SERVICE]
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, HOST, port).start()
+        log.info("%s (%s) serving on %s:%d at %.6f", service.app, service.pod, HOST, port,
+                 time.time())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
