@@ -36,20 +36,12 @@ from ..load.run import LoadRun
 from ..load.runner import LoadSession, spec_for_target
 from ..platforms import platform_for
 from ..slo.catalog import load_catalog
-from ..slo.check import check_slos, fetch_bins
-from ..slo.measure import Measurement, measure, timeline_slos
-from ..slo.model import SLO, Catalog
-from ..slo.prometheus import PrometheusClient
+from ..slo.measure import Measurement
+from ..slo.model import Catalog
 from ..targets import Target
+from .evaluation import evaluate
 from .faultspec import build_fault, describe_fault
-from .gates import (
-    DEFAULT_BUDGET_PERIOD,
-    DEFAULT_MAX_BUDGET_BURN,
-    Gate,
-    budget_gate,
-    combine,
-    steady_state_gates,
-)
+from .gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN, Gate, combine
 
 __all__ = ["GameDayConfig", "GameDayRun", "Phase", "run_gameday"]
 
@@ -218,57 +210,16 @@ def _sleep_while_loading(session: LoadSession, seconds: float) -> None:
 
 
 def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> None:
-    config, target = run.config, run.target
-    records = run.records
-    if not records:
-        run.gates.append(Gate("load", "inconclusive", "0 requests", "> 0",
-                              "the load generator recorded no request"))
-        return
-    load_start = min(r.t for r in records)
-    load_end = max(r.end for r in records)
+    config = run.config
     timeline = run.fault_timeline
-    t_inject = timeline.t_inject if timeline and timeline.t_inject else None
-    pre_end = t_inject if t_inject is not None else load_start + config.warmup + 2.0
-    run.gates += steady_state_gates("before", catalog, records, start=load_start + 2.0,
-                                    end=pre_end)
-    run.gates += steady_state_gates("after", catalog, records,
-                                    start=max(load_end - config.observe / 2, pre_end),
-                                    end=load_end)
-    for slo in catalog:
-        if slo.type in ("availability", "error_ratio"):
-            run.gates.append(budget_gate(slo, records, duration_s=load_end - load_start,
-                                         max_burn=config.max_budget_burn,
-                                         period_s=config.budget_period))
-    prom = PrometheusClient.from_config(target.prometheus)
-    time.sleep(2 * target.prometheus.scrape_interval)  # the last scrapes land
-    recovery = catalog.get(config.recovery_slo)
-    run.measurement = _measure(recovery, catalog, prom, records, t_inject or load_start,
-                               load_start, load_end, target.prometheus.scrape_interval, log)
-    for verdict in run.measurement.verdicts:
-        run.gates.append(Gate(f"{recovery.name} ({verdict.observer})", verdict.status,
-                              "" if verdict.value is None else f"{verdict.value:.2f} s",
-                              f"≤ {recovery.objective:g} s", verdict.reason))
-    if not run.measurement.verdicts:
-        run.gates.append(Gate(recovery.name, "inconclusive", "no data",
-                              f"≤ {recovery.objective:g} s", "neither observer had data"))
-    try:
-        run.reported = check_slos(prom, [s for s in catalog if s.is_ratio],
-                                  window=max(load_end - load_start, 10.0), at=load_end)
-    except ChaosgateError as exc:
-        log(f"server-side SLO check failed: {exc}")
-
-
-def _measure(slo: SLO, catalog: Catalog, prom: PrometheusClient,
-             records: list[RequestRecord], t_inject: float, start: float, end: float,
-             scrape_interval: float, log: Callable[[str], None]) -> Measurement:
-    bins = None
-    try:
-        bins = {s.name: fetch_bins(prom, s, start - 5, end + 2, scrape_interval)
-                for s in timeline_slos(slo, catalog)}
-    except ChaosgateError as exc:
-        log(f"Prometheus timeline unavailable: {exc}")
-    return measure(slo, catalog, t_inject=t_inject, records=records, bins=bins,
-                   scrape_interval=scrape_interval, t_end=end)
+    result = evaluate(run.target, catalog, run.records,
+                      t_inject=timeline.t_inject if timeline and timeline.t_inject else None,
+                      warmup=config.warmup, observe=config.observe,
+                      recovery_slo=config.recovery_slo, max_budget_burn=config.max_budget_burn,
+                      budget_period=config.budget_period, log=log)
+    run.gates += result.gates
+    run.measurement = result.measurement
+    run.reported = list(result.reported)
 
 
 def _slug(name: str) -> str:

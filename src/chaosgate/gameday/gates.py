@@ -31,7 +31,9 @@ __all__ = [
     "DEFAULT_BUDGET_PERIOD",
     "DEFAULT_MAX_BUDGET_BURN",
     "MIN_STEADY_REQUESTS",
+    "BudgetBurn",
     "Gate",
+    "budget_burn",
     "budget_gate",
     "combine",
     "steady_state_gates",
@@ -66,6 +68,41 @@ def combine(statuses: Iterable[Status]) -> Status:
     return "pass"
 
 
+@dataclass(frozen=True)
+class BudgetBurn:
+    """How much of an SLO's error budget a run's failed requests used (exact counts)."""
+
+    failed: int
+    judged: int
+    rate: float  # the SLO's requests per second during the run
+    budget: float  # failures the objective allows over the budget period at that rate
+    burn: float  # failed / budget: 1.0 is the whole period's budget
+
+    def text(self, slo: SLO, period_s: float) -> str:
+        """One line saying what the burn is made of."""
+        return (f"{self.failed} failed of {self.judged} requests at {self.rate:.1f}/s; a "
+                f"{slo.objective:.4%} objective allows {self.budget:,.0f} failures in "
+                f"{period_s / 86400:g} days at that rate")
+
+
+def budget_burn(slo: SLO, records: Sequence[RequestRecord], *, duration_s: float,
+                period_s: float = DEFAULT_BUDGET_PERIOD) -> BudgetBurn | None:
+    """The share of ``slo``'s budget over ``period_s`` that ``records`` burned; None: no data.
+
+    The budget is ``(1 - objective) * rate * period`` failed requests, where
+    ``rate`` is the run's own request rate on the SLO's requests.
+    """
+    judge = request_judge(slo)
+    judged: list[bool] = [bad for r in records if (bad := judge(r)) is not None]
+    if not judged or duration_s <= 0:
+        return None
+    failed = sum(judged)
+    rate = len(judged) / duration_s
+    budget = (1.0 - slo.objective) * rate * period_s
+    burn = failed / budget if budget > 0 else (0.0 if failed == 0 else float("inf"))
+    return BudgetBurn(failed, len(judged), rate, budget, burn)
+
+
 def budget_gate(slo: SLO, records: Sequence[RequestRecord], *, duration_s: float,
                 max_burn: float = DEFAULT_MAX_BUDGET_BURN,
                 period_s: float = DEFAULT_BUDGET_PERIOD) -> Gate:
@@ -74,23 +111,14 @@ def budget_gate(slo: SLO, records: Sequence[RequestRecord], *, duration_s: float
     The budget is ``(1 - objective) * rate * period`` failed requests, where
     ``rate`` is the game day's own request rate on the SLO's requests.
     """
-    judge = request_judge(slo)
-    judged: list[bool] = [bad for r in records if (bad := judge(r)) is not None]
     name = f"{slo.name}: error budget"
     objective = f"≤ {max_burn:.0%} of the {period_s / 86400:g}-day budget"
-    if not judged or duration_s <= 0:
+    used = budget_burn(slo, records, duration_s=duration_s, period_s=period_s)
+    if used is None:
         return Gate(name, "inconclusive", "no data", objective,
                     "no requests of this SLO were sent during the game day")
-    failed = sum(judged)
-    rate = len(judged) / duration_s
-    budget = (1.0 - slo.objective) * rate * period_s
-    burn = failed / budget if budget > 0 else (0.0 if failed == 0 else float("inf"))
-    status: Status = "pass" if burn <= max_burn else "fail"
-    return Gate(
-        name, status, f"{burn:.2%}", objective,
-        f"{failed} failed of {len(judged)} requests at {rate:.1f}/s; a {slo.objective:.4%} "
-        f"objective allows {budget:,.0f} failures in {period_s / 86400:g} days at that rate",
-    )
+    status: Status = "pass" if used.burn <= max_burn else "fail"
+    return Gate(name, status, f"{used.burn:.2%}", objective, used.text(slo, period_s))
 
 
 def steady_state_gates(phase: str, slos: Iterable[SLO], records: Sequence[RequestRecord], *,

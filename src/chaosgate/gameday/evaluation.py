@@ -1,0 +1,122 @@
+"""Judge a game day's data: the gates, both observers' timelines, the reported verdicts.
+
+Shared by every front end, so that a game day is decided the same way
+wherever it ran: :func:`chaosgate.gameday.run_gameday` (``chaosgate gameday``,
+the pytest fixtures) and the Chaos Toolkit ``slo`` control
+(:mod:`chaosgate.ctk.controls.slo`) both call :func:`evaluate` with the request
+log of the run, the fault's ``t_inject`` and the run's phase lengths.
+
+What it decides with (see :mod:`.gates`): the steady state before the fault
+(from 2 s after the first request to ``t_inject``) and after it (the second
+half of the ``observe`` seconds that end the load), the error budget burned
+by the whole run, and the recovery SLO judged by each observer (the request
+log, and Prometheus' raw samples). The server-side verdicts of every ratio
+SLO over the load window are reported beside the gates, not gating.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..exceptions import ChaosgateError
+from ..load.requestlog import RequestRecord
+from ..slo.check import check_slos, fetch_bins
+from ..slo.evaluate import Status, Verdict
+from ..slo.measure import Measurement, measure, timeline_slos
+from ..slo.model import SLO, Catalog
+from ..slo.prometheus import PrometheusClient
+from ..targets import Target
+from .gates import (
+    DEFAULT_BUDGET_PERIOD,
+    DEFAULT_MAX_BUDGET_BURN,
+    Gate,
+    budget_gate,
+    combine,
+    steady_state_gates,
+)
+
+__all__ = ["Evaluation", "evaluate", "measure_recovery"]
+
+
+@dataclass
+class Evaluation:
+    """The gates that decide a game day, the timelines behind them, reported verdicts."""
+
+    gates: list[Gate] = field(default_factory=list)
+    measurement: Measurement | None = None
+    reported: list[Verdict] = field(default_factory=list)  # server side, not gating
+
+    @property
+    def verdict(self) -> Status:
+        """pass, fail or inconclusive: the gates combined (no gate at all: inconclusive)."""
+        return combine(g.status for g in self.gates)
+
+
+def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord], *,
+             t_inject: float | None, warmup: float, observe: float,
+             recovery_slo: str = "time-to-recover",
+             max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
+             budget_period: float = DEFAULT_BUDGET_PERIOD,
+             prometheus: PrometheusClient | None = None,
+             log: Callable[[str], None] = lambda _m: None) -> Evaluation:
+    """Judge one run: ``records`` by start time, ``t_inject`` of its fault (None: baseline).
+
+    ``warmup`` is the steady state before the fault when there is none;
+    ``observe`` the seconds of load that end the run after the fault.
+    ``prometheus`` defaults to a client built from the target (its own
+    credentials); callers holding other credentials pass their own.
+    """
+    result = Evaluation()
+    if not records:
+        result.gates.append(Gate("load", "inconclusive", "0 requests", "> 0",
+                                 "the load generator recorded no request"))
+        return result
+    load_start = min(r.t for r in records)
+    load_end = max(r.end for r in records)
+    pre_end = t_inject if t_inject is not None else load_start + warmup + 2.0
+    result.gates += steady_state_gates("before", catalog, records, start=load_start + 2.0,
+                                       end=pre_end)
+    result.gates += steady_state_gates("after", catalog, records,
+                                       start=max(load_end - observe / 2, pre_end),
+                                       end=load_end)
+    for slo in catalog:
+        if slo.type in ("availability", "error_ratio"):
+            result.gates.append(budget_gate(slo, records, duration_s=load_end - load_start,
+                                            max_burn=max_budget_burn,
+                                            period_s=budget_period))
+    prom = prometheus or PrometheusClient.from_config(target.prometheus)
+    time.sleep(2 * target.prometheus.scrape_interval)  # the last scrapes land
+    recovery = catalog.get(recovery_slo)
+    result.measurement = measure_recovery(recovery, catalog, prom, records,
+                                          t_inject or load_start, load_start, load_end,
+                                          target.prometheus.scrape_interval, log)
+    for verdict in result.measurement.verdicts:
+        result.gates.append(Gate(f"{recovery.name} ({verdict.observer})", verdict.status,
+                                 "" if verdict.value is None else f"{verdict.value:.2f} s",
+                                 f"≤ {recovery.objective:g} s", verdict.reason))
+    if not result.measurement.verdicts:
+        result.gates.append(Gate(recovery.name, "inconclusive", "no data",
+                                 f"≤ {recovery.objective:g} s", "neither observer had data"))
+    try:
+        result.reported = check_slos(prom, [s for s in catalog if s.is_ratio],
+                                     window=max(load_end - load_start, 10.0), at=load_end)
+    except ChaosgateError as exc:
+        log(f"server-side SLO check failed: {exc}")
+    return result
+
+
+def measure_recovery(slo: SLO, catalog: Catalog, prom: PrometheusClient,
+                     records: Sequence[RequestRecord], t_inject: float, start: float,
+                     end: float, scrape_interval: float,
+                     log: Callable[[str], None] = lambda _m: None) -> Measurement:
+    """Both observers' timelines of ``slo`` from ``t_inject``; Prometheus' may be missing."""
+    bins = None
+    try:
+        bins = {s.name: fetch_bins(prom, s, start - 5, end + 2, scrape_interval)
+                for s in timeline_slos(slo, catalog)}
+    except ChaosgateError as exc:
+        log(f"Prometheus timeline unavailable: {exc}")
+    return measure(slo, catalog, t_inject=t_inject, records=records, bins=bins,
+                   scrape_interval=scrape_interval, t_end=end)
