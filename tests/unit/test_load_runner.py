@@ -3,6 +3,7 @@ log tailing, and the always-bounded supervision. Never imports locust."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from chaosgate.load import runner
 from chaosgate.load.command import RECORDER_PATH, LoadSpec, build_commands
@@ -318,6 +320,41 @@ def test_a_locust_that_never_ends_is_killed_after_the_grace_period(
     assert run.exit_codes == (-9,)
     assert run.requests == 0
     assert run.ended - run.started < 30
+
+
+FAKE_LOCUST = """#!{python}
+import json, sys, time
+args = sys.argv[1:]
+log, out = args[args.index("--request-log") + 1], args[args.index("--json-file") + 1]
+now = time.time()
+with open(log, "a") as f:
+    for i in range(3):
+        f.write(json.dumps({{"t": now + i / 10, "ms": 5.0 + i, "name": "/api/products",
+                            "method": "GET", "ok": i < 2, "status": 200 if i < 2 else 503,
+                            "error": None if i < 2 else "http_5xx"}}) + "\\n")
+        f.flush()
+        time.sleep(0.3)
+json.dump([{{"name": "/api/products", "method": "GET", "num_requests": 3, "num_failures": 1,
+            "response_times": {{"5": 1, "6": 1, "7": 1}}}}], open(out + ".json", "w"))
+"""
+
+
+def test_a_run_ends_in_a_load_run_with_exact_stats_and_live_progress(tmp_path: Path) -> None:
+    fake = tmp_path / "fake-python"
+    fake.write_text(FAKE_LOCUST.format(python=sys.executable))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    run = runner.run_load(spec(tmp_path / "out", duration=1.0, python=str(fake)),
+                          console=console, show_progress=True)
+    assert run.ok and run.exit_codes == (0,)
+    assert run.requests == run.locust_requests == 3
+    assert run.mismatches == () and run.report_lag() == 0
+    assert run.stats.total.errors_by_kind == {"http_5xx": 1}
+    assert run.stats.total.p50_ms == 6.0
+    assert [r.ms for r in run.records()] == [5.0, 6.0, 7.0]
+    assert "requests" in screen.getvalue() and "http_5xx 1" in screen.getvalue()
+    assert run.to_json()["stats"]["total"]["count"] == 3
 
 
 def test_the_pytest_process_never_imports_locust() -> None:

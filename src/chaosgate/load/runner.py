@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 
 from ..targets import Target
@@ -108,6 +109,8 @@ class LoadSession:
         self.tail = LogTail(spec.request_log)  # the progress display's
         self.consumer_tail = LogTail(spec.request_log)  # new_records()'s
         self.progress = Progress(f"load {spec.profile.name}", spec.duration)
+        self._live: Live | None = None
+        self._progress_lock = threading.Lock()
         self._main_done_at: float | None = None
         self._term_sent_at: float | None = None
         self._run: LoadRun | None = None
@@ -141,6 +144,10 @@ class LoadSession:
                                      start_new_session=True)
             self.procs.append(_Proc(role, popen, log, out))
         self.progress.status = "running"
+        if self.show_progress:  # live from the start, whoever drives the session
+            self._live = Live(console=self.console, refresh_per_second=2,
+                              get_renderable=self._update_progress)
+            self._live.start()
 
     @property
     def running(self) -> bool:
@@ -166,7 +173,8 @@ class LoadSession:
         """
         main, workers = self.procs[0], self.procs[1:]
         now = time.time()
-        self.progress.add(self.tail.read_new())
+        if self._live is None:
+            self._update_progress()
         if not main.reap():
             if now > self.deadline and self._term_sent_at is None:
                 self.killed, self._term_sent_at = True, now
@@ -185,6 +193,11 @@ class LoadSession:
                 self.killed = True
                 w.signal(signal.SIGTERM if late < WORKER_EXIT_WAIT + TERM_WAIT else signal.SIGKILL)
         return not all(w.reap() for w in workers)
+
+    def _update_progress(self) -> RenderableType:
+        with self._progress_lock:  # the Live display refreshes from its own thread
+            self.progress.add(self.tail.read_new())
+            return self.progress.render()
 
     def _supervise(self) -> None:
         while self.poll():
@@ -205,19 +218,17 @@ class LoadSession:
         if not self.procs:
             self.start()
         try:
-            if self.show_progress:
-                with Live(self.progress.render(), console=self.console, refresh_per_second=2,
-                          get_renderable=self.progress.render):
-                    self._supervise()
-            else:
-                self._supervise()
+            self._supervise()
         except BaseException:
             self._kill_all()
             raise
         finally:
+            self._update_progress()
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
             if self.spec.sd_file is not None:
                 remove_sd_targets(self.spec.sd_file, run_id=self.spec.run_id)
-        self.progress.add(self.tail.read_new())
         self._run = self._result()
         return self._run
 
