@@ -11,7 +11,12 @@ The phases (each timed, for the report's steps):
    after the revert is seen by both observers;
 5. **evaluate**: the request log and Prometheus' raw samples give the
    timelines, TTR and verdicts (:mod:`chaosgate.slo.measure`); the gates of
-   :mod:`.gates` decide pass, fail or inconclusive.
+   :mod:`.gates` decide pass, fail or inconclusive, with any scenario
+   ``checks`` (callables that add gates of their own, e.g. "the breaker
+   opened during the fault").
+
+A ``phase_hook`` wraps every phase as it happens (the pytest plugin opens an
+Allure step there, so each step carries the phase's real timing and status).
 
 Nothing here imports Locust: it runs as a subprocess. Every fault is
 reverted whatever happens (the faults' own guarantees, plus
@@ -21,8 +26,8 @@ reverted whatever happens (the faults' own guarantees, plus
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +48,8 @@ from .evaluation import evaluate
 from .faultspec import build_fault, describe_fault
 from .gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN, Gate, combine
 
-__all__ = ["GameDayConfig", "GameDayRun", "Phase", "run_gameday"]
+__all__ = ["Check", "GameDayConfig", "GameDayRun", "Phase", "PhaseHook", "apply_checks",
+           "run_gameday"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class GameDayRun:
     started: float = 0.0
     stopped: float = 0.0
     _records: list[RequestRecord] | None = field(default=None, repr=False)
+    phase_hook: PhaseHook | None = field(default=None, repr=False)
 
     @property
     def records(self) -> list[RequestRecord]:
@@ -139,8 +146,10 @@ class GameDayRun:
         step = Phase(name, time.time())
         self.phases.append(step)
         log(f"{self.config.name}: {name}")
+        hook = self.phase_hook(step) if self.phase_hook is not None else nullcontext()
         try:
-            yield step
+            with hook:
+                yield step
         except AssertionError as exc:
             step.status, step.detail = "failed", str(exc)
             raise
@@ -151,16 +160,45 @@ class GameDayRun:
             step.stop = time.time()
 
 
+#: Wraps one phase while it runs (entered before, left after; sees its exception).
+PhaseHook = Callable[[Phase], AbstractContextManager[Any]]
+#: A scenario-specific judgement of a finished run: the gates it adds.
+Check = Callable[[GameDayRun], Iterable[Gate]]
+
+
+def apply_checks(run: GameDayRun, checks: Sequence[Check]) -> list[Gate]:
+    """Add the gates of each check to ``run`` (and return them).
+
+    A check that raises adds an *inconclusive* gate naming the check and the
+    error: a judgement that could not be made is never a pass.
+    """
+    added: list[Gate] = []
+    for check in checks:
+        name = getattr(check, "__name__", type(check).__name__).replace("_", " ")
+        try:
+            added += list(check(run))
+        except Exception as exc:
+            added.append(Gate(name, "inconclusive", "error", "a judgement",
+                              f"the check failed: {type(exc).__name__}: {exc}"))
+    run.gates += added
+    return added
+
+
 def _catalog(config: GameDayConfig) -> Catalog:
     return load_catalog(config.catalog)
 
 
 def run_gameday(target: Target, config: GameDayConfig, *,
                 log: Callable[[str], None] = lambda _m: None,
-                show_progress: bool = False) -> GameDayRun:
-    """Run one game day against ``target``; never leaves its fault applied."""
+                show_progress: bool = False, checks: Sequence[Check] = (),
+                phase_hook: PhaseHook | None = None) -> GameDayRun:
+    """Run one game day against ``target``; never leaves its fault applied.
+
+    ``checks`` judge the finished run further (their gates count in the
+    verdict); ``phase_hook`` wraps each phase as it runs.
+    """
     catalog = _catalog(config)
-    run = GameDayRun(config, target, started=time.time())
+    run = GameDayRun(config, target, started=time.time(), phase_hook=phase_hook)
     profile = read_profile(find_profile(config.profile, Path.cwd()))
     fault = None
     if config.fault is not None:
@@ -195,6 +233,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
         run.load = session.wait()
     with run.phase("evaluate SLOs", log):
         _evaluate(run, catalog, log)
+        apply_checks(run, checks)
     run.stopped = time.time()
     return run
 
