@@ -241,7 +241,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
 def _sleep_while_loading(session: LoadSession, seconds: float) -> None:
     until = time.time() + seconds
     while time.time() < until:
-        if not session.running:
+        if not session.poll():  # also enforces the run's time bound
             raise ChaosgateError("the load generator stopped early; see its log in "
                                  f"{session.spec.out_dir}")
         session.new_records()
