@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..slo.stats import percentile_sorted as percentile
 from .requestlog import RequestRecord
 
 __all__ = [
@@ -38,16 +39,6 @@ __all__ = [
 
 PERCENTILES = (50.0, 95.0, 99.0)
 TOTAL = "Aggregated"
-
-
-def percentile(sorted_values: Sequence[float], p: float) -> float:
-    """Nearest-rank ``p``-th percentile (0 < p <= 100) of already sorted values."""
-    if not sorted_values:
-        raise ValueError("percentile of no values")
-    if not 0.0 < p <= 100.0:
-        raise ValueError(f"percentile {p} is outside (0, 100]")
-    rank = math.ceil(p / 100.0 * len(sorted_values))
-    return sorted_values[max(rank, 1) - 1]
 
 
 def route_key(method: str, name: str) -> str:
