@@ -19,19 +19,27 @@ Credentials (bearer token or basic auth, from the target's environment
 variables or files) are resolved for each request and passed as a header;
 they are never stored on the client, logged or put in a message.
 
-Plain ``requests`` rather than prometheus-api-client: that library rounds
-range-query times to whole seconds, retries with back-off behind the
-breaker's back, and drops Prometheus' error message.
+The HTTP calls go through prometheus-api-client's ``PrometheusConnect``,
+used so that it cannot blur a measurement: its retries are turned off (the
+breaker decides), the range-query times it would round to whole seconds are
+passed exactly through ``params``, and the raw response is kept (a
+``requests`` response hook on our own session) so that refusals keep
+Prometheus' own message and the result keeps its ``resultType``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pybreaker
 import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.util.retry import Retry
 
 from ..exceptions import Inconclusive, TargetError, UsageError
 from ..targets import Credentials, PrometheusConfig
@@ -88,8 +96,16 @@ class PrometheusClient:
         self._source = source
         self._credentials = credentials or Credentials
         self._session = session or requests.Session()
+        self._session.verify = verify
+        self._last = threading.local()  # the raw response of this thread's last call
+        self._session.hooks["response"].append(self._keep_response)
+        self._prom = PrometheusConnect(self.url, session=self._session, timeout=timeout,
+                                       retry=Retry(total=0, raise_on_status=False))
         self._breaker = breaker or pybreaker.CircuitBreaker(
             fail_max=3, reset_timeout=5, exclude=[_Refused])
+
+    def _keep_response(self, resp: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        self._last.response = resp
 
     @classmethod
     def from_config(cls, config: PrometheusConfig, timeout: float = 5.0,
@@ -114,11 +130,26 @@ class PrometheusClient:
             "Fix: correct the PromQL (in the SLO catalogue) and try it in Prometheus' /graph")
 
     def _api(self, path: str, params: dict[str, Any]) -> Any:
-        headers = self._credentials().headers()  # resolved now; TargetError if missing
+        """GET an ``/api/v1`` endpoint through PrometheusConnect; its ``data``."""
+        self._prom.headers = self._credentials().headers()  # resolved now, never kept
 
         def call() -> Any:
-            resp = self._session.get(f"{self.url}{path}", params=params, headers=headers,
-                                     timeout=self.timeout, verify=self.verify)
+            self._last.response = None
+            try:
+                if path == "/api/v1/query":
+                    self._prom.custom_query(params["query"], params=params)
+                elif path == "/api/v1/query_range":
+                    # start/end in params override the whole seconds the library computes
+                    self._prom.custom_query_range(
+                        params["query"], _epoch(params["start"]), _epoch(params["end"]),
+                        params["step"], params=params)
+                else:
+                    self._prom.get_targets(state=params.get("state"))
+            except PrometheusApiClientException:
+                pass  # classified from the raw response below
+            resp = self._last.response
+            if resp is None:
+                raise requests.ConnectionError(f"no answer from {self.url}{path}")
             if resp.status_code in (400, 401, 403, 422):
                 raise _Refused(self._refusal(resp, params))
             resp.raise_for_status()
@@ -138,6 +169,8 @@ class PrometheusClient:
         except (requests.RequestException, ValueError) as exc:
             raise Inconclusive(f"Prometheus at {self.url} is not reachable: "
                                f"{_describe(exc, self.timeout)}") from exc
+        finally:
+            self._prom.headers = None
         if not isinstance(body, dict) or body.get("status") != "success":
             raise Inconclusive(f"Prometheus at {self.url} gave no usable answer to "
                                f"{params.get('query')!r}")
@@ -192,6 +225,10 @@ class PrometheusClient:
         """Active scrape targets with their health."""
         data = self._api("/api/v1/targets", {"state": "active"})
         return list(data["activeTargets"])
+
+
+def _epoch(value: str) -> datetime:
+    return datetime.fromtimestamp(float(value), tz=UTC)
 
 
 def _describe(exc: Exception, timeout: float) -> str:
