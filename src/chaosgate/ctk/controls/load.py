@@ -1,0 +1,122 @@
+"""Chaos Toolkit control: load on the target for the whole experiment (open model, bounded).
+
+Arguments (all optional; ``${...}`` from the configuration works)::
+
+    rate: 30            arrivals per second (open model: an outage is not hidden
+                        by coordinated omission)
+    profile: open       a profile of loadprofiles/ (or a .conf path)
+    warmup: 8           seconds of load before the steady-state hypothesis
+    duration: 300       the most the load may run (seconds): Locust stops itself
+                        then, and the harness kills it past a grace period
+    request_timeout:    seconds (default: the profile's)
+
+``before_experiment`` starts Locust as a subprocess (never imported here:
+:class:`chaosgate.load.LoadSession`) against the target's ingress and waits
+``warmup`` seconds; if it records no request, the experiment is
+interrupted (nothing could be measured). ``after_experiment`` stops it
+(after the rollbacks, so recovery is observed) and writes the request log's
+path and Locust's counts to ``journal["chaosgate"]["load"]``.
+``cleanup_control`` stops it if the run ended another way.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from chaoslib.exceptions import InterruptExecution
+from chaoslib.types import Configuration, Experiment, Journal, Secrets
+
+from ...load.profiles import find_profile, read_profile
+from ...load.runner import LoadSession, spec_for_target
+from ..state import LoadInfo, current, log
+from . import chaosgate_section
+
+__all__ = ["after_experiment_control", "before_experiment_control", "cleanup_control"]
+
+POLL = 0.25
+
+
+def _start(configuration: Configuration, rate: float, profile: str, warmup: float,
+           duration: float, request_timeout: float | None) -> LoadSession:
+    run = current()
+    settings = run.settings(configuration)
+    target = run.target(configuration)
+    prof = read_profile(find_profile(profile, Path.cwd()))
+    options: dict[str, Any] = {"rate": rate}
+    if request_timeout is not None:
+        options["request_timeout"] = request_timeout
+    spec = spec_for_target(target, prof, duration, out_root=settings.reports / "locust",
+                           **options)
+    session = LoadSession(spec, show_progress=False)
+    timeout = request_timeout or float(prof.get("request-timeout") or 2.0)
+    run.load_info = LoadInfo(rate, prof.name, warmup, duration, timeout)
+    session.start()
+    run.load = session
+    log.info("load: %g requests/s (open model, profile %s) against %s; request log %s",
+             rate, prof.name, spec.host, spec.request_log)
+    return session
+
+
+def before_experiment_control(context: Experiment, configuration: Configuration = None,
+                              secrets: Secrets = None, rate: float = 30.0,
+                              profile: str = "open", warmup: float = 8.0,
+                              duration: float = 300.0, request_timeout: float | None = None,
+                              **_arguments: Any) -> None:
+    """Start the load and let it run ``warmup`` seconds; interrupt the run if it cannot."""
+    run = current()
+    run.configuration = configuration or run.configuration
+    try:
+        session = _start(configuration, float(rate), str(profile), float(warmup),
+                         float(duration), None if request_timeout is None
+                         else float(request_timeout))
+        until = time.time() + float(warmup)
+        while time.time() < until:
+            if not session.poll():
+                raise RuntimeError(f"Locust stopped during the warmup; see {session.spec.out_dir}")
+            time.sleep(POLL)
+        if not session.spec.request_log.exists() or not run.records():
+            raise RuntimeError(f"no request recorded in {float(warmup):g} s of warmup; see "
+                               f"{session.spec.out_dir}")
+    except Exception as exc:
+        text = run.problem("load control could not start the load", exc)
+        raise InterruptExecution(text) from exc
+
+
+def _stop() -> dict[str, Any]:
+    run = current()
+    if run.load is None:
+        return {"error": "no load ran"}
+    run.load.stop()
+    load_run = run.load.wait()
+    run.load_run = load_run
+    info = run.load_info.to_json() if run.load_info else {}
+    return {**info, "run_id": load_run.run_id, "host": load_run.host,
+            "request_log": str(load_run.request_log), "out_dir": str(load_run.out_dir),
+            "locust_log": str(load_run.logs[0]) if load_run.logs else None,
+            "requests": load_run.requests, "ok": load_run.ok,
+            "exit_codes": list(load_run.exit_codes), "started": load_run.started,
+            "ended": load_run.ended, "stats": load_run.stats.to_json()}
+
+
+def after_experiment_control(context: Experiment, state: Journal = None,
+                             configuration: Configuration = None, secrets: Secrets = None,
+                             **_arguments: Any) -> None:
+    """Stop the load and put the request log's path and counts in the journal."""
+    try:
+        report = _stop()
+    except Exception as exc:
+        report = {"error": current().problem("load control could not stop the load", exc)}
+    if isinstance(state, dict):
+        chaosgate_section(state)["load"] = report
+
+
+def cleanup_control() -> None:
+    """Stop the load if it still runs (the run ended before ``after_experiment``)."""
+    run = current()
+    if run.load is not None and run.load_run is None and run.load.procs:
+        try:
+            _stop()
+        except Exception as exc:
+            log.error("chaosgate: stopping the load failed: %s", exc)

@@ -1,0 +1,111 @@
+"""Chaos Toolkit control: judge the run as a game day and put the verdict in the journal.
+
+In ``after_experiment`` (after the ``ledger`` and ``load`` controls, so
+every fault is reverted and the request log complete) it evaluates exactly
+as ``chaosgate gameday`` does (:func:`chaosgate.gameday.evaluate`): the
+steady state before the first fault and after recovery, the error budget
+the run burned, and the recovery SLO judged by both observers (the request
+log and Prometheus' raw samples); the statistical verdict of every ratio
+SLO is reported beside. It writes ``journal["chaosgate"]`` (see
+:mod:`chaosgate.ctk.journal`): the faults and their ground truth, the
+timeline (``t_inject``; per observer ``t_impact``, ``t_recover``, TTR), the
+gates, the verdicts, and the run's verdict with its exit code.
+
+Then :func:`chaosgate.ctk.journal.decide` marks the journal: a failed gate
+(or the hypothesis not met after the method) makes the run *deviated*; an
+inconclusive one (no data, a fault that did not take hold, a control that
+failed, an interrupted run) makes it *failed*. ``chaos run`` exits 1 in
+both cases, 0 only when the SLOs held. Arguments (optional)::
+
+    max_budget_burn: 0.10      share of the error budget a run may burn
+    budget_period_days: 30     the budget's period
+    recovery_slo: time-to-recover
+
+Secrets: a ``prometheus`` scope (``bearer_token``, or ``username`` and
+``password``) overrides the target file's credentials; the experiment's
+``secrets`` block is redacted in the journal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaoslib.types import Configuration, Experiment, Journal, Secrets
+
+from ...gameday import Evaluation, Gate, evaluate
+from ...gameday.gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN
+from ...report.redact import redact_obj
+from ...slo.evaluate import records_verdicts
+from ..config import prometheus_client
+from ..journal import EXIT_CODES, decide, section, steady_states
+from ..observe import catalog
+from ..state import current, log
+from . import chaosgate_section
+
+__all__ = ["after_experiment_control", "evaluate_run"]
+
+
+def evaluate_run(configuration: Configuration, secrets: Secrets, *,
+                 max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
+                 budget_period: float = DEFAULT_BUDGET_PERIOD,
+                 recovery_slo: str = "time-to-recover") -> dict[str, Any]:
+    """Evaluate this run's load and faults; the measured part of the journal section."""
+    run = current()
+    target = run.target(configuration)
+    cat = catalog(configuration)
+    records = run.load_run.records() if run.load_run is not None else run.records()
+    warmup = run.load_info.warmup if run.load_info else 10.0
+    t_inject = run.t_inject
+    if records:
+        load_start = records[0].t
+        load_end = max(r.end for r in records)
+        marks = [a.timeline.t_healed or a.timeline.t_revert or a.timeline.t_inject
+                 for a in run.faults]
+        after = max([m for m in marks if m is not None], default=load_start + warmup)
+        observe = max(load_end - after, 0.0)
+    else:
+        load_start = load_end = observe = 0.0
+    result = evaluate(target, cat, records, t_inject=t_inject, warmup=warmup, observe=observe,
+                      recovery_slo=recovery_slo, max_budget_burn=max_budget_burn,
+                      budget_period=budget_period,
+                      prometheus=prometheus_client(target, secrets), log=log.info)
+    client = records_verdicts([s for s in cat if s.is_ratio], records, start=load_start,
+                              end=load_end) if records else []
+    faults = [(a.timeline, a.change.data) for a in run.faults]
+    return section(result, faults, client)
+
+
+def _redact_experiment(journal: dict[str, Any]) -> None:
+    """The journal's copy of the experiment, its ``secrets`` block redacted (the run's own
+    experiment is left alone)."""
+    experiment = journal.get("experiment")
+    if isinstance(experiment, dict) and experiment.get("secrets"):
+        journal["experiment"] = {**experiment, "secrets": redact_obj(experiment["secrets"])}
+
+
+def after_experiment_control(context: Experiment, state: Journal = None,
+                             configuration: Configuration = None, secrets: Secrets = None,
+                             max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
+                             budget_period_days: float = DEFAULT_BUDGET_PERIOD / 86400,
+                             recovery_slo: str = "time-to-recover",
+                             **_arguments: Any) -> None:
+    """Evaluate the SLOs over the run, write ``journal["chaosgate"]``, decide the run."""
+    if not isinstance(state, dict):
+        return
+    run = current()
+    try:
+        measured = evaluate_run(configuration, secrets, max_budget_burn=float(max_budget_burn),
+                                budget_period=float(budget_period_days) * 86400,
+                                recovery_slo=str(recovery_slo))
+    except Exception as exc:
+        why = run.problem("slo control could not evaluate the run", exc)
+        measured = section(Evaluation([Gate("evaluation", "inconclusive", "", "", why)]), [])
+    verdict, reasons = decide(state, measured["gates_verdict"], run.problems)
+    out = chaosgate_section(state)
+    out.update(measured)
+    out.update({"verdict": verdict, "exit_code": EXIT_CODES[verdict], "reasons": reasons,
+                "steady_state": steady_states(state)})
+    _redact_experiment(state)
+    ttr = ", ".join(f"{k} {v:.2f} s" for k, v in measured["ttr"].items() if v is not None)
+    log.info("chaosgate verdict: %s%s%s", verdict.upper(), f" (TTR {ttr})" if ttr else "",
+             "" if not reasons else ": " + "; ".join(reasons))

@@ -1,0 +1,144 @@
+"""The ``chaosgate`` section of a Chaos Toolkit journal, and the verdict it carries. Pure.
+
+The controls fill ``journal["chaosgate"]``::
+
+    version     1
+    verdict     pass | fail | inconclusive       (DESIGN.md section 6)
+    exit_code   0 | 1 | 3                        what chaosgate's own front ends exit with
+    reasons     why the verdict is not a pass
+    load        the load control: profile, rate, request log, counts
+    faults      each fault: id, kind, t_inject, t_revert, ground truth, summary
+    timeline    t_inject, and per observer t_impact, t_detect, t_recover, TTR (± bounds)
+    ttr         {client: s, server: s}: time to recover per observer (0.0: no impact)
+    gates       what decided (steady state, error budget, recovery), as the engine's
+    verdicts    the statistical SLO verdicts (PromQL included), reported, not gating
+    ledger      the ledger control: reverted at the end, left open
+
+``chaos run`` itself can only exit 0 or 1, so :func:`decide` maps the
+verdict onto the journal: *fail* marks the run deviated (a weakness was
+found), *inconclusive* marks it failed (no verdict: no data, a fault that
+did not take hold, an unreachable Prometheus, an interrupted run). Either
+exits 1; never a silent pass. ``exit_code`` keeps the distinction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from ..exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
+from ..faults import Timeline as FaultTimeline
+from ..faults.summary import summarize
+from ..gameday import Evaluation
+from ..slo.evaluate import Status, Verdict
+from ..slo.timeline import Timeline
+
+__all__ = [
+    "EXIT_CODES",
+    "KEY",
+    "VERSION",
+    "decide",
+    "failed_actions",
+    "fault_json",
+    "section",
+    "steady_states",
+    "ttr_seconds",
+]
+
+KEY = "chaosgate"
+VERSION = 1
+EXIT_CODES: Mapping[Status, int] = {"pass": EXIT_PASS, "fail": EXIT_FAIL,
+                                    "inconclusive": EXIT_INCONCLUSIVE}
+_MODULE_PREFIX = "chaosgate.ctk."
+
+
+def _estimate(value: Any) -> Any:
+    return None if value is None else value.to_json()
+
+
+def ttr_seconds(timeline: Timeline) -> float | None:
+    """The TTR's best estimate; 0.0 when events were seen and none was impacted."""
+    if timeline.ttr is not None:
+        return float(timeline.ttr.t)
+    return 0.0 if timeline.t_impact is None and timeline.total > 0 else None
+
+
+def fault_json(timeline: FaultTimeline, data: Mapping[str, Any]) -> dict[str, Any]:
+    """One fault for the journal: its marks, ground truth and one-line summary."""
+    return {**timeline.to_json(), "summary": summarize(timeline, data)}
+
+
+def section(evaluation: Evaluation, faults: Sequence[tuple[FaultTimeline, Mapping[str, Any]]],
+            client_verdicts: Iterable[Verdict] = ()) -> dict[str, Any]:
+    """The measured part of the section: faults, timelines per observer, gates, verdicts."""
+    m = evaluation.measurement
+    observers = {name: tl for name, tl in (("client", m.client if m else None),
+                                          ("server", m.server if m else None))
+                 if tl is not None}
+    t_injects = [tl.t_inject for tl, _ in faults if tl.t_inject is not None]
+    recovery = list(m.verdicts) if m else []
+    return {
+        "faults": [fault_json(tl, data) for tl, data in faults],
+        "timeline": {
+            "t_inject": min(t_injects) if t_injects else None,
+            **{name: tl.to_json() for name, tl in observers.items()},
+            "disagreements": [d.describe() for d in (m.disagreements if m else ())],
+        },
+        "ttr": {name: ttr_seconds(tl) for name, tl in observers.items()},
+        "ttr_bounds": {name: _estimate(tl.ttr) for name, tl in observers.items()},
+        "recovery": [v.to_json() for v in recovery],
+        "gates": [asdict(g) for g in evaluation.gates],
+        "gates_verdict": evaluation.verdict,
+        "verdicts": [v.to_json() for v in (*evaluation.reported, *client_verdicts)],
+    }
+
+
+def failed_actions(journal: Mapping[str, Any]) -> list[str]:
+    """The chaosgate activities of the method and rollbacks that failed (with why)."""
+    found = []
+    for run in [*(journal.get("run") or ()), *(journal.get("rollbacks") or ())]:
+        activity = run.get("activity") or {}
+        module = str((activity.get("provider") or {}).get("module", ""))
+        if module.startswith(_MODULE_PREFIX) and run.get("status") == "failed":
+            why = "".join(run.get("exception") or ()).strip().splitlines()
+            found.append(f"{activity.get('name')}: {why[-1] if why else 'failed'}")
+    return found
+
+
+def steady_states(journal: Mapping[str, Any]) -> dict[str, bool | None]:
+    """Whether the steady-state hypothesis was met before and after the method."""
+    states = journal.get("steady_states") or {}
+    return {phase: None if not states.get(phase) else bool(states[phase].get("steady_state_met"))
+            for phase in ("before", "after")}
+
+
+def decide(journal: dict[str, Any], gates_verdict: Status,
+           problems: Sequence[str] = ()) -> tuple[Status, list[str]]:
+    """The run's verdict, applied to ``journal`` so that ``chaos run`` exits 1 unless pass.
+
+    ``problems`` make the run inconclusive (a control that could not do its
+    work, a fault left open). A failed chaosgate action, a steady state not
+    met before the method, or an interrupted run are inconclusive too; the
+    hypothesis not met after the method is a fail, as is any failed gate.
+    Fail wins over inconclusive: a violation observed is definitive.
+    """
+    fails: list[str] = []
+    unknown = list(problems) + [f"action failed: {a}" for a in failed_actions(journal)]
+    states = steady_states(journal)
+    if gates_verdict == "fail":
+        fails.append("an SLO gate failed")
+    elif gates_verdict == "inconclusive":
+        unknown.append("the SLO gates are inconclusive")
+    if states["after"] is False:
+        fails.append("the steady-state hypothesis was not met after the method")
+    if states["before"] is False:
+        unknown.append("the steady-state hypothesis was not met before the method")
+    if journal.get("status") in ("interrupted", "aborted"):
+        unknown.append(f"the run was {journal['status']}")
+    verdict: Status = "fail" if fails else "inconclusive" if unknown else "pass"
+    if verdict == "fail":
+        journal["deviated"] = True
+    elif verdict == "inconclusive" and journal.get("status") not in ("interrupted", "aborted"):
+        journal["status"] = "failed"
+    return verdict, fails + unknown

@@ -1,0 +1,136 @@
+"""Chaos Toolkit probes: is the system within its SLOs, how available, how fast, how soon back.
+
+Use them as ``provider: {type: python, module: chaosgate.ctk.probes, func: ...}``
+with a tolerance, e.g. ``slo_met`` with ``tolerance: true`` or
+``recovery_time`` with ``tolerance: {type: range, range: [0, 30]}``.
+
+Observers (``observer``): ``client`` reads the request log of the load the
+``load`` control drives (exact counts and percentiles), ``server`` asks
+Prometheus with the SLO catalogue's PromQL, ``auto`` (default) is client
+when the load control runs, else server. Prometheus credentials come from
+the target file, or from a ``prometheus`` secrets scope
+(``bearer_token``, or ``username``/``password``) listed in the provider's
+``secrets``; they never appear in a result. A probe with no data fails
+(no data is never a pass). The SLOs are those of the catalogue named by
+``chaosgate_catalog`` (default ``probes/``).
+"""
+
+from chaoslib.types import Configuration, Secrets
+
+from ..exceptions import Inconclusive, UsageError
+from ..gameday.gates import budget_burn
+from ..slo.stats import percentile as nearest_rank
+from ..targets import Selector
+from .observe import catalog, recovery, verdicts, window_records
+from .state import current, log
+
+__all__ = [
+    "availability",
+    "error_budget_burn",
+    "faults_applied",
+    "p95_latency",
+    "pods_ready",
+    "recovery_time",
+    "slo_met",
+]
+
+
+def slo_met(slos: list[str] | None = None, window: float = 10.0, observer: str = "auto",
+            configuration: Configuration = None, secrets: Secrets = None) -> bool:
+    """True when every named ratio SLO (all of the catalogue's when none) kept its objective
+    over the last ``window`` seconds.
+
+    "Kept" means the observed ratio meets the objective (a short window can
+    show a 99.99 % SLO is kept, not prove it: the ``slo`` control reports the
+    statistical verdicts). Fails (no data is never a pass) when an SLO had
+    no event in the window.
+    """
+    cat = catalog(configuration)
+    found = verdicts(cat.select(slos or ()), window, observer, configuration, secrets)
+    missed = [f"{v.slo}: {v.reason}" for v in found if v.status == "fail"]
+    for line in missed:
+        log.warning("SLO not kept: %s", line)
+    return not missed
+
+
+def availability(window: float = 10.0, slo: str = "availability", observer: str = "auto",
+                 configuration: Configuration = None, secrets: Secrets = None) -> float:
+    """The good ratio (0..1) of the availability SLO ``slo`` over the last ``window`` seconds.
+
+    Client side: requests without a 5xx or a missing answer; server side:
+    the SLO's PromQL. E.g. ``tolerance: {type: range, range: [0.999, 1.0]}``.
+    """
+    found = verdicts([catalog(configuration).get(slo)], window, observer, configuration,
+                     secrets)
+    return float(found[0].value or 0.0)
+
+
+def p95_latency(route: str = "/api/checkout", window: float = 10.0, percentile: float = 95.0,
+                configuration: Configuration = None, secrets: Secrets = None) -> float:
+    """The exact p95 (or ``percentile``) latency in ms of successful ``route`` requests over
+    the last ``window`` seconds, from the load control's request log (nearest rank, no
+    interpolation). E.g. ``tolerance: {type: range, range: [0, 500]}``.
+    """
+    records, _, _ = window_records(window)
+    durations = [r.ms for r in records if r.name == route and r.ok]
+    if not durations:
+        raise Inconclusive(f"no successful {route} request in the last {window:g} s")
+    return float(nearest_rank(durations, percentile))
+
+
+def recovery_time(slo: str = "time-to-recover", observer: str = "auto",
+                  timeout: float | None = None, configuration: Configuration = None,
+                  secrets: Secrets = None) -> float:
+    """Seconds from the first impact of this run's first fault until the SLOs recovered.
+
+    Recovered: the start of the first hold-down window (the recovery SLO's,
+    10 s by default) back within every SLO it names. Waits until that is
+    seen, or until it can no longer meet the objective (``timeout`` caps
+    the wait). 0.0 when nothing was impacted (or no fault was applied yet);
+    when not recovered, the time since the impact (over the objective).
+    E.g. ``tolerance: {type: range, range: [0, 30]}``.
+    """
+    return recovery(slo, observer, timeout, configuration, secrets)
+
+
+def error_budget_burn(slo: str = "availability", period_days: float = 30.0,
+                      configuration: Configuration = None, secrets: Secrets = None) -> float:
+    """The share of ``slo``'s error budget over ``period_days`` that this run's failed
+    requests burned so far (1.0: the whole period's budget), at the run's own request rate.
+
+    From the load control's request log (exact counts). E.g. ``tolerance:
+    {type: range, range: [0, 0.1]}``.
+    """
+    target = catalog(configuration).get(slo)
+    if target.type not in ("availability", "error_ratio"):
+        raise UsageError(f"slo: {slo!r} is a {target.type} SLO; the budget burn is read "
+                         "for availability and error_ratio SLOs")
+    end = current().settle()
+    records = current().records(until=end)
+    span = end - records[0].t if records else 0.0
+    used = budget_burn(target, records, duration_s=span, period_s=period_days * 86400)
+    if used is None:
+        raise Inconclusive(f"no request of SLO {slo!r} in this run yet")
+    return used.burn
+
+
+def pods_ready(selector: str, namespace: str | None = None,
+               configuration: Configuration = None, secrets: Secrets = None) -> int:
+    """How many pods ``selector`` selects that are ready (sandbox: alive and /healthz ok).
+
+    E.g. ``tolerance: 2`` for a service of two replicas.
+    """
+    run = current()
+    target = run.target(configuration)
+    pods = run.platform(configuration).list_pods(Selector.parse(selector),
+                                                 namespace or target.namespace)
+    return sum(1 for p in pods if p.ready)
+
+
+def faults_applied(configuration: Configuration = None, secrets: Secrets = None) -> int:
+    """How many faults this run applied that are not reverted yet (in the ledger).
+
+    E.g. ``tolerance: 0`` after the rollbacks.
+    """
+    run = current()
+    return len(run.own_entries(run.context(configuration).ledger))

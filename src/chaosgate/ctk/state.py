@@ -1,0 +1,164 @@
+"""What one ``chaos run`` shares between chaosgate's actions, probes and controls.
+
+Chaos Toolkit runs an experiment in one process and calls activities and
+control hooks as plain functions, so they share a process-wide
+:class:`RunState` (:func:`current`): the target, every fault the actions
+applied (with its timeline: ``t_inject``, ground truth), the running load
+session of the ``load`` control, and the actions that failed. Nothing here
+holds a secret.
+
+The faults are also in the write-ahead ledger and in
+:mod:`chaosgate.faults.signals`' registry; the ``ledger`` control reverts
+from those, so a fault is undone even when this state were lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import UsageError
+from ..faults import AppliedFault, FaultContext, Ledger, LedgerEntry
+from ..load.requestlog import RequestRecord, read_request_log
+from ..load.run import LoadRun
+from ..load.runner import LoadSession
+from ..platforms import Platform, platform_for
+from ..targets import Target, load_target
+from .config import Settings, settings_from
+
+__all__ = ["LoadInfo", "RunState", "current", "log", "reset"]
+
+#: Chaos Toolkit's logger: what chaosgate says shows in ``chaos run``'s output and log.
+log = logging.getLogger("chaostoolkit")
+
+SETTLE = 0.5  # seconds after the request timeout before a request's record is surely written
+
+
+@dataclass(frozen=True)
+class LoadInfo:
+    """How the ``load`` control drives the run (read by probes and the ``slo`` control)."""
+
+    rate: float
+    profile: str
+    warmup: float
+    duration: float
+    request_timeout: float = 2.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for the journal."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class RunState:
+    """The state of this process's run (see the module doc)."""
+
+    started: float = field(default_factory=time.time)
+    faults: list[AppliedFault] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # faults that did not take hold or heal
+    problems: list[str] = field(default_factory=list)  # controls that could not do their work
+    load: LoadSession | None = None
+    load_info: LoadInfo | None = None
+    load_run: LoadRun | None = None  # the finished load run (the load control waited for it)
+    configuration: Mapping[str, Any] | None = None  # as the controls last saw it
+    _targets: dict[Path, tuple[Target, Platform]] = field(default_factory=dict, repr=False)
+
+    def settings(self, configuration: Mapping[str, Any] | None) -> Settings:
+        """The run's settings (configuration, environment, defaults)."""
+        return settings_from(configuration)
+
+    def target(self, configuration: Mapping[str, Any] | None) -> Target:
+        """The target the configuration names (loaded once per path)."""
+        return self._target_and_platform(configuration)[0]
+
+    def platform(self, configuration: Mapping[str, Any] | None) -> Platform:
+        """The target's platform (built once per target path)."""
+        return self._target_and_platform(configuration)[1]
+
+    def _target_and_platform(self, configuration: Mapping[str, Any] | None
+                             ) -> tuple[Target, Platform]:
+        path = self.settings(configuration).target.resolve()
+        if path not in self._targets:
+            target = load_target(path)
+            self._targets[path] = (target, platform_for(target))
+        return self._targets[path]
+
+    def context(self, configuration: Mapping[str, Any] | None) -> FaultContext:
+        """A fault context on the configured target and ledger."""
+        settings = self.settings(configuration)
+        target, platform = self._target_and_platform(configuration)
+        return FaultContext(target, platform, Ledger(settings.ledger), settings.seed,
+                            log=log.info)
+
+    def track(self, applied: AppliedFault) -> None:
+        """Remember a fault an action applied (its timeline feeds the SLO evaluation)."""
+        if all(a.fault_id != applied.fault_id for a in self.faults):
+            self.faults.append(applied)
+
+    def applied(self, kinds: tuple[str, ...] = ()) -> list[AppliedFault]:
+        """Faults of this run not reverted yet (of ``kinds`` only, when given), newest first."""
+        return [a for a in reversed(self.faults)
+                if not a.reverted and (not kinds or a.timeline.kind in kinds)]
+
+    @property
+    def t_inject(self) -> float | None:
+        """When the run's first fault was applied (None: no fault yet)."""
+        times = [a.timeline.t_inject for a in self.faults if a.timeline.t_inject is not None]
+        return min(times) if times else None
+
+    def problem(self, what: str, exc: BaseException) -> str:
+        """Record (and log) that a control could not do its work: the run is inconclusive."""
+        text = f"{what}: {type(exc).__name__}: {exc}"
+        log.error("chaosgate: %s", text)
+        self.problems.append(text)
+        return text
+
+    def own_entries(self, ledger: Ledger) -> list[LedgerEntry]:
+        """Ledger entries this process opened since the run started, still open."""
+        return [e for e in ledger.open_entries()
+                if e.pid == os.getpid() and e.t_open >= self.started - 1.0]
+
+    @property
+    def request_log(self) -> Path | None:
+        """The load control's request log, when it runs one."""
+        return None if self.load is None else self.load.spec.request_log
+
+    def records(self, until: float | None = None) -> list[RequestRecord]:
+        """The request log so far (requests started before ``until``), by start time."""
+        path = self.request_log
+        if path is None:
+            raise UsageError("no request log: this probe reads the load the `load` control "
+                             "drives. Fix: add chaosgate.ctk.controls.load to the experiment's "
+                             "controls, or use observer: server")
+        if self.load is not None and self.load_run is None and self.load.procs:
+            self.load.poll()  # keep the run bounded (deadline) while nobody waits on it
+        if not path.exists():
+            return []
+        found = [r for r in read_request_log(path) if until is None or r.t < until]
+        return sorted(found, key=lambda r: r.t)
+
+    def settle(self) -> float:
+        """Wait until every request started by now has its record; return that 'now'."""
+        now = time.time()
+        timeout = self.load_info.request_timeout if self.load_info else 2.0
+        time.sleep(timeout + SETTLE)
+        return now
+
+
+_RUN: list[RunState] = [RunState()]
+
+
+def current() -> RunState:
+    """This process's run."""
+    return _RUN[0]
+
+
+def reset() -> RunState:
+    """Start a fresh run state (one process runs one experiment; tests run several)."""
+    _RUN[0] = RunState()
+    return _RUN[0]
