@@ -1,75 +1,243 @@
-"""pytest plugin: ``--chaos-*`` options, markers and the target fixture.
+"""pytest plugin: ``--chaos-*`` options, markers and fixtures for game-day scenarios.
 
-Kept thin (as pytest-xdist's plugin is): heavy modules are imported inside
-the fixtures that need them, so loading the plugin costs nothing for test
-suites that do not use chaosgate.
+Kept thin (as pytest-xdist's plugin is): this module imports only pytest;
+everything else is imported inside the fixtures and hooks that need it, so
+loading the plugin costs nothing for test suites that do not use chaosgate.
+
+Options: ``--chaos-target FILE`` (without it game days skip, saying why),
+``--chaos-profile NAME``, ``--chaos-rate RPS``, ``--chaos-repeat N`` (each
+game day N times: TTR per run, MTTR with a bootstrap interval, the MTTR
+plot), ``--chaos-dry-run`` (print each game day's fault plan; no load, no
+fault, no ledger entry), ``--chaos-results FILE`` (game-day results JSON,
+default ``reports/gameday.json``), ``--chaos-ledger FILE``,
+``--chaos-kubeconfig FILE`` (the live Kubernetes suite).
+
+Markers: ``gameday`` (a game-day scenario: needs ``--chaos-target``) and
+``fault(kind)`` (the fault it injects; must match its game day's fault).
+
+Fixtures: ``chaos_target``, ``chaos_platform``, ``chaos_fault`` (faults from
+specs, always reverted at teardown, through the ledger if need be),
+``chaos_load`` (bounded load sessions), ``chaos_slo`` (SLO catalogue and
+Prometheus client), ``chaos_timeline`` (timelines, TTR and plot of a custom
+scenario) and ``gameday`` (a whole game day through the engine, reported to
+Allure, judged: see :mod:`chaosgate.gameday.scenario`). SIGINT and SIGTERM
+during a game day revert its fault, then stop the session with exit code
+130 or 143.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from .gameday.fixtures import FaultFactory, LoadFactory, SLOAccess, TimelineHelper
+    from .gameday.scenario import GameDayRunner
+    from .gameday.session import ChaosSession
+    from .platforms.base import Platform
     from .targets import Target
 
-__all__ = ["chaos_target"]
+__all__ = ["chaos_fault", "chaos_load", "chaos_platform", "chaos_slo", "chaos_target",
+           "chaos_timeline", "gameday"]
+
+SESSION_KEY = pytest.StashKey["ChaosSession"]()
+NO_TARGET = ("no --chaos-target given: game days run against a target, e.g. "
+             "pytest scenarios --chaos-target targets/sandbox.yaml")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``--chaos-*`` command line options."""
     group = parser.getgroup("chaosgate", "chaosgate resilience testing")
-    group.addoption(
-        "--chaos-target",
-        metavar="FILE",
-        default=None,
-        help="target file (e.g. targets/sandbox.yaml); game days skip without one",
-    )
-    group.addoption(
-        "--chaos-kubeconfig",
-        metavar="FILE",
-        default=None,
-        help="kubeconfig of a real cluster: enables the live Kubernetes suite",
-    )
-    group.addoption(
-        "--chaos-dry-run",
-        action="store_true",
-        default=False,
-        help="print what each fault would do and touch nothing",
-    )
+    add = group.addoption
+    add("--chaos-target", metavar="FILE", default=None,
+        help="target file (e.g. targets/sandbox.yaml); game days skip without one")
+    add("--chaos-profile", metavar="NAME", default=None,
+        help="load profile of loadprofiles/ (default: open, or the scenario's own)")
+    add("--chaos-rate", metavar="RPS", type=float, default=None,
+        help="requests per second of the open-model load (default: the scenario's, 40)")
+    add("--chaos-repeat", metavar="N", type=int, default=1,
+        help="run each game day N times: TTR per run, MTTR with a confidence interval")
+    add("--chaos-dry-run", action="store_true", default=False,
+        help="print what each fault would do and touch nothing (no load, no ledger entry)")
+    add("--chaos-results", metavar="FILE", default="reports/gameday.json",
+        help="where the game-day results (JSON) go (default: reports/gameday.json)")
+    add("--chaos-ledger", metavar="FILE", default=None,
+        help="the fault ledger (default: $CHAOSGATE_LEDGER or .chaosgate/ledger.jsonl)")
+    add("--chaos-kubeconfig", metavar="FILE", default=None,
+        help="kubeconfig of a real cluster: enables the live Kubernetes suite")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Declare chaosgate's markers; export ``--chaos-kubeconfig`` to the live suite."""
+    """Declare the markers, check the options, export ``--chaos-kubeconfig``."""
+    config.addinivalue_line("markers", "gameday: a game-day scenario (needs --chaos-target)")
+    config.addinivalue_line("markers", "fault(kind): the fault a game day injects, e.g. "
+                                       "fault('partition') or fault(kind='kill-pods')")
     kubeconfig = config.getoption("--chaos-kubeconfig", default=None)
     if kubeconfig:
-        import os
-
         os.environ["CHAOSGATE_KUBECONFIG"] = str(kubeconfig)
-    config.addinivalue_line("markers", "gameday: a game-day scenario (needs --chaos-target)")
-    config.addinivalue_line("markers", "fault(name): the fault a scenario injects")
+    if config.getoption("--chaos-repeat") < 1:
+        raise pytest.UsageError("--chaos-repeat: must be at least 1")
+    rate = config.getoption("--chaos-rate")
+    if rate is not None and not rate > 0:
+        raise pytest.UsageError("--chaos-rate: must be a positive number of requests/s")
+    if config.getoption("--chaos-target") and config.getoption("numprocesses", default=None):
+        raise pytest.UsageError("game days share one target and must not overlap: "
+                                "run them without -n (pytest-xdist)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without ``--chaos-target``, game days are skipped with the reason."""
+    if config.getoption("--chaos-target"):
+        return
+    skip = pytest.mark.skip(reason=NO_TARGET)
+    for item in items:
+        if item.get_closest_marker("gameday") is not None:
+            item.add_marker(skip)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    """Name the chaos target in pytest's header."""
+    """Name the chaos target (and the load settings) in pytest's header."""
     target = config.getoption("--chaos-target")
-    if target:
-        dry = " (dry run)" if config.getoption("--chaos-dry-run") else ""
-        return f"chaosgate target: {target}{dry}"
-    return None
+    if not target:
+        return None
+    dry = " (dry run)" if config.getoption("--chaos-dry-run") else ""
+    rate = config.getoption("--chaos-rate")
+    return (f"chaosgate target: {target}{dry}; profile "
+            f"{config.getoption('--chaos-profile') or 'scenario default'}, rate "
+            f"{'scenario default' if rate is None else f'{rate:g}/s'}, repeat "
+            f"{config.getoption('--chaos-repeat')}")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A game day stopped by SIGINT/SIGTERM (its fault reverted) stops the session."""
+    report: pytest.TestReport = yield
+    if call.excinfo is not None and type(call.excinfo.value).__name__ == "Interrupted":
+        code = getattr(call.excinfo.value, "exit_code", 130)
+        item.session.shouldstop = f"{call.excinfo.value}: faults reverted, session stopped"
+        _session(item.config).interrupted = int(code)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the results file and Allure's environment and categories; signal exit codes."""
+    state = session.config.stash.get(SESSION_KEY, None)
+    if state is None:
+        return
+    state.finish()
+    if state.interrupted:
+        session.exitstatus = state.interrupted
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                            config: pytest.Config) -> None:
+    """Each game day's verdict and TTR (and dry-run plans) at the end of the run."""
+    state = config.stash.get(SESSION_KEY, None)
+    lines = state.summary_lines() if state is not None else []
+    if lines:
+        terminalreporter.section("chaosgate game days")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def _session(config: pytest.Config) -> ChaosSession:
+    if SESSION_KEY not in config.stash:
+        from .gameday.session import ChaosSession, Settings
+
+        config.stash[SESSION_KEY] = ChaosSession(config, Settings.from_config(config))
+    return config.stash[SESSION_KEY]
+
+
+# -- fixtures ---------------------------------------------------------------
 @pytest.fixture(scope="session")
 def chaos_target(pytestconfig: pytest.Config) -> Target:
     """The loaded ``--chaos-target``; skips the test when none was given."""
     path = pytestconfig.getoption("--chaos-target")
     if not path:
-        pytest.skip("no --chaos-target given")
+        pytest.skip(NO_TARGET)
     from .exceptions import TargetError
     from .targets import load_target
 
     try:
-        return load_target(path)
+        target = load_target(path)
     except TargetError as exc:
         raise pytest.UsageError(str(exc)) from exc
+    _session(pytestconfig).facts_from(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def chaos_platform(chaos_target: Target) -> Platform:
+    """The target's platform (sandbox or Kubernetes): pods, links, faults."""
+    from .platforms import platform_for
+
+    return platform_for(chaos_target)
+
+
+@pytest.fixture
+def chaos_fault(request: pytest.FixtureRequest, chaos_target: Target,
+                chaos_platform: Platform) -> Iterator[FaultFactory]:
+    """``chaos_fault(spec)``: inject a fault from a spec; every one is reverted at teardown
+    (SIGINT/SIGTERM revert at once), from the ledger if its handle could not."""
+    from .faults import Ledger, reverting_on_signals
+    from .gameday.fixtures import FaultFactory
+
+    state = _session(request.config)
+    log = state.progress()
+    factory = FaultFactory(chaos_target, chaos_platform, Ledger(state.settings.ledger),
+                           dry_run=state.settings.dry_run, log=log,
+                           on_plan=lambda plan: state.plans.append((request.node.name, plan)))
+    with reverting_on_signals(log):
+        try:
+            yield factory
+        finally:
+            problems = factory.revert_all()
+    if problems:
+        pytest.fail("chaos_fault teardown could not revert: " + "; ".join(problems),
+                    pytrace=False)
+
+
+@pytest.fixture
+def chaos_load(request: pytest.FixtureRequest, chaos_target: Target) -> Iterator[LoadFactory]:
+    """``chaos_load(duration, rate=...)``: a started, bounded load session (stopped at teardown)."""
+    from .gameday.fixtures import LoadFactory
+
+    s = _session(request.config).settings
+    factory = LoadFactory(chaos_target, s.out_dir, s.profile, s.rate, s.dry_run)
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+@pytest.fixture(scope="session")
+def chaos_slo(chaos_target: Target) -> SLOAccess:
+    """The SLO catalogue (``probes/``) and the target's Prometheus client."""
+    from .gameday.fixtures import SLOAccess
+    from .slo.catalog import load_catalog
+    from .slo.prometheus import PrometheusClient
+
+    return SLOAccess(load_catalog("probes"), PrometheusClient.from_config(chaos_target.prometheus))
+
+
+@pytest.fixture
+def chaos_timeline(chaos_target: Target, chaos_slo: SLOAccess) -> TimelineHelper:
+    """Timelines and TTR of a custom scenario (both observers), and its plot for Allure."""
+    from .gameday.fixtures import TimelineHelper
+
+    return TimelineHelper(chaos_target, chaos_slo)
+
+
+@pytest.fixture
+def gameday(request: pytest.FixtureRequest, chaos_target: Target,
+            chaos_platform: Platform) -> GameDayRunner:
+    """``gameday(GameDayConfig(...), feature=..., story=...)``: run, report and judge a game
+    day (SLOViolated on fail, Inconclusive on inconclusive; the result on pass)."""
+    from .gameday.scenario import GameDayRunner
+
+    return GameDayRunner(request, _session(request.config), chaos_target, chaos_platform)

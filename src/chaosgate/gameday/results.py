@@ -1,0 +1,226 @@
+"""From game-day runs to what the reports read: SLO rows, TTR, MTTR, a journal.
+
+Pure: plain data in (:class:`~chaosgate.gameday.engine.GameDayRun` and the SLO
+catalogue), plain data out (:class:`~chaosgate.report.model.GameDayResult`,
+:class:`~chaosgate.report.model.SLORow`, JSON-ready mappings). The pytest
+plugin and ``chaosgate gameday`` draw the plots and write the files.
+
+The SLO rows of a game day are every gate that decided it (steady state,
+error budgets, recovery by each observer, scenario checks), then every
+statistical verdict that is only *reported* (server side, Clopper-Pearson,
+with the PromQL used), named ``<slo> (reported)``. A repeated game day has
+MTTR rows (mean and median with their bootstrap interval) and then the rows
+of each repetition prefixed ``#k``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..report.model import GameDayResult, Outcome, SLORow, TimelineMarks, marks_from_timeline
+from ..slo.evaluate import Verdict, objective_text
+from ..slo.measure import timeline_slos
+from ..slo.model import SLO, Catalog
+from ..slo.stats import summarize_ttr
+from .engine import GameDayRun
+from .faultspec import describe_fault
+from .gates import Gate, combine
+
+__all__ = [
+    "build_result",
+    "failure_message",
+    "journal",
+    "marks_of",
+    "recovery_promql",
+    "slo_rows",
+    "ttr_from_inject_of",
+    "ttr_of",
+    "verdict_of",
+]
+
+
+def verdict_of(run: GameDayRun) -> Outcome:
+    """The run's verdict (the engine's: gates combined; a fault that did not hold: inconclusive)."""
+    return "inconclusive" if run.fault_error else combine(g.status for g in run.gates)
+
+
+def ttr_of(run: GameDayRun) -> float | None:
+    """Time to recover, seconds: the request log's, else Prometheus'.
+
+    0.0 when a fault ran and neither observer saw any impact (nothing to
+    recover from); None for a baseline or when it could not be measured.
+    """
+    if run.ttr is not None:
+        return run.ttr
+    m = run.measurement
+    if run.outcome is None or m is None:
+        return None
+    seen = [tl for tl in (m.client, m.server) if tl is not None and tl.total > 0]
+    return 0.0 if seen and all(tl.t_impact is None for tl in seen) else None
+
+
+def ttr_from_inject_of(run: GameDayRun) -> float | None:
+    """Time to recover counted from the injection (request log first), seconds."""
+    m = run.measurement
+    for tl in (m.client, m.server) if m else ():
+        if tl is not None and tl.ttr_from_inject is not None:
+            return float(tl.ttr_from_inject.t)
+    return None
+
+
+def recovery_promql(run: GameDayRun, catalog: Catalog) -> str:
+    """The raw counter selectors the server-side recovery timeline read."""
+    recovery = catalog.get(run.config.recovery_slo)
+    return "\n".join(f"{slo.name} {key}: {selector}"
+                     for slo in timeline_slos(recovery, catalog)
+                     for key, selector in slo.series.items())
+
+
+def _gate_row(gate: Gate, prefix: str, server_promql: str) -> SLORow:
+    promql = gate.query or (server_promql if gate.name.endswith("(server)") else "")
+    return SLORow(prefix + gate.name, gate.value, gate.objective, gate.status, promql,
+                  gate.detail)
+
+
+def _reported_value(slo: SLO | None, v: Verdict) -> str:
+    if v.value is None:
+        return "no data"
+    if slo is not None and slo.type == "error_ratio":
+        return f"{(1.0 - v.value) * 100:.4f} % errors"
+    text = f"{v.value * 100:.4f} % good"
+    return text + (f", p{slo.percentile:g} {v.percentile_ms:.1f} ms"
+                   if slo is not None and slo.percentile and v.percentile_ms is not None else "")
+
+
+def _reported_row(v: Verdict, catalog: Catalog, prefix: str) -> SLORow:
+    slo = catalog.get(v.slo) if v.slo in catalog.names() else None
+    objective = objective_text(slo) if slo is not None else f"≥ {v.objective:.4%}"
+    promql = "\n".join(f"{k}: {q}" for k, q in v.query.items())
+    return SLORow(f"{prefix}{v.slo} (reported)", _reported_value(slo, v), objective, v.status,
+                  promql, f"{v.reason} (server side, over the game day; reported, not gating)")
+
+
+def slo_rows(run: GameDayRun, catalog: Catalog, prefix: str = "") -> list[SLORow]:
+    """Every gate of the run, then its reported verdicts (see the module docstring)."""
+    server_promql = recovery_promql(run, catalog) if run.measurement else ""
+    rows = [_gate_row(g, prefix, server_promql) for g in run.gates]
+    if run.fault_error:
+        rows.insert(0, SLORow(f"{prefix}fault took hold", "no", "verified by an active probe",
+                              "inconclusive", "", run.fault_error))
+    rows += [_reported_row(v, catalog, prefix) for v in run.reported if isinstance(v, Verdict)]
+    return rows
+
+
+def _mttr_rows(runs: Sequence[GameDayRun], catalog: Catalog) -> list[SLORow]:
+    recovery = catalog.get(runs[0].config.recovery_slo)
+    ttrs = [ttr_of(r) for r in runs]
+    measured = [t for t in ttrs if t is not None]
+    status = combine(g.status for r in runs for g in r.gates
+                     if g.name.startswith(recovery.name))
+    objective = f"≤ {recovery.objective:g} s"
+    if not measured:
+        return [SLORow("MTTR", "no data", objective, "inconclusive", "",
+                       f"no repetition of {len(runs)} had a measured time to recover")]
+    s = summarize_ttr(measured)
+    conf = f"{s.confidence:.0%}"
+    detail = (f"{len(measured)} of {len(runs)} repetitions measured; percentile bootstrap "
+              f"({conf}, seed {s.seed}); TTR per repetition: "
+              + ", ".join("—" if t is None else f"{t:.2f} s" for t in ttrs))
+    return [
+        SLORow("MTTR (mean)", f"{s.mean:.2f} s [{s.mean_ci[0]:.2f}, {s.mean_ci[1]:.2f}]",
+               objective, status, "", detail),
+        SLORow("MTTR (median)", f"{s.median:.2f} s [{s.median_ci[0]:.2f}, {s.median_ci[1]:.2f}]",
+               objective, status, "", detail),
+    ]
+
+
+def failure_message(rows: Sequence[SLORow], verdict: Outcome, fault_error: str = "") -> str:
+    """One line saying why a game day did not pass ('' when it passed)."""
+    if verdict == "pass":
+        return ""
+    if verdict == "inconclusive" and fault_error:
+        return fault_error
+    gating = [r for r in rows if r.verdict == verdict and "(reported)" not in r.slo]
+    return "; ".join(f"{r.slo}: {r.value} (objective {r.objective})"
+                     + (f" — {r.detail}" if verdict == "inconclusive" and r.detail else "")
+                     for r in gating) or f"the game day is {verdict}"
+
+
+def build_result(name: str, runs: Sequence[GameDayRun], catalog: Catalog, *,
+                 description: str = "", suite: str = "gamedays",
+                 labels: Sequence[tuple[str, str]] = (), plot_png: bytes | None = None,
+                 mttr_plot_png: bytes | None = None,
+                 allure_uuid: str | None = None) -> GameDayResult:
+    """The report entry of one game day run ``len(runs)`` times (at least once)."""
+    if not runs:
+        raise ValueError(f"game day {name!r}: no run to report")
+    first, last = runs[0], runs[-1]
+    verdict = combine(verdict_of(r) for r in runs)
+    if len(runs) == 1:
+        rows = slo_rows(first, catalog)
+        ttr = ttr_of(first)
+        reps: tuple[float | None, ...] = ()
+    else:
+        rows = _mttr_rows(runs, catalog)
+        for k, run in enumerate(runs, 1):
+            rows += slo_rows(run, catalog, prefix=f"#{k} ")
+        reps = tuple(ttr_of(r) for r in runs)
+        measured = [t for t in reps if t is not None]
+        ttr = sum(measured) / len(measured) if measured else None
+    fault_error = next((r.fault_error for r in runs if r.fault_error), "")
+    spec = first.config.fault
+    return GameDayResult(
+        name=name, verdict=verdict, slos=tuple(rows), ttr_s=ttr,
+        ttr_from_inject_s=ttr_from_inject_of(first) if len(runs) == 1 else None,
+        suite=suite, fault=describe_fault(spec) if spec else "none (baseline)",
+        description=description, message=failure_message(rows, verdict, fault_error),
+        started=first.started, stopped=last.stopped or None, plot_png=plot_png,
+        ttr_repetitions=reps, mttr_plot_png=mttr_plot_png, allure_uuid=allure_uuid,
+        labels=tuple(labels))
+
+
+def marks_of(run: GameDayRun, catalog: Catalog) -> TimelineMarks | None:
+    """The timeline plot's marks (request-log timeline first); None without a timeline."""
+    m = run.measurement
+    timeline = (m.client or m.server) if m else None
+    if timeline is None:
+        return None
+    fault = run.fault_timeline
+    t_revert = fault.t_revert if fault and fault.t_revert else timeline.t_inject
+    recovery = catalog.get(run.config.recovery_slo)
+    thresholds = [s.threshold for s in timeline_slos(recovery, catalog)
+                  if s.type == "latency" and s.threshold is not None]
+    return marks_from_timeline(timeline, t_revert=t_revert,
+                               latency_threshold_ms=thresholds[0] * 1000 if thresholds else None)
+
+
+def _gate_json(g: Gate) -> dict[str, str]:
+    return {"name": g.name, "status": g.status, "value": g.value, "objective": g.objective,
+            "detail": g.detail, "query": g.query}
+
+
+def journal(run: GameDayRun, *, ledger_entry: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole run as plain data (Chaos Toolkit journal-like), for an attachment."""
+    c, m, fault = run.config, run.measurement, run.fault_timeline
+    return {
+        "gameday": c.name, "verdict": verdict_of(run), "started": run.started,
+        "stopped": run.stopped, "ttr_s": ttr_of(run),
+        "config": {"fault": dict(c.fault) if c.fault else None, "rate": c.rate,
+                   "profile": c.profile, "warmup_s": c.warmup, "hold_s": c.hold_s,
+                   "observe_s": c.observe, "recovery_slo": c.recovery_slo,
+                   "max_budget_burn": c.max_budget_burn, "seed": c.seed},
+        "target": {"name": run.target.name, "platform": run.target.platform.type,
+                   "ingress": run.target.ingress_url},
+        "phases": [{"name": p.name, "start": p.start, "stop": p.stop, "status": p.status,
+                    "detail": p.detail} for p in run.phases],
+        "gates": [_gate_json(g) for g in run.gates],
+        "reported": [v.to_json() for v in run.reported if isinstance(v, Verdict)],
+        "measurement": None if m is None else {
+            "slo": m.slo, "client": m.client.to_json() if m.client else None,
+            "server": m.server.to_json() if m.server else None,
+            "disagreements": [d.describe() for d in m.disagreements]},
+        "fault": fault.to_json() if fault else None, "fault_error": run.fault_error,
+        "ledger": dict(ledger_entry) if ledger_entry else None,
+        "load": run.load.to_json() if run.load else None,
+    }

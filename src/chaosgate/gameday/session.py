@@ -1,0 +1,149 @@
+"""The pytest side of a game-day session: settings from ``--chaos-*``, results, output.
+
+:class:`ChaosSession` lives in the pytest config's stash for the whole
+session (created by the first chaosgate fixture, so a suite that never uses
+one never imports this). It records each game day's
+:class:`~chaosgate.report.model.GameDayResult` and rewrites
+``--chaos-results`` after each one (atomically: a crash keeps what was
+done), collects dry-run plans, prints live progress with pytest's capture
+suspended, and writes Allure's ``environment.properties`` and
+``categories.json`` at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import platform as _platform
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..faults import DEFAULT_LEDGER
+from ..report.model import GameDayResult, overall_verdict, save_gameday_results
+from ..report.tables import format_seconds
+
+__all__ = ["ChaosSession", "Settings"]
+
+DEFAULT_RESULTS = "reports/gameday.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``--chaos-*`` options of one pytest run."""
+
+    target: str | None = None
+    profile: str | None = None
+    rate: float | None = None
+    repeat: int = 1
+    dry_run: bool = False
+    results: Path = Path(DEFAULT_RESULTS)
+    ledger: Path = Path(DEFAULT_LEDGER)
+    alluredir: str | None = None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> Settings:
+        """Read the options (``--chaos-ledger`` falls back to ``$CHAOSGATE_LEDGER``)."""
+        opt = config.getoption
+        ledger = opt("--chaos-ledger") or os.environ.get("CHAOSGATE_LEDGER") or DEFAULT_LEDGER
+        return cls(target=opt("--chaos-target"), profile=opt("--chaos-profile"),
+                   rate=opt("--chaos-rate"), repeat=int(opt("--chaos-repeat")),
+                   dry_run=bool(opt("--chaos-dry-run")),
+                   results=Path(opt("--chaos-results") or DEFAULT_RESULTS),
+                   ledger=Path(ledger),
+                   alluredir=getattr(config.option, "allure_report_dir", None))
+
+    @property
+    def out_dir(self) -> Path:
+        """Where game-day artefacts (Locust logs, request logs) go: next to the results."""
+        return self.results.parent / "gamedays"
+
+
+@dataclass
+class ChaosSession:
+    """Game-day state of one pytest session."""
+
+    config: pytest.Config
+    settings: Settings
+    results: list[GameDayResult] = field(default_factory=list)
+    plans: list[tuple[str, str]] = field(default_factory=list)  # (game day, plan)
+    interrupted: int = 0  # exit code (128 + signal) once SIGINT/SIGTERM stopped a game day
+    target_facts: dict[str, str] = field(default_factory=dict)
+
+    def record(self, result: GameDayResult) -> None:
+        """Add a game day's result and rewrite the results file."""
+        self.results.append(result)
+        self.save()
+
+    def save(self) -> Path:
+        """Write every result so far to ``--chaos-results`` (atomically)."""
+        return save_gameday_results(self.settings.results, self.results)
+
+    def progress(self) -> Callable[[str], None]:
+        """A logger that prints at once, past pytest's capture (quiet with ``-q``)."""
+        start = time.monotonic()
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        quiet = self.config.get_verbosity() < 0
+
+        def write(message: str) -> None:
+            if reporter is None or quiet:
+                return
+            line = f"    [{time.monotonic() - start:6.1f} s] {message}"
+            if capman is not None:
+                with capman.global_and_fixture_disabled():
+                    reporter.write_line(line)
+            else:
+                reporter.write_line(line)
+        return write
+
+    def environment(self) -> dict[str, str]:
+        """Allure's environment.properties: what ran against what (no secrets)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        def ver(name: str) -> str:
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                return "not installed"
+
+        s = self.settings
+        return {**self.target_facts, "chaosgate": ver("chaosgate"), "pytest": ver("pytest"),
+                "locust": ver("locust"), "python": _platform.python_version(),
+                "host": socket.gethostname(), "load profile": s.profile or "open (default)",
+                "rate": "scenario default" if s.rate is None else f"{s.rate:g}/s",
+                "repetitions": str(s.repeat), "dry run": str(s.dry_run).lower()}
+
+    def finish(self) -> None:
+        """At session end: results file (when a game day ran), Allure environment, categories."""
+        if self.results:
+            self.save()
+        if self.settings.alluredir:
+            from ..report.allure_results import AllureResultsWriter
+
+            writer = AllureResultsWriter(self.settings.alluredir)
+            writer.write_environment(self.environment())
+            writer.write_categories()
+
+    def summary_lines(self) -> list[str]:
+        """The terminal summary: dry-run plans, then one line per game day."""
+        lines = [f"dry run: {name}: {plan}" for name, plan in self.plans]
+        for r in self.results:
+            reps = f" over {len(r.ttr_repetitions)} runs (MTTR)" if r.ttr_repetitions else ""
+            lines.append(f"{r.verdict.upper():<12} {r.name}  TTR {format_seconds(r.ttr_s)}{reps}"
+                         + (f"  — {r.message}" if r.message else ""))
+        if self.results:
+            lines.append(f"overall: {overall_verdict(self.results)}; results in "
+                         f"{self.settings.results}")
+        return lines
+
+    def facts_from(self, target: Any) -> None:
+        """Remember the target's public facts for the environment (never credentials)."""
+        self.target_facts = {"target": str(target.name), "platform": str(target.platform.type),
+                             "ingress": str(target.ingress_url),
+                             "prometheus": str(target.prometheus.url),
+                             "namespace": str(target.namespace)}
