@@ -169,6 +169,7 @@ def validate(target_file: str) -> None:
 # each, so this file stays the single map of the command line.
 def _register_commands() -> None:
     from .faults.cli import cleanup_command, fault
+    from .gameday.cli import gameday
     from .load.cli import load
     from .report.cli import report
     from .slo.cli import slo
@@ -178,6 +179,7 @@ def _register_commands() -> None:
     cli.add_command(load)
     cli.add_command(slo)
     cli.add_command(report)
+    cli.add_command(gameday)
 
 
 _register_commands()

@@ -27,7 +27,16 @@ from typing import Any
 import pytest
 
 from ..exceptions import FaultNotEffective
-from ..faults import AppliedFault, Fault, FaultContext, Ledger, Outcome, run_fault, target_key
+from ..faults import (
+    AppliedFault,
+    Fault,
+    FaultContext,
+    Ledger,
+    Outcome,
+    run_fault,
+    signals,
+    target_key,
+)
 from ..faults.cleanup import actuator_for
 from ..load.profiles import find_profile, read_profile
 from ..load.requestlog import RequestRecord
@@ -110,6 +119,7 @@ class FaultFactory:
             try:
                 actuator_for(entry.change, ctx.target, ctx.platform).revert(entry.change)
                 ctx.ledger.mark(entry.id, "reverted", note="chaos_fault teardown, from the ledger")
+                signals.unregister(entry.id)  # its lost handle must not revert it again
                 ctx.log(f"reverted {entry.fault} {entry.id} from the ledger")
             except Exception as exc:
                 ctx.ledger.mark(entry.id, "revert_failed", error=str(exc))

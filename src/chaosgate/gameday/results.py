@@ -8,7 +8,7 @@ plugin and ``chaosgate gameday`` draw the plots and write the files.
 The SLO rows of a game day are every gate that decided it (steady state,
 error budgets, recovery by each observer, scenario checks), then every
 statistical verdict that is only *reported* (server side, Clopper-Pearson,
-with the PromQL used), named ``<slo> (reported)``. A repeated game day has
+with the PromQL used), named ``<slo> (reported, not gating)``. A repeated game day has
 MTTR rows (mean and median with their bootstrap interval) and then the rows
 of each repetition prefixed ``#k``.
 """
@@ -27,7 +27,11 @@ from .engine import GameDayRun
 from .faultspec import describe_fault
 from .gates import Gate, combine
 
+#: Suffix of the rows of statistical verdicts that are reported beside the gates.
+REPORTED = " (reported, not gating)"
+
 __all__ = [
+    "REPORTED",
     "build_result",
     "failure_message",
     "journal",
@@ -97,8 +101,8 @@ def _reported_row(v: Verdict, catalog: Catalog, prefix: str) -> SLORow:
     slo = catalog.get(v.slo) if v.slo in catalog.names() else None
     objective = objective_text(slo) if slo is not None else f"≥ {v.objective:.4%}"
     promql = "\n".join(f"{k}: {q}" for k, q in v.query.items())
-    return SLORow(f"{prefix}{v.slo} (reported)", _reported_value(slo, v), objective, v.status,
-                  promql, f"{v.reason} (server side, over the game day; reported, not gating)")
+    return SLORow(f"{prefix}{v.slo}{REPORTED}", _reported_value(slo, v), objective, v.status,
+                  promql, f"{v.reason} (server side, over the whole game day)")
 
 
 def slo_rows(run: GameDayRun, catalog: Catalog, prefix: str = "") -> list[SLORow]:
@@ -141,7 +145,7 @@ def failure_message(rows: Sequence[SLORow], verdict: Outcome, fault_error: str =
         return ""
     if verdict == "inconclusive" and fault_error:
         return fault_error
-    gating = [r for r in rows if r.verdict == verdict and "(reported)" not in r.slo]
+    gating = [r for r in rows if r.verdict == verdict and not r.slo.endswith(REPORTED)]
     return "; ".join(f"{r.slo}: {r.value} (objective {r.objective})"
                      + (f" — {r.detail}" if verdict == "inconclusive" and r.detail else "")
                      for r in gating) or f"the game day is {verdict}"

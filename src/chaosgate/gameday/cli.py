@@ -1,0 +1,242 @@
+"""``chaosgate gameday``: the main job. Run the game-day suite, print the verdict, report.
+
+1. Load the target; when it is the sandbox, start it if it is not running
+   (and stop it again at the end unless ``--keep-sandbox``; a sandbox that
+   was already running is left running: the command leaves things as it
+   found them).
+2. Run the suite with pytest as a **subprocess** (Locust's gevent never
+   enters this process), into ``<reports>/allure-results`` (cleaned first),
+   ``<reports>/junit.xml`` and ``<reports>/gameday.json``. pytest's output
+   and the plugin's phase lines are the live progress. SIGINT and SIGTERM
+   are forwarded once to pytest, which reverts the running fault and stops.
+3. Revert whatever the ledger still lists as open for this target (a
+   killed pytest), print the verdict table, build the Allure HTML report
+   (single file by default: it opens from disk) and the one-page summary.
+
+Exit codes (DESIGN.md section 6): 0 pass, 1 an SLO violated, 2 usage,
+3 inconclusive; 130/143 when interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..report.model import GameDayResult
+    from ..targets import Target
+    from .suite import Decision, ReportPaths
+
+__all__ = ["gameday"]
+
+CHILD_WAIT_AFTER_SIGNAL = 300.0  # seconds pytest gets to revert and stop once signalled
+_COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+
+
+def _run_pytest(cmd: list[str], log: Any) -> int:
+    """Run pytest in its own session; forward the first SIGINT/SIGTERM; its exit code."""
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    received: list[tuple[int, float]] = []  # (signal, when)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if received:
+            return  # pytest is reverting: never interrupt a revert half-way
+        received.append((signum, time.monotonic()))
+        log(f"{signal.Signals(signum).name}: the running game day reverts its fault and the "
+            "suite stops")
+        proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                rc = proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                if received and time.monotonic() - received[0][1] > CHILD_WAIT_AFTER_SIGNAL:
+                    proc.kill()  # the ledger check afterwards reverts what it left
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if received and rc not in (130, 143):
+        rc = 128 + received[0][0]
+    return rc
+
+
+def _sandbox(target: Target, console: Console) -> tuple[Any, bool]:
+    """The target's sandbox manager, and whether the sandbox is running already."""
+    from ..sandbox.manager import SandboxManager
+
+    manager = SandboxManager(target.sandbox_topology(),
+                             log=lambda m: console.print(f"[dim]{m}[/]"))
+    return manager, manager.running()
+
+
+def _start_sandbox(manager: Any, was_running: bool, console: Console) -> None:
+    """Bring the sandbox up (or check it is healthy) and write its state files."""
+    from ..targets import dump_target, render_sandbox_target
+
+    topo = manager.topo
+    started = time.monotonic()
+    if not was_running:
+        console.print(f"starting the sandbox (base port {topo.ports.base}, {topo.state_dir})")
+        topo.state_dir.mkdir(parents=True, exist_ok=True)
+    manager.up(timeout=300)
+    (topo.state_dir / "sandbox.json").write_text(json.dumps({"base_port": topo.ports.base}) + "\n")
+    dump_target(render_sandbox_target(topo), topo.state_dir / "target.yaml")
+    console.print(f"sandbox healthy in {time.monotonic() - started:.1f} s"
+                  + (" (already running: left running)" if was_running else ""))
+
+
+def _revert_leftovers(target: Target, console: Console) -> None:
+    """Revert faults the ledger still lists as open for ``target`` (a killed pytest)."""
+    from ..faults import Ledger, cleanup, target_key
+    from ..faults.ledger import DEFAULT_LEDGER
+    from ..platforms import platform_for
+
+    ledger = Ledger(os.environ.get("CHAOSGATE_LEDGER") or DEFAULT_LEDGER)
+    if not ledger.path.exists() or not ledger.open_entries(target_key(target)):
+        return
+    report = cleanup(target, ledger, platform_for(target),
+                     log=lambda m: console.print(f"[yellow]cleanup:[/] {m}"))
+    for entry, why in report.failed + report.skipped:
+        console.print(f"[red]fault {entry.id} still open: {why}[/] (run chaosgate cleanup)")
+
+
+def _print_table(results: list[GameDayResult], console: Console) -> None:
+    from rich.table import Table
+
+    from .suite import verdict_rows
+
+    table = Table(title="game-day verdicts", show_lines=False)
+    for col in ("game day", "SLO", "value", "objective", "TTR", "verdict"):
+        table.add_column(col, overflow="fold")
+    previous = None
+    for row in verdict_rows(results):
+        verdict = f"[{_COLOR.get(row[5], 'white')}]{row[5]}[/]"
+        table.add_row(row[0] if row[0] != previous else "", *row[1:5], verdict,
+                      end_section=False)
+        previous = row[0]
+    console.print(table)
+
+
+def _reports(results: list[GameDayResult], paths: ReportPaths, target: Target,
+             single_file: bool, console: Console) -> int:
+    """Build the Allure HTML and the summary; 0, or the exit code of what failed."""
+    from ..exceptions import ChaosgateError
+    from ..report.allure_html import build_allure_html
+    from ..report.summary import write_summary
+
+    code = 0
+    href = None
+    try:
+        index = build_allure_html(paths.allure_results, paths.allure_report,
+                                  single_file=single_file)
+        href = os.path.relpath(index, paths.summary.resolve().parent)
+        console.print(f"Allure report  {index}")
+    except ChaosgateError as exc:
+        console.print(f"[red]Allure report not built:[/] {exc}")
+        code = exc.exit_code
+    page = write_summary(paths.summary, results, allure_href=href, target=target.name,
+                         generated_at=time.time())
+    console.print(f"summary        {page.resolve()}")
+    console.print(f"JUnit XML      {paths.junit.resolve()}")
+    console.print(f"results JSON   {paths.results.resolve()}")
+    return code
+
+
+def _final(decision: Decision, report_code: int, console: Console) -> int:
+    color = _COLOR.get(decision.verdict or "", "yellow")
+    label = (decision.verdict or "no verdict").upper()
+    console.print(f"[bold {color}]{label}[/]: {decision.reason} (exit {decision.exit_code})")
+    if decision.exit_code == 0 and report_code:
+        return report_code
+    return decision.exit_code
+
+
+@click.command("gameday")
+@click.option("--target", "target_file", default="targets/sandbox.yaml", show_default=True,
+              type=click.Path(dir_okay=False), help="Target file (the sandbox by default).")
+@click.option("--suite", default="scenarios", show_default=True, type=click.Path(),
+              help="The game-day scenarios (a pytest folder or file).")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Run each game day N times: TTR per run, MTTR with a confidence interval.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Requests per second of the load (default: each scenario's, 40).")
+@click.option("--profile", default=None, help="Load profile (default: open).")
+@click.option("-k", "keyword", default=None, help="Only the game days matching this pytest -k.")
+@click.option("--keep-sandbox", is_flag=True,
+              help="Leave a sandbox this command started running afterwards.")
+@click.option("--reports-dir", default="reports", show_default=True,
+              type=click.Path(file_okay=False), help="Where every report goes.")
+@click.option("--single-file/--directory-report", default=True, show_default=True,
+              help="Allure report as one self-contained index.html (opens from disk), or a "
+                   "directory to serve over HTTP.")
+def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profile: str | None,
+            keyword: str | None, keep_sandbox: bool, reports_dir: str, single_file: bool) -> None:
+    """Run the game-day suite against a target, print the verdicts, build the reports.
+
+    Starts the sandbox when the target is the sandbox (and stops it again
+    unless --keep-sandbox, when this command started it). Exit codes: 0 every
+    game day passed, 1 an SLO was violated, 2 usage error, 3 inconclusive,
+    130/143 interrupted (the fault was reverted).
+    """
+    from rich.console import Console
+
+    from ..exceptions import ChaosgateError, UsageError
+    from ..report.model import load_gameday_results
+    from ..targets import load_target
+    from .suite import ReportPaths, decide, pytest_command
+
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    console = Console(highlight=False, width=None if wide else 160)  # CI logs stay readable
+    err_console = Console(stderr=True, highlight=False)
+    manager, was_running = None, True
+    try:
+        target = load_target(target_file)
+        if not Path(suite).exists():
+            raise UsageError(f"--suite {suite}: no such folder or file. Fix: point it at the "
+                             "game-day scenarios (scenarios/ in the chaosgate checkout)")
+        paths = ReportPaths(Path(reports_dir))
+        shutil.rmtree(paths.allure_results, ignore_errors=True)
+        for stale in paths.stale():
+            stale.unlink(missing_ok=True)
+        if target.is_sandbox:
+            manager, was_running = _sandbox(target, console)
+            _start_sandbox(manager, was_running, console)
+        cmd = pytest_command(sys.executable, suite, target_file, paths, repeat=repeat,
+                             rate=rate, profile=profile, keyword=keyword)
+        console.print(f"[dim]$ {shlex.join(cmd)}[/]")
+        rc = _run_pytest(cmd, lambda m: err_console.print(f"[yellow]{m}[/]"))
+        _revert_leftovers(target, console)
+        results = load_gameday_results(paths.results) if paths.results.exists() else []
+        decision = decide(results, rc)
+        if results:
+            _print_table(results, console)
+        report_code = _reports(results, paths, target, single_file, console) \
+            if paths.allure_results.exists() else 0
+        code = _final(decision, report_code, console)
+    except ChaosgateError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        code = exc.exit_code
+    except ValueError as exc:  # an unreadable results file
+        err_console.print(f"[bold red]error:[/] {exc}")
+        code = 3
+    finally:
+        if manager is not None and not was_running and not keep_sandbox:
+            console.print("stopping the sandbox this run started (--keep-sandbox keeps it)")
+            manager.down()
+    raise SystemExit(code)

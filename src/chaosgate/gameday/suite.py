@@ -1,0 +1,155 @@
+"""``chaosgate gameday``'s decisions, as pure functions: paths, the pytest command,
+the exit code, the verdict table.
+
+The command (:mod:`.cli`) does the I/O: it starts the sandbox, runs pytest
+as a subprocess with the command :func:`pytest_command` builds, reads the
+results the plugin wrote, and asks :func:`decide` for the exit code
+(DESIGN.md section 6) and :func:`verdict_rows` for the table it prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from ..report.model import GameDayResult, Outcome, SLORow, exit_code_for, overall_verdict
+from ..report.tables import format_seconds
+from .gates import combine
+from .results import REPORTED
+
+__all__ = ["Decision", "ReportPaths", "decide", "pytest_command", "verdict_rows"]
+
+# pytest's own exit codes
+PYTEST_OK, PYTEST_FAILED, PYTEST_INTERRUPTED, PYTEST_INTERNAL, PYTEST_USAGE, PYTEST_NO_TESTS = (
+    0, 1, 2, 3, 4, 5)
+SIGNAL_EXITS = (130, 143)  # 128 + SIGINT, 128 + SIGTERM
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where one run's outputs go, under one reports folder."""
+
+    root: Path
+
+    @property
+    def allure_results(self) -> Path:
+        """Allure results (cleaned before each run)."""
+        return self.root / "allure-results"
+
+    @property
+    def allure_report(self) -> Path:
+        """The Allure HTML report (its index.html)."""
+        return self.root / "allure-report"
+
+    @property
+    def junit(self) -> Path:
+        """JUnit XML for CI (one test case per game day)."""
+        return self.root / "junit.xml"
+
+    @property
+    def results(self) -> Path:
+        """The game-day results the plugin writes (``--chaos-results``)."""
+        return self.root / "gameday.json"
+
+    @property
+    def summary(self) -> Path:
+        """The one-page stakeholder summary."""
+        return self.root / "summary.html"
+
+    def stale(self) -> tuple[Path, ...]:
+        """Files a previous run left that must not be mistaken for this run's."""
+        return (self.results, self.junit)
+
+
+def pytest_command(python: str, suite: Path | str, target_file: Path | str, paths: ReportPaths,
+                   *, repeat: int = 1, rate: float | None = None, profile: str | None = None,
+                   keyword: str | None = None) -> list[str]:
+    """The pytest command line that runs the suite against the target."""
+    cmd = [python, "-m", "pytest", str(suite), "-v", "-p", "no:locust", "-p", "no:cacheprovider",
+           "--chaos-target", str(target_file), "--chaos-results", str(paths.results),
+           "--chaos-repeat", str(repeat), "--alluredir", str(paths.allure_results),
+           "--junitxml", str(paths.junit), "-o", "junit_suite_name=chaosgate"]
+    if rate is not None:
+        cmd += ["--chaos-rate", f"{rate:g}"]
+    if profile:
+        cmd += ["--chaos-profile", profile]
+    if keyword:
+        cmd += ["-k", keyword]
+    return cmd
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The run's verdict (None: no verdict could be formed) and exit code, and why."""
+
+    verdict: Outcome | None
+    exit_code: int
+    reason: str
+
+
+def decide(results: Sequence[GameDayResult], pytest_rc: int) -> Decision:
+    """The exit code of ``chaosgate gameday`` from the results and pytest's exit code.
+
+    0 every game day passed; 1 an SLO was violated; 2 usage (pytest refused
+    the options, or no game day matched); 3 inconclusive (a game day was, no
+    game day ran, or pytest failed in a way no game day recorded);
+    130/143 interrupted by SIGINT/SIGTERM (faults reverted).
+    """
+    if pytest_rc in SIGNAL_EXITS:
+        return Decision(None, pytest_rc, "interrupted: the running game day's fault was "
+                                         "reverted and the suite stopped")
+    if pytest_rc == PYTEST_USAGE:
+        return Decision(None, EXIT_USAGE, "pytest refused the command line (see above)")
+    if pytest_rc == PYTEST_NO_TESTS:
+        return Decision(None, EXIT_USAGE, "no game day was collected: check --suite and -k")
+    verdict = overall_verdict(results)
+    if not results:
+        return Decision("inconclusive", EXIT_INCONCLUSIVE,
+                        f"no game day recorded a verdict (pytest exit code {pytest_rc}); "
+                        "no data is never a pass")
+    if pytest_rc != PYTEST_OK and verdict == "pass":
+        return Decision("inconclusive", EXIT_INCONCLUSIVE,
+                        f"pytest exit code {pytest_rc}: something failed without recording "
+                        "a game-day verdict (see the junit report)")
+    reason = {EXIT_PASS: "every game day kept its SLOs", EXIT_FAIL: "an SLO was violated",
+              EXIT_INCONCLUSIVE: "no verdict for at least one game day (never a pass)"}
+    code = exit_code_for(verdict)
+    return Decision(verdict, code, reason[code])
+
+
+def _collapse_name(row: SLORow) -> str:
+    name = row.slo
+    if name.startswith("#") and " " in name:
+        name = name.split(" ", 1)[1]  # repetitions: "#2 time-to-recover (client)"
+    return "steady state (before and after)" if name.startswith("steady state") else name
+
+
+def verdict_rows(results: Sequence[GameDayResult]) -> list[tuple[str, str, str, str, str, str]]:
+    """The terminal's verdict table: game day, SLO, value, objective, TTR, verdict.
+
+    Gating rows only (reported statistical verdicts are in the summary and
+    Allure); the steady-state tolerances collapse into one row, and a gate
+    seen in several repetitions into one row counting its passes.
+    """
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    for r in results:
+        ttr = format_seconds(r.ttr_s) + (" (MTTR)" if r.ttr_repetitions else "")
+        groups: dict[str, list[SLORow]] = {}
+        for row in r.slos:
+            if not row.slo.endswith(REPORTED):
+                groups.setdefault(_collapse_name(row), []).append(row)
+        if not groups:
+            rows.append((r.name, "—", "—", "—", ttr, r.verdict))
+        for name, members in groups.items():
+            if len(members) == 1:
+                m = members[0]
+                rows.append((r.name, name, m.value, m.objective, ttr, m.verdict))
+                continue
+            passed = sum(m.verdict == "pass" for m in members)
+            objectives = {m.objective for m in members}
+            rows.append((r.name, name, f"{passed}/{len(members)} pass",
+                         objectives.pop() if len(objectives) == 1 else "each within tolerance",
+                         ttr, combine(m.verdict for m in members)))
+    return rows
