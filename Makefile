@@ -11,10 +11,12 @@ PYTEST_ARGS ?=
 bootstrap:
 	scripts/bootstrap
 
-# Until the game-day job exists (issue 5), the main job brings the sandbox up
-# healthy and shows it.
+# The main job: run the game-day suite (scenarios/) against the sandbox, then
+# print the verdicts and the paths of the Allure report and the summary.
+# chaosgate gameday starts the sandbox when it is not running, and stops it
+# again at the end (a sandbox that was already running is left running).
 gameday: bootstrap
-	$(BIN)/chaosgate sandbox up
+	$(BIN)/chaosgate gameday
 
 test: bootstrap lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
