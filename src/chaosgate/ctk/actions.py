@@ -20,7 +20,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from .applying import apply_fault
+from .applying import apply_fault, interruptible
 from .applying import revert_faults as _revert
 from .config import Result
 
@@ -52,6 +52,7 @@ def _pods(selector: str, qty: int | None, percent: float | None,
     return {k: v for k, v in given.items() if v is not None}
 
 
+@interruptible
 def kill_pods(selector: str, qty: int | None = None, percent: float | None = None,
               namespace: str | None = None, heal_timeout: float = 60.0,
               configuration: Configuration = None, secrets: Secrets = None) -> Result:
@@ -67,6 +68,7 @@ def kill_pods(selector: str, qty: int | None = None, percent: float | None = Non
                        configuration=configuration, duration=0.0, heal_timeout=heal_timeout)
 
 
+@interruptible
 def partition_network(selector: str | None = None, peer_selector: str | None = None,
                       dependency: str | None = None, links: list[str] | None = None,
                       direction: str = "both", namespace: str | None = None,
@@ -88,6 +90,7 @@ def partition_network(selector: str | None = None, peer_selector: str | None = N
                        verify_timeout=verify_timeout, heal_timeout=heal_timeout)
 
 
+@interruptible
 def heal_network(heal_timeout: float = 120.0, configuration: Configuration = None,
                  secrets: Secrets = None) -> Result:
     """Heal every partition this run applied and wait until traffic flows again.
@@ -98,6 +101,7 @@ def heal_network(heal_timeout: float = 120.0, configuration: Configuration = Non
     return _revert(("partition",), heal_timeout)
 
 
+@interruptible
 def add_latency(latency_ms: int, selector: str | None = None, peer_selector: str | None = None,
                 dependency: str | None = None, links: list[str] | None = None,
                 jitter_ms: int = 0, direction: str = "to", namespace: str | None = None,
@@ -118,6 +122,7 @@ def add_latency(latency_ms: int, selector: str | None = None, peer_selector: str
                        verify_timeout=verify_timeout, heal_timeout=heal_timeout)
 
 
+@interruptible
 def remove_latency(heal_timeout: float = 120.0, configuration: Configuration = None,
                    secrets: Secrets = None) -> Result:
     """Remove every latency this run added and wait until the links answer at speed again.
@@ -127,6 +132,7 @@ def remove_latency(heal_timeout: float = 120.0, configuration: Configuration = N
     return _revert(("latency",), heal_timeout)
 
 
+@interruptible
 def failover_database(method: str = "node-crash", candidate: str | None = None,
                       duration: float | None = None, verify_timeout: float = 60.0,
                       heal_timeout: float = 120.0, configuration: Configuration = None,
@@ -146,6 +152,7 @@ def failover_database(method: str = "node-crash", candidate: str | None = None,
                        verify_timeout=verify_timeout, heal_timeout=heal_timeout)
 
 
+@interruptible
 def recover_database(heal_timeout: float = 120.0, configuration: Configuration = None,
                      secrets: Secrets = None) -> Result:
     """Bring back a node ``failover_database`` crashed; wait until it streams as a replica.
@@ -155,6 +162,7 @@ def recover_database(heal_timeout: float = 120.0, configuration: Configuration =
     return _revert(("db_failover",), heal_timeout)
 
 
+@interruptible
 def stress(selector: str, mode: str = "cpu", qty: int | None = None,
            percent: float | None = None, namespace: str | None = None, cpu_workers: int = 1,
            memory_mb: int = 256, duration: float | None = None, verify_timeout: float = 30.0,
@@ -175,6 +183,7 @@ def stress(selector: str, mode: str = "cpu", qty: int | None = None,
                        verify_timeout=verify_timeout, heal_timeout=heal_timeout)
 
 
+@interruptible
 def freeze(selector: str, qty: int | None = None, percent: float | None = None,
            namespace: str | None = None, duration: float | None = None,
            verify_timeout: float = 30.0, heal_timeout: float = 120.0,
@@ -188,6 +197,7 @@ def freeze(selector: str, qty: int | None = None, percent: float | None = None,
                   configuration=configuration, secrets=secrets)
 
 
+@interruptible
 def end_stress(heal_timeout: float = 120.0, configuration: Configuration = None,
                secrets: Secrets = None) -> Result:
     """End every stress and freeze this run started; wait until the pods are ready again.
@@ -197,6 +207,7 @@ def end_stress(heal_timeout: float = 120.0, configuration: Configuration = None,
     return _revert(("stress",), heal_timeout)
 
 
+@interruptible
 def revert_faults(heal_timeout: float = 120.0, configuration: Configuration = None,
                   secrets: Secrets = None) -> Result:
     """Revert every fault this run still has applied, newest first, and wait until healed.

@@ -16,8 +16,11 @@ the ground truth gathered so far.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+from chaoslib.exceptions import InterruptExecution
 
 from ..exceptions import FaultNotEffective, Inconclusive
 from ..faults import AppliedFault, run_fault
@@ -26,7 +29,31 @@ from ..gameday import build_fault
 from .config import Result
 from .state import current, log
 
-__all__ = ["apply_fault", "fault_result", "revert_faults"]
+__all__ = ["apply_fault", "fault_result", "interruptible", "revert_faults"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def interruptible(func: Callable[P, R]) -> Callable[P, R]:
+    """Let SIGTERM interrupt the run from inside an activity, as Ctrl-C does.
+
+    Chaos Toolkit turns SIGTERM into ``InterruptExecution`` in the main
+    thread; raised inside a Python activity, its runner records it as a
+    failed activity and carries on with the method. Re-raised as
+    ``KeyboardInterrupt`` it ends the run as interrupted (the ``ledger``
+    control then reverts every fault). The signature and docstring are kept
+    (``chaos discover`` and ``chaos validate`` read them).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except InterruptExecution as exc:
+            raise KeyboardInterrupt(f"{exc}") from exc
+
+    return wrapper
 
 
 def fault_result(applied: AppliedFault) -> Result:

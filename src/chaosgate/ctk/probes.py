@@ -21,6 +21,7 @@ from ..exceptions import Inconclusive, UsageError
 from ..gameday.gates import budget_burn
 from ..slo.stats import percentile as nearest_rank
 from ..targets import Selector
+from .applying import interruptible
 from .observe import catalog, recovery, verdicts, window_records
 from .state import current, log
 
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 
+@interruptible
 def slo_met(slos: list[str] | None = None, window: float = 10.0, observer: str = "auto",
             configuration: Configuration = None, secrets: Secrets = None) -> bool:
     """True when every named ratio SLO (all of the catalogue's when none) kept its objective
@@ -53,6 +55,7 @@ def slo_met(slos: list[str] | None = None, window: float = 10.0, observer: str =
     return not missed
 
 
+@interruptible
 def availability(window: float = 10.0, slo: str = "availability", observer: str = "auto",
                  configuration: Configuration = None, secrets: Secrets = None) -> float:
     """The good ratio (0..1) of the availability SLO ``slo`` over the last ``window`` seconds.
@@ -65,6 +68,7 @@ def availability(window: float = 10.0, slo: str = "availability", observer: str 
     return float(found[0].value or 0.0)
 
 
+@interruptible
 def p95_latency(route: str = "/api/checkout", window: float = 10.0, percentile: float = 95.0,
                 configuration: Configuration = None, secrets: Secrets = None) -> float:
     """The exact p95 (or ``percentile``) latency in ms of successful ``route`` requests over
@@ -78,6 +82,7 @@ def p95_latency(route: str = "/api/checkout", window: float = 10.0, percentile: 
     return float(nearest_rank(durations, percentile))
 
 
+@interruptible
 def recovery_time(slo: str = "time-to-recover", observer: str = "auto",
                   timeout: float | None = None, configuration: Configuration = None,
                   secrets: Secrets = None) -> float:
@@ -93,6 +98,7 @@ def recovery_time(slo: str = "time-to-recover", observer: str = "auto",
     return recovery(slo, observer, timeout, configuration, secrets)
 
 
+@interruptible
 def error_budget_burn(slo: str = "availability", period_days: float = 30.0,
                       configuration: Configuration = None, secrets: Secrets = None) -> float:
     """The share of ``slo``'s error budget over ``period_days`` that this run's failed
@@ -114,6 +120,7 @@ def error_budget_burn(slo: str = "availability", period_days: float = 30.0,
     return used.burn
 
 
+@interruptible
 def pods_ready(selector: str, namespace: str | None = None,
                configuration: Configuration = None, secrets: Secrets = None) -> int:
     """How many pods ``selector`` selects that are ready (sandbox: alive and /healthz ok).
@@ -127,6 +134,7 @@ def pods_ready(selector: str, namespace: str | None = None,
     return sum(1 for p in pods if p.ready)
 
 
+@interruptible
 def faults_applied(configuration: Configuration = None, secrets: Secrets = None) -> int:
     """How many faults this run applied that are not reverted yet (in the ledger).
 

@@ -124,7 +124,7 @@ def configure_control(configuration: Configuration = None, secrets: Secrets = No
 
 def after_experiment_control(context: Experiment, state: Journal = None,
                              configuration: Configuration = None, secrets: Secrets = None,
-                             heal_timeout: float = 120.0, **_arguments: Any) -> None:
+                             heal_timeout: float = 60.0, **_arguments: Any) -> None:
     """Revert whatever this run left applied, then check the ledger has nothing of it open."""
     run = current()
     run.configuration = configuration or run.configuration
