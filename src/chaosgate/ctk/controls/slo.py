@@ -53,7 +53,10 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
     run = current()
     target = run.target(configuration)
     cat = catalog(configuration)
-    records = run.load_run.records() if run.load_run is not None else run.records()
+    if run.load_run is not None:
+        records = run.load_run.records()
+    else:  # no load control, or it never stopped: what the request log holds, if any
+        records = run.records() if run.request_log is not None else []
     warmup = run.load_info.warmup if run.load_info else 10.0
     t_inject = run.t_inject
     if records:

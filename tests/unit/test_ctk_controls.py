@@ -1,0 +1,178 @@
+"""The controls' own parts, without a sandbox: settings, secrets, steps, verdicts, redaction.
+
+The hooks are called as chaoslib calls them (its ``apply_python_control``
+and ``run_python_activity``), with a target file on an unused base port and
+no load: whatever needs the system must say so, never pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chaoslib.control.python import apply_python_control
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.provider.python import run_python_activity
+
+from chaosgate.ctk import state
+from chaosgate.ctk.config import prometheus_client, prometheus_credentials, settings_from
+from chaosgate.ctk.controls import allure, ledger
+from chaosgate.exceptions import UsageError
+from chaosgate.sandbox.topology import build_topology
+from chaosgate.targets import dump_target, render_sandbox_target
+
+SECRET = "tok-3f9a-never-in-a-file"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A fresh run state and a configuration naming a target nobody serves."""
+    state.reset()
+    target = dump_target(render_sandbox_target(build_topology(tmp_path / "sb", 28790)),
+                         tmp_path / "target.yaml")
+    yield {"chaosgate_target": str(target), "chaosgate_ledger": str(tmp_path / "ledger.jsonl"),
+           "chaosgate_catalog": str(ROOT / "probes"), "chaosgate_reports": str(tmp_path / "r")}
+    state.reset()
+
+
+def test_settings_come_from_configuration_then_environment_then_defaults() -> None:
+    env = {"CHAOSGATE_TARGET": "env.yaml", "CHAOSGATE_SEED": "7"}
+    s = settings_from({"chaosgate_target": "conf.yaml"}, env)
+    assert (s.target, s.seed) == (Path("conf.yaml"), 7)
+    assert settings_from({}, env).target == Path("env.yaml")
+    d = settings_from(None, {})
+    assert (d.target, d.catalog, d.ledger) == (
+        Path("targets/sandbox.yaml"), Path("probes"), Path(".chaosgate/ledger.jsonl"))
+    with pytest.raises(UsageError, match="chaosgate_seed"):
+        settings_from({"chaosgate_seed": "x"}, {})
+
+
+@pytest.mark.parametrize("secrets,header", [
+    ({"prometheus": {"bearer_token": SECRET}}, "Bearer "),
+    ({"bearer_token": SECRET}, "Bearer "),  # an activity's flat secrets
+    ({"prometheus": {"username": "u", "password": SECRET}}, "Basic "),
+])
+def test_prometheus_credentials_from_secrets(secrets: dict[str, Any], header: str) -> None:
+    creds = prometheus_credentials(secrets)
+    assert creds is not None
+    assert creds.headers()["Authorization"].startswith(header)
+    assert SECRET not in repr(creds) and SECRET not in str(creds)
+
+
+def test_no_secrets_keep_the_target_files_credentials(run: dict[str, Any]) -> None:
+    assert prometheus_credentials(None) is None
+    assert prometheus_credentials({"other": {"token": "x"}}) is None
+    target = state.current().target(run)
+    assert prometheus_client(target, None).url == target.prometheus.url
+
+
+def test_a_probe_without_load_fails_instead_of_passing(run: dict[str, Any]) -> None:
+    probe = {"name": "slo", "provider": {"type": "python", "module": "chaosgate.ctk.probes",
+                                         "func": "slo_met", "arguments": {"window": 1,
+                                                                          "observer": "client"}}}
+    with pytest.raises(ActivityFailed, match="no request log"):
+        run_python_activity(probe, run, {})
+
+
+def test_faults_applied_reads_this_runs_ledger(run: dict[str, Any]) -> None:
+    probe = {"name": "left", "provider": {"type": "python", "module": "chaosgate.ctk.probes",
+                                          "func": "faults_applied"}}
+    assert run_python_activity(probe, run, {}) == 0
+
+
+def test_recovery_time_before_any_fault_is_zero(run: dict[str, Any]) -> None:
+    probe = {"name": "ttr", "provider": {"type": "python", "module": "chaosgate.ctk.probes",
+                                         "func": "recovery_time"}}
+    assert run_python_activity(probe, run, {}) == 0.0
+
+
+def _control(module: str, **arguments: Any) -> dict[str, Any]:
+    return {"name": module, "provider": {"type": "python", "module": module,
+                                         "arguments": arguments}}
+
+
+def test_slo_control_without_data_fails_the_run_and_never_writes_a_secret(
+        run: dict[str, Any]) -> None:
+    experiment = {"title": "t", "secrets": {"prometheus": {"bearer_token": SECRET}}}
+    journal: dict[str, Any] = {"status": "completed", "deviated": False, "run": [],
+                               "rollbacks": [], "experiment": dict(experiment),
+                               "steady_states": {"before": None, "after": None}}
+    apply_python_control("experiment-after", _control("chaosgate.ctk.controls.slo"),
+                         experiment, experiment, state=journal, configuration=run,
+                         secrets={"prometheus": {"bearer_token": SECRET}})
+    section = journal["chaosgate"]
+    assert section["verdict"] == "inconclusive" and section["exit_code"] == 3
+    assert journal["status"] == "failed"  # chaos run exits 1
+    assert "the load generator recorded no request" in json.dumps(section["gates"])
+    assert SECRET not in json.dumps(journal)
+    assert experiment["secrets"]["prometheus"]["bearer_token"] == SECRET  # the run's own copy
+
+
+def test_ledger_control_with_nothing_applied_reports_a_clean_ledger(
+        run: dict[str, Any]) -> None:
+    journal: dict[str, Any] = {}
+    apply_python_control("experiment-after", _control("chaosgate.ctk.controls.ledger"),
+                         {}, {}, state=journal, configuration=run)
+    assert journal["chaosgate"]["ledger"]["clean"] is True
+    assert journal["chaosgate"]["ledger"]["open"] == []
+
+
+def test_reverts_are_shielded_from_sigint_and_sigterm() -> None:
+    with ledger._shielded():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _probe_run(name: str, status: str, output: Any, met: bool | None) -> dict[str, Any]:
+    return {"activity": {"name": name, "type": "probe", "tolerance": True,
+                         "provider": {"module": "chaosgate.ctk.probes", "func": name}},
+            "status": status, "output": output, "tolerance_met": met,
+            "exception": ["Inconclusive: no data\n"] if status == "failed" else None}
+
+
+def test_allure_control_records_phases_and_writes_a_redacted_result(
+        run: dict[str, Any], tmp_path: Path) -> None:
+    experiment = {"title": "demo", "secrets": {"prometheus": {"bearer_token": SECRET}}}
+    allure.before_experiment_control(experiment, configuration=run)
+    hypothesis = {"title": "steady"}
+    allure.before_hypothesis_control(hypothesis)
+    probes = [_probe_run("slo_met", "succeeded", True, True),
+              _probe_run("p95_latency", "succeeded", 900.0, False)]
+    for p in probes:
+        allure.before_activity_control(p["activity"])
+        allure.after_activity_control(p["activity"], state=p)
+    allure.after_hypothesis_control(hypothesis, state={"steady_state_met": False,
+                                                       "probes": probes})
+    allure.before_method_control(experiment)
+    action = {"name": "cut", "type": "action",
+              "provider": {"module": "chaosgate.ctk.actions", "func": "partition_network",
+                           "arguments": {"authorization": SECRET}}}
+    allure.before_activity_control(action)
+    allure.after_activity_control(action, state={"status": "succeeded",
+                                                 "output": {"token": SECRET}})
+    journal = {"experiment": experiment, "start": "2026-01-01T00:00:00+00:00",
+               "end": "2026-01-01T00:01:00+00:00", "status": "interrupted",
+               "chaosgate": {"verdict": "inconclusive", "gates_verdict": "inconclusive",
+                             "reasons": ["the run was interrupted"], "gates": [
+                                 {"name": "load", "status": "inconclusive", "value": "0",
+                                  "objective": "> 0", "detail": "none", "query": ""}]}}
+    allure.after_experiment_control(experiment, state=journal, configuration=run)
+    out = Path(run["chaosgate_reports"]) / "allure-results"
+    result = json.loads(next(out.glob("*-result.json")).read_text())
+    assert result["status"] == "broken" and result["name"] == "demo"
+    steps = {s["name"]: s for s in result["steps"]}
+    hyp = steps["steady-state hypothesis before the method: steady"]
+    assert hyp["status"] == "failed"
+    assert [s["status"] for s in hyp["steps"]] == ["passed", "failed"]
+    assert steps["method"]["status"] == "broken"  # interrupted: left open, closed as broken
+    assert "SLO gates: INCONCLUSIVE" in steps
+    for file in out.iterdir():
+        assert SECRET not in file.read_text(errors="replace"), file.name
+    assert journal["chaosgate"]["allure"]["status"] == "broken"

@@ -1,0 +1,148 @@
+"""The journal's chaosgate section and the verdict it imposes on ``chaos run``, with plain data."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from chaosgate.ctk.journal import (
+    EXIT_CODES,
+    decide,
+    failed_actions,
+    section,
+    steady_states,
+    ttr_seconds,
+)
+from chaosgate.faults import Timeline as FaultTimeline
+from chaosgate.gameday import Evaluation, Gate
+from chaosgate.load.requestlog import RequestRecord
+from chaosgate.slo.catalog import build_catalog
+from chaosgate.slo.measure import measure
+from chaosgate.slo.model import SLO
+
+AVAIL = SLO(name="availability", type="availability", objective=0.99,
+            query={"bad": "b[$window]", "total": "t[$window]"})
+TTR = SLO(name="time-to-recover", type="recovery", objective=30.0, hold_down=2.0,
+          of=("availability",))
+CATALOG = build_catalog([AVAIL, TTR])
+
+
+def journal(status: str = "completed", before: bool | None = True, after: bool | None = True,
+            runs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    states = {phase: None if met is None else {"steady_state_met": met, "probes": []}
+              for phase, met in (("before", before), ("after", after))}
+    return {"status": status, "deviated": False, "steady_states": states, "run": runs or [],
+            "rollbacks": [], "experiment": {"title": "t"}}
+
+
+def action_run(module: str, status: str) -> dict[str, Any]:
+    return {"activity": {"name": "cut", "type": "action",
+                         "provider": {"type": "python", "module": module, "func": "f"}},
+            "status": status, "exception": ["Traceback...\n", "FaultNotEffective: no\n"]}
+
+
+def test_pass_leaves_the_journal_as_chaos_toolkit_wrote_it() -> None:
+    j = journal()
+    before = copy.deepcopy(j)
+    verdict, reasons = decide(j, "pass")
+    assert (verdict, reasons) == ("pass", [])
+    assert j == before
+    assert EXIT_CODES[verdict] == 0
+
+
+def test_a_failed_gate_marks_the_run_deviated_so_chaos_run_exits_1() -> None:
+    j = journal()
+    verdict, reasons = decide(j, "fail")
+    assert verdict == "fail" and j["deviated"] is True and j["status"] == "completed"
+    assert EXIT_CODES[verdict] == 1 and reasons == ["an SLO gate failed"]
+
+
+def test_inconclusive_is_never_a_silent_pass_it_marks_the_run_failed() -> None:
+    j = journal()
+    verdict, reasons = decide(j, "inconclusive")
+    assert verdict == "inconclusive" and j["status"] == "failed" and not j["deviated"]
+    assert EXIT_CODES[verdict] == 3
+    assert reasons == ["the SLO gates are inconclusive"]
+
+
+def test_a_failed_chaosgate_action_makes_the_run_inconclusive() -> None:
+    j = journal(runs=[action_run("chaosgate.ctk.actions", "failed"),
+                      action_run("someone.else", "failed")])
+    assert failed_actions(j) == ["cut: FaultNotEffective: no"]
+    verdict, reasons = decide(j, "pass")
+    assert verdict == "inconclusive" and j["status"] == "failed"
+    assert reasons == ["action failed: cut: FaultNotEffective: no"]
+
+
+def test_problems_of_the_controls_make_the_run_inconclusive() -> None:
+    verdict, reasons = decide(journal(), "pass", ["slo control could not evaluate the run: x"])
+    assert verdict == "inconclusive" and reasons[0].startswith("slo control")
+
+
+@pytest.mark.parametrize("before,after,expected", [
+    (False, None, "inconclusive"),  # not in steady state: the method never ran
+    (True, False, "fail"),  # a weakness: the hypothesis broke under the fault
+])
+def test_the_hypothesis_counts(before: bool, after: bool | None, expected: str) -> None:
+    j = journal(before=before, after=after)
+    assert steady_states(j) == {"before": before, "after": after}
+    verdict, _ = decide(j, "pass")
+    assert verdict == expected
+
+
+def test_an_interrupted_run_keeps_its_status_and_is_inconclusive() -> None:
+    j = journal(status="interrupted", after=None)
+    verdict, reasons = decide(j, "pass")
+    assert verdict == "inconclusive" and j["status"] == "interrupted"
+    assert reasons == ["the run was interrupted"]
+
+
+def test_fail_wins_over_inconclusive() -> None:
+    j = journal(runs=[action_run("chaosgate.ctk.actions", "failed")])
+    verdict, reasons = decide(j, "fail")
+    assert verdict == "fail" and j["deviated"] is True
+    assert reasons[0] == "an SLO gate failed" and len(reasons) == 2
+
+
+def records(outage: tuple[float, float] | None) -> list[RequestRecord]:
+    out = []
+    for i in range(400):  # 20 requests/s for 20 s
+        t = 1000.0 + i / 20
+        bad = outage is not None and outage[0] <= t < outage[1]
+        out.append(RequestRecord(t, 5.0, "/api/products", "GET", not bad,
+                                 503 if bad else 200, "http_5xx" if bad else None))
+    return out
+
+
+def fault(t_inject: float = 1005.0) -> FaultTimeline:
+    return FaultTimeline("cg-0123456789", "partition", "cut a link", t_inject=t_inject,
+                         t_revert=t_inject + 3, t_healed=t_inject + 3.1)
+
+
+def test_section_carries_the_timeline_and_the_ttr_of_each_observer() -> None:
+    m = measure(TTR, CATALOG, t_inject=1005.0, records=records((1005.0, 1008.0)), t_end=1020.0)
+    gates = [Gate("time-to-recover (client)", "pass", "3.00 s", "≤ 30 s", "ok")]
+    out = section(Evaluation(gates, m), [(fault(), {"links": []})])
+    assert out["timeline"]["t_inject"] == 1005.0
+    assert out["timeline"]["client"]["t_impact"]["t"] == pytest.approx(1005.0)
+    assert out["ttr"]["client"] == pytest.approx(3.0, abs=0.06)
+    assert "server" not in out["ttr"]
+    assert out["gates"][0]["name"] == "time-to-recover (client)"
+    assert out["gates_verdict"] == "pass"
+    assert out["faults"][0]["fault_id"] == "cg-0123456789"
+    assert out["faults"][0]["summary"]
+
+
+def test_no_impact_is_a_ttr_of_zero_and_no_data_is_none() -> None:
+    m = measure(TTR, CATALOG, t_inject=1005.0, records=records(None), t_end=1020.0)
+    assert m.client is not None and ttr_seconds(m.client) == 0.0
+    empty = measure(TTR, CATALOG, t_inject=1005.0, records=[], t_end=1020.0)
+    assert empty.client is not None and ttr_seconds(empty.client) is None
+
+
+def test_section_without_a_measurement_is_inconclusive() -> None:
+    out = section(Evaluation([Gate("load", "inconclusive", "0 requests", "> 0", "none")]), [])
+    assert out["gates_verdict"] == "inconclusive" and out["ttr"] == {}
+    assert out["timeline"]["t_inject"] is None
