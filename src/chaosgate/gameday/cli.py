@@ -230,10 +230,10 @@ def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profi
             if paths.allure_results.exists() else 0
         code = _final(decision, report_code, console)
     except ChaosgateError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         code = exc.exit_code
     except ValueError as exc:  # an unreadable results file
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         code = 3
     finally:
         if manager is not None and not was_running and not keep_sandbox:

@@ -1,0 +1,71 @@
+"""``chaosgate gameday`` without a sandbox: usage errors, and signals passed on to pytest.
+
+The end-to-end run (sandbox, game days, reports) is
+tests/integration/test_gameday_cli.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from chaosgate.cli import cli
+from chaosgate.gameday.cli import _run_pytest
+
+CHILD = """
+import signal, sys, time
+from pathlib import Path
+
+def stop(signum, frame):  # as a game day does: revert (takes a moment), then exit
+    with open(sys.argv[1], "a") as out:
+        out.write(signal.Signals(signum).name)
+    time.sleep(1.0)
+    sys.exit(128 + signum)
+
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+Path(sys.argv[1] + ".ready").touch()
+time.sleep(60)
+"""
+
+
+def test_a_missing_target_or_suite_is_a_usage_error(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["gameday", "--target", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "nope.yaml" in result.output
+    target = Path(__file__).resolve().parents[2] / "targets" / "sandbox.yaml"
+    result = runner.invoke(cli, ["gameday", "--target", str(target), "--suite",
+                                 str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    assert "no such folder or file" in result.output
+
+
+def test_sigterm_is_passed_on_once_and_gives_143(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+
+    def send_twice() -> None:
+        deadline = time.monotonic() + 30
+        while not Path(f"{seen}.ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+        while not seen.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # a second signal is not passed on
+
+    messages: list[str] = []
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    sender = threading.Thread(target=send_twice)
+    sender.start()
+    rc = _run_pytest([sys.executable, "-c", CHILD, str(seen)], messages.append)
+    sender.join()
+    assert rc == 143
+    assert seen.read_text() == "SIGTERM"
+    assert len(messages) == 1 and messages[0].startswith("SIGTERM")
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
