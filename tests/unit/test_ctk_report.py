@@ -36,6 +36,8 @@ def journal(verdict: str = "fail") -> dict[str, Any]:
             "timeline": {"t_inject": 100.0, "client": client},
             "ttr": {"client": 5.8, "server": 6.1},
             "gates": [{"name": "time-to-recover (client)", "status": "fail", "value": "5.80 s",
+                       "objective": "≤ 1 s", "detail": "over", "query": ""},
+                      {"name": "time-to-recover (server)", "status": "fail", "value": "6.10 s",
                        "objective": "≤ 1 s", "detail": "over", "query": ""}],
             "verdicts": [{"slo": "availability", "type": "availability", "status": "fail",
                           "reason": "3 bad of 10", "observer": "server", "objective": 0.9999,
@@ -49,8 +51,11 @@ def test_rows_explain_the_verdict_hypothesis_actions_gates_then_reported() -> No
     names = [r.slo for r in rows]
     assert names == ["steady-state hypothesis before the method",
                      "steady-state hypothesis after the method", "action",
-                     "time-to-recover (client)", "availability (server, reported)"]
-    assert [r.verdict for r in rows] == ["pass", "fail", "inconclusive", "fail", "fail"]
+                     "time-to-recover (client)", "time-to-recover (server)",
+                     "availability (server, reported)"]
+    assert [r.verdict for r in rows] == ["pass", "fail", "inconclusive", "fail", "fail", "fail"]
+    assert rows[3].promql == ""  # the request log needs no PromQL
+    assert 'haproxy_frontend_http_requests_total{proxy="ingress"}' in rows[4].promql
     assert rows[2].detail == "cut: FaultNotEffective: still up"
     reported = rows[-1]
     assert reported.value == "70.0000 % good of 10" and reported.objective == "≥ 99.99 %"

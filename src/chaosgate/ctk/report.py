@@ -56,14 +56,26 @@ def _reported_row(v: Mapping[str, Any], catalog: Catalog) -> SLORow:
                   v["status"], query, f"{v['reason']} (over the whole run; not gating)")
 
 
-def slo_rows(journal: Mapping[str, Any], catalog: Catalog) -> list[SLORow]:
+def _series(catalog: Catalog, recovery_slo: str) -> str:
+    """The raw counters Prometheus' recovery timeline is read from."""
+    if recovery_slo not in catalog.names():
+        return ""
+    return "\n".join(f"{s.name} {key}: {selector}"
+                     for s in timeline_slos(catalog.get(recovery_slo), catalog)
+                     for key, selector in s.series.items())
+
+
+def slo_rows(journal: Mapping[str, Any], catalog: Catalog,
+             recovery_slo: str = "time-to-recover") -> list[SLORow]:
     """Every row of the run's SLO table, deciding rows first."""
     section = journal.get(KEY) or {}
     rows = _hypothesis_rows(section)
     rows += [SLORow("action", "failed", "the fault took hold", "inconclusive", "", why)
              for why in failed_actions(journal)]
+    series = _series(catalog, recovery_slo)
     rows += [SLORow(str(g["name"]), str(g["value"]), str(g["objective"]), g["status"],
-                    str(g.get("query") or ""), str(g["detail"]))
+                    str(g.get("query") or (series if g["name"].endswith("(server)") else "")),
+                    str(g["detail"]))
              for g in section.get("gates") or ()]
     rows += [_reported_row(v, catalog) for v in section.get("verdicts") or ()]
     return rows
