@@ -27,6 +27,7 @@ from ..faults import AppliedFault, run_fault
 from ..faults.summary import summarize
 from ..gameday import build_fault
 from .config import Result
+from .controls.ledger import arm_exit_revert
 from .state import current, log
 
 __all__ = ["apply_fault", "fault_result", "interruptible", "revert_faults"]
@@ -90,6 +91,8 @@ def apply_fault(spec: Mapping[str, Any], *, configuration: Mapping[str, Any] | N
     when the active probe never saw the fault take hold.
     """
     run = current()
+    run.configuration = run.configuration or configuration
+    arm_exit_revert()
     ctx = run.context(configuration)
     fault = build_fault(ctx, spec, source=f"chaosgate action ({spec.get('kind')})")
     if ctx.target.safety.dry_run:

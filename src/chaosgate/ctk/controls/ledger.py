@@ -36,6 +36,7 @@ from . import chaosgate_section
 
 __all__ = [
     "after_experiment_control",
+    "arm_exit_revert",
     "cleanup_control",
     "configure_control",
     "revert_leftovers",
@@ -60,9 +61,14 @@ def _shielded() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def revert_leftovers(configuration: Mapping[str, Any] | None,
-                     heal_timeout: float = 120.0) -> dict[str, Any]:
-    """Revert what this run left applied; report what was reverted and what is still open."""
+def revert_leftovers(configuration: Mapping[str, Any] | None, heal_timeout: float = 120.0,
+                     wait: bool = True) -> dict[str, Any]:
+    """Revert what this run left applied; report what was reverted and what is still open.
+
+    ``wait``: also wait (up to ``heal_timeout``) until each fault's effect is
+    gone, and gather its ground truth (not at interpreter exit: the active
+    probes need threads, which are gone by then).
+    """
     run = current()
     ledger = run.context(configuration).ledger
     reverted: list[str] = []
@@ -70,6 +76,9 @@ def revert_leftovers(configuration: Mapping[str, Any] | None,
         for applied in run.applied():
             try:
                 applied.revert()
+                if not wait:
+                    reverted.append(f"{applied.fault_id} ({applied.timeline.kind})")
+                    continue
                 healed = applied.wait_healed(heal_timeout)
                 applied.collect_ground_truth()
                 reverted.append(f"{applied.fault_id} ({applied.timeline.kind}): "
@@ -108,18 +117,24 @@ def _at_exit() -> None:
     run = current()
     if run.applied() or signals.active():
         try:
-            revert_leftovers(run.configuration)
+            revert_leftovers(run.configuration, wait=False)
         except Exception as exc:  # nothing is left to report to at exit
             log.error("chaosgate: reverting at exit failed: %s; run `chaosgate cleanup`", exc)
+
+
+def arm_exit_revert() -> None:
+    """Revert what is still applied when the interpreter exits (once; the actions arm it
+    too, so a fault is undone at exit even in an experiment without this control)."""
+    if not _REGISTERED:
+        atexit.register(_at_exit)
+        _REGISTERED.append(True)
 
 
 def configure_control(configuration: Configuration = None, secrets: Secrets = None,
                       experiment: Experiment = None, **_arguments: Any) -> None:
     """Remember the configuration (for cleanup) and arm the revert at interpreter exit."""
     current().configuration = configuration
-    if not _REGISTERED:
-        atexit.register(_at_exit)
-        _REGISTERED.append(True)
+    arm_exit_revert()
 
 
 def after_experiment_control(context: Experiment, state: Journal = None,
