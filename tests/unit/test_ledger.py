@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,27 @@ def test_concurrent_writers_never_interleave(tmp_path):
     records = Ledger(path).records()
     lines = Path(path).read_text().splitlines()
     assert len(records) == len(lines) == 200
+
+
+def test_the_owner_is_recognised_by_pid_and_start_time_not_by_name(tmp_path: Path) -> None:
+    import dataclasses
+    import subprocess
+
+    from chaosgate.faults.cleanup import _owner_alive
+    from chaosgate.faults.ledger import process_start
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    ledger.open(change("cg-own"), "partition", target(tmp_path))
+    [entry] = ledger.open_entries()
+    assert entry.pid_start == process_start(os.getpid())
+    # another live process (any command line, e.g. `chaos run`) owns it
+    with subprocess.Popen(["sleep", "30"]) as other:
+        try:
+            owned = dataclasses.replace(entry, pid=other.pid, pid_start=process_start(other.pid))
+            assert _owner_alive(owned)
+            # the same pid with another start time is a reused pid: not the owner
+            assert not _owner_alive(dataclasses.replace(owned, pid_start=owned.pid_start + 1))
+        finally:
+            other.kill()
+    assert process_start(other.pid) is None
+    assert not _owner_alive(owned)

@@ -15,13 +15,12 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..platforms import database_for
 from ..platforms.base import Change, Platform, ProbeResult
 from ..targets import Target
 from .base import Actuator, poll
-from .ledger import Ledger, LedgerEntry, target_key
+from .ledger import Ledger, LedgerEntry, process_start, target_key
 from .pods import PodKillActuator
 
 __all__ = ["CleanupReport", "actuator_for", "cleanup"]
@@ -51,15 +50,17 @@ def actuator_for(change: Change, target: Target, platform: Platform) -> Actuator
 
 
 def _owner_alive(entry: LedgerEntry) -> bool:
-    """True when the process that applied ``entry`` still runs chaosgate on this host."""
+    """True when the process that applied ``entry`` still runs (same pid, same start).
+
+    Any front end may own a fault (``chaosgate``, ``chaos run``, pytest), so
+    the owner is recognised by its pid and start time, not its command line.
+    """
     if entry.pid == os.getpid() or entry.host != socket.gethostname():
         return False
-    try:
-        cmdline = Path(f"/proc/{entry.pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{entry.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+    started = process_start(entry.pid)
+    if started is None:
         return False
-    return b"chaosgate" in cmdline and state != "Z"
+    return entry.pid_start is None or started == entry.pid_start
 
 
 def cleanup(target: Target, ledger: Ledger, platform: Platform, *, force: bool = False,

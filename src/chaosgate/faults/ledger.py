@@ -67,6 +67,7 @@ class LedgerEntry:
     pid: int
     t_open: float
     host: str = ""
+    pid_start: int | None = None  # the owner's start time (/proc/<pid>/stat field 22)
     t_applied: float | None = None
     t_reverted: float | None = None
     error: str | None = None
@@ -76,6 +77,21 @@ class LedgerEntry:
     def is_open(self) -> bool:
         """True until the fault has been reverted."""
         return self.state in OPEN_STATES
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot); None if it is gone or a zombie.
+
+    With the pid it names one process for good: a pid reused later has
+    another start time.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if not fields or fields[0] == "Z":
+        return None
+    return int(fields[19])  # field 22 overall; fields[0] is field 3 (state)
 
 
 def fold(records: Iterable[Mapping[str, Any]]) -> dict[str, LedgerEntry]:
@@ -90,7 +106,8 @@ def fold(records: Iterable[Mapping[str, Any]]) -> dict[str, LedgerEntry]:
                 id=fid, fault=str(rec.get("fault", "")), state="open",
                 change=Change.from_json(rec["change"]), target=dict(rec.get("target", {})),
                 pid=int(rec.get("pid", 0)), t_open=float(rec.get("t", 0.0)),
-                host=str(rec.get("host", "")))
+                host=str(rec.get("host", "")),
+                pid_start=int(rec["pid_start"]) if rec.get("pid_start") is not None else None)
             continue
         old = entries.get(fid)
         if old is None:
@@ -169,7 +186,8 @@ class Ledger:
         self._append({
             "op": "open", "id": change.fault_id, "t": time.time(), "fault": fault,
             "target": {"key": target_key(target), "name": target.name, "source": target.source},
-            "pid": os.getpid(), "host": socket.gethostname(), "change": change.to_json(),
+            "pid": os.getpid(), "pid_start": process_start(os.getpid()),
+            "host": socket.gethostname(), "change": change.to_json(),
         })
 
     def mark(self, fault_id: str, op: str, **extra: Any) -> None:
