@@ -158,14 +158,19 @@ class SandboxPatroni:
                 raise Inconclusive(str(exc)) from exc
 
     def verify_reverted(self, change: Change) -> ProbeResult:
-        """Ok when the cluster is healthy and the old leader is a streaming replica."""
+        """Ok when the cluster is healthy and every member follows the leader's timeline.
+
+        Usually the old leader is back as a replica of the promoted one; when
+        the node came back before Patroni failed over, it is the leader again,
+        which is healed too (and the fault was reported as not effective).
+        """
         members = {m.name: m for m in self._cluster()}
         old = members.get(change.data["old_leader"])
         leader = next((m for m in members.values() if m.is_leader), None)
         if old is None or leader is None:
             return ProbeResult(False, f"{change.data['old_leader']} or a leader is missing")
         healthy = self.healthy()
-        ok = healthy and not old.is_leader and old.timeline == leader.timeline
+        ok = healthy and all(m.timeline == leader.timeline for m in members.values())
         role = "leader" if old.is_leader else "replica"
         return ProbeResult(ok, f"{old.name} is {role} ({old.state}, timeline {old.timeline}, "
                                f"leader {leader.name} on {leader.timeline}); "
