@@ -124,6 +124,13 @@ def test_reports_are_written_under_the_reports_dir(cli_run: CliRun) -> None:
     summary = (reports / "summary.html").read_text()
     assert "short partition" in summary and "MTTR over 2 repetitions" in summary
     assert 'src="data:image/png;base64,' in summary
+    docs = [json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")]
+    slow = next(d for d in docs if d["name"] == "test_too_slow")
+    assert slow["status"] == "failed"  # an SLO violated: failed, not broken
+    reps = [s for s in slow["steps"] if s["name"].startswith("repetition")]
+    assert [s["name"] for s in reps] == ["repetition 1 of 2", "repetition 2 of 2"]
+    assert all(s["status"] in ("failed", "broken") for s in reps)
+    assert {"load: start", "evaluate SLOs"} <= {c["name"] for c in reps[0]["steps"]}
     index = reports / "allure-report" / "index.html"
     assert index.is_file() and index.stat().st_size > 100_000  # single file, data inlined
     assert f"Allure report  {index}" in cli_run.proc.stdout

@@ -77,7 +77,8 @@ def test_every_game_day_passes_against_the_sandbox(suite_run: SuiteRun) -> None:
         gates = {s.slo: s for s in r.slos}
         assert gates["time-to-recover (client)"].verdict == "pass"
         assert any(s.slo.endswith("(reported, not gating)") and s.promql for s in r.slos)
-        assert (r.ttr_s is None) == (name == "baseline")
+        if name != "baseline":  # a baseline has no fault; its TTR is from the load's start
+            assert r.ttr_s is not None and r.ttr_s < 30.0, name
     breaker = {s.slo: s.verdict for s in results["circuit breaker"].slos}
     assert breaker["orders circuit breaker opens during the fault"] == "pass"
     assert breaker["catalogue available during the fault"] == "pass"

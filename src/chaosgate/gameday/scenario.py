@@ -40,7 +40,15 @@ from ..slo.model import Catalog
 from ..targets import Target
 from .engine import Check, GameDayConfig, GameDayRun, Phase, run_gameday
 from .faultspec import build_fault
-from .results import build_result, journal, marks_of, ttr_of
+from .results import (
+    build_result,
+    failure_message,
+    journal,
+    marks_of,
+    slo_rows,
+    ttr_of,
+    verdict_of,
+)
 from .session import ChaosSession
 
 __all__ = ["GameDayRunner", "allure_phase", "current_allure_uuid"]
@@ -68,7 +76,7 @@ def allure_phase(phase: Phase) -> Iterator[None]:
         ap.attach_text(phase.detail, name="detail")
     error: Exception | None = None
     if phase.status == "broken":
-        error = FaultNotEffective(phase.detail)
+        error = Inconclusive(phase.detail)
     elif phase.status == "failed":
         error = SLOViolated(phase.detail)
     step.__exit__(type(error) if error else None, error, None)
@@ -185,12 +193,17 @@ class GameDayRunner:
             for k in range(1, repeat + 1):
                 rep = config if repeat == 1 else dataclasses.replace(
                     config, seed=None if config.seed is None else config.seed + k - 1)
+                whole = Phase(f"repetition {k} of {repeat}", time.time())
                 step: AbstractContextManager[Any] = (
-                    nullcontext() if repeat == 1 else ap.phase(f"repetition {k} of {repeat}"))
+                    nullcontext() if repeat == 1 else allure_phase(whole))
                 with step:
                     run = run_gameday(self.target, rep, log=log, checks=checks,
                                       phase_hook=allure_phase)
                     self.plot = self._attach_run(run, catalog)
+                    if run.verdict != "pass":  # the repetition's step shows its verdict
+                        whole.status = "failed" if run.verdict == "fail" else "broken"
+                        whole.detail = failure_message(slo_rows(run, catalog),
+                                                       verdict_of(run), run.fault_error)
                 runs.append(run)
                 log(f"{config.name}: {run.verdict}" + (f" (repetition {k} of {repeat})"
                                                       if repeat > 1 else ""))
