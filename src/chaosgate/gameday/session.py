@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ..faults import DEFAULT_LEDGER
 from ..report.model import GameDayResult, overall_verdict, save_gameday_results
 from ..report.tables import format_seconds
+from ..targets import Target
 
 __all__ = ["ChaosSession", "Settings"]
 
@@ -141,9 +141,8 @@ class ChaosSession:
                          f"{self.settings.results}")
         return lines
 
-    def facts_from(self, target: Any) -> None:
+    def facts_from(self, target: Target) -> None:
         """Remember the target's public facts for the environment (never credentials)."""
-        self.target_facts = {"target": str(target.name), "platform": str(target.platform.type),
-                             "ingress": str(target.ingress_url),
-                             "prometheus": str(target.prometheus.url),
-                             "namespace": str(target.namespace)}
+        self.target_facts = {"target": target.name, "platform": target.platform.type,
+                             "ingress": target.ingress_url, "prometheus": target.prometheus.url,
+                             "namespace": target.namespace}
