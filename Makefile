@@ -28,7 +28,7 @@ integration: bootstrap
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: bootstrap
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scenarios loadprofiles
 
 typecheck: bootstrap
 	$(BIN)/mypy

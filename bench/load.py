@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/load.py [--base-port N] [--duration 20] [--rounds 2]``.
 
-Starts the sandbox on its own base port (48500, in a temporary state
+Starts the sandbox on its own base port (28500, in a temporary state
 directory) and stops it at the end, or uses a running one (``--base-port``
 of a sandbox already up; its state directory from ``--state-dir``). Then,
 for each round, the same locustfile (``loadprofiles/shop.py``), host, users
@@ -168,8 +168,8 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=None,
                         help="Use the sandbox already running at this base port.")
     parser.add_argument("--state-dir", default=None, help="Its state directory (with --base-port).")
-    parser.add_argument("--own-base-port", type=int, default=48500,
-                        help="Base port of the sandbox this benchmark starts (default 48500).")
+    parser.add_argument("--own-base-port", type=int, default=28500,
+                        help="Base port of the sandbox this benchmark starts (default 28500).")
     parser.add_argument("--duration", type=int, default=20, help="Seconds per run (default 20).")
     parser.add_argument("--rounds", type=int, default=2, help="Bare/chaosgate pairs (default 2).")
     parser.add_argument("--users", type=int, default=20)

@@ -2,7 +2,7 @@
 
 Runs with plain Locust as well as through chaosgate::
 
-    locust -f loadprofiles/shop.py --host http://127.0.0.1:47000
+    locust -f loadprofiles/shop.py --host http://127.0.0.1:27000
     locust --config loadprofiles/steady.conf            # a profile (.conf)
     chaosgate load run --target targets/sandbox.yaml --profile steady --duration 30s
 

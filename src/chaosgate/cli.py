@@ -67,7 +67,7 @@ def _sandbox_topology(state_dir: str, base_port: int | None) -> Any:
 def _sandbox_options(func: F) -> F:
     func = click.option(
         "--base-port", type=int, envvar="CHAOSGATE_BASE_PORT", default=None,
-        help="First of the 60 ports the sandbox uses (default 47000, or the running one's).",
+        help="First of the 60 ports the sandbox uses (default 27000, or the running one's).",
     )(func)
     func = click.option(
         "--state-dir", default=DEFAULT_STATE_DIR, envvar="CHAOSGATE_STATE_DIR",

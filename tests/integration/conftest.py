@@ -1,6 +1,6 @@
 """One real sandbox per test session, on its own ports and state directory.
 
-The sandbox runs on base port 48100 (not the default 47000), so the tests
+The sandbox runs on base port 28100 (not the default 27000), so the tests
 never touch a sandbox a user has running. Its state directory is created
 world-searchable, because PostgreSQL runs as the ``postgres`` user when the
 tests run as root. Teardown brings it down and fails the session if any
@@ -20,7 +20,7 @@ import pytest
 from chaosgate.sandbox.manager import SandboxManager, leftover_processes
 from chaosgate.sandbox.topology import Topology, build_topology
 
-TEST_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "48100"))
+TEST_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "28100"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -33,7 +33,7 @@ from chaosgate.targets import dump_target, render_sandbox_target
 pytestmark = [pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[2]
-SESSION_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "48100"))  # as conftest.py
+SESSION_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "28100"))  # as conftest.py
 BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_GAMEDAY_BASE_PORT", str(SESSION_BASE_PORT + 100)))
 
 PARTITION = '''

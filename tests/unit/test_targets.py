@@ -301,7 +301,7 @@ ERRORS: list[tuple[str, Callable[[], dict[str, Any]], dict[str, object], str, st
      "http://127.0.0.1:48002"),
     ("sandbox-member-port", sandbox_doc,
      {"database.members[1].patroni_url": "http://127.0.0.1:47099"},
-     "database.members[1].patroni_url", "http://127.0.0.1:47033"),
+     "database.members[1].patroni_url", "http://127.0.0.1:27033"),
     ("sandbox-link", sandbox_doc, {"links[0].to": "orders"}, "links[0].to", "goes to 'catalog'"),
     ("sandbox-selector", sandbox_doc, {"services.orders.selector": "app=payments"},
      "services.orders.selector", "selects no sandbox pod"),

@@ -10,7 +10,7 @@ reverts every open fault of a target, e.g. after the harness was SIGKILLed.
 Records (one JSON object per line, ``v`` 1)::
 
     {"v": 1, "op": "open", "id": "cg-3f2a...", "t": 1732170000.12, "fault": "partition",
-     "target": {"key": "sandbox:/abs/state:47000", "name": "sandbox", "source": "..."},
+     "target": {"key": "sandbox:/abs/state:27000", "name": "sandbox", "source": "..."},
      "pid": 4242, "host": "ci-1", "change": {"kind": ..., "platform": ..., "data": ...}}
     {"v": 1, "op": "applied", "id": "cg-3f2a...", "t": ...}
     {"v": 1, "op": "reverted", "id": "cg-3f2a...", "t": ..., "by": 4242, "note": "..."}

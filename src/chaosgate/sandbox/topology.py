@@ -22,7 +22,7 @@ __all__ = [
     "build_topology",
 ]
 
-DEFAULT_BASE_PORT = 47000
+DEFAULT_BASE_PORT = 27000
 REPLICAS = 2
 SHOP_APPS = ("gateway", "catalog", "orders")
 HOST = "127.0.0.1"

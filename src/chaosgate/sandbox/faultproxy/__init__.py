@@ -3,7 +3,7 @@
 A standard Toxiproxy client drives it unchanged, so the same fault code works
 against the sandbox and against a real Toxiproxy. Run it with::
 
-    python -m chaosgate.sandbox.faultproxy --host 127.0.0.1 --port 47004 \\
+    python -m chaosgate.sandbox.faultproxy --host 127.0.0.1 --port 27004 \\
         [--config proxies.json]
 
 where ``proxies.json`` is a populate body: ``[{"name": ..., "listen":
