@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..platforms import database_for
 from ..platforms.base import Change, Platform, ProbeResult
 from ..targets import Target
+from . import signals
 from .base import Actuator, poll
 from .ledger import Ledger, LedgerEntry, process_start, target_key
 from .pods import PodKillActuator
@@ -82,6 +83,7 @@ def cleanup(target: Target, ledger: Ledger, platform: Platform, *, force: bool =
             report.failed.append((entry, str(exc)))
             continue
         ledger.mark(entry.id, "reverted", note="chaosgate cleanup")
+        signals.unregister(entry.id)  # if this very process had applied it
 
         def probe(a: Actuator = actuator, c: Change = change) -> ProbeResult:
             return a.verify_reverted(c)

@@ -28,7 +28,7 @@ class PodKillActuator:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self.ready_at: dict[str, float] = {}
+        self.ready_at: dict[str, tuple[float, str]] = {}  # pod -> (when, new uid)
 
     @staticmethod
     def _victims(change: Change) -> list[PodRef]:
@@ -60,7 +60,7 @@ class PodKillActuator:
         victims = {p.name for p in self._victims(change)}
         for pod in ready:
             if pod.name in victims and pod.name not in self.ready_at:
-                self.ready_at[pod.name] = now
+                self.ready_at[pod.name] = (now, pod.uid)
         ok = len(ready) >= int(data["ready_before"])
         names = ", ".join(f"{p.name} ({p.uid})" for p in ready)
         return ProbeResult(ok, f"{len(ready)}/{data['ready_before']} ready: {names}")
@@ -68,8 +68,8 @@ class PodKillActuator:
     def moments(self, change: Change, since: float) -> list[Moment]:
         """The platform's process events, plus when each pod answered ready again."""
         moments = self.platform.moments(change, since)
-        moments += [Moment(t, "ready again", name, READY_SOURCE)
-                    for name, t in self.ready_at.items()]
+        moments += [Moment(t, f"ready again (uid {uid})", name, READY_SOURCE)
+                    for name, (t, uid) in self.ready_at.items()]
         return moments
 
 

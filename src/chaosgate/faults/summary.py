@@ -35,7 +35,9 @@ def _pods(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]
             parts.append(f"restarted {_at(started.t if started else None, base)}")
         if running:  # supervisord says RUNNING `startsecs` after the spawn: maybe not yet
             parts.append(f"RUNNING {again} {_at(running.t, base)}")
-        parts.append(f"ready again {_at(ready.t if ready else None, base)}")
+        incarnation = ready.what.removeprefix("ready again").strip() if ready else ""
+        parts.append(f"ready again {incarnation} {_at(ready.t, base)}" if ready and incarnation
+                     else f"ready again {_at(ready.t if ready else None, base)}")
         lines.append(", ".join(parts))
         if ready is not None:
             lines.append(f"{name}: time until ready again: {ready.t - base:.2f} s "
