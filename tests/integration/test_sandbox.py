@@ -7,30 +7,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 import psycopg
 import pytest
 import requests
+from _faults import eventually
 
 from chaosgate.sandbox.events import read_events
 from chaosgate.sandbox.manager import SandboxManager, leftover_processes
 
 pytestmark = pytest.mark.integration
-
-
-def eventually(check: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
-    """Poll ``check`` until it is true; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception as exc:
-            last = exc
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what} (last error: {last})")
 
 
 def checkout(manager: SandboxManager, seq: int = 1) -> requests.Response:
