@@ -148,3 +148,18 @@ def test_shop_jobs_keep_their_own_app_label(topo):
     jobs = {j["job_name"]: j for j in prometheus_config(topo)["scrape_configs"]}
     assert all(jobs[app].get("honor_labels") for app in ("gateway", "catalog", "orders"))
     assert not jobs["haproxy"].get("honor_labels")
+
+
+def test_a_relative_state_dir_becomes_absolute_before_anything_runs(tmp_path, monkeypatch):
+    from chaosgate.sandbox.manager import SandboxManager
+    from chaosgate.targets import parse_target, render_sandbox_target
+
+    monkeypatch.chdir(tmp_path)
+    relative = build_topology(Path(".chaosgate/sandbox"), 50000)
+    assert SandboxManager(relative).topo.state_dir == tmp_path / ".chaosgate/sandbox"
+    doc = render_sandbox_target(relative)
+    doc["platform"]["state_dir"] = ".chaosgate/sandbox"
+    topo = parse_target(doc, "t.yaml").sandbox_topology()
+    assert topo.state_dir == tmp_path / ".chaosgate/sandbox"
+    assert all(m.data_dir.is_absolute() for m in topo.db_members)
+    assert "=.chaosgate" not in supervisord_conf(topo, BINS)

@@ -117,7 +117,8 @@ def test_sandbox_yaml_is_the_rendered_default_topology() -> None:
     assert [(x.name, x.source, x.destination) for x in target.links] == [
         (x.name, x.source, x.destination) for x in topo.links
     ]
-    assert target.sandbox_topology() == topo
+    assert target.sandbox_topology() == build_topology(Path(".chaosgate/sandbox").absolute(),
+                                                       DEFAULT_BASE_PORT)
     for service in target.services:
         pods = [p for p in topo.pods if service.selector.matches(p.labels)]
         assert pods == list(topo.pods_of(service.name))

@@ -32,7 +32,7 @@ from .events import count_restarts, read_events
 from .patroni import PatroniClient
 from .shop.orders import SCHEMA_SQL
 from .supervisor import SupervisorClient
-from .topology import HOST, Topology
+from .topology import HOST, Topology, build_topology
 
 __all__ = ["ComponentStatus", "SandboxManager", "find_binaries"]
 
@@ -90,6 +90,8 @@ class SandboxManager:
     """Lifecycle of one sandbox, identified by its state directory."""
 
     def __init__(self, topo: Topology, log: Callable[[str], None] = lambda _m: None) -> None:
+        if not topo.state_dir.is_absolute():  # supervisord daemonizes: paths must be absolute
+            topo = build_topology(topo.state_dir.absolute(), topo.ports.base)
         self.topo = topo
         self.log = log
         self.supervisor = SupervisorClient(topo.supervisor_url)

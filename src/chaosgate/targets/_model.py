@@ -316,12 +316,17 @@ class Target:
         return self.platform.type == "sandbox"
 
     def sandbox_topology(self) -> Topology:
-        """The sandbox's topology (ports, pods, links) for this target's base port."""
+        """The sandbox's topology (ports, pods, links) for this target's base port.
+
+        A relative ``state_dir`` is taken from the working directory and made
+        absolute here: supervisord changes directory when it daemonizes, so
+        every path it is given must be absolute.
+        """
         if not self.is_sandbox:
             raise TargetError(self.source, "platform.type", "this target is not the sandbox",
                               "use a target with platform.type: sandbox")
         assert self.platform.state_dir is not None and self.platform.base_port is not None
-        return build_topology(self.platform.state_dir, self.platform.base_port)
+        return build_topology(self.platform.state_dir.absolute(), self.platform.base_port)
 
     def service(self, name: str) -> Service:
         """The service called ``name``; :class:`TargetError` if there is none."""
