@@ -1,0 +1,88 @@
+"""The one verdict type of chaosgate, how verdicts combine, and their exit codes. Pure.
+
+Every judgement the harness makes (a gate, an SLO, a game day, a Chaos
+Toolkit run, a whole ``chaosgate gameday`` run) ends in one of three
+verdicts (DESIGN.md section 6):
+
+- ``pass`` (exit 0): every objective was kept, and the data show it;
+- ``fail`` (exit 1): an SLO was violated;
+- ``inconclusive`` (exit 3): no verdict could be formed: no data,
+  Prometheus or the cluster unreachable, a fault that did not take hold, an
+  error budget too low to start. **No data is never a pass.**
+
+Exit code 2 (:data:`EXIT_USAGE`) is not a verdict: the input was wrong and
+nothing was judged.
+
+Verdicts combine by rank (:func:`combine`): the highest ranked one wins,
+so a violation observed is definitive even when another judgement was
+inconclusive, and nothing at all is inconclusive. A future ``aborted``
+verdict (a run stopped by an abort criterion) would rank above ``fail``:
+add it to :data:`VerdictName`, :data:`_RANK` and :data:`_EXIT_CODES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final, Literal, TypeGuard, get_args
+
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_INCONCLUSIVE",
+    "EXIT_PASS",
+    "EXIT_USAGE",
+    "VERDICTS",
+    "VerdictName",
+    "combine",
+    "exit_code",
+    "is_verdict",
+]
+
+#: A verdict, as every report, results file and journal spells it.
+VerdictName = Literal["pass", "fail", "inconclusive"]
+
+#: Every verdict, in the order of :data:`VerdictName`.
+VERDICTS: Final[tuple[VerdictName, ...]] = get_args(VerdictName)
+
+EXIT_PASS: Final = 0
+EXIT_FAIL: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INCONCLUSIVE: Final = 3
+
+# Higher wins in combine(). "aborted" would be 3 here (above "fail").
+_RANK: Final[Mapping[VerdictName, int]] = {"pass": 0, "inconclusive": 1, "fail": 2}
+_BY_RANK: Final[Mapping[int, VerdictName]] = {rank: v for v, rank in _RANK.items()}
+_EXIT_CODES: Final[Mapping[VerdictName, int]] = {
+    "pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE,
+}
+
+
+def is_verdict(value: object) -> TypeGuard[VerdictName]:
+    """Whether ``value`` is one of :data:`VERDICTS` (for data read from files)."""
+    return isinstance(value, str) and value in _RANK
+
+
+def _rank(verdict: object) -> int:
+    # A value that is not a verdict (untyped data from a file) counts as
+    # inconclusive: something unknown is never a pass.
+    return _RANK[verdict] if is_verdict(verdict) else _RANK["inconclusive"]
+
+
+def combine(verdicts: Iterable[VerdictName]) -> VerdictName:
+    """The verdict of several judgements together.
+
+    ``fail`` if any failed; else ``inconclusive`` if any was; else ``pass``.
+    No judgement at all is ``inconclusive``: no data is never a pass. The
+    result does not depend on the order of ``verdicts``.
+    """
+    ranks = [_rank(v) for v in verdicts]
+    if not ranks:
+        return "inconclusive"
+    return _BY_RANK[max(ranks)]
+
+
+def exit_code(verdict: VerdictName) -> int:
+    """The process exit code of ``verdict``: pass 0, fail 1, inconclusive 3.
+
+    Anything that is not a verdict exits as inconclusive (3), never 0.
+    """
+    return _EXIT_CODES[verdict] if is_verdict(verdict) else EXIT_INCONCLUSIVE
