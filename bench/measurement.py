@@ -37,9 +37,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from chaosgate.faults import FaultContext, Ledger, run_fault  # noqa: E402
-from chaosgate.faults.timeline import Timeline  # noqa: E402
-from chaosgate.gameday.faultspec import build_fault  # noqa: E402
+from chaosgate.faults import FaultSession, Ledger  # noqa: E402
+from chaosgate.faults.timeline import FaultTimeline  # noqa: E402
 from chaosgate.load.profiles import find_profile, read_profile  # noqa: E402
 from chaosgate.load.runner import LoadSession, spec_for_target  # noqa: E402
 from chaosgate.platforms import platform_for  # noqa: E402
@@ -58,7 +57,7 @@ POLL_EVERY = 5.0
 @dataclass
 class Trial:
     kind: str
-    timeline: Timeline
+    timeline: FaultTimeline
     truth_impact: float
     truth_recover: float
 
@@ -67,12 +66,12 @@ class Trial:
         return self.truth_recover - self.truth_impact
 
 
-def _first(timeline: Timeline, what: str, after: float) -> float | None:
+def _first(timeline: FaultTimeline, what: str, after: float) -> float | None:
     times = [m.t for m in timeline.moments if m.what.startswith(what) and m.t >= after]
     return min(times) if times else None
 
 
-def kill_truth(tl: Timeline) -> tuple[float, float]:
+def kill_truth(tl: FaultTimeline) -> tuple[float, float]:
     died = _first(tl, "process died", (tl.t_inject or 0) - 1)
     assert died is not None, "no death in the ground truth"
     serving = _first(tl, "serving (socket bound)", died)
@@ -83,7 +82,7 @@ def kill_truth(tl: Timeline) -> tuple[float, float]:
     return died, recover
 
 
-def partition_truth(tl: Timeline) -> tuple[float, float]:
+def partition_truth(tl: FaultTimeline) -> tuple[float, float]:
     down = _first(tl, "link down", (tl.t_inject or 0) - 1)
     up = _first(tl, "link up", down or 0)
     assert down is not None and up is not None, "no link down/up in the ground truth"
@@ -117,14 +116,16 @@ class Poller(threading.Thread):
 
 
 def run_faults(target, reps: int, partition_s: float, log) -> list[Trial]:
-    ctx = FaultContext(target, platform_for(target), Ledger(target.sandbox_topology().state_dir
-                                                            / "bench-ledger.jsonl"), seed=1)
+    session = FaultSession(target, platform_for(target),
+                           Ledger(target.sandbox_topology().state_dir / "bench-ledger.jsonl"),
+                           seed=1)
     trials = []
     plans = [("pod kill", {"kind": "kill-pods", "selector": "app=catalog", "qty": 2})] * reps
     plans += [("partition", {"kind": "partition", "links": ["gateway-catalog"],
                              "duration": partition_s})] * reps
     for kind, spec in plans:
-        outcome = run_fault(build_fault(ctx, spec, "bench"), float(spec.get("duration", 0)))
+        with session.guard():
+            outcome = session.run(session.build(spec, "bench"), float(spec.get("duration", 0)))
         time.sleep(1.0)  # late ground truth (supervisord RUNNING, HAProxy UP) lands
         tl = outcome.applied.collect_ground_truth()
         impact, recover = kill_truth(tl) if kind == "pod kill" else partition_truth(tl)

@@ -10,11 +10,17 @@ and carries the process exit code that DESIGN.md section 6 assigns to it:
   not *broken*.
 - :class:`Inconclusive` (3): no data, an unreachable Prometheus or cluster,
   a fault that did not take hold. Never a pass.
+
+The ``EXIT_*`` codes are :mod:`chaosgate.verdict`'s, re-exported here for
+the callers that import them from this module.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from .verdict import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
 
 __all__ = [
     "EXIT_FAIL",
@@ -29,11 +35,6 @@ __all__ = [
     "TargetError",
     "UsageError",
 ]
-
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-EXIT_INCONCLUSIVE = 3
 
 
 class ChaosgateError(Exception):
@@ -69,7 +70,13 @@ class Inconclusive(ChaosgateError):
 
 
 class FaultNotEffective(Inconclusive):
-    """A fault was applied but its active probe shows it did not take hold."""
+    """A fault was applied but its active probe shows it did not take hold.
+
+    ``run`` is the fault's :class:`~chaosgate.faults.session.FaultRun` (its
+    timeline shows what was seen), when the session that raised it had one.
+    """
+
+    run: Any = None
 
 
 class SLOViolated(ChaosgateError, AssertionError):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from chaosgate.faults import FaultContext, Ledger
+from chaosgate.faults import Fault, FaultContext, FaultRun, FaultSession, Ledger
 from chaosgate.platforms import platform_for
 from chaosgate.platforms.toxiproxy import ToxiproxyClient
 from chaosgate.sandbox.manager import SandboxManager
@@ -45,6 +45,14 @@ def context(target_file: Path, ledger: Path, seed: int | None = 1) -> FaultConte
     """A fault context on the sandbox with its own ledger."""
     target: Target = load_target(target_file)
     return FaultContext(target, platform_for(target), Ledger(ledger), seed)
+
+
+def run_fault(fault: Fault, duration: float, **options: float) -> FaultRun:
+    """Run ``fault`` end to end through a fault session on its own context."""
+    ctx = fault.ctx
+    session = FaultSession(ctx.target, ctx.platform, ctx.ledger, seed=ctx.seed, log=ctx.log)
+    with session.guard():
+        return session.run(fault, duration, **options)
 
 
 def checkout_status(sandbox: SandboxManager) -> int:

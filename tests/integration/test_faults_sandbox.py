@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from _faults import checkout_status, context, ensure_healthy, eventually, write_target
+from _faults import (
+    checkout_status,
+    context,
+    ensure_healthy,
+    eventually,
+    run_fault,
+    write_target,
+)
 
 from chaosgate.faults import (
     DatabaseFailover,
@@ -23,7 +30,6 @@ from chaosgate.faults import (
     SafetyRefused,
     build_scope,
     cleanup,
-    run_fault,
 )
 from chaosgate.platforms.hog import find_hogs
 from chaosgate.platforms.toxiproxy import ToxiproxyClient

@@ -1,4 +1,4 @@
-"""chaosgate's faults (ledger, runner, cleanup) on the Kubernetes platform, on the fake.
+"""chaosgate's faults (ledger, session, cleanup) on the Kubernetes platform, on the fake.
 
 The fault layer is platform-agnostic; these tests check that the Kubernetes
 platform keeps its side of the contract end to end: inject through the
@@ -12,17 +12,23 @@ from pathlib import Path
 
 from conftest import Factory
 
-from chaosgate.faults.base import FaultContext
+from chaosgate.faults.base import Fault, FaultContext
 from chaosgate.faults.cleanup import cleanup
 from chaosgate.faults.database import DatabaseFailover
 from chaosgate.faults.ledger import Ledger
 from chaosgate.faults.network import NetworkPartition, build_scope
 from chaosgate.faults.pods import PodKill
 from chaosgate.faults.resources import ResourceExhaustion
-from chaosgate.faults.runner import run_fault
+from chaosgate.faults.session import FaultRun, FaultSession
 from chaosgate.platforms import platform_for
 from chaosgate.targets import Selector
 from fakekube import NETWORKCHAOS, NETWORKPOLICY, STRESSCHAOS
+
+
+def run_fault(fault: Fault, duration: float, **options: float) -> FaultRun:
+    """Run ``fault`` end to end through a fault session on its own context."""
+    ctx = fault.ctx
+    return FaultSession(ctx.target, ctx.platform, ctx.ledger).run(fault, duration, **options)
 
 
 def test_pod_kill_and_failover_through_the_runner(make_kube: Factory, tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ from chaoslib.provider.python import run_python_activity
 
 from chaosgate.ctk import state
 from chaosgate.ctk.config import prometheus_client, prometheus_credentials, settings_from
-from chaosgate.ctk.controls import allure, ledger
+from chaosgate.ctk.controls import allure
 from chaosgate.exceptions import UsageError
+from chaosgate.faults import signals
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.targets import dump_target, render_sandbox_target
 
@@ -124,7 +125,7 @@ def test_ledger_control_with_nothing_applied_reports_a_clean_ledger(
 
 
 def test_reverts_are_shielded_from_sigint_and_sigterm() -> None:
-    with ledger._shielded():
+    with signals.shielded():
         os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGTERM)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

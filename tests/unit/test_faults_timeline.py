@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from chaosgate.faults.summary import summarize
-from chaosgate.faults.timeline import Timeline, first, format_clock
+from chaosgate.faults.timeline import FaultTimeline, first, format_clock
 from chaosgate.platforms.base import Moment
 from chaosgate.platforms.groundtruth import history_moments, process_moments, proxy_moments
 
@@ -15,7 +15,7 @@ T0 = 1_700_000_000.0
 
 
 def test_rows_are_in_time_order_with_offsets_from_t_inject():
-    tl = Timeline("cg-1", "pod_kill", "kill orders-0", t_inject=T0, t_verified=T0 + 0.2,
+    tl = FaultTimeline("cg-1", "pod_kill", "kill orders-0", t_inject=T0, t_verified=T0 + 0.2,
                   t_revert=T0 + 0.3, t_healed=T0 + 1.5)
     tl.add([Moment(T0 + 1.1, "RUNNING (pid 9)", "orders-0", "events.jsonl"),
             Moment(T0 - 0.01, "process died (pid 8)", "orders-0", "events.jsonl")])
@@ -41,7 +41,7 @@ def test_format_clock_is_utc_milliseconds():
 
 
 def test_pod_kill_summary_gives_restart_and_ready_times():
-    tl = Timeline("cg-1", "pod_kill", "kill", t_inject=T0, t_revert=T0, t_healed=T0 + 1.4,
+    tl = FaultTimeline("cg-1", "pod_kill", "kill", t_inject=T0, t_revert=T0, t_healed=T0 + 1.4,
                   healed_detail="2/2 ready")
     tl.add([Moment(T0 + 0.1, "process died (pid 8)", "orders-0", "events.jsonl"),
             Moment(T0 + 0.11, "starting", "orders-0", "events.jsonl"),
@@ -53,7 +53,7 @@ def test_pod_kill_summary_gives_restart_and_ready_times():
 
 
 def test_link_summary_gives_how_long_the_link_was_down():
-    tl = Timeline("cg-2", "partition", "p", t_inject=T0, t_revert=T0 + 10)
+    tl = FaultTimeline("cg-2", "partition", "p", t_inject=T0, t_revert=T0 + 10)
     tl.add([Moment(T0 - 0.01, "link down (1 connection(s) cut)", "orders-pg0", "fp"),
             Moment(T0 + 10.0, "link up", "orders-pg0", "fp")])
     [line, _] = summarize(tl, {"links": [{"name": "orders-pg0"}]})

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chaosgate.exceptions import UsageError
-from chaosgate.gameday.faultspec import FAULT_KINDS, _check, describe_fault
+from chaosgate.faults.spec import FAULT_FIELDS, check_spec, describe_fault
 from chaosgate.gameday.gates import budget_gate, combine, steady_state_gates
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.slo.model import SLO
@@ -86,13 +86,13 @@ def test_a_server_error_in_the_steady_state_fails_it() -> None:
 ])
 def test_bad_fault_specs_name_the_field(spec: dict[str, object], field: str) -> None:
     with pytest.raises(UsageError, match=field.replace(".", r"\.")):
-        _check(spec, "scenario.py")
+        check_spec(spec, "scenario.py")
 
 
 def test_every_kind_accepts_a_duration() -> None:
-    for kind, (required, _) in FAULT_KINDS.items():
+    for kind, (required, _) in FAULT_FIELDS.items():
         spec = {"kind": kind, "duration": 5, **{f: "x" for f in required}}
-        assert _check(spec, "s") == kind
+        assert check_spec(spec, "s") == kind
 
 
 def test_describe_fault() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
+from ..faults import FaultKind
 from .applying import apply_fault, interruptible
 from .applying import revert_faults as _revert
 from .config import Result
@@ -64,7 +65,7 @@ def kill_pods(selector: str, qty: int | None = None, percent: float | None = Non
     block. Returns the fault id, t_inject, when each victim died, restarted
     and answered ready again.
     """
-    return apply_fault({"kind": "kill-pods", **_pods(selector, qty, percent, namespace)},
+    return apply_fault({"kind": FaultKind.KILL_PODS, **_pods(selector, qty, percent, namespace)},
                        configuration=configuration, duration=0.0, heal_timeout=heal_timeout)
 
 
@@ -84,7 +85,7 @@ def partition_network(selector: str | None = None, peer_selector: str | None = N
     fail. With ``duration`` the partition is healed after that many seconds;
     otherwise it lasts until ``heal_network`` (or the end of the run).
     """
-    spec = {"kind": "partition", "direction": direction,
+    spec = {"kind": FaultKind.PARTITION, "direction": direction,
             **_scope(selector, peer_selector, dependency, links, namespace)}
     return apply_fault(spec, configuration=configuration, duration=duration,
                        verify_timeout=verify_timeout, heal_timeout=heal_timeout)
@@ -98,7 +99,7 @@ def heal_network(heal_timeout: float = 120.0, configuration: Configuration = Non
     Idempotent (a rollback): nothing to heal is fine. Fails when the links
     did not come back within ``heal_timeout`` seconds.
     """
-    return _revert(("partition",), heal_timeout)
+    return _revert((FaultKind.PARTITION,), heal_timeout)
 
 
 @interruptible
@@ -115,7 +116,7 @@ def add_latency(latency_ms: int, selector: str | None = None, peer_selector: str
     With ``duration`` the latency is removed after that many seconds;
     otherwise it lasts until ``remove_latency`` (or the end of the run).
     """
-    spec = {"kind": "latency", "latency_ms": latency_ms, "jitter_ms": jitter_ms,
+    spec = {"kind": FaultKind.LATENCY, "latency_ms": latency_ms, "jitter_ms": jitter_ms,
             "direction": direction,
             **_scope(selector, peer_selector, dependency, links, namespace)}
     return apply_fault(spec, configuration=configuration, duration=duration,
@@ -129,7 +130,7 @@ def remove_latency(heal_timeout: float = 120.0, configuration: Configuration = N
 
     Idempotent (a rollback): nothing to remove is fine.
     """
-    return _revert(("latency",), heal_timeout)
+    return _revert((FaultKind.LATENCY,), heal_timeout)
 
 
 @interruptible
@@ -145,7 +146,7 @@ def failover_database(method: str = "node-crash", candidate: str | None = None,
     node is brought back after that many seconds; otherwise it stays down
     until ``recover_database`` (or the end of the run). Never fails back.
     """
-    spec: dict[str, Any] = {"kind": "failover-db", "method": method}
+    spec: dict[str, Any] = {"kind": FaultKind.FAILOVER_DB, "method": method}
     if candidate is not None:
         spec["candidate"] = candidate
     return apply_fault(spec, configuration=configuration, duration=duration,
@@ -159,7 +160,7 @@ def recover_database(heal_timeout: float = 120.0, configuration: Configuration =
 
     Idempotent (a rollback). The new primary keeps its role.
     """
-    return _revert(("db_failover",), heal_timeout)
+    return _revert((FaultKind.FAILOVER_DB,), heal_timeout)
 
 
 @interruptible
@@ -176,7 +177,7 @@ def stress(selector: str, mode: str = "cpu", qty: int | None = None,
     five minutes) even if nothing reverts it. Without ``duration`` it lasts
     until ``end_stress`` (or the end of the run).
     """
-    spec = {"kind": "stress", "mode": mode, "cpu_workers": cpu_workers,
+    spec = {"kind": FaultKind.STRESS, "mode": mode, "cpu_workers": cpu_workers,
             "memory_mb": memory_mb, "duration": 300.0 if duration is None else duration,
             **_pods(selector, qty, percent, namespace)}
     return apply_fault(spec, configuration=configuration, duration=duration,
@@ -204,7 +205,7 @@ def end_stress(heal_timeout: float = 120.0, configuration: Configuration = None,
 
     Idempotent (a rollback).
     """
-    return _revert(("stress",), heal_timeout)
+    return _revert((FaultKind.STRESS,), heal_timeout)
 
 
 @interruptible

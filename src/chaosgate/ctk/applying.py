@@ -1,36 +1,36 @@
 """How the Chaos Toolkit actions apply and revert faults (the actions are thin on top).
 
-:func:`apply_fault` builds a fault from plain data
-(:func:`chaosgate.gameday.build_fault`), writes it to the ledger before it
-touches anything (:meth:`chaosgate.faults.Fault.inject`), and verifies it
-with its active probe. A fault that does not take hold is reverted and
+Every action goes through the run's :class:`~chaosgate.faults.FaultSession`
+(:meth:`RunState.session <chaosgate.ctk.state.RunState.session>`): the fault
+is built from plain data (:mod:`chaosgate.faults.spec`), written to the
+ledger before it touches anything, and verified with its active probe. A
+fault that does not take hold is reverted and
 :class:`~chaosgate.exceptions.FaultNotEffective` raised, so Chaos Toolkit
 marks the action failed and the ``slo`` control makes the run inconclusive.
 
 With a ``duration`` the fault is held and reverted by the action itself
-(:func:`chaosgate.faults.run_fault`); without one it stays applied until a
-rollback action (:func:`revert_faults`) or the ``ledger`` control reverts it.
-Results are JSON-able dicts: the fault's id, kind, description, marks and
-the ground truth gathered so far.
+(:meth:`FaultSession.run <chaosgate.faults.FaultSession.run>`); without one
+it stays applied until a rollback action (:func:`revert_faults`) or the
+``ledger`` control reverts it. Results are JSON-able dicts
+(:class:`FaultResult`): the fault's id, kind, description, marks and the
+ground truth gathered so far.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypedDict, TypeVar
 
 from chaoslib.exceptions import InterruptExecution
 
 from ..exceptions import FaultNotEffective, Inconclusive
-from ..faults import AppliedFault, run_fault
+from ..faults import AppliedFault, FaultKind
 from ..faults.summary import summarize
-from ..gameday import build_fault
 from .config import Result
-from .controls.ledger import arm_exit_revert
 from .state import current, log
 
-__all__ = ["apply_fault", "fault_result", "interruptible", "revert_faults"]
+__all__ = ["FaultResult", "apply_fault", "fault_result", "interruptible", "revert_faults"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,12 +57,29 @@ def interruptible(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def fault_result(applied: AppliedFault) -> Result:
+class FaultResult(TypedDict):
     """What an action returns about one fault (plain data, no secret)."""
+
+    fault_id: str
+    kind: str
+    description: str
+    t_inject: float | None
+    t_verified: float | None
+    verified: str
+    t_revert: float | None
+    t_healed: float | None
+    healed: str
+    reverted: bool
+    ground_truth: list[dict[str, Any]]
+    summary: list[str]
+
+
+def fault_result(applied: AppliedFault) -> FaultResult:
+    """What an action returns about one fault."""
     tl = applied.timeline
     return {
         "fault_id": applied.fault_id,
-        "kind": tl.kind,
+        "kind": str(tl.kind),
         "description": tl.description,
         "t_inject": tl.t_inject,
         "t_verified": tl.t_verified,
@@ -76,12 +93,6 @@ def fault_result(applied: AppliedFault) -> Result:
     }
 
 
-def _not_effective(applied: AppliedFault, verify_timeout: float) -> FaultNotEffective:
-    return FaultNotEffective(
-        f"{applied.timeline.kind} {applied.fault_id} did not take hold within "
-        f"{verify_timeout:g} s: {applied.timeline.verify_detail} (it was reverted)")
-
-
 def apply_fault(spec: Mapping[str, Any], *, configuration: Mapping[str, Any] | None,
                 duration: float | None = None, verify_timeout: float = 30.0,
                 heal_timeout: float = 120.0) -> Result:
@@ -92,55 +103,46 @@ def apply_fault(spec: Mapping[str, Any], *, configuration: Mapping[str, Any] | N
     """
     run = current()
     run.configuration = run.configuration or configuration
-    arm_exit_revert()
-    ctx = run.context(configuration)
-    fault = build_fault(ctx, spec, source=f"chaosgate action ({spec.get('kind')})")
-    if ctx.target.safety.dry_run:
+    session = run.session(configuration)
+    fault = session.build(spec, source=f"chaosgate action ({spec.get('kind')})")
+    if session.dry_run:
         log.info("safety.dry_run is set: %s", fault.plan())
         return {"dry_run": True, "plan": fault.plan()}
-    if duration is not None:
-        try:
-            outcome = run_fault(fault, duration, verify_timeout, heal_timeout,
-                                on_applied=run.track)
-        except FaultNotEffective as exc:
-            run.errors.append(str(exc))
-            raise
-        return fault_result(outcome.applied)
-    applied = fault.inject()
-    run.track(applied)
-    verified = applied.verify(verify_timeout)
-    if not verified.ok:
-        applied.revert()
-        applied.wait_healed(heal_timeout)
-        applied.collect_ground_truth()
-        error = _not_effective(applied, verify_timeout)
-        run.errors.append(str(error))
-        raise error
-    applied.collect_ground_truth()
-    log.info("%s %s took hold: %s", applied.timeline.kind, applied.fault_id, verified.detail)
-    return fault_result(applied)
+    try:
+        if duration is not None:
+            applied = session.run(fault, duration, verify_timeout=verify_timeout,
+                                  heal_timeout=heal_timeout).applied
+        else:
+            applied = session.inject(fault, verify_timeout=verify_timeout,
+                                     heal_timeout=heal_timeout)
+            log.info("%s %s took hold: %s", applied.timeline.kind, applied.fault_id,
+                     applied.timeline.verify_detail)
+    except FaultNotEffective as exc:
+        run.errors.append(str(exc))
+        raise
+    return dict(fault_result(applied))
 
 
-def revert_faults(kinds: tuple[str, ...] = (), heal_timeout: float = 120.0) -> Result:
+def revert_faults(kinds: tuple[FaultKind, ...] = (), heal_timeout: float = 120.0) -> Result:
     """Revert this run's faults of ``kinds`` still applied (all when empty), newest first.
 
     Idempotent: nothing to revert is fine. Raises Inconclusive after
     reverting everything when a revert failed or the system did not heal
     within ``heal_timeout``.
     """
-    done, problems = [], []
-    for applied in current().applied(kinds):
+    session = current().fault_session
+    done: list[Result] = []
+    problems: list[str] = []
+    for applied in ([] if session is None else session.still_applied(kinds)):
         try:
-            applied.revert()
+            healed = session.revert(applied, heal_timeout) if session else None
         except Exception as exc:
             problems.append(f"revert of {applied.fault_id} failed: {exc}")
             continue
-        healed = applied.wait_healed(heal_timeout)
-        applied.collect_ground_truth()
-        if not healed.ok:
+        if healed is not None and not healed.ok:
             problems.append(f"{applied.fault_id} not healed within {heal_timeout:g} s: "
                             f"{healed.detail}")
-        done.append(fault_result(applied))
+        done.append(dict(fault_result(applied)))
     if problems:
         current().errors.extend(problems)
         raise Inconclusive("; ".join(problems))

@@ -141,4 +141,4 @@ def faults_applied(configuration: Configuration = None, secrets: Secrets = None)
     E.g. ``tolerance: 0`` after the rollbacks.
     """
     run = current()
-    return len(run.own_entries(run.context(configuration).ledger))
+    return len(run.session(configuration).open_entries())

@@ -3,19 +3,19 @@
 Chaos Toolkit runs an experiment in one process and calls activities and
 control hooks as plain functions, so they share a process-wide
 :class:`RunState` (:func:`current`): the target, every fault the actions
-applied (with its timeline: ``t_inject``, ground truth), the running load
-session of the ``load`` control, and the actions that failed. Nothing here
-holds a secret.
+applied (the run's :class:`~chaosgate.faults.FaultSession`, with each
+fault's timeline: ``t_inject``, ground truth), the running load session of
+the ``load`` control, and the actions that failed. Nothing here holds a
+secret.
 
-The faults are also in the write-ahead ledger and in
-:mod:`chaosgate.faults.signals`' registry; the ``ledger`` control reverts
-from those, so a fault is undone even when this state were lost.
+The session also knows its faults' write-ahead ledger entries; the
+``ledger`` control reverts through it, so a fault is undone even when its
+handle was lost.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import UsageError
-from ..faults import AppliedFault, FaultContext, Ledger, LedgerEntry
+from ..faults import AppliedFault, FaultSession, Ledger
 from ..load.requestlog import RequestRecord, read_request_log
 from ..load.run import LoadRun
 from ..load.runner import LoadSession
@@ -59,7 +59,7 @@ class RunState:
     """The state of this process's run (see the module doc)."""
 
     started: float = field(default_factory=time.time)
-    faults: list[AppliedFault] = field(default_factory=list)
+    fault_session: FaultSession | None = None  # built by the first action that needs it
     errors: list[str] = field(default_factory=list)  # faults that did not take hold or heal
     problems: list[str] = field(default_factory=list)  # controls that could not do their work
     load: LoadSession | None = None
@@ -88,28 +88,25 @@ class RunState:
             self._targets[path] = (target, platform_for(target))
         return self._targets[path]
 
-    def context(self, configuration: Mapping[str, Any] | None) -> FaultContext:
-        """A fault context on the configured target and ledger."""
-        settings = self.settings(configuration)
-        target, platform = self._target_and_platform(configuration)
-        return FaultContext(target, platform, Ledger(settings.ledger), settings.seed,
-                            log=log.info)
+    def session(self, configuration: Mapping[str, Any] | None) -> FaultSession:
+        """The run's fault session on the configured target and ledger (built once)."""
+        if self.fault_session is None:
+            settings = self.settings(configuration)
+            target, platform = self._target_and_platform(configuration)
+            self.fault_session = FaultSession(target, platform, Ledger(settings.ledger),
+                                              seed=settings.seed, log=log.info,
+                                              owner="chaosgate ledger control")
+        return self.fault_session
 
-    def track(self, applied: AppliedFault) -> None:
-        """Remember a fault an action applied (its timeline feeds the SLO evaluation)."""
-        if all(a.fault_id != applied.fault_id for a in self.faults):
-            self.faults.append(applied)
-
-    def applied(self, kinds: tuple[str, ...] = ()) -> list[AppliedFault]:
-        """Faults of this run not reverted yet (of ``kinds`` only, when given), newest first."""
-        return [a for a in reversed(self.faults)
-                if not a.reverted and (not kinds or a.timeline.kind in kinds)]
+    @property
+    def faults(self) -> list[AppliedFault]:
+        """Every fault this run applied, oldest first (reverted ones too)."""
+        return [] if self.fault_session is None else list(self.fault_session.faults)
 
     @property
     def t_inject(self) -> float | None:
         """When the run's first fault was applied (None: no fault yet)."""
-        times = [a.timeline.t_inject for a in self.faults if a.timeline.t_inject is not None]
-        return min(times) if times else None
+        return None if self.fault_session is None else self.fault_session.t_inject
 
     def problem(self, what: str, exc: BaseException) -> str:
         """Record (and log) that a control could not do its work: the run is inconclusive."""
@@ -117,11 +114,6 @@ class RunState:
         log.error("chaosgate: %s", text)
         self.problems.append(text)
         return text
-
-    def own_entries(self, ledger: Ledger) -> list[LedgerEntry]:
-        """Ledger entries this process opened since the run started, still open."""
-        return [e for e in ledger.open_entries()
-                if e.pid == os.getpid() and e.t_open >= self.started - 1.0]
 
     @property
     def request_log(self) -> Path | None:

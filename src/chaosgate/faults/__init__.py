@@ -1,19 +1,22 @@
-"""What to break, always with a way back: faults, the ledger, reverts on signals.
+"""What to break, always with a way back: faults, the ledger, the fault session.
 
+- :class:`FaultSession` (:mod:`.session`): the one owner of a run's faults;
+  inject, verify, hold, revert, wait healed, ``revert_all``, signal guard.
+  Every front end goes through it.
 - :class:`PodKill`, :class:`NetworkPartition`, :class:`Latency`,
   :class:`DatabaseFailover`, :class:`ResourceExhaustion`: each plans a
   platform change (no side effect; ``plan()`` is the dry run), writes it to
   the :class:`Ledger` before applying it, verifies it with an active probe
   and reverts it idempotently (:mod:`.base`).
-- :func:`run_fault`: inject, verify, hold, revert, wait healed, gather the
-  ground truth into a :class:`Timeline`.
-- :func:`reverting_on_signals`: SIGINT/SIGTERM revert before exiting;
-  :func:`cleanup` reverts what a killed process left open in the ledger.
+- :mod:`.spec`: a fault as plain data (``{"kind": "partition", ...}``);
+  :class:`FaultKind` is each kind's one name.
+- :func:`cleanup` reverts what a killed process left open in the ledger.
 - :mod:`.selection` (pure): seeded selection and the safety block.
 """
 
 from __future__ import annotations
 
+from ..platforms.base import FaultKind
 from .base import AppliedFault, Fault, FaultContext, new_fault_id
 from .cleanup import CleanupReport, cleanup
 from .database import DatabaseFailover
@@ -21,10 +24,11 @@ from .ledger import DEFAULT_LEDGER, Ledger, LedgerEntry, target_key
 from .network import Latency, NetworkPartition, build_scope
 from .pods import PodKill
 from .resources import ResourceExhaustion
-from .runner import Outcome, run_fault
 from .selection import SafetyRefused
-from .signals import Interrupted, reverting_on_signals
-from .timeline import Timeline
+from .session import FaultRun, FaultSession, RevertReport
+from .signals import Interrupted
+from .spec import build_fault, check_spec, describe_fault
+from .timeline import FaultTimeline
 
 __all__ = [
     "DEFAULT_LEDGER",
@@ -33,20 +37,24 @@ __all__ = [
     "DatabaseFailover",
     "Fault",
     "FaultContext",
+    "FaultKind",
+    "FaultRun",
+    "FaultSession",
+    "FaultTimeline",
     "Interrupted",
     "Latency",
     "Ledger",
     "LedgerEntry",
     "NetworkPartition",
-    "Outcome",
     "PodKill",
     "ResourceExhaustion",
+    "RevertReport",
     "SafetyRefused",
-    "Timeline",
+    "build_fault",
     "build_scope",
+    "check_spec",
     "cleanup",
+    "describe_fault",
     "new_fault_id",
-    "reverting_on_signals",
-    "run_fault",
     "target_key",
 ]

@@ -6,14 +6,17 @@ without touching anything (:meth:`Fault.plan`, for dry runs), and
 :meth:`Fault.inject` applies it in this order:
 
 1. the change is written to the ledger and fsync'd (write-ahead);
-2. the fault registers itself for revert on SIGINT/SIGTERM;
-3. the change is applied; ``t_inject`` is taken when that call returns;
-4. the ledger records ``applied``.
+2. the change is applied; ``t_inject`` is taken when that call returns;
+3. the ledger records ``applied``.
 
 If anything fails or is interrupted on the way, the change is reverted
 before the error propagates. The :class:`AppliedFault` returned has an
 active probe (:meth:`AppliedFault.verify`) and an idempotent
 :meth:`AppliedFault.revert`.
+
+Nothing here decides *when* to verify, hold or revert, or keeps a list of
+what is applied: that is the :class:`~chaosgate.faults.session.FaultSession`,
+which every front end goes through.
 """
 
 from __future__ import annotations
@@ -22,15 +25,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from ..exceptions import Inconclusive
-from ..platforms.base import Change, Moment, Platform, PodRef, ProbeResult
+from ..platforms.base import Change, FaultKind, Moment, Platform, PodRef, ProbeResult
 from ..targets import Selector, Target
-from . import signals
 from .ledger import Ledger
 from .selection import check_blast_radius, check_namespace, how_many, pick
-from .timeline import Timeline
+from .timeline import FaultTimeline
 
 __all__ = ["Actuator", "AppliedFault", "Fault", "FaultContext", "PodFault", "new_fault_id",
            "poll"]
@@ -97,7 +99,7 @@ class AppliedFault:
     """A fault in effect: verify it, revert it (idempotently), read its ground truth."""
 
     def __init__(self, change: Change, actuator: Actuator, ledger: Ledger,
-                 timeline: Timeline) -> None:
+                 timeline: FaultTimeline) -> None:
         self.fault_id = change.fault_id
         self.change = change
         self.actuator = actuator
@@ -126,7 +128,6 @@ class AppliedFault:
         self.timeline.t_revert = time.time()
         self.reverted = True
         self.ledger.mark(self.fault_id, "reverted")
-        signals.unregister(self.fault_id)
 
     def wait_healed(self, timeout: float = 60.0) -> ProbeResult:
         """Poll until the fault's effect is gone (or ``timeout``); sets ``t_healed``."""
@@ -137,7 +138,7 @@ class AppliedFault:
         self.healed = result
         return result
 
-    def collect_ground_truth(self) -> Timeline:
+    def collect_ground_truth(self) -> FaultTimeline:
         """Add the platform's ground-truth moments since injection to the timeline."""
         since = (self.timeline.t_inject or time.time()) - 5.0
         try:
@@ -151,7 +152,7 @@ class AppliedFault:
 class Fault:
     """Base of every fault: subclasses implement :meth:`prepare` (and may add checks)."""
 
-    kind = "fault"
+    kind: ClassVar[FaultKind]
 
     def __init__(self, ctx: FaultContext) -> None:
         self.ctx = ctx
@@ -176,11 +177,10 @@ class Fault:
     def inject(self) -> AppliedFault:
         """Ledger first, then apply; reverted at once if applying fails or is interrupted."""
         change, actuator = self.prepared()
-        timeline = Timeline(change.fault_id, self.kind, change.description)
+        timeline = FaultTimeline(change.fault_id, self.kind, change.description)
         applied = AppliedFault(change, actuator, self.ctx.ledger, timeline)
         self.ctx.ledger.open(change, self.kind, self.ctx.target)
         try:
-            signals.register(applied)
             actuator.apply(change)
             timeline.t_inject = time.time()
             self.ctx.ledger.mark(change.fault_id, "applied")

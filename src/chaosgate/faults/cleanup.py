@@ -16,15 +16,13 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..platforms import database_for
 from ..platforms.base import Change, Platform, ProbeResult
 from ..targets import Target
-from . import signals
 from .base import Actuator, poll
 from .ledger import Ledger, LedgerEntry, process_start, target_key
-from .pods import PodKillActuator
+from .session import revert_entry
 
-__all__ = ["CleanupReport", "actuator_for", "cleanup"]
+__all__ = ["CleanupReport", "cleanup"]
 
 
 @dataclass
@@ -39,15 +37,6 @@ class CleanupReport:
     def clean(self) -> bool:
         """True when nothing of this target is left open."""
         return not self.failed and not self.skipped
-
-
-def actuator_for(change: Change, target: Target, platform: Platform) -> Actuator:
-    """Who reverts ``change``: the database adapter, the pod-kill helper or the platform."""
-    if change.kind == "db_failover":
-        return database_for(target, platform)
-    if change.kind == "pod_kill":
-        return PodKillActuator(platform)
-    return platform
 
 
 def _owner_alive(entry: LedgerEntry) -> bool:
@@ -76,14 +65,10 @@ def cleanup(target: Target, ledger: Ledger, platform: Platform, *, force: bool =
             continue
         log(f"reverting {entry.fault} {entry.id}: {change.description}")
         try:
-            actuator = actuator_for(change, target, platform)
-            actuator.revert(change)
+            actuator = revert_entry(entry, target, platform, ledger, note="chaosgate cleanup")
         except Exception as exc:
-            ledger.mark(entry.id, "revert_failed", error=str(exc))
             report.failed.append((entry, str(exc)))
             continue
-        ledger.mark(entry.id, "reverted", note="chaosgate cleanup")
-        signals.unregister(entry.id)  # if this very process had applied it
 
         def probe(a: Actuator = actuator, c: Change = change) -> ProbeResult:
             return a.verify_reverted(c)

@@ -24,17 +24,17 @@ from rich.table import Table
 from ..exceptions import EXIT_INCONCLUSIVE, ChaosgateError
 from ..platforms import DIRECTIONS, STRESS_MODES, platform_for
 from ..targets import load_target
-from . import signals
-from .base import Fault, FaultContext
+from .base import Fault
 from .cleanup import cleanup
 from .database import DatabaseFailover
 from .ledger import DEFAULT_LEDGER, Ledger, target_key
 from .network import Latency, NetworkPartition, build_scope
 from .pods import PodKill
 from .resources import ResourceExhaustion
-from .runner import Outcome, run_fault
+from .session import FaultRun, FaultSession
+from .signals import Interrupted
 from .summary import summarize
-from .timeline import Timeline, format_clock
+from .timeline import FaultTimeline, format_clock
 
 __all__ = ["cleanup_command", "fault"]
 
@@ -49,15 +49,14 @@ def _errors(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with signals.reverting_on_signals(log=lambda m: err.print(f"[red]{escape(m)}[/]")):
-                return func(*args, **kwargs)
-        except signals.Interrupted as exc:
+            return func(*args, **kwargs)
+        except Interrupted as exc:
             err.print(f"[yellow]{escape(str(exc))}: every fault this run applied was reverted[/]")
             sys.exit(exc.exit_code)
         except ChaosgateError as exc:
-            outcome = getattr(exc, "outcome", None)
-            if isinstance(outcome, Outcome):
-                _print_outcome(outcome)
+            run = getattr(exc, "run", None)
+            if isinstance(run, FaultRun):
+                _print_run(run)
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
             sys.exit(exc.exit_code)
 
@@ -88,13 +87,14 @@ def _common(default_duration: float) -> Callable[[F], F]:
     return decorate
 
 
-def _context(target_file: str, ledger_path: str, seed: int | None) -> FaultContext:
+def _session(target_file: str, ledger_path: str, seed: int | None) -> FaultSession:
     target = load_target(target_file)
-    return FaultContext(target, platform_for(target), Ledger(ledger_path), seed,
-                        log=lambda m: err.print(f"[dim]{escape(m)}[/]"))
+    return FaultSession(target, platform_for(target), Ledger(ledger_path), seed=seed,
+                        log=lambda m: err.print(f"[dim]{escape(m)}[/]"),
+                        owner="chaosgate fault")
 
 
-def _timeline_table(timeline: Timeline) -> Table:
+def _timeline_table(timeline: FaultTimeline) -> Table:
     table = Table(title=f"timeline of {timeline.kind} {timeline.fault_id}")
     for col in ("time (UTC)", "t - t_inject", "what", "subject", "source"):
         table.add_column(col)
@@ -104,27 +104,29 @@ def _timeline_table(timeline: Timeline) -> Table:
     return table
 
 
-def _print_outcome(outcome: Outcome) -> None:
-    console.print(_timeline_table(outcome.timeline))
-    for line in summarize(outcome.timeline, outcome.applied.change.data):
+def _print_run(run: FaultRun) -> None:
+    console.print(_timeline_table(run.timeline))
+    for line in summarize(run.timeline, run.applied.change.data):
         console.print(f"  {line}")
 
 
-def _run(fault: Fault, dry_run: bool, duration: float, verify_timeout: float,
-         heal_timeout: float) -> None:
-    if dry_run or fault.ctx.target.safety.dry_run:
+def _run(session: FaultSession, fault: Fault, dry_run: bool, duration: float,
+         verify_timeout: float, heal_timeout: float) -> None:
+    if dry_run or session.dry_run:
         console.print(fault.plan())
         console.print("dry run: nothing was touched, no ledger entry was written")
         return
     change, _ = fault.prepared()
     console.print(f"{fault.kind} {change.fault_id}: {change.description}")
-    outcome = run_fault(fault, duration, verify_timeout, heal_timeout,
-                        on_applied=lambda a: console.print(f"applied; holding {duration:g} s"))
-    console.print(f"verified: {outcome.verified.detail}")
-    _print_outcome(outcome)
-    if outcome.healed is not None and not outcome.healed.ok:
+    with session.guard():
+        run = session.run(fault, duration, verify_timeout=verify_timeout,
+                          heal_timeout=heal_timeout,
+                          on_applied=lambda a: console.print(f"applied; holding {duration:g} s"))
+    console.print(f"verified: {run.verified.detail}")
+    _print_run(run)
+    if run.healed is not None and not run.healed.ok:
         err.print(f"[bold red]not healed within {heal_timeout:g} s:[/] "
-                  f"{escape(outcome.healed.detail)}")
+                  f"{escape(run.healed.detail)}")
         sys.exit(EXIT_INCONCLUSIVE)
 
 
@@ -143,9 +145,9 @@ def kill_pods(selector: str, namespace: str | None, qty: int | None, percent: fl
               target_file: str, duration: float, dry_run: bool, seed: int | None,
               ledger_path: str, verify_timeout: float, heal_timeout: float) -> None:
     """Kill pods (grace period 0); print their restart and the time until ready again."""
-    ctx = _context(target_file, ledger_path, seed)
-    _run(PodKill(ctx, selector, namespace, qty, percent), dry_run, duration, verify_timeout,
-         heal_timeout)
+    session = _session(target_file, ledger_path, seed)
+    _run(session, PodKill(session.context, selector, namespace, qty, percent), dry_run,
+         duration, verify_timeout, heal_timeout)
 
 
 def _network_options(func: F) -> F:
@@ -170,10 +172,10 @@ def partition(selector: str | None, namespace: str | None, peer_selector: str | 
               target_file: str, duration: float, dry_run: bool, seed: int | None,
               ledger_path: str, verify_timeout: float, heal_timeout: float) -> None:
     """Cut the network between a selector and a dependency, another selector, or links."""
-    ctx = _context(target_file, ledger_path, seed)
-    scope = build_scope(ctx.target, selector, namespace, peer_selector, dependency, links)
-    _run(NetworkPartition(ctx, scope, direction), dry_run, duration, verify_timeout,
-         heal_timeout)
+    session = _session(target_file, ledger_path, seed)
+    scope = build_scope(session.target, selector, namespace, peer_selector, dependency, links)
+    _run(session, NetworkPartition(session.context, scope, direction), dry_run, duration,
+         verify_timeout, heal_timeout)
 
 
 @fault.command("latency")
@@ -189,10 +191,10 @@ def latency(selector: str | None, namespace: str | None, peer_selector: str | No
             seed: int | None, ledger_path: str, verify_timeout: float,
             heal_timeout: float) -> None:
     """Add latency (and jitter) to a link or between two sides."""
-    ctx = _context(target_file, ledger_path, seed)
-    scope = build_scope(ctx.target, selector, namespace, peer_selector, dependency, links)
-    _run(Latency(ctx, scope, latency_ms, jitter_ms, direction), dry_run, duration,
-         verify_timeout, heal_timeout)
+    session = _session(target_file, ledger_path, seed)
+    scope = build_scope(session.target, selector, namespace, peer_selector, dependency, links)
+    _run(session, Latency(session.context, scope, latency_ms, jitter_ms, direction), dry_run,
+         duration, verify_timeout, heal_timeout)
 
 
 @fault.command("failover-db")
@@ -204,8 +206,8 @@ def failover_db(method: str, candidate: str | None, target_file: str, duration: 
                 dry_run: bool, seed: int | None, ledger_path: str, verify_timeout: float,
                 heal_timeout: float) -> None:
     """Fail the target's database over; node-crash keeps the old primary down --duration s."""
-    ctx = _context(target_file, ledger_path, seed)
-    _run(DatabaseFailover(ctx, method, candidate), dry_run, duration,
+    session = _session(target_file, ledger_path, seed)
+    _run(session, DatabaseFailover(session.context, method, candidate), dry_run, duration,
          max(verify_timeout, 60.0), heal_timeout)
 
 
@@ -223,10 +225,10 @@ def stress(selector: str, namespace: str | None, mode: Any, qty: int | None,
            duration: float, dry_run: bool, seed: int | None, ledger_path: str,
            verify_timeout: float, heal_timeout: float) -> None:
     """Exhaust pods' CPU or memory, or freeze them (SIGSTOP), for --duration s."""
-    ctx = _context(target_file, ledger_path, seed)
-    fault_ = ResourceExhaustion(ctx, selector, mode, namespace, qty, percent, workers,
-                                memory_mb, duration)
-    _run(fault_, dry_run, duration, verify_timeout, heal_timeout)
+    session = _session(target_file, ledger_path, seed)
+    fault_ = ResourceExhaustion(session.context, selector, mode, namespace, qty, percent,
+                                workers, memory_mb, duration)
+    _run(session, fault_, dry_run, duration, verify_timeout, heal_timeout)
 
 
 @click.command("cleanup")

@@ -11,7 +11,7 @@ the old primary as a replica.
 from __future__ import annotations
 
 from ..platforms import database_for
-from ..platforms.base import Change, DatabaseAdapter
+from ..platforms.base import Change, DatabaseAdapter, FaultKind
 from .base import Actuator, Fault, FaultContext
 from .selection import check_namespace
 
@@ -21,7 +21,7 @@ __all__ = ["DatabaseFailover"]
 class DatabaseFailover(Fault):
     """Fail the target's database over by ``method`` (to ``candidate`` if given)."""
 
-    kind = "db_failover"
+    kind = FaultKind.FAILOVER_DB
 
     def __init__(self, ctx: FaultContext, method: str, candidate: str | None = None,
                  adapter: DatabaseAdapter | None = None) -> None:

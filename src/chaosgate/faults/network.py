@@ -15,7 +15,7 @@ not apply: a network fault acts on a service's traffic, not on pods.
 from __future__ import annotations
 
 from ..exceptions import UsageError
-from ..platforms.base import Change, Direction, LatencySpec, NetworkScope, PartitionSpec
+from ..platforms.base import Change, Direction, FaultKind, LatencySpec, NetworkScope, PartitionSpec
 from ..targets import Selector, Target
 from .base import Actuator, Fault, FaultContext
 from .selection import check_namespace
@@ -71,7 +71,7 @@ def _check(ctx: FaultContext, scope: NetworkScope) -> None:
 class NetworkPartition(Fault):
     """Cut the traffic of ``scope`` in ``direction``; open connections are cut too."""
 
-    kind = "partition"
+    kind = FaultKind.PARTITION
 
     def __init__(self, ctx: FaultContext, scope: NetworkScope,
                  direction: Direction = "both") -> None:
@@ -87,7 +87,7 @@ class NetworkPartition(Fault):
 class Latency(Fault):
     """Delay the traffic of ``scope`` by ``latency_ms`` ± ``jitter_ms``."""
 
-    kind = "latency"
+    kind = FaultKind.LATENCY
 
     def __init__(self, ctx: FaultContext, scope: NetworkScope, latency_ms: int,
                  jitter_ms: int = 0, direction: Direction = "to") -> None:

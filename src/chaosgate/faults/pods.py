@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..platforms.base import Change, Moment, Platform, PodRef, ProbeResult
+from ..platforms.base import Change, FaultKind, Moment, Platform, PodRef, ProbeResult
 from ..targets import Selector
 from .base import Actuator, PodFault
 
@@ -76,7 +76,7 @@ class PodKillActuator:
 class PodKill(PodFault):
     """Kill ``qty`` (or ``percent`` %) of the pods ``selector`` selects, seeded random."""
 
-    kind = "pod_kill"
+    kind = FaultKind.KILL_PODS
 
     def prepare(self) -> tuple[Change, Actuator]:
         """List the pods, pick the victims, check the safety block."""
@@ -87,7 +87,7 @@ class PodKill(PodFault):
             "seed": self.ctx.seed,
         }
         names = ", ".join(f"{p.name} (uid {p.uid})" for p in victims)
-        change = Change("pod_kill", self.ctx.platform.kind, self.fault_id,
+        change = Change(FaultKind.KILL_PODS, self.ctx.platform.kind, self.fault_id,
                         f"kill {names} of {len(pods)} pod(s) {self.selector}, grace period 0",
                         data)
         return change, PodKillActuator(self.ctx.platform)

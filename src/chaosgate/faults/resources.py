@@ -12,7 +12,7 @@ duration, even if chaosgate dies without reverting.
 
 from __future__ import annotations
 
-from ..platforms.base import Change, StressMode, StressSpec
+from ..platforms.base import Change, FaultKind, StressMode, StressSpec
 from .base import Actuator, FaultContext, PodFault
 
 __all__ = ["ResourceExhaustion"]
@@ -23,7 +23,7 @@ SAFETY_MARGIN = 120.0
 class ResourceExhaustion(PodFault):
     """Stress ``qty`` (or ``percent`` %) of the pods ``selector`` selects."""
 
-    kind = "stress"
+    kind = FaultKind.STRESS
 
     def __init__(self, ctx: FaultContext, selector: str, mode: StressMode,
                  namespace: str | None = None, qty: int | None = None,

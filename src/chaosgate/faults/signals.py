@@ -1,14 +1,19 @@
-"""Revert on Ctrl-C and SIGTERM: every fault this process applied is undone first.
+"""Ctrl-C and SIGTERM while faults are applied: interrupt at once, never mid-revert.
 
-Applied faults register themselves here while they are in effect.
-:func:`reverting_on_signals` installs SIGINT and SIGTERM handlers for the
-duration of a ``with`` block: the first signal raises :class:`Interrupted`
-(a ``BaseException``, like ``KeyboardInterrupt``) in the main thread, so the
-code's ``finally`` blocks revert; later signals are ignored while reverting,
-so a second Ctrl-C cannot abort a revert half-way. When the block exits,
-whatever is still registered is reverted (each revert is idempotent), then
-the old handlers come back. The caller exits with :attr:`Interrupted.exit_code`
-(130 for SIGINT, 143 for SIGTERM).
+One constraint: a revert, once started, runs to its end.
+
+- :func:`interrupting` (around a run): the first SIGINT or SIGTERM raises
+  :class:`Interrupted` (a ``BaseException``, like ``KeyboardInterrupt``) in
+  the main thread, so ``finally`` blocks revert, and when the block ends its
+  ``on_exit`` (the session's ``revert_all``) runs with both signals ignored;
+  the caller exits with :attr:`Interrupted.exit_code` (130 for SIGINT, 143
+  for SIGTERM).
+- :func:`shielded` (around a revert): SIGINT and SIGTERM are ignored for the
+  block, so a second Ctrl-C cannot abort a revert half-way.
+
+Both restore the previous handlers, and do nothing outside the main thread
+(where Python cannot install handlers). Which faults to revert is the
+:class:`~chaosgate.faults.session.FaultSession`'s business, not this module's.
 """
 
 from __future__ import annotations
@@ -18,27 +23,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, Protocol
 
-__all__ = [
-    "Interrupted",
-    "Revertible",
-    "active",
-    "register",
-    "revert_all",
-    "reverting_on_signals",
-    "unregister",
-]
+__all__ = ["Interrupted", "interrupting", "shielded"]
 
-
-class Revertible(Protocol):
-    """Anything with an idempotent ``revert()`` and a ``fault_id``."""
-
-    fault_id: str
-
-    def revert(self) -> Any:
-        """Undo the fault."""
-        ...
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(BaseException):
@@ -50,69 +38,53 @@ class Interrupted(BaseException):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
 
-_lock = threading.Lock()
-_active: dict[str, Revertible] = {}
-_state = {"interrupted": 0}
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
-def register(fault: Revertible) -> None:
-    """Track ``fault`` as applied by this process."""
-    with _lock:
-        _active[fault.fault_id] = fault
-
-
-def unregister(fault_id: str) -> None:
-    """Stop tracking a fault (it was reverted)."""
-    with _lock:
-        _active.pop(fault_id, None)
-
-
-def active() -> list[Revertible]:
-    """Faults applied by this process and not yet reverted, oldest first."""
-    with _lock:
-        return list(_active.values())
-
-
-def revert_all(log: Callable[[str], None] = lambda _m: None) -> list[str]:
-    """Revert every registered fault, newest first; return the ids that failed."""
-    failed = []
-    for fault in reversed(active()):
-        try:
-            fault.revert()
-        except Exception as exc:
-            log(f"revert of {fault.fault_id} failed: {exc}")
-            failed.append(fault.fault_id)
-    return failed
-
-
-def _handler(signum: int, _frame: FrameType | None) -> None:
-    if _state["interrupted"]:
-        return  # already reverting: never abort a revert half-way
-    _state["interrupted"] = signum
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
+    # Later signals are ignored: the block's own ``finally`` is reverting now.
+    for sig in _SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     raise Interrupted(signum)
 
 
 @contextmanager
-def reverting_on_signals(log: Callable[[str], None] = lambda _m: None) -> Iterator[None]:
-    """SIGINT/SIGTERM raise :class:`Interrupted`; on exit, revert what is still applied."""
-    if threading.current_thread() is not threading.main_thread():
+def interrupting(on_exit: Callable[[], object] = lambda: None) -> Iterator[None]:
+    """The first SIGINT/SIGTERM in the block raises :class:`Interrupted`; ``on_exit`` runs
+    when the block ends, however it ends, with both signals ignored (it reverts)."""
+    if not _in_main_thread():
         try:
             yield
         finally:
-            revert_all(log)
+            on_exit()
         return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    _state["interrupted"] = 0
-    for sig in previous:
-        signal.signal(sig, _handler)
+    previous = {s: signal.getsignal(s) for s in _SIGNALS}
+    for sig in _SIGNALS:
+        signal.signal(sig, _raise_interrupted)
     try:
         yield
     finally:
+        for sig in _SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
         try:
-            if active():
-                _state["interrupted"] = _state["interrupted"] or -1  # shield the reverts
-                revert_all(log)
+            on_exit()
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
-            _state["interrupted"] = 0
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM for the block (a revert is never cut half-way)."""
+    if not _in_main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in _SIGNALS}
+    for sig in _SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

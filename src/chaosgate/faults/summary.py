@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .timeline import Timeline, first
+from ..platforms.base import FaultKind
+from .timeline import FaultTimeline, first
 
 __all__ = ["summarize"]
 
@@ -20,7 +21,7 @@ def _at(t: float | None, base: float) -> str:
     return "not seen" if t is None else f"{t - base:+.2f} s"
 
 
-def _pods(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]:
+def _pods(timeline: FaultTimeline, data: Mapping[str, Any], base: float) -> list[str]:
     lines = []
     for pod in data.get("pods", ()):
         name = pod["name"]
@@ -45,7 +46,7 @@ def _pods(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]
     return lines
 
 
-def _links(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]:
+def _links(timeline: FaultTimeline, data: Mapping[str, Any], base: float) -> list[str]:
     lines = []
     for link in data.get("links", ()):
         name = link["name"]
@@ -62,7 +63,7 @@ def _links(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str
     return lines
 
 
-def _database(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[str]:
+def _database(timeline: FaultTimeline, data: Mapping[str, Any], base: float) -> list[str]:
     lines = [f"leader {data['old_leader']} -> new leader verified "
              f"{_at(timeline.t_verified, base)} ({timeline.verify_detail})"]
     lines += [f"{m.what} {_at(m.t, base)}" for m in timeline.moments
@@ -78,16 +79,16 @@ def _database(timeline: Timeline, data: Mapping[str, Any], base: float) -> list[
     return lines
 
 
-def summarize(timeline: Timeline, data: Mapping[str, Any]) -> list[str]:
+def summarize(timeline: FaultTimeline, data: Mapping[str, Any]) -> list[str]:
     """Human lines for ``timeline`` (``data``: the change's data)."""
     base = timeline.t_inject
     if base is None:
         return ["the fault was never applied"]
-    if timeline.kind == "pod_kill":
+    if timeline.kind == FaultKind.KILL_PODS:
         lines = _pods(timeline, data, base)
-    elif timeline.kind in ("partition", "latency"):
+    elif timeline.kind in (FaultKind.PARTITION, FaultKind.LATENCY):
         lines = _links(timeline, data, base)
-    elif timeline.kind == "db_failover":
+    elif timeline.kind == FaultKind.FAILOVER_DB:
         lines = _database(timeline, data, base)
     else:
         lines = [f"verified {_at(timeline.t_verified, base)}: {timeline.verify_detail}"]

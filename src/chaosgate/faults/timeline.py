@@ -1,7 +1,7 @@
 """A fault's timeline: when chaosgate acted, and when the system really changed. Pure.
 
 Every fault records ``t_inject`` (the fault call returned) and ``t_revert``
-(the revert returned), as DESIGN.md section 5 defines them, plus
+(the revert returned), as docs/architecture.md defines them, plus
 ``t_verified`` (its active probe first saw it take hold) and ``t_healed``
 (the probe first saw it gone). Ground-truth :class:`Moment`\\ s come from
 the platform (process events, link events, Patroni timeline changes) and
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..platforms.base import Moment
+from ..platforms.base import FaultKind, Moment
 
-__all__ = ["CHAOSGATE", "Timeline", "TimelineRow", "first", "format_clock"]
+__all__ = ["CHAOSGATE", "FaultTimeline", "TimelineRow", "first", "format_clock"]
 
 CHAOSGATE = "chaosgate"
 
@@ -35,11 +35,11 @@ class TimelineRow:
 
 
 @dataclass
-class Timeline:
+class FaultTimeline:
     """What a fault did and when, with the ground truth gathered for it."""
 
     fault_id: str
-    kind: str
+    kind: FaultKind
     description: str
     t_inject: float | None = None
     t_verified: float | None = None

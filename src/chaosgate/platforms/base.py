@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..targets import Selector, Target
@@ -58,11 +59,11 @@ __all__ = [
     "DIRECTIONS",
     "STRESS_MODES",
     "Change",
-    "ChangeKind",
     "DatabaseAdapter",
     "DbMemberState",
     "Direction",
     "FailoverMethod",
+    "FaultKind",
     "LatencySpec",
     "Moment",
     "NetworkScope",
@@ -86,9 +87,30 @@ DB_METHODS: Mapping[str, tuple[str, ...]] = {
     "cloudnativepg": ("switchover", "delete-primary"),
     "rds": ("failover", "reboot"),
 }
-#: What a change does; faults dispatch ``revert`` to the platform, or to the
-#: database adapter for ``db_failover``.
-ChangeKind = Literal["pod_kill", "partition", "latency", "stress", "db_failover"]
+
+
+class FaultKind(StrEnum):
+    """The one name of each kind of fault: in the CLI (``chaosgate fault <kind>``), fault
+    specs (``kind:``), the ledger, Chaos Toolkit results and reports.
+
+    A :class:`Change` carries its fault's kind; faults dispatch ``revert`` to
+    the platform, or to the database adapter for :attr:`FAILOVER_DB`.
+    """
+
+    KILL_PODS = "kill-pods"
+    PARTITION = "partition"
+    LATENCY = "latency"
+    FAILOVER_DB = "failover-db"
+    STRESS = "stress"
+
+    @classmethod
+    def parse(cls, text: str) -> FaultKind:
+        """The kind named ``text``; also the names ledgers before 0.2 wrote
+        (``pod_kill``, ``db_failover``). ValueError for anything else."""
+        return cls(_LEGACY_KINDS.get(text, text))
+
+
+_LEGACY_KINDS = {"pod_kill": "kill-pods", "db_failover": "failover-db"}
 
 
 @dataclass(frozen=True)
@@ -224,7 +246,7 @@ class Change:
     cleanup). ``platform`` is the platform kind that planned it.
     """
 
-    kind: ChangeKind
+    kind: FaultKind
     platform: str
     fault_id: str
     description: str
@@ -232,13 +254,13 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for the ledger."""
-        return {"kind": self.kind, "platform": self.platform, "fault_id": self.fault_id,
+        return {"kind": str(self.kind), "platform": self.platform, "fault_id": self.fault_id,
                 "description": self.description, "data": dict(self.data)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Change:
         """The inverse of :meth:`to_json`."""
-        return cls(kind=data["kind"], platform=str(data["platform"]),
+        return cls(kind=FaultKind.parse(str(data["kind"])), platform=str(data["platform"]),
                    fault_id=str(data["fault_id"]), description=str(data["description"]),
                    data=dict(data.get("data", {})))
 
@@ -315,15 +337,15 @@ class Platform(Protocol):
         ...
 
     def plan_partition(self, spec: PartitionSpec, fault_id: str) -> Change:
-        """Resolve a partition into a :class:`Change` (``kind="partition"``); no side effect."""
+        """Resolve a partition into a :class:`Change` (kind ``partition``); no side effect."""
         ...
 
     def plan_latency(self, spec: LatencySpec, fault_id: str) -> Change:
-        """Resolve added latency into a :class:`Change` (``kind="latency"``); no side effect."""
+        """Resolve added latency into a :class:`Change` (kind ``latency``); no side effect."""
         ...
 
     def plan_stress(self, spec: StressSpec, pods: list[PodRef], fault_id: str) -> Change:
-        """Resolve resource exhaustion of ``pods`` into a :class:`Change` (``kind="stress"``)."""
+        """Resolve resource exhaustion of ``pods`` into a :class:`Change` (kind ``stress``)."""
         ...
 
     def apply(self, change: Change) -> None:
@@ -351,7 +373,7 @@ class Platform(Protocol):
 class DatabaseAdapter(Protocol):
     """A replicated database that can fail over (Patroni, CloudNativePG, RDS).
 
-    ``plan_failover`` returns a :class:`Change` with ``kind="db_failover"``;
+    ``plan_failover`` returns a :class:`Change` with ``kind=FaultKind.FAILOVER_DB``;
     ``apply`` triggers the failover and returns once it was requested (or, for
     a node crash, once the node is down); ``verify`` is ok once a *different*
     member is the healthy primary; ``revert`` brings a crashed node back (a

@@ -26,7 +26,7 @@ from typing import Any
 from ..exceptions import Inconclusive, UsageError
 from ..targets import Target
 from . import k8s_manifests as mf
-from .base import DB_METHODS, Change, DbMemberState, Moment, ProbeResult
+from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 from .k8s_api import KubeApi
 
 __all__ = ["CNPG", "HEALTHY_PHASE", "CloudNativePG"]
@@ -143,7 +143,8 @@ class CloudNativePG:
             text = f"switch {self.cluster} over from {old} to {data['candidate']}"
         else:
             text = f"delete primary pod {self.namespace}/{old} of {self.cluster} (grace 0)"
-        return Change("db_failover", "kubernetes", fault_id, text + " (CloudNativePG)", data)
+        return Change(FaultKind.FAILOVER_DB, "kubernetes", fault_id, text + " (CloudNativePG)",
+                      data)
 
     def apply(self, change: Change) -> None:
         """Patch ``status.targetPrimary`` (switchover) or delete the primary's pod."""

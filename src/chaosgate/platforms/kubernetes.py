@@ -25,6 +25,7 @@ from . import k8s_manifests as mf
 from .base import (
     Change,
     DatabaseAdapter,
+    FaultKind,
     LatencySpec,
     Moment,
     NetworkScope,
@@ -143,7 +144,7 @@ class KubernetesPlatform:
             how = "NetworkPolicy"
         names = ", ".join(f"{o['metadata']['namespace']}/{o['metadata']['name']}"
                           for o in objects)
-        return Change("partition", self.kind, fault_id,
+        return Change(FaultKind.PARTITION, self.kind, fault_id,
                       f"partition {spec.scope.describe()} ({spec.direction}) via {how} {names}",
                       {"objects": objects})
 
@@ -156,7 +157,7 @@ class KubernetesPlatform:
         objects = [mf.network_chaos(mf.object_name(fault_id, f"delay-{i}"), fault_id, source,
                                     peer, spec.direction, spec.latency_ms, spec.jitter_ms)
                    for i, peer in enumerate(peers)]
-        return Change("latency", self.kind, fault_id,
+        return Change(FaultKind.LATENCY, self.kind, fault_id,
                       f"delay {spec.scope.describe()} ({spec.direction}) by {spec.latency_ms} "
                       f"± {spec.jitter_ms} ms via Chaos Mesh NetworkChaos", {"objects": objects})
 
@@ -177,7 +178,7 @@ class KubernetesPlatform:
                                    spec.duration_s)
         what = (f"{spec.cpu_workers} cpu worker(s)" if spec.mode == "cpu"
                 else f"{spec.memory_mb} MiB of memory")
-        return Change("stress", self.kind, fault_id,
+        return Change(FaultKind.STRESS, self.kind, fault_id,
                       f"stress {', '.join(p.name for p in pods)} with {what} via Chaos Mesh "
                       "StressChaos", {"objects": [manifest]})
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..exceptions import Inconclusive, UsageError
 from ..targets import Target
-from .base import DB_METHODS, Change, DbMemberState, Moment, ProbeResult
+from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 
 __all__ = ["RdsDatabase"]
 
@@ -165,7 +165,7 @@ class RdsDatabase:
         data: dict[str, Any] = {"method": method, "identifier": self.identifier,
                                 "shape": self.shape(), "old_primary": self.primary()}
         if method == "reboot":
-            return Change("db_failover", "kubernetes", fault_id,
+            return Change(FaultKind.FAILOVER_DB, "kubernetes", fault_id,
                           f"reboot RDS instance {self.identifier} with ForceFailover "
                           f"(primary now {data['old_primary']})", data)
         cluster = self._cluster()
@@ -176,7 +176,7 @@ class RdsDatabase:
             raise UsageError(f"{candidate} is not a reader of {self.identifier}; readers: "
                              f"{', '.join(names)}")
         data["candidate"] = candidate or names[0]
-        return Change("db_failover", "kubernetes", fault_id,
+        return Change(FaultKind.FAILOVER_DB, "kubernetes", fault_id,
                       f"fail RDS cluster {self.identifier} over from {data['old_primary']} to "
                       f"{data['candidate']}", data)
 

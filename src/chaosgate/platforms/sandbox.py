@@ -22,7 +22,16 @@ from ..sandbox.supervisor import ProcessInfo, SupervisorClient
 from ..sandbox.topology import HOST, Topology
 from ..targets import Selector, Target
 from . import groundtruth
-from .base import Change, LatencySpec, Moment, PartitionSpec, PodRef, ProbeResult, StressSpec
+from .base import (
+    Change,
+    FaultKind,
+    LatencySpec,
+    Moment,
+    PartitionSpec,
+    PodRef,
+    ProbeResult,
+    StressSpec,
+)
 from .sandbox_net import LinkActuator, plan_latency, plan_partition
 from .sandbox_stress import StressActuator, plan_stress
 from .toxiproxy import ToxiproxyClient
@@ -118,7 +127,7 @@ class SandboxPlatform:
     def _actuator(self, change: Change) -> LinkActuator | StressActuator:
         if change.kind in ("partition", "latency"):
             return self.links
-        if change.kind == "stress":
+        if change.kind == FaultKind.STRESS:
             return self.stress
         raise UsageError(f"the sandbox platform does not apply {change.kind!r} changes")
 
@@ -132,7 +141,7 @@ class SandboxPlatform:
 
     def revert(self, change: Change) -> None:
         """Undo the change; idempotent, works from a fresh process."""
-        if change.kind == "pod_kill":
+        if change.kind == FaultKind.KILL_PODS:
             return
         self._actuator(change).revert(change)
 

@@ -30,7 +30,7 @@ from ..sandbox.supervisor import SupervisorClient
 from ..sandbox.topology import Topology
 from ..targets import Target
 from . import groundtruth
-from .base import DB_METHODS, Change, DbMemberState, Moment, ProbeResult
+from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 
 __all__ = ["SandboxPatroni", "postmaster_pid"]
 
@@ -105,7 +105,7 @@ class SandboxPatroni:
                "failover": f"failover to {chosen} (leader {leader.name})",
                "node-crash": f"crash {leader.name} (SIGKILL Patroni and postmaster, held down); "
                              f"{chosen} should promote"}[method]
-        return Change("db_failover", "sandbox", fault_id, how, {
+        return Change(FaultKind.FAILOVER_DB, "sandbox", fault_id, how, {
             "method": method, "old_leader": leader.name, "candidate": chosen,
             "old_timeline": leader.timeline, "program": leader.name,
             "data_dir": str(member.data_dir),

@@ -25,7 +25,15 @@ from typing import Any, TypeVar
 from ..exceptions import UsageError
 from ..targets import Link, Selector, Target
 from . import netprobe
-from .base import Change, Direction, LatencySpec, NetworkScope, PartitionSpec, ProbeResult
+from .base import (
+    Change,
+    Direction,
+    FaultKind,
+    LatencySpec,
+    NetworkScope,
+    PartitionSpec,
+    ProbeResult,
+)
 from .toxiproxy import ToxiproxyClient
 
 __all__ = ["LinkActuator", "plan_latency", "plan_partition", "resolve_links"]
@@ -100,7 +108,7 @@ def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
         entries.append(entry)
     how = "down" if spec.direction == "both" else f"blackholed ({spec.direction})"
     names = ", ".join(e["name"] for e in entries)
-    return Change("partition", "sandbox", fault_id,
+    return Change(FaultKind.PARTITION, "sandbox", fault_id,
                   f"partition {spec.scope.describe()}: link(s) {names} {how}",
                   {"links": entries, "direction": spec.direction,
                    "scope": spec.scope.to_json()})
@@ -122,7 +130,7 @@ def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
         ]
         entries.append(entry)
     names = ", ".join(e["name"] for e in entries)
-    return Change("latency", "sandbox", fault_id,
+    return Change(FaultKind.LATENCY, "sandbox", fault_id,
                   f"latency {spec.latency_ms}±{spec.jitter_ms} ms ({spec.direction}) on {names}",
                   {"links": entries, "latency_ms": spec.latency_ms,
                    "jitter_ms": spec.jitter_ms, "direction": spec.direction,
@@ -213,7 +221,7 @@ class LinkActuator:
         The links are probed in parallel; connections opened before the change
         are checked once, on the first call.
         """
-        if change.kind == "latency":
+        if change.kind == FaultKind.LATENCY:
             return self._verify_latency(change)
         fid = change.fault_id
         held = {e["name"]: sock for e, sock in self._held.pop(fid, [])}

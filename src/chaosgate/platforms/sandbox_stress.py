@@ -30,7 +30,7 @@ import requests
 
 from ..exceptions import FaultNotEffective
 from ..sandbox.topology import HOST, Topology
-from .base import Change, PodRef, ProbeResult, StressSpec
+from .base import Change, FaultKind, PodRef, ProbeResult, StressSpec
 from .hog import find_hogs, hog_command
 
 __all__ = ["StressActuator", "plan_stress"]
@@ -56,7 +56,7 @@ def plan_stress(topo: Topology, spec: StressSpec, pods: list[PodRef], fault_id: 
     what = {"cpu": f"{spec.cpu_workers} busy loop(s) on the pod's CPU",
             "memory": f"a {spec.memory_mb} MiB memory hog", "freeze": "SIGSTOP"}[spec.mode]
     names = ", ".join(e["name"] for e in entries)
-    return Change("stress", "sandbox", fault_id, f"stress {names}: {what}", {
+    return Change(FaultKind.STRESS, "sandbox", fault_id, f"stress {names}: {what}", {
         "mode": spec.mode, "pods": entries, "cpu_workers": spec.cpu_workers,
         "memory_mb": spec.memory_mb, "core": cores[-1], "marker": f"chaosgate-hog-{fault_id}",
         "max_seconds": spec.duration_s or DEFAULT_MAX_SECONDS,

@@ -4,137 +4,77 @@ Chaos Toolkit plays rollbacks only when a run completes (its default
 strategy skips them on a failed hypothesis, an interruption, SIGINT or
 SIGTERM). This control does not depend on them: in ``after_experiment``
 (which Chaos Toolkit calls on every way out, signals included) and again in
-``cleanup_control`` and at interpreter exit, it reverts, newest first:
+``cleanup_control``, it calls the run's
+:meth:`FaultSession.revert_all <chaosgate.faults.FaultSession.revert_all>`:
+the faults the actions applied and did not revert, newest first, then any
+ledger entry of the session's own still open (rebuilt from the ledger
+alone), with SIGINT and SIGTERM ignored so a second Ctrl-C cannot abort a
+revert half-way. At interpreter exit the session's own last-resort hook
+reverts whatever is still applied, even in an experiment without this
+control.
 
-1. the faults the actions applied and did not revert (the run state);
-2. anything else this process registered for revert
-   (:mod:`chaosgate.faults.signals`);
-3. ledger entries this process opened during the run and left open
-   (rebuilt from the ledger alone, as ``chaosgate cleanup`` does).
-
-SIGINT and SIGTERM are ignored while it reverts, so a second Ctrl-C cannot
-abort a revert half-way. Then it checks that the ledger lists nothing of
-this run as open and writes ``journal["chaosgate"]["ledger"]``; a fault
+Then it checks that the ledger lists nothing of this run as open and
+writes ``journal["chaosgate"]["ledger"]`` (:class:`LedgerSection`); a fault
 left open makes the run inconclusive (``chaosgate cleanup`` is the way out).
 """
 
 from __future__ import annotations
 
-import atexit
-import signal
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
-from ...faults import Ledger, signals
-from ...faults.cleanup import actuator_for
 from ..state import current, log
 from . import chaosgate_section
 
 __all__ = [
+    "LedgerSection",
     "after_experiment_control",
-    "arm_exit_revert",
     "cleanup_control",
     "configure_control",
     "revert_leftovers",
 ]
 
-_REGISTERED: list[bool] = []
 
+class LedgerSection(TypedDict, total=False):
+    """``journal["chaosgate"]["ledger"]``: what the ledger control reverted and found open."""
 
-@contextmanager
-def _shielded() -> Iterator[None]:
-    """Ignore SIGINT and SIGTERM for the block (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for sig in old:
-        signal.signal(sig, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+    path: str
+    reverted: list[str]
+    problems: list[str]
+    open: list[str]
+    clean: bool
+    error: str
 
 
 def revert_leftovers(configuration: Mapping[str, Any] | None, heal_timeout: float = 120.0,
-                     wait: bool = True) -> dict[str, Any]:
+                     wait: bool = True) -> LedgerSection:
     """Revert what this run left applied; report what was reverted and what is still open.
 
     ``wait``: also wait (up to ``heal_timeout``) until each fault's effect is
-    gone, and gather its ground truth (not at interpreter exit: the active
-    probes need threads, which are gone by then).
+    gone, and gather its ground truth.
     """
     run = current()
-    ledger = run.context(configuration).ledger
-    reverted: list[str] = []
-    with _shielded():
-        for applied in run.applied():
-            try:
-                applied.revert()
-                if not wait:
-                    reverted.append(f"{applied.fault_id} ({applied.timeline.kind})")
-                    continue
-                healed = applied.wait_healed(heal_timeout)
-                applied.collect_ground_truth()
-                reverted.append(f"{applied.fault_id} ({applied.timeline.kind}): "
-                                f"{'healed' if healed.ok else 'NOT healed'}: {healed.detail}")
-            except Exception as exc:
-                log.error("revert of %s failed: %s", applied.fault_id, exc)
-        leftover = [f.fault_id for f in signals.active()]
-        failed = signals.revert_all(log.error)
-        reverted += [f"{i}: registered for revert" for i in leftover if i not in failed]
-        _revert_from_ledger(ledger, configuration, reverted)
-    still = run.own_entries(ledger)
-    for line in reverted:
+    if run.fault_session is None:  # no action applied a fault: nothing can be open
+        return {"reverted": [], "problems": [], "open": [], "clean": True}
+    session = run.fault_session
+    report = session.revert_all(heal_timeout, wait=wait)
+    for line in report.reverted:
         log.warning("chaosgate ledger control reverted %s", line)
-    return {"path": str(ledger.path), "reverted": reverted,
-            "open": [f"{e.id} ({e.fault}, {e.state}): {e.change.description}" for e in still],
-            "clean": not still}
-
-
-def _revert_from_ledger(ledger: Ledger, configuration: Mapping[str, Any] | None,
-                        reverted: list[str]) -> None:
-    run = current()
-    target, platform = run.target(configuration), run.platform(configuration)
-    for entry in reversed(run.own_entries(ledger)):
-        try:
-            actuator_for(entry.change, target, platform).revert(entry.change)
-        except Exception as exc:
-            ledger.mark(entry.id, "revert_failed", error=str(exc))
-            log.error("revert of %s from the ledger failed: %s", entry.id, exc)
-            continue
-        ledger.mark(entry.id, "reverted", note="chaosgate ledger control")
-        reverted.append(f"{entry.id} ({entry.fault}): from the ledger")
-
-
-def _at_exit() -> None:
-    """Last resort when the interpreter exits with faults still applied."""
-    run = current()
-    if run.applied() or signals.active():
-        try:
-            revert_leftovers(run.configuration, wait=False)
-        except Exception as exc:  # nothing is left to report to at exit
-            log.error("chaosgate: reverting at exit failed: %s; run `chaosgate cleanup`", exc)
-
-
-def arm_exit_revert() -> None:
-    """Revert what is still applied when the interpreter exits (once; the actions arm it
-    too, so a fault is undone at exit even in an experiment without this control)."""
-    if not _REGISTERED:
-        atexit.register(_at_exit)
-        _REGISTERED.append(True)
+    for line in report.problems:
+        log.error("chaosgate ledger control: %s", line)
+    return {"path": str(session.ledger.path), "reverted": report.reverted,
+            "problems": report.problems,
+            "open": [f"{e.id} ({e.fault}, {e.state}): {e.change.description}"
+                     for e in report.still_open],
+            "clean": report.clean}
 
 
 def configure_control(configuration: Configuration = None, secrets: Secrets = None,
                       experiment: Experiment = None, **_arguments: Any) -> None:
-    """Remember the configuration (for cleanup) and arm the revert at interpreter exit."""
+    """Remember the configuration (for cleanup)."""
     current().configuration = configuration
-    arm_exit_revert()
 
 
 def after_experiment_control(context: Experiment, state: Journal = None,
@@ -143,6 +83,7 @@ def after_experiment_control(context: Experiment, state: Journal = None,
     """Revert whatever this run left applied, then check the ledger has nothing of it open."""
     run = current()
     run.configuration = configuration or run.configuration
+    report: LedgerSection
     try:
         report = revert_leftovers(run.configuration, float(heal_timeout))
     except Exception as exc:
@@ -157,7 +98,7 @@ def after_experiment_control(context: Experiment, state: Journal = None,
 def cleanup_control() -> None:
     """Revert again (idempotent) in case ``after_experiment`` never ran."""
     run = current()
-    if run.applied() or signals.active():
+    if run.fault_session is not None and run.fault_session.still_applied():
         try:
             revert_leftovers(run.configuration)
         except Exception as exc:
