@@ -31,18 +31,46 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from ..exceptions import UsageError
-from ..platforms.base import Change
+from ..platforms.base import Change, FaultKind
 from ..targets import Target
 
-__all__ = ["DEFAULT_LEDGER", "Ledger", "LedgerEntry", "fold", "target_key"]
+__all__ = ["DEFAULT_LEDGER", "Ledger", "LedgerEntry", "LedgerRecord", "TargetRef", "fold",
+           "target_key"]
 
 #: Where the ledger lives unless ``--ledger`` / ``CHAOSGATE_LEDGER`` say otherwise.
 DEFAULT_LEDGER = ".chaosgate/ledger.jsonl"
 VERSION = 1
 OPEN_STATES = ("open", "applied", "revert_failed")
+Op = Literal["open", "applied", "reverted", "revert_failed"]
+
+
+class TargetRef(TypedDict):
+    """Which system a ledger entry's fault acts on (``key``: :func:`target_key`)."""
+
+    key: str
+    name: str
+    source: str
+
+
+class LedgerRecord(TypedDict):
+    """One line of the ledger, as written (see the module doc); ``open`` carries the rest."""
+
+    v: int
+    op: Op
+    id: str
+    t: float
+    fault: NotRequired[str]  # a FaultKind (open)
+    target: NotRequired[TargetRef]  # open
+    pid: NotRequired[int]  # open: the owner
+    pid_start: NotRequired[int | None]  # open: the owner's start time
+    host: NotRequired[str]  # open
+    change: NotRequired[dict[str, Any]]  # open: Change.to_json()
+    by: NotRequired[int]  # applied, reverted, revert_failed: the pid that wrote it
+    note: NotRequired[str]  # reverted: who reverted it, e.g. "chaosgate cleanup"
+    error: NotRequired[str]  # revert_failed
 
 
 def target_key(target: Target) -> str:
@@ -60,10 +88,10 @@ class LedgerEntry:
     """The folded state of one fault in the ledger."""
 
     id: str
-    fault: str
-    state: str  # open | applied | reverted | revert_failed
+    fault: FaultKind
+    state: Op
     change: Change
-    target: Mapping[str, Any]
+    target: TargetRef
     pid: int
     t_open: float
     host: str = ""
@@ -102,9 +130,14 @@ def fold(records: Iterable[Mapping[str, Any]]) -> dict[str, LedgerEntry]:
         if not isinstance(fid, str):
             continue
         if op == "open":
+            change = Change.from_json(rec["change"])
+            target = rec.get("target", {})
             entries[fid] = LedgerEntry(
-                id=fid, fault=str(rec.get("fault", "")), state="open",
-                change=Change.from_json(rec["change"]), target=dict(rec.get("target", {})),
+                id=fid, fault=FaultKind.parse(str(rec.get("fault", change.kind))),
+                state="open", change=change,
+                target=TargetRef(key=str(target.get("key", "")),
+                                 name=str(target.get("name", "")),
+                                 source=str(target.get("source", ""))),
                 pid=int(rec.get("pid", 0)), t_open=float(rec.get("t", 0.0)),
                 host=str(rec.get("host", "")),
                 pid_start=int(rec["pid_start"]) if rec.get("pid_start") is not None else None)
@@ -133,8 +166,8 @@ class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def _append(self, record: dict[str, Any]) -> None:
-        line = json.dumps({"v": VERSION, **record}, sort_keys=True) + "\n"
+    def _append(self, record: LedgerRecord) -> None:
+        line = json.dumps(record, sort_keys=True) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             created = not self.path.exists()
@@ -155,7 +188,7 @@ class Ledger:
             finally:
                 os.close(dir_fd)
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[Mapping[str, Any]]:
         """Every record, in file order (an absent file has none)."""
         try:
             with open(self.path, encoding="utf-8") as f:
@@ -181,17 +214,25 @@ class Ledger:
                  if e.is_open and (key is None or e.target.get("key") == key)]
         return sorted(found, key=lambda e: e.t_open)
 
-    def open(self, change: Change, fault: str, target: Target) -> None:
+    def open(self, change: Change, fault: FaultKind, target: Target) -> None:
         """Record ``change`` before it is applied (fsync'd when this returns)."""
         self._append({
-            "op": "open", "id": change.fault_id, "t": time.time(), "fault": fault,
+            "v": VERSION, "op": "open", "id": change.fault_id, "t": time.time(),
+            "fault": str(FaultKind(fault)),
             "target": {"key": target_key(target), "name": target.name, "source": target.source},
             "pid": os.getpid(), "pid_start": process_start(os.getpid()),
             "host": socket.gethostname(), "change": change.to_json(),
         })
 
-    def mark(self, fault_id: str, op: str, **extra: Any) -> None:
+    def mark(self, fault_id: str, op: Op, *, note: str | None = None,
+             error: str | None = None) -> None:
         """Append an ``applied``, ``reverted`` or ``revert_failed`` record."""
         if op not in ("applied", "reverted", "revert_failed"):
             raise ValueError(f"unknown ledger op {op!r}")
-        self._append({"op": op, "id": fault_id, "t": time.time(), "by": os.getpid(), **extra})
+        record: LedgerRecord = {"v": VERSION, "op": op, "id": fault_id, "t": time.time(),
+                                "by": os.getpid()}
+        if note is not None:
+            record["note"] = note
+        if error is not None:
+            record["error"] = error
+        self._append(record)
