@@ -11,7 +11,7 @@ import pytest
 
 from chaosgate.exceptions import UsageError
 from chaosgate.faults.ledger import Ledger, fold, target_key
-from chaosgate.platforms.base import Change
+from chaosgate.platforms.base import Change, FaultKind
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.targets import parse_target, render_sandbox_target
 
@@ -127,3 +127,18 @@ def test_the_owner_is_recognised_by_pid_and_start_time_not_by_name(tmp_path: Pat
             other.kill()
     assert process_start(other.pid) is None
     assert not _owner_alive(owned)
+
+
+def test_entries_written_with_the_old_kind_names_read_as_fault_kinds():
+    old = {"kind": "db_failover", "platform": "sandbox", "fault_id": "b",
+           "description": "switchover", "data": {}}
+    records = [{"op": "open", "id": "b", "fault": "db_failover", "change": old, "t": 1.0,
+                "pid": 1},
+               {"op": "open", "id": "c", "fault": "pod_kill",
+                "change": {**old, "kind": "pod_kill", "fault_id": "c"}, "t": 1.0, "pid": 1}]
+    entries = fold(records)
+    assert entries["b"].fault is FaultKind.FAILOVER_DB
+    assert entries["b"].change.kind is FaultKind.FAILOVER_DB
+    assert entries["c"].fault is FaultKind.KILL_PODS
+    with pytest.raises(ValueError):
+        FaultKind.parse("kill_everything")
