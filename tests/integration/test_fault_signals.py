@@ -19,7 +19,7 @@ from _faults import chaosgate, ensure_healthy, eventually, links_clean, write_ta
 
 from chaosgate.faults import Ledger
 from chaosgate.platforms.hog import find_hogs
-from chaosgate.platforms.toxiproxy import ToxiproxyClient
+from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.sandbox.manager import SandboxManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]

@@ -32,7 +32,7 @@ from chaosgate.faults import (
     cleanup,
 )
 from chaosgate.platforms.hog import find_hogs
-from chaosgate.platforms.toxiproxy import ToxiproxyClient
+from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.sandbox.manager import SandboxManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]

@@ -23,11 +23,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ..clients.kubernetes import KubeApi
 from ..exceptions import Inconclusive, UsageError
 from ..targets import Target
 from . import k8s_manifests as mf
 from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
-from .k8s_api import KubeApi
 
 __all__ = ["CNPG", "HEALTHY_PHASE", "CloudNativePG"]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..clients.kubernetes import KubeApi, api_client
 from ..exceptions import UsageError
 from ..targets import Selector, Target
 from . import k8s_manifests as mf
@@ -35,7 +36,6 @@ from .base import (
     ProbeResult,
     StressSpec,
 )
-from .k8s_api import KubeApi, api_client
 
 __all__ = ["CHAOS_MESH", "KubernetesPlatform", "kubernetes_database"]
 

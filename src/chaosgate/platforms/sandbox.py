@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
-
+from ..clients import http
+from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import FaultNotEffective, Inconclusive, SandboxError, UsageError
 from ..sandbox.events import read_events
 from ..sandbox.supervisor import ProcessInfo, SupervisorClient
@@ -34,7 +34,6 @@ from .base import (
 )
 from .sandbox_net import LinkActuator, plan_latency, plan_partition
 from .sandbox_stress import StressActuator, plan_stress
-from .toxiproxy import ToxiproxyClient
 
 __all__ = ["SandboxPlatform"]
 
@@ -70,10 +69,7 @@ class SandboxPlatform:
         infos = self._processes()
 
         def ready(port: int) -> bool:
-            try:
-                return requests.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
+            return http.healthy(HOST, port, timeout=1.0)
 
         with ThreadPoolExecutor(max_workers=max(1, len(pods))) as pool:
             healthy = list(pool.map(ready, [p.port for p in pods]))

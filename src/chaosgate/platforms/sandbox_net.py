@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import UsageError
 from ..targets import Link, Selector, Target
 from . import netprobe
@@ -34,7 +35,6 @@ from .base import (
     PartitionSpec,
     ProbeResult,
 )
-from .toxiproxy import ToxiproxyClient
 
 __all__ = ["LinkActuator", "plan_latency", "plan_partition", "resolve_links"]
 

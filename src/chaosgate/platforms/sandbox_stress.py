@@ -26,8 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
+from ..clients import http
 from ..exceptions import FaultNotEffective
 from ..sandbox.topology import HOST, Topology
 from .base import Change, FaultKind, PodRef, ProbeResult, StressSpec
@@ -73,10 +72,7 @@ def _state(pid: int) -> str | None:
 
 
 def _healthz(port: int, timeout: float = 1.0) -> bool:
-    try:
-        return requests.get(f"http://{HOST}:{port}/healthz", timeout=timeout).status_code == 200
-    except requests.RequestException:
-        return False
+    return http.healthy(HOST, port, timeout=timeout)
 
 
 def _cpu_seconds(pids: list[int]) -> float:

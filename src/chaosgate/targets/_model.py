@@ -30,7 +30,7 @@ __all__ = [
     "DbMember",
     "Dependency",
     "Link",
-    "Platform",
+    "PlatformConfig",
     "PrometheusAuth",
     "PrometheusConfig",
     "Safety",
@@ -180,7 +180,7 @@ class PrometheusConfig:
 
 
 @dataclass(frozen=True)
-class Platform:
+class PlatformConfig:
     """How chaosgate reaches pods: the embedded sandbox or a Kubernetes cluster.
 
     Sandbox: ``state_dir`` (relative paths are relative to the current
@@ -298,7 +298,7 @@ class Target:
     """A validated target file. ``source`` is the file it came from."""
 
     name: str
-    platform: Platform
+    platform: PlatformConfig
     prometheus: PrometheusConfig
     ingress_url: str
     namespace: str

@@ -25,7 +25,7 @@ from ._model import (
     DbMember,
     Dependency,
     Link,
-    Platform,
+    PlatformConfig,
     PlatformType,
     PrometheusAuth,
     PrometheusConfig,
@@ -142,7 +142,7 @@ def _only_for(fields: Fields, key: str, kind: str, keys_by_kind: Mapping[str, tu
     fields.only((*always, *keys_by_kind[kind]), f"for {key} {kind}")
 
 
-def _platform(f: Fields) -> Platform:
+def _platform(f: Fields) -> PlatformConfig:
     kind = cast(PlatformType, _choice(f, "type", tuple(_PLATFORM_KEYS)))
     _only_for(f, "type", kind, _PLATFORM_KEYS, ("type",))
     if kind == "sandbox":
@@ -150,14 +150,14 @@ def _platform(f: Fields) -> Platform:
             else DEFAULT_STATE_DIR
         base_port = f.integer("base_port", str(DEFAULT_BASE_PORT), 1024, 65475) \
             if "base_port" in f else DEFAULT_BASE_PORT
-        return Platform(kind, state_dir=Path(state_dir), base_port=base_port)
+        return PlatformConfig(kind, state_dir=Path(state_dir), base_port=base_port)
     in_cluster = f.boolean("in_cluster", False)
     kubeconfig = f.file("kubeconfig", "~/.kube/config")
     if in_cluster and (kubeconfig is not None or "context" in f):
         raise f.error("in_cluster", "in_cluster: true cannot be combined with kubeconfig "
                       "or context", "drop in_cluster, or drop kubeconfig and context")
     context = f.string("context", "my-context") if "context" in f else None
-    return Platform(kind, kubeconfig=kubeconfig, context=context, in_cluster=in_cluster)
+    return PlatformConfig(kind, kubeconfig=kubeconfig, context=context, in_cluster=in_cluster)
 
 
 def _env_var(f: Fields, key: str) -> str:

@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from ..exceptions import Inconclusive, UsageError
-from ..targets import Platform as PlatformConfig
+from ..targets import PlatformConfig
 
 __all__ = ["REQUEST_TIMEOUT", "KubeApi", "api_client"]
 
