@@ -12,22 +12,20 @@ are killed too, and any file_sd entry of the run is removed. The result, a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.live import Live
 
+from ..clients.locust import LocustProcess
 from ..targets import Target
 from .command import EXPECT_WORKERS_MAX_WAIT, LoadSpec, build_commands
 from .export import remove_sd_targets
@@ -56,33 +54,6 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-@dataclass
-class _Proc:
-    role: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-    out: IO[bytes]
-    exit_code: int | None = None
-    cpu_s: float = 0.0
-
-    def reap(self) -> bool:
-        """True once the process has exited (collects its exit code and CPU time)."""
-        if self.exit_code is None:
-            pid, status, usage = os.wait4(self.popen.pid, os.WNOHANG)
-            if pid == 0:
-                return False
-            self.exit_code = os.waitstatus_to_exitcode(status)
-            self.popen.returncode = self.exit_code
-            self.cpu_s = usage.ru_utime + usage.ru_stime
-            self.out.close()
-        return True
-
-    def signal(self, sig: signal.Signals) -> None:
-        if self.exit_code is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.popen.send_signal(sig)
-
-
 class LoadSession:
     """One bounded Locust run.
 
@@ -103,7 +74,7 @@ class LoadSession:
         self.console = console or Console(stderr=True)
         self.show_progress = show_progress
         self.grace = grace
-        self.procs: list[_Proc] = []
+        self.procs: list[LocustProcess] = []
         self.started = 0.0
         self.killed = False
         self.tail = LogTail(spec.request_log)  # the progress display's
@@ -135,14 +106,8 @@ class LoadSession:
         roles += [(f"worker-{i}", cmd) for i, cmd in enumerate(commands.workers)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         for role, cmd in roles:
-            log = spec.out_dir / f"locust-{role}.log"
-            out = open(log, "wb")  # noqa: SIM115 - closed when the process is reaped
-            out.write((" ".join(cmd) + "\n").encode())
-            out.flush()
-            popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=spec.cwd, env=env,
-                                     start_new_session=True)
-            self.procs.append(_Proc(role, popen, log, out))
+            self.procs.append(LocustProcess.start(role, cmd, spec.out_dir / f"locust-{role}.log",
+                                                  cwd=spec.cwd, env=env))
         self.progress.status = "running"
         if self.show_progress:  # live from the start, whoever drives the session
             self._live = Live(console=self.console, refresh_per_second=2,
@@ -207,9 +172,7 @@ class LoadSession:
         for p in self.procs:
             p.signal(signal.SIGKILL)
         for p in self.procs:
-            if p.exit_code is None:
-                p.popen.wait(timeout=10)
-                p.reap()
+            p.kill()
 
     def wait(self) -> LoadRun:
         """Supervise the run to its end (progress shown if asked); the LoadRun."""
