@@ -10,7 +10,6 @@ from pathlib import Path
 
 from chaosgate.report.model import GameDayResult, SLORow
 from chaosgate.report.summary import allure_test_anchor, render_summary, write_summary
-from chaosgate.report.tables import slo_table_markdown, slo_table_text, summary_rows
 
 PNG_A = b"\x89PNG\r\n\x1a\nAAAA"
 PNG_B = b"\x89PNG\r\n\x1a\nBBBB"
@@ -104,14 +103,3 @@ def test_write_summary_and_determinism(tmp_path: Path) -> None:
     path = write_summary(tmp_path / "s" / "summary.html", _results(), generated_at=0.0)
     assert path.read_text(encoding="utf-8") == render_summary(_results(), generated_at=0.0)
     assert "generated 1970-01-01 00:00:00 UTC" in path.read_text(encoding="utf-8")
-
-
-def test_other_table_formats() -> None:
-    rows = _results()[0].slos
-    md = slo_table_markdown((*rows, SLORow("a|b", "1", "2", "pass", "x{a=\"b\"}")))
-    assert md.splitlines()[0] == "| SLO | value | objective | verdict | PromQL | detail |"
-    assert "| a\\|b |" in md and '`x{a="b"}`' in md
-    text = slo_table_text(summary_rows(_results()))
-    assert text.splitlines()[0].split() == ["game", "day", "SLO", "value", "objective", "TTR",
-                                            "verdict"]
-    assert len(text.splitlines()) == 2 + 3

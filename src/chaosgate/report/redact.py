@@ -1,7 +1,7 @@
 """Secrets never appear in any artifact (DESIGN.md section 7).
 
 Every text that goes into a report (attachments, environment values,
-messages, the summary page, JUnit XML) passes through :func:`redact_text`;
+messages, the summary page) passes through :func:`redact_text`;
 structured data (journals, mappings) through :func:`redact_obj`. What is
 masked, with ``***``:
 

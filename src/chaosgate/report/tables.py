@@ -1,7 +1,7 @@
-"""The SLO verdict table in the formats the reports need: HTML, Markdown, text.
+"""The SLO verdict tables of the reports, as HTML.
 
-Pure string building. Every cell is redacted (secrets never appear) and, in
-HTML, escaped. The columns are those of the final verdict table of
+Pure string building. Every cell is redacted (secrets never appear) and
+escaped. The columns are those of the final verdict table of
 ``chaosgate gameday``: game day, SLO, value, objective, TTR, verdict; the
 Allure attachment adds the PromQL used and the detail.
 """
@@ -18,8 +18,6 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "format_seconds",
     "slo_table_html",
-    "slo_table_markdown",
-    "slo_table_text",
     "summary_rows",
     "summary_table_html",
 ]
@@ -90,27 +88,3 @@ def slo_table_html(rows: Sequence[SLORow], *, standalone: bool = True) -> str:
 def summary_table_html(results: Sequence[GameDayResult]) -> str:
     """The verdict table of a run (game day, SLO, value, objective, TTR, verdict) as HTML."""
     return _html_table(SUMMARY_COLUMNS, summary_rows(results), verdict_col=5)
-
-
-def _md_cell(cell: str) -> str:
-    return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def slo_table_markdown(rows: Sequence[SLORow]) -> str:
-    """The SLO table of one game day as a Markdown (GFM) table."""
-    lines = ["| " + " | ".join(_SLO_COLUMNS) + " |", "|" + "---|" * len(_SLO_COLUMNS)]
-    for row in _slo_cells(rows):
-        cells = [_md_cell(c) for c in row]
-        cells[4] = f"`{cells[4]}`" if cells[4] else ""
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def slo_table_text(rows: Sequence[Sequence[str]], columns: Sequence[str] = SUMMARY_COLUMNS) -> str:
-    """Rows as an aligned plain-text table (for logs and JUnit system-out)."""
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
-              for i, c in enumerate(columns)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*columns), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*r) for r in rows]
-    return "\n".join(line.rstrip() for line in lines) + "\n"
