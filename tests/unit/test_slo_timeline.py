@@ -13,8 +13,8 @@ from chaosgate.slo.timeline import (
     Estimate,
     Timeline,
     client_timeline,
-    combine,
     compare,
+    merge_timelines,
     server_timeline,
 )
 
@@ -196,12 +196,12 @@ def test_compare_reports_disagreements_beyond_the_combined_uncertainty() -> None
     assert "the client observed one, the server did not" in missing[0].describe()
 
 
-def test_combine_takes_the_first_impact_and_the_last_recovery() -> None:
-    both = combine([timeline("client", 101.0, 110.0, 0.01),
+def test_merge_timelines_takes_the_first_impact_and_the_last_recovery() -> None:
+    both = merge_timelines([timeline("client", 101.0, 110.0, 0.01),
                     timeline("client", 100.5, 112.0, 0.01)])
     assert both.t_impact is not None and both.t_impact.t == 100.5
     assert both.t_recover is not None and both.t_recover.t == 112.0
-    stuck = combine([timeline("client", 101.0, 110.0, 0.01),
+    stuck = merge_timelines([timeline("client", 101.0, 110.0, 0.01),
                      timeline("client", 100.5, None, 0.01)])
     assert stuck.t_recover is None
     with pytest.raises(ValueError):

@@ -10,9 +10,9 @@ server-side bins read by :func:`chaosgate.slo.check.fetch_bins`::
     m = measure(slo, catalog, t_inject=t0, records=log, bins=bins, scrape_interval=scrape)
     m.client.ttr, m.server.ttr, m.disagreements, m.verdicts
 
-For a ratio SLO the timeline is its own; for a ``recovery`` SLO it combines
-the SLOs it names (impacted from the first impact, recovered when the last
-one is back), with the recovery SLO's hold-down.
+For a ratio SLO the timeline is its own; for a ``recovery`` SLO it merges
+the timelines of the SLOs it names (impacted from the first impact,
+recovered when the last one is back), with the recovery SLO's hold-down.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ from ..load.requestlog import RequestRecord
 from .catalog import SLO, Catalog
 from .counters import Bin
 from .evaluate import Verdict, recovery_verdict, request_judge
-from .timeline import Disagreement, Estimate, Timeline, client_timeline, combine, compare
+from .timeline import (
+    Disagreement,
+    Estimate,
+    Timeline,
+    client_timeline,
+    compare,
+    merge_timelines,
+)
 from .timeline import server_timeline as _server_timeline
 
 __all__ = [
@@ -58,7 +65,7 @@ def client_timeline_for(slo: SLO, catalog: Catalog, records: Iterable[RequestRec
     ]
     if not parts:
         raise ValueError(f"SLO {slo.name!r} cannot be read from a request log")
-    return combine(parts)
+    return merge_timelines(parts)
 
 
 def server_timeline_for(slo: SLO, catalog: Catalog, bins: Mapping[str, Sequence[Bin]], *,
@@ -72,7 +79,7 @@ def server_timeline_for(slo: SLO, catalog: Catalog, bins: Mapping[str, Sequence[
                          detect_window=s.window, t_end=t_end, slos=(s.name,))
         for s in timeline_slos(slo, catalog)
     ]
-    timeline = combine(parts)
+    timeline = merge_timelines(parts)
     if t_alert is not None:
         timeline = replace(timeline, t_alert=t_alert)
     return timeline

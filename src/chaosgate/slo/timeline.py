@@ -37,8 +37,8 @@ __all__ = [
     "Judge",
     "Timeline",
     "client_timeline",
-    "combine",
     "compare",
+    "merge_timelines",
     "server_timeline",
 ]
 
@@ -76,7 +76,7 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Timeline:
-    """What one observer saw of one fault, for one SLO (or several, :func:`combine`)."""
+    """What one observer saw of one fault, for one SLO (or several, :func:`merge_timelines`)."""
 
     observer: str  # "client" | "server"
     t_inject: float
@@ -248,11 +248,11 @@ def server_timeline(bins: Sequence[Bin], *, t_inject: float, objective: float,
                     bad=sum(b.bad for b in after), total=sum(b.total for b in after), slos=slos)
 
 
-def combine(timelines: Sequence[Timeline]) -> Timeline:
+def merge_timelines(timelines: Sequence[Timeline]) -> Timeline:
     """One observer's timeline over several SLOs: the system is impacted from the
     earliest impact and recovered when the last impacted SLO has recovered."""
     if not timelines:
-        raise ValueError("nothing to combine")
+        raise ValueError("no timeline to merge")
     impacted = [tl for tl in timelines if tl.t_impact is not None]
     recover = None
     if impacted and all(tl.t_recover is not None for tl in impacted):
