@@ -8,19 +8,19 @@ from typing import Any
 import pytest
 
 from chaosgate.ctk.journal import (
-    EXIT_CODES,
-    decide,
     failed_actions,
+    journal_verdict,
     section,
     steady_states,
     ttr_seconds,
 )
-from chaosgate.faults import Timeline as FaultTimeline
+from chaosgate.faults import FaultTimeline
 from chaosgate.gameday import Evaluation, Gate
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.slo.catalog import build_catalog
 from chaosgate.slo.measure import measure
 from chaosgate.slo.model import SLO
+from chaosgate.verdict import exit_code
 
 AVAIL = SLO(name="availability", type="availability", objective=0.99,
             query={"bad": "b[$window]", "total": "t[$window]"})
@@ -46,24 +46,24 @@ def action_run(module: str, status: str) -> dict[str, Any]:
 def test_pass_leaves_the_journal_as_chaos_toolkit_wrote_it() -> None:
     j = journal()
     before = copy.deepcopy(j)
-    verdict, reasons = decide(j, "pass")
+    verdict, reasons = journal_verdict(j, "pass")
     assert (verdict, reasons) == ("pass", [])
     assert j == before
-    assert EXIT_CODES[verdict] == 0
+    assert exit_code(verdict) == 0
 
 
 def test_a_failed_gate_marks_the_run_deviated_so_chaos_run_exits_1() -> None:
     j = journal()
-    verdict, reasons = decide(j, "fail")
+    verdict, reasons = journal_verdict(j, "fail")
     assert verdict == "fail" and j["deviated"] is True and j["status"] == "completed"
-    assert EXIT_CODES[verdict] == 1 and reasons == ["an SLO gate failed"]
+    assert exit_code(verdict) == 1 and reasons == ["an SLO gate failed"]
 
 
 def test_inconclusive_is_never_a_silent_pass_it_marks_the_run_failed() -> None:
     j = journal()
-    verdict, reasons = decide(j, "inconclusive")
+    verdict, reasons = journal_verdict(j, "inconclusive")
     assert verdict == "inconclusive" and j["status"] == "failed" and not j["deviated"]
-    assert EXIT_CODES[verdict] == 3
+    assert exit_code(verdict) == 3
     assert reasons == ["the SLO gates are inconclusive"]
 
 
@@ -71,13 +71,14 @@ def test_a_failed_chaosgate_action_makes_the_run_inconclusive() -> None:
     j = journal(runs=[action_run("chaosgate.ctk.actions", "failed"),
                       action_run("someone.else", "failed")])
     assert failed_actions(j) == ["cut: FaultNotEffective: no"]
-    verdict, reasons = decide(j, "pass")
+    verdict, reasons = journal_verdict(j, "pass")
     assert verdict == "inconclusive" and j["status"] == "failed"
     assert reasons == ["action failed: cut: FaultNotEffective: no"]
 
 
 def test_problems_of_the_controls_make_the_run_inconclusive() -> None:
-    verdict, reasons = decide(journal(), "pass", ["slo control could not evaluate the run: x"])
+    verdict, reasons = journal_verdict(journal(), "pass",
+                                       ["slo control could not evaluate the run: x"])
     assert verdict == "inconclusive" and reasons[0].startswith("slo control")
 
 
@@ -88,20 +89,20 @@ def test_problems_of_the_controls_make_the_run_inconclusive() -> None:
 def test_the_hypothesis_counts(before: bool, after: bool | None, expected: str) -> None:
     j = journal(before=before, after=after)
     assert steady_states(j) == {"before": before, "after": after}
-    verdict, _ = decide(j, "pass")
+    verdict, _ = journal_verdict(j, "pass")
     assert verdict == expected
 
 
 def test_an_interrupted_run_keeps_its_status_and_is_inconclusive() -> None:
     j = journal(status="interrupted", after=None)
-    verdict, reasons = decide(j, "pass")
+    verdict, reasons = journal_verdict(j, "pass")
     assert verdict == "inconclusive" and j["status"] == "interrupted"
     assert reasons == ["the run was interrupted"]
 
 
 def test_fail_wins_over_inconclusive() -> None:
     j = journal(runs=[action_run("chaosgate.ctk.actions", "failed")])
-    verdict, reasons = decide(j, "fail")
+    verdict, reasons = journal_verdict(j, "fail")
     assert verdict == "fail" and j["deviated"] is True
     assert reasons[0] == "an SLO gate failed" and len(reasons) == 2
 

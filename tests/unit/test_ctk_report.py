@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from chaosgate.ctk.report import SUITE, experiment_result, plot_marks, slo_rows
-from chaosgate.report.model import exit_code_for
 from chaosgate.slo.catalog import load_catalog
+from chaosgate.verdict import exit_code
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "probes")
 
@@ -78,7 +78,7 @@ def test_no_fault_no_plot() -> None:
 def test_the_result_carries_the_runs_verdict_and_ttr(verdict: str) -> None:
     j = journal(verdict)
     result = experiment_result(j, slo_rows(j, CATALOG), plot_png=b"png")
-    assert result.verdict == verdict and exit_code_for(result.verdict) == {
+    assert result.verdict == verdict and exit_code(result.verdict) == {
         "pass": 0, "fail": 1, "inconclusive": 3}[verdict]
     assert result.name == "Orders cut off" and result.suite == SUITE
     assert result.ttr_s == 5.8 and result.ttr_from_inject_s == 6.0

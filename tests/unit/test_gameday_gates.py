@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from chaosgate.exceptions import UsageError
 from chaosgate.faults.spec import FAULT_FIELDS, check_spec, describe_fault
-from chaosgate.gameday.gates import budget_gate, combine, steady_state_gates
+from chaosgate.gameday.gates import budget_gate, steady_state_gates
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.slo.model import SLO
+from chaosgate.verdict import combine
 
 AVAIL = SLO(name="availability", type="availability", objective=0.9999)
 P95 = SLO(name="browse-latency-p95", type="latency", objective=0.95, route="/api/products",

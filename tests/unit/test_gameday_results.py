@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chaosgate.faults import AppliedFault, Ledger, Outcome
-from chaosgate.faults.timeline import Timeline as FaultTimeline
+from chaosgate.faults import AppliedFault, FaultRun, Ledger
+from chaosgate.faults.timeline import FaultTimeline
 from chaosgate.gameday import GameDayConfig, GameDayRun, Gate
 from chaosgate.gameday.checks import (
     breaker_open_gate,
@@ -19,13 +19,13 @@ from chaosgate.gameday.checks import (
 )
 from chaosgate.gameday.engine import apply_checks
 from chaosgate.gameday.results import build_result, failure_message, journal, marks_of, ttr_of
-from chaosgate.gameday.suite import ReportPaths, decide, pytest_command, verdict_rows
+from chaosgate.gameday.suite import ReportPaths, pytest_command, suite_verdict, verdict_rows
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.platforms.base import Change, ProbeResult
-from chaosgate.report.model import GameDayResult, SLORow
+from chaosgate.report.model import GameDayResult, GameDayResults, SLORow
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.slo.catalog import load_catalog
-from chaosgate.slo.evaluate import Verdict
+from chaosgate.slo.evaluate import SLOVerdict
 from chaosgate.slo.measure import Measurement
 from chaosgate.slo.timeline import Estimate, Timeline
 from chaosgate.targets import parse_target, render_sandbox_target
@@ -58,14 +58,14 @@ def make_run(tmp_path: Path, *, gates: list[Gate], ttr: float | None = 10.0,
     client = Timeline("client", T0, T0 + 30, impact, None, recover, bad=80 if ttr else 0,
                       total=1200)
     run.measurement = Measurement("time-to-recover", client, None)
-    run.reported = [Verdict("availability", "availability", "fail", "89 bad of 1369",
-                            "server", 0.9999, value=0.935,
-                            query={"bad": "sum(bad)", "total": "sum(total)"})]
+    run.reported = [SLOVerdict("availability", "availability", "fail", "89 bad of 1369",
+                               "server", 0.9999, value=0.935,
+                               query={"bad": "sum(bad)", "total": "sum(total)"})]
     if fault:
         tl = FaultTimeline("cg-1", "partition", "cut", t_inject=T0, t_revert=T0 + 10)
         applied = AppliedFault(Change("partition", "sandbox", "cg-1", "cut"), None,  # type: ignore[arg-type]
                                Ledger(tmp_path / "ledger.jsonl"), tl)
-        run.outcome = Outcome(applied, ProbeResult(True, "cut"), ProbeResult(True, "healed"))
+        run.fault_run = FaultRun(applied, ProbeResult(True, "cut"), ProbeResult(True, "healed"))
     run.fault_error = fault_error
     return run
 
@@ -220,7 +220,26 @@ def result(verdict: Any) -> GameDayResult:
     (["fail"], 143, 143),
 ])
 def test_exit_codes(verdicts: list[str], rc: int, code: int) -> None:
-    assert decide([result(v) for v in verdicts], rc).exit_code == code
+    assert suite_verdict(GameDayResults.of([result(v) for v in verdicts]), rc).exit_code == code
+
+
+def test_the_command_reads_the_sessions_verdict_and_adds_what_only_it_knows() -> None:
+    # the verdict the pytest session recorded is read, not decided again from its game days
+    recorded = GameDayResults((result("pass"),), "inconclusive")
+    assert suite_verdict(recorded, 0).verdict == "inconclusive"
+    ok = GameDayResults.of([result("pass")])
+    decision = suite_verdict(ok, 0)
+    assert (decision.verdict, decision.exit_code) == ("pass", 0)
+    assert decision.reason == "every game day kept its SLOs"
+    decision = suite_verdict(ok, 0, ["cg-0123456789"])  # a fault the ledger still lists
+    assert (decision.verdict, decision.exit_code) == ("inconclusive", 3)
+    assert "cg-0123456789 is still open" in decision.reason
+    decision = suite_verdict(GameDayResults.of([result("fail")]), 1, ["cg-0123456789"])
+    assert (decision.verdict, decision.reason) == ("fail", "an SLO was violated")
+    assert suite_verdict(ok, 1).reason.startswith("pytest exit code 1: ")
+    assert suite_verdict(None, 1).reason.startswith("no game day recorded a verdict")
+    assert suite_verdict(None, 0).exit_code == 3  # no data is never a pass
+    assert suite_verdict(None, 130).verdict is None
 
 
 def test_pytest_command(tmp_path: Path) -> None:

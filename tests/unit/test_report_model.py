@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from chaosgate.report.model import (
     GameDayResult,
+    GameDayResults,
     SLORow,
-    exit_code_for,
     load_gameday_results,
-    overall_verdict,
+    load_results,
     save_gameday_results,
 )
+from chaosgate.verdict import exit_code
 
 
 def _r(verdict: str) -> GameDayResult:
@@ -28,9 +30,9 @@ def _r(verdict: str) -> GameDayResult:
     ([], "inconclusive", 3),  # no data is never a pass
 ])
 def test_overall_verdict_and_exit_code(verdicts: list[str], overall: str, code: int) -> None:
-    got = overall_verdict([_r(v) for v in verdicts])
+    got = GameDayResults.of([_r(v) for v in verdicts]).verdict
     assert got == overall
-    assert exit_code_for(got) == code
+    assert exit_code(got) == code
 
 
 def test_duration() -> None:
@@ -51,7 +53,25 @@ def test_results_file_round_trip(tmp_path: Path) -> None:
     assert load_gameday_results(path) == results
 
 
+def test_results_file_carries_the_verdict_decided_where_the_game_days_ran(
+        tmp_path: Path) -> None:
+    results = [_r("pass"), _r("inconclusive")]
+    path = save_gameday_results(tmp_path / "gameday.json", results)
+    assert json.loads(path.read_text())["verdict"] == "inconclusive"
+    assert load_results(path) == GameDayResults((_r("pass"), _r("inconclusive")), "inconclusive")
+    # the reader takes the recorded verdict as decided, it does not decide again
+    save_gameday_results(path, GameDayResults((_r("pass"),), "inconclusive"))
+    assert load_results(path).verdict == "inconclusive"
+    # a file written before the verdict was recorded: decided from its game days
+    doc = json.loads(path.read_text())
+    del doc["verdict"]
+    path.write_text(json.dumps(doc))
+    assert load_results(path).verdict == "pass"
+    assert load_gameday_results(path) == [_r("pass")]
+
+
 @pytest.mark.parametrize("text", ['{"version": 2}', "[]",
+                                  '{"version": 1, "verdict": "ok", "gamedays": []}',
                                   '{"version": 1, "gamedays": [{"name": "a", "verdict": "ok"}]}',
                                   '{"version": 1, "gamedays": [{"nam": "a"}]}'])
 def test_results_file_rejects_foreign_documents(tmp_path: Path, text: str) -> None:

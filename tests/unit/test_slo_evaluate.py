@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,7 @@ from chaosgate.load.requestlog import RequestRecord
 from chaosgate.slo.catalog import SLO, load_catalog
 from chaosgate.slo.counters import Bin
 from chaosgate.slo.evaluate import (
-    Verdict,
-    exit_code,
+    SLOVerdict,
     is_server_error,
     objective_text,
     ratio_verdict,
@@ -24,24 +24,30 @@ from chaosgate.slo.evaluate import (
 )
 from chaosgate.slo.measure import measure, timeline_slos
 from chaosgate.slo.timeline import Estimate, Timeline
+from chaosgate.verdict import combine, exit_code
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "probes")
 AVAILABILITY = CATALOG.get("availability")
 TTR = CATALOG.get("time-to-recover")
 
 
+def slo_exit_code(verdicts: Sequence[SLOVerdict]) -> int:
+    """The exit code of several SLO verdicts, as ``slo check`` exits."""
+    return exit_code(combine(v.status for v in verdicts))
+
+
 def test_availability_at_99_99_needs_proof() -> None:
     few = ratio_verdict(AVAILABILITY, 1_200, 1_200)
     assert few.status == "inconclusive"
     assert "not yet provable" in few.reason and "29956 events without a failure" in few.reason
-    assert few.exit_code == EXIT_INCONCLUSIVE
+    assert exit_code(few.status) == EXIT_INCONCLUSIVE
     assert ratio_verdict(AVAILABILITY, 29_956, 29_956).status == "pass"
     assert ratio_verdict(AVAILABILITY, 29_955, 29_955).status == "inconclusive"
 
 
 def test_a_spent_budget_fails_whatever_the_sample() -> None:
     v = ratio_verdict(AVAILABILITY, 4_999, 5_000)
-    assert v.status == "fail" and v.exit_code == EXIT_FAIL
+    assert v.status == "fail" and exit_code(v.status) == EXIT_FAIL
     assert v.budget_consumed == pytest.approx(2.0)
     assert "200 % of the error budget spent" in v.reason
     assert "1000 times the error budget spent" in ratio_verdict(AVAILABILITY, 90, 100).reason
@@ -51,7 +57,7 @@ def test_a_spent_budget_fails_whatever_the_sample() -> None:
 def test_no_data_is_never_a_pass() -> None:
     v = ratio_verdict(AVAILABILITY, 0, 0)
     assert v.status == "inconclusive" and "no data" in v.reason
-    assert exit_code([]) == EXIT_INCONCLUSIVE
+    assert slo_exit_code([]) == EXIT_INCONCLUSIVE
 
 
 @given(good=st.integers(0, 50_000), extra=st.integers(0, 50_000))
@@ -64,12 +70,12 @@ def test_a_pass_always_clears_the_objective_with_its_lower_bound(good: int, extr
 
 
 def test_exit_code_precedence() -> None:
-    def v(status: str) -> Verdict:
-        return Verdict("x", "availability", status, "", "server", 0.9)  # type: ignore[arg-type]
+    def v(status: str) -> SLOVerdict:
+        return SLOVerdict("x", "availability", status, "", "server", 0.9)  # type: ignore[arg-type]
 
-    assert exit_code([v("pass"), v("pass")]) == EXIT_PASS
-    assert exit_code([v("pass"), v("inconclusive")]) == EXIT_INCONCLUSIVE
-    assert exit_code([v("inconclusive"), v("fail")]) == EXIT_FAIL
+    assert slo_exit_code([v("pass"), v("pass")]) == EXIT_PASS
+    assert slo_exit_code([v("pass"), v("inconclusive")]) == EXIT_INCONCLUSIVE
+    assert slo_exit_code([v("inconclusive"), v("fail")]) == EXIT_FAIL
 
 
 def test_objective_texts() -> None:

@@ -14,11 +14,12 @@ The controls fill ``journal["chaosgate"]``::
     verdicts    the statistical SLO verdicts (PromQL included), reported, not gating
     ledger      the ledger control: reverted at the end, left open
 
-``chaos run`` itself can only exit 0 or 1, so :func:`decide` maps the
+``chaos run`` itself can only exit 0 or 1, so :func:`journal_verdict` maps the
 verdict onto the journal: *fail* marks the run deviated (a weakness was
 found), *inconclusive* marks it failed (no verdict: no data, a fault that
 did not take hold, an unreachable Prometheus, an interrupted run). Either
-exits 1; never a silent pass. ``exit_code`` keeps the distinction.
+exits 1; never a silent pass. ``exit_code`` keeps the distinction
+(:func:`chaosgate.verdict.exit_code`).
 """
 
 from __future__ import annotations
@@ -27,20 +28,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from ..exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from ..faults import Timeline as FaultTimeline
+from ..faults import FaultTimeline
 from ..faults.summary import summarize
 from ..gameday import Evaluation
-from ..slo.evaluate import Status, Verdict
+from ..slo.evaluate import SLOVerdict
 from ..slo.timeline import Timeline
+from ..verdict import VerdictName, combine
 
 __all__ = [
-    "EXIT_CODES",
     "KEY",
     "VERSION",
-    "decide",
     "failed_actions",
     "fault_json",
+    "journal_verdict",
     "section",
     "steady_states",
     "ttr_seconds",
@@ -48,8 +48,6 @@ __all__ = [
 
 KEY = "chaosgate"
 VERSION = 1
-EXIT_CODES: Mapping[Status, int] = {"pass": EXIT_PASS, "fail": EXIT_FAIL,
-                                    "inconclusive": EXIT_INCONCLUSIVE}
 _MODULE_PREFIX = "chaosgate.ctk."
 
 
@@ -70,7 +68,7 @@ def fault_json(timeline: FaultTimeline, data: Mapping[str, Any]) -> dict[str, An
 
 
 def section(evaluation: Evaluation, faults: Sequence[tuple[FaultTimeline, Mapping[str, Any]]],
-            client_verdicts: Iterable[Verdict] = ()) -> dict[str, Any]:
+            client_verdicts: Iterable[SLOVerdict] = ()) -> dict[str, Any]:
     """The measured part of the section: faults, timelines per observer, gates, verdicts."""
     m = evaluation.measurement
     observers = {name: tl for name, tl in (("client", m.client if m else None),
@@ -113,8 +111,8 @@ def steady_states(journal: Mapping[str, Any]) -> dict[str, bool | None]:
             for phase in ("before", "after")}
 
 
-def decide(journal: dict[str, Any], gates_verdict: Status,
-           problems: Sequence[str] = ()) -> tuple[Status, list[str]]:
+def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
+                    problems: Sequence[str] = ()) -> tuple[VerdictName, list[str]]:
     """The run's verdict, applied to ``journal`` so that ``chaos run`` exits 1 unless pass.
 
     ``problems`` make the run inconclusive (a control that could not do its
@@ -136,7 +134,8 @@ def decide(journal: dict[str, Any], gates_verdict: Status,
         unknown.append("the steady-state hypothesis was not met before the method")
     if journal.get("status") in ("interrupted", "aborted"):
         unknown.append(f"the run was {journal['status']}")
-    verdict: Status = "fail" if fails else "inconclusive" if unknown else "pass"
+    verdict = combine([gates_verdict, "fail" if fails else "pass",
+                       "inconclusive" if unknown else "pass"])
     if verdict == "fail":
         journal["deviated"] = True
     elif verdict == "inconclusive" and journal.get("status") not in ("interrupted", "aborted"):

@@ -22,7 +22,7 @@ from ..exceptions import Inconclusive, UsageError
 from ..load.requestlog import RequestRecord
 from ..slo.catalog import load_catalog
 from ..slo.check import check_slos, fetch_bins
-from ..slo.evaluate import Verdict, records_verdicts
+from ..slo.evaluate import SLOVerdict, records_verdicts
 from ..slo.measure import measure, timeline_slos
 from ..slo.model import SLO, Catalog
 from ..slo.timeline import Timeline
@@ -61,7 +61,7 @@ def window_records(window: float) -> tuple[list[RequestRecord], float, float]:
 
 def verdicts(slos: Sequence[SLO], window: float, observer: str,
              configuration: Mapping[str, Any] | None,
-             secrets: Mapping[str, Any] | None) -> list[Verdict]:
+             secrets: Mapping[str, Any] | None) -> list[SLOVerdict]:
     """One verdict per ratio SLO over the last ``window`` s; raises when one has no data."""
     chosen = [s for s in slos if s.is_ratio]
     if observer_of(observer) == "client":

@@ -18,6 +18,7 @@ from ..report.model import GameDayResult, SLORow, TimelineMarks
 from ..slo.evaluate import objective_text
 from ..slo.measure import timeline_slos
 from ..slo.model import Catalog
+from ..verdict import is_verdict
 from .journal import KEY, failed_actions
 
 __all__ = ["SUITE", "experiment_result", "plot_marks", "slo_rows"]
@@ -109,7 +110,11 @@ def _epoch(text: Any) -> float | None:
 def experiment_result(journal: Mapping[str, Any], rows: Sequence[SLORow], *,
                       plot_png: bytes | None = None,
                       labels: Sequence[tuple[str, str]] = ()) -> GameDayResult:
-    """The run as a game-day result (the Allure test, the summary page, JUnit)."""
+    """The run as a game-day result (the Allure test, the summary page).
+
+    Its verdict is the one the ``slo`` control decided and wrote into the
+    journal (inconclusive when there is none).
+    """
     experiment = journal.get("experiment") or {}
     section = journal.get(KEY) or {}
     ttrs = section.get("ttr") or {}
@@ -120,9 +125,10 @@ def experiment_result(journal: Mapping[str, Any], rows: Sequence[SLORow], *,
     kinds = ", ".join(dict.fromkeys(str(f["kind"]) for f in faults))
     told = "\n\n".join(f"**{f['kind']}** `{f['fault_id']}`: {f['description']}" for f in faults)
     tags = [("tag", str(t)) for t in experiment.get("tags") or ()]
+    verdict = section.get("verdict")
     return GameDayResult(
         name=str(experiment.get("title", "chaos experiment")),
-        verdict=section.get("verdict", "inconclusive"), slos=tuple(rows), ttr_s=ttr,
+        verdict=verdict if is_verdict(verdict) else "inconclusive", slos=tuple(rows), ttr_s=ttr,
         ttr_from_inject_s=_best(seen.get("ttr_from_inject")), suite=SUITE,
         fault=kinds or "none (baseline)",
         description="\n\n".join(t for t in (str(experiment.get("description", "")), told) if t),

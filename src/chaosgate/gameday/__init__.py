@@ -1,27 +1,22 @@
-"""Game days: a fault under load, judged by both observers (shared by every front end).
+"""Game days: a fault under load, judged by both observers.
 
-:func:`run_gameday` (:mod:`.engine`) is what the pytest fixtures, the
-``chaosgate gameday`` command and the Chaos Toolkit controls build on;
+:func:`run_gameday` (:mod:`.engine`) is the engine the pytest ``gameday``
+fixture (:mod:`chaosgate.pytest`) and ``chaosgate gameday`` build on;
 :mod:`.gates` (pure) says what decides a game day and :func:`evaluate`
-(:mod:`.evaluation`) applies it to a run's data; :mod:`.faultspec` turns a
-fault written as data into a fault.
+(:mod:`.evaluation`) applies it to a run's data. Faults written as data are
+:mod:`chaosgate.faults.spec`'s. The engine imports no front end.
 """
 
 from .engine import GameDayConfig, GameDayRun, Phase, run_gameday
 from .evaluation import Evaluation, evaluate
-from .faultspec import FAULT_KINDS, build_fault, describe_fault
-from .gates import Gate, combine
+from .gates import Gate
 
 __all__ = [
-    "FAULT_KINDS",
     "Evaluation",
     "GameDayConfig",
     "GameDayRun",
     "Gate",
     "Phase",
-    "build_fault",
-    "combine",
-    "describe_fault",
     "evaluate",
     "run_gameday",
 ]

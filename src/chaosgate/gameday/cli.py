@@ -13,6 +13,11 @@
    killed pytest), print the verdict table, build the Allure HTML report
    (single file by default: it opens from disk) and the one-page summary.
 
+The verdict is the one the pytest session decided and wrote with the
+results (``gameday.json``), combined with what only this command knows:
+pytest's exit code and any fault still open after step 3
+(:func:`.suite.suite_verdict`).
+
 Exit codes (DESIGN.md section 6): 0 pass, 1 an SLO violated, 2 usage,
 3 inconclusive; 130/143 when interrupted.
 """
@@ -36,7 +41,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..report.model import GameDayResult
+    from ..report.model import GameDayResult, GameDayResults
     from ..targets import Target
     from .suite import Decision, ReportPaths
 
@@ -101,19 +106,21 @@ def _start_sandbox(manager: Any, was_running: bool, console: Console) -> None:
                   + (" (already running: left running)" if was_running else ""))
 
 
-def _revert_leftovers(target: Target, console: Console) -> None:
-    """Revert faults the ledger still lists as open for ``target`` (a killed pytest)."""
+def _revert_leftovers(target: Target, console: Console) -> list[str]:
+    """Revert faults the ledger still lists as open for ``target`` (a killed pytest);
+    the ids of those still open afterwards."""
     from ..faults import Ledger, cleanup, target_key
     from ..faults.ledger import DEFAULT_LEDGER
     from ..platforms import platform_for
 
     ledger = Ledger(os.environ.get("CHAOSGATE_LEDGER") or DEFAULT_LEDGER)
     if not ledger.path.exists() or not ledger.open_entries(target_key(target)):
-        return
+        return []
     report = cleanup(target, ledger, platform_for(target),
                      log=lambda m: console.print(f"[yellow]cleanup:[/] {m}"))
     for entry, why in report.failed + report.skipped:
         console.print(f"[red]fault {entry.id} still open: {why}[/] (run chaosgate cleanup)")
+    return [entry.id for entry, _ in report.failed + report.skipped]
 
 
 def _print_table(results: list[GameDayResult], console: Console) -> None:
@@ -133,7 +140,7 @@ def _print_table(results: list[GameDayResult], console: Console) -> None:
     console.print(table)
 
 
-def _reports(results: list[GameDayResult], paths: ReportPaths, target: Target,
+def _reports(results: GameDayResults, paths: ReportPaths, target: Target,
              single_file: bool, console: Console) -> int:
     """Build the Allure HTML and the summary; 0, or the exit code of what failed."""
     from ..exceptions import ChaosgateError
@@ -197,9 +204,9 @@ def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profi
     from rich.console import Console
 
     from ..exceptions import ChaosgateError, UsageError
-    from ..report.model import load_gameday_results
+    from ..report.model import GameDayResults, load_results
     from ..targets import load_target
-    from .suite import ReportPaths, decide, pytest_command
+    from .suite import ReportPaths, pytest_command, suite_verdict
 
     wide = sys.stdout.isatty() or "COLUMNS" in os.environ
     console = Console(highlight=False, width=None if wide else 160)  # CI logs stay readable
@@ -221,13 +228,13 @@ def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profi
                              rate=rate, profile=profile, keyword=keyword)
         console.print(f"[dim]$ {shlex.join(cmd)}[/]")
         rc = _run_pytest(cmd, lambda m: err_console.print(f"[yellow]{m}[/]"))
-        _revert_leftovers(target, console)
-        results = load_gameday_results(paths.results) if paths.results.exists() else []
-        decision = decide(results, rc)
-        if results:
-            _print_table(results, console)
-        report_code = _reports(results, paths, target, single_file, console) \
-            if paths.allure_results.exists() else 0
+        still_open = _revert_leftovers(target, console)
+        results = load_results(paths.results) if paths.results.exists() else None
+        decision = suite_verdict(results, rc, still_open)
+        if results is not None and results.gamedays:
+            _print_table(list(results.gamedays), console)
+        report_code = _reports(results or GameDayResults.of(()), paths, target, single_file,
+                               console) if paths.allure_results.exists() else 0
         code = _final(decision, report_code, console)
     except ChaosgateError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)

@@ -5,7 +5,7 @@ The phases (each timed, for the report's steps):
 1. **load**: an open-model Locust run (constant arrival rate) starts;
 2. **steady state before**: ``warmup`` seconds of load with no fault;
 3. **fault**: inject through the ledger, verify it took hold, hold it,
-   revert it, wait until healed (:func:`chaosgate.faults.run_fault`);
+   revert it, wait until healed (:meth:`chaosgate.faults.FaultSession.run`);
    a baseline game day has no fault;
 4. **recovery**: ``observe`` more seconds of load, so a hold-down window
    after the revert is seen by both observers;
@@ -18,9 +18,10 @@ The phases (each timed, for the report's steps):
 A ``phase_hook`` wraps every phase as it happens (the pytest plugin opens an
 Allure step there, so each step carries the phase's real timing and status).
 
-Nothing here imports Locust: it runs as a subprocess. Every fault is
-reverted whatever happens (the faults' own guarantees, plus
-:func:`chaosgate.faults.reverting_on_signals` in the callers).
+Nothing here imports Locust (it runs as a subprocess), pytest, Allure or
+click: the front ends wrap this engine. Every fault is reverted whatever
+happens: the game day's :class:`~chaosgate.faults.FaultSession` guards the
+whole run (SIGINT/SIGTERM interrupt it, and ``revert_all`` runs at its end).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ChaosgateError, FaultNotEffective
-from ..faults import DEFAULT_LEDGER, FaultContext, Ledger, Outcome, run_fault
-from ..faults.timeline import Timeline as FaultTimeline
+from ..faults import DEFAULT_LEDGER, FaultRun, FaultSession, Ledger, describe_fault
+from ..faults.timeline import FaultTimeline
 from ..load.profiles import find_profile, read_profile
 from ..load.requestlog import RequestRecord
 from ..load.run import LoadRun
@@ -44,9 +45,9 @@ from ..slo.catalog import load_catalog
 from ..slo.measure import Measurement
 from ..slo.model import Catalog
 from ..targets import Target
+from ..verdict import VerdictName, combine
 from .evaluation import evaluate
-from .faultspec import build_fault, describe_fault
-from .gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN, Gate, combine
+from .gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN, Gate
 
 __all__ = ["Check", "GameDayConfig", "GameDayRun", "Phase", "PhaseHook", "apply_checks",
            "run_gameday"]
@@ -102,11 +103,11 @@ class GameDayRun:
     target: Target
     phases: list[Phase] = field(default_factory=list)
     load: LoadRun | None = None
-    outcome: Outcome | None = None
+    fault_run: FaultRun | None = None
     fault_error: str = ""
     measurement: Measurement | None = None
     gates: list[Gate] = field(default_factory=list)
-    reported: list[Any] = field(default_factory=list)  # slo.evaluate.Verdict, not gating
+    reported: list[Any] = field(default_factory=list)  # slo.evaluate.SLOVerdict, not gating
     started: float = 0.0
     stopped: float = 0.0
     _records: list[RequestRecord] | None = field(default=None, repr=False)
@@ -122,11 +123,12 @@ class GameDayRun:
     @property
     def fault_timeline(self) -> FaultTimeline | None:
         """The fault's marks and ground truth, when a fault ran."""
-        return self.outcome.timeline if self.outcome is not None else None
+        return self.fault_run.timeline if self.fault_run is not None else None
 
     @property
-    def verdict(self) -> str:
-        """pass, fail or inconclusive: the gates combined (see :mod:`.gates`)."""
+    def verdict(self) -> VerdictName:
+        """The run's verdict, decided here only: its gates combined; a fault that did not
+        take hold makes it inconclusive whatever the gates say."""
         if self.fault_error:
             return "inconclusive"
         return combine(g.status for g in self.gates)
@@ -200,37 +202,39 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     catalog = _catalog(config)
     run = GameDayRun(config, target, started=time.time(), phase_hook=phase_hook)
     profile = read_profile(find_profile(config.profile, Path.cwd()))
+    faults = FaultSession(target, platform_for(target), Ledger(config.ledger),
+                          seed=config.seed, log=log, owner=f"game day {config.name!r}")
     fault = None
     if config.fault is not None:
-        ctx = FaultContext(target, platform_for(target), Ledger(config.ledger), config.seed,
-                           log=log)
-        fault = build_fault(ctx, config.fault, source=f"game day {config.name!r}")
+        fault = faults.build(config.fault, source=f"game day {config.name!r}")
         fault.prepared()  # selection and safety checks before any load is sent
     budget = config.warmup + config.hold_s + config.heal_timeout + config.observe + 30
     spec = spec_for_target(target, profile, budget, rate=config.rate,
                            out_root=config.out_dir / _slug(config.name))
-    session = LoadSession(spec, show_progress=show_progress)
+    load = LoadSession(spec, show_progress=show_progress)
     with run.phase("load: start", log) as step:
-        session.start()
+        load.start()
         step.detail = f"{config.rate:g} requests/s, open model, profile {profile.name}"
     try:
-        with run.phase("steady state before the fault", log):
-            _sleep_while_loading(session, config.warmup + 2.0)
-        if fault is not None:
-            with run.phase(f"fault: {describe_fault(config.fault or {})}", log) as step:
-                try:
-                    run.outcome = run_fault(fault, config.hold_s, config.verify_timeout,
-                                            config.heal_timeout)
-                    step.detail = run.outcome.verified.detail
-                except FaultNotEffective as exc:
-                    run.outcome = getattr(exc, "outcome", None)
-                    run.fault_error = str(exc)
-                    step.status, step.detail = "broken", str(exc)
-        with run.phase("recovery: observe after the fault", log):
-            _sleep_while_loading(session, config.observe)
+        with faults.guard(config.heal_timeout):
+            with run.phase("steady state before the fault", log):
+                _sleep_while_loading(load, config.warmup + 2.0)
+            if fault is not None:
+                with run.phase(f"fault: {describe_fault(config.fault or {})}", log) as step:
+                    try:
+                        run.fault_run = faults.run(fault, config.hold_s,
+                                                   verify_timeout=config.verify_timeout,
+                                                   heal_timeout=config.heal_timeout)
+                        step.detail = run.fault_run.verified.detail
+                    except FaultNotEffective as exc:
+                        run.fault_run = exc.run
+                        run.fault_error = str(exc)
+                        step.status, step.detail = "broken", str(exc)
+            with run.phase("recovery: observe after the fault", log):
+                _sleep_while_loading(load, config.observe)
     finally:
-        session.stop()
-        run.load = session.wait()
+        load.stop()
+        run.load = load.wait()
     with run.phase("evaluate SLOs", log):
         _evaluate(run, catalog, log)
         apply_checks(run, checks)

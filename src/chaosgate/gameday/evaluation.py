@@ -23,17 +23,17 @@ from dataclasses import dataclass, field
 from ..exceptions import ChaosgateError
 from ..load.requestlog import RequestRecord
 from ..slo.check import check_slos, fetch_bins
-from ..slo.evaluate import Status, Verdict
+from ..slo.evaluate import SLOVerdict
 from ..slo.measure import Measurement, measure, timeline_slos
 from ..slo.model import SLO, Catalog
 from ..slo.prometheus import PrometheusClient
 from ..targets import Target
+from ..verdict import VerdictName, combine
 from .gates import (
     DEFAULT_BUDGET_PERIOD,
     DEFAULT_MAX_BUDGET_BURN,
     Gate,
     budget_gate,
-    combine,
     steady_state_gates,
 )
 
@@ -46,10 +46,10 @@ class Evaluation:
 
     gates: list[Gate] = field(default_factory=list)
     measurement: Measurement | None = None
-    reported: list[Verdict] = field(default_factory=list)  # server side, not gating
+    reported: list[SLOVerdict] = field(default_factory=list)  # server side, not gating
 
     @property
-    def verdict(self) -> Status:
+    def verdict(self) -> VerdictName:
         """pass, fail or inconclusive: the gates combined (no gate at all: inconclusive)."""
         return combine(g.status for g in self.gates)
 

@@ -14,7 +14,8 @@ it can decide honestly in its own volume (docs/decisions.md, "Game days"):
   tolerances on exact client-side values (each latency SLO's percentile at
   or under its threshold, no server errors), with a minimum of requests.
 
-Every statistical SLO verdict is still reported beside the gates.
+Every statistical SLO verdict is still reported beside the gates. A game
+day's gates combine with :func:`chaosgate.verdict.combine`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..load.requestlog import RequestRecord
-from ..slo.evaluate import Status, is_server_error, request_judge
+from ..slo.evaluate import is_server_error, request_judge
 from ..slo.model import SLO
 from ..slo.stats import percentile
+from ..verdict import VerdictName
 
 __all__ = [
     "DEFAULT_BUDGET_PERIOD",
@@ -35,7 +37,6 @@ __all__ = [
     "Gate",
     "budget_burn",
     "budget_gate",
-    "combine",
     "steady_state_gates",
 ]
 
@@ -49,23 +50,11 @@ class Gate:
     """One judgement that decides the game day."""
 
     name: str
-    status: Status
+    status: VerdictName
     value: str
     objective: str
     detail: str
     query: str = ""
-
-
-def combine(statuses: Iterable[Status]) -> Status:
-    """fail if any failed; else inconclusive if any was; else pass (none at all: inconclusive)."""
-    seen = list(statuses)
-    if not seen:
-        return "inconclusive"
-    if "fail" in seen:
-        return "fail"
-    if "inconclusive" in seen:
-        return "inconclusive"
-    return "pass"
 
 
 @dataclass(frozen=True)
@@ -117,7 +106,7 @@ def budget_gate(slo: SLO, records: Sequence[RequestRecord], *, duration_s: float
     if used is None:
         return Gate(name, "inconclusive", "no data", objective,
                     "no requests of this SLO were sent during the game day")
-    status: Status = "pass" if used.burn <= max_burn else "fail"
+    status: VerdictName = "pass" if used.burn <= max_burn else "fail"
     return Gate(name, status, f"{used.burn:.2%}", objective, used.text(slo, period_s))
 
 
@@ -148,7 +137,7 @@ def steady_state_gates(phase: str, slos: Iterable[SLO], records: Sequence[Reques
                               f"fewer than {min_requests} {slo.route} requests in the {span}"))
             continue
         value = percentile(durations, slo.percentile)
-        status: Status = "pass" if value <= slo.threshold * 1000 else "fail"
+        status: VerdictName = "pass" if value <= slo.threshold * 1000 else "fail"
         gates.append(Gate(name, status, f"{value:.1f} ms", objective,
                           f"exact p{slo.percentile:g} of {len(durations)} {slo.route} "
                           f"requests in the {span}"))

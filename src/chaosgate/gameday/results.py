@@ -18,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..report.model import GameDayResult, Outcome, SLORow, TimelineMarks, marks_from_timeline
-from ..slo.evaluate import Verdict, objective_text
+from ..faults import describe_fault
+from ..report.model import GameDayResult, SLORow, TimelineMarks, marks_from_timeline
+from ..slo.evaluate import SLOVerdict, objective_text
 from ..slo.measure import timeline_slos
 from ..slo.model import SLO, Catalog
 from ..slo.stats import summarize_ttr
+from ..verdict import VerdictName, combine
 from .engine import GameDayRun
-from .faultspec import describe_fault
-from .gates import Gate, combine
+from .gates import Gate
 
 #: Suffix of the rows of statistical verdicts that are reported beside the gates.
 REPORTED = " (reported, not gating)"
@@ -40,13 +41,7 @@ __all__ = [
     "slo_rows",
     "ttr_from_inject_of",
     "ttr_of",
-    "verdict_of",
 ]
-
-
-def verdict_of(run: GameDayRun) -> Outcome:
-    """The run's verdict (the engine's: gates combined; a fault that did not hold: inconclusive)."""
-    return "inconclusive" if run.fault_error else combine(g.status for g in run.gates)
 
 
 def ttr_of(run: GameDayRun) -> float | None:
@@ -58,7 +53,7 @@ def ttr_of(run: GameDayRun) -> float | None:
     if run.ttr is not None:
         return run.ttr
     m = run.measurement
-    if run.outcome is None or m is None:
+    if run.fault_run is None or m is None:
         return None
     seen = [tl for tl in (m.client, m.server) if tl is not None and tl.total > 0]
     return 0.0 if seen and all(tl.t_impact is None for tl in seen) else None
@@ -87,7 +82,7 @@ def _gate_row(gate: Gate, prefix: str, server_promql: str) -> SLORow:
                   gate.detail)
 
 
-def _reported_value(slo: SLO | None, v: Verdict) -> str:
+def _reported_value(slo: SLO | None, v: SLOVerdict) -> str:
     if v.value is None:
         return "no data"
     if slo is not None and slo.type == "error_ratio":
@@ -97,7 +92,7 @@ def _reported_value(slo: SLO | None, v: Verdict) -> str:
                    if slo is not None and slo.percentile and v.percentile_ms is not None else "")
 
 
-def _reported_row(v: Verdict, catalog: Catalog, prefix: str) -> SLORow:
+def _reported_row(v: SLOVerdict, catalog: Catalog, prefix: str) -> SLORow:
     slo = catalog.get(v.slo) if v.slo in catalog.names() else None
     objective = objective_text(slo) if slo is not None else f"≥ {v.objective:.4%}"
     promql = "\n".join(f"{k}: {q}" for k, q in v.query.items())
@@ -112,7 +107,8 @@ def slo_rows(run: GameDayRun, catalog: Catalog, prefix: str = "") -> list[SLORow
     if run.fault_error:
         rows.insert(0, SLORow(f"{prefix}fault took hold", "no", "verified by an active probe",
                               "inconclusive", "", run.fault_error))
-    rows += [_reported_row(v, catalog, prefix) for v in run.reported if isinstance(v, Verdict)]
+    rows += [_reported_row(v, catalog, prefix) for v in run.reported
+             if isinstance(v, SLOVerdict)]
     return rows
 
 
@@ -139,7 +135,7 @@ def _mttr_rows(runs: Sequence[GameDayRun], catalog: Catalog) -> list[SLORow]:
     ]
 
 
-def failure_message(rows: Sequence[SLORow], verdict: Outcome, fault_error: str = "") -> str:
+def failure_message(rows: Sequence[SLORow], verdict: VerdictName, fault_error: str = "") -> str:
     """One line saying why a game day did not pass ('' when it passed)."""
     if verdict == "pass":
         return ""
@@ -160,7 +156,7 @@ def build_result(name: str, runs: Sequence[GameDayRun], catalog: Catalog, *,
     if not runs:
         raise ValueError(f"game day {name!r}: no run to report")
     first, last = runs[0], runs[-1]
-    verdict = combine(verdict_of(r) for r in runs)
+    verdict = combine(r.verdict for r in runs)
     if len(runs) == 1:
         rows = slo_rows(first, catalog)
         ttr = ttr_of(first)
@@ -208,7 +204,7 @@ def journal(run: GameDayRun, *, ledger_entry: Mapping[str, Any] | None = None) -
     """The whole run as plain data (Chaos Toolkit journal-like), for an attachment."""
     c, m, fault = run.config, run.measurement, run.fault_timeline
     return {
-        "gameday": c.name, "verdict": verdict_of(run), "started": run.started,
+        "gameday": c.name, "verdict": run.verdict, "started": run.started,
         "stopped": run.stopped, "ttr_s": ttr_of(run),
         "config": {"fault": dict(c.fault) if c.fault else None, "rate": c.rate,
                    "profile": c.profile, "warmup_s": c.warmup, "hold_s": c.hold_s,
@@ -219,7 +215,7 @@ def journal(run: GameDayRun, *, ledger_entry: Mapping[str, Any] | None = None) -
         "phases": [{"name": p.name, "start": p.start, "stop": p.stop, "status": p.status,
                     "detail": p.detail} for p in run.phases],
         "gates": [_gate_json(g) for g in run.gates],
-        "reported": [v.to_json() for v in run.reported if isinstance(v, Verdict)],
+        "reported": [v.to_json() for v in run.reported if isinstance(v, SLOVerdict)],
         "measurement": None if m is None else {
             "slo": m.slo, "client": m.client.to_json() if m.client else None,
             "server": m.server.to_json() if m.server else None,

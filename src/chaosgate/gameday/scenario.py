@@ -47,7 +47,6 @@ from .results import (
     marks_of,
     slo_rows,
     ttr_of,
-    verdict_of,
 )
 from .session import ChaosSession
 
@@ -203,7 +202,7 @@ class GameDayRunner:
                     if run.verdict != "pass":  # the repetition's step shows its verdict
                         whole.status = "failed" if run.verdict == "fail" else "broken"
                         whole.detail = failure_message(slo_rows(run, catalog),
-                                                       verdict_of(run), run.fault_error)
+                                                       run.verdict, run.fault_error)
                 runs.append(run)
                 log(f"{config.name}: {run.verdict}" + (f" (repetition {k} of {repeat})"
                                                       if repeat > 1 else ""))

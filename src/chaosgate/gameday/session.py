@@ -4,7 +4,8 @@
 session (created by the first chaosgate fixture, so a suite that never uses
 one never imports this). It records each game day's
 :class:`~chaosgate.report.model.GameDayResult` and rewrites
-``--chaos-results`` after each one (atomically: a crash keeps what was
+``--chaos-results`` after each one with the session's verdict, decided
+here (:meth:`ChaosSession.decided`; atomically: a crash keeps what was
 done), collects dry-run plans, prints live progress with pytest's capture
 suspended, and writes Allure's ``environment.properties`` and
 ``categories.json`` at the end.
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from ..faults import DEFAULT_LEDGER
-from ..report.model import GameDayResult, overall_verdict, save_gameday_results
+from ..report.model import GameDayResult, GameDayResults, save_gameday_results
 from ..report.tables import format_seconds
 from ..targets import Target
 
@@ -79,9 +80,15 @@ class ChaosSession:
         self.results.append(result)
         self.save()
 
+    def decided(self) -> GameDayResults:
+        """Every result so far and the session's verdict, decided here (and only here:
+        ``chaosgate gameday`` reads it from the results file)."""
+        return GameDayResults.of(self.results)
+
     def save(self) -> Path:
-        """Write every result so far to ``--chaos-results`` (atomically)."""
-        return save_gameday_results(self.settings.results, self.results)
+        """Write every result so far and the session's verdict to ``--chaos-results``
+        (atomically)."""
+        return save_gameday_results(self.settings.results, self.decided())
 
     def progress(self) -> Callable[[str], None]:
         """A logger that prints at once, past pytest's capture (quiet with ``-q``)."""
@@ -137,7 +144,7 @@ class ChaosSession:
             lines.append(f"{r.verdict.upper():<12} {r.name}  TTR {format_seconds(r.ttr_s)}{reps}"
                          + (f"  — {r.message}" if r.message else ""))
         if self.results:
-            lines.append(f"overall: {overall_verdict(self.results)}; results in "
+            lines.append(f"overall: {self.decided().verdict}; results in "
                          f"{self.settings.results}")
         return lines
 

@@ -2,9 +2,16 @@
 the exit code, the verdict table.
 
 The command (:mod:`.cli`) does the I/O: it starts the sandbox, runs pytest
-as a subprocess with the command :func:`pytest_command` builds, reads the
-results the plugin wrote, and asks :func:`decide` for the exit code
-(DESIGN.md section 6) and :func:`verdict_rows` for the table it prints.
+as a subprocess with the command :func:`pytest_command` builds, reverts what
+the ledger still lists, reads the results the plugin wrote, and asks
+:func:`suite_verdict` for the verdict and exit code (DESIGN.md section 6) and
+:func:`verdict_rows` for the table it prints.
+
+A game day's verdict, and the session's, are decided once, in the pytest
+session that ran them (:meth:`chaosgate.gameday.session.ChaosSession.decided`),
+and read here from the results file. What only this command knows (pytest's
+exit code, faults the ledger still lists as open) adds verdicts of its own,
+combined with the session's by :func:`chaosgate.verdict.combine`.
 """
 
 from __future__ import annotations
@@ -13,13 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
-from ..report.model import GameDayResult, Outcome, SLORow, exit_code_for, overall_verdict
+from ..report.model import GameDayResult, GameDayResults, SLORow
 from ..report.tables import format_seconds
-from .gates import combine
+from ..verdict import EXIT_USAGE, VerdictName, combine, exit_code
 from .results import REPORTED
 
-__all__ = ["Decision", "ReportPaths", "decide", "pytest_command", "verdict_rows"]
+__all__ = ["Decision", "ReportPaths", "pytest_command", "suite_verdict", "verdict_rows"]
 
 # pytest's own exit codes
 PYTEST_OK, PYTEST_FAILED, PYTEST_INTERRUPTED, PYTEST_INTERNAL, PYTEST_USAGE, PYTEST_NO_TESTS = (
@@ -84,18 +90,33 @@ def pytest_command(python: str, suite: Path | str, target_file: Path | str, path
 class Decision:
     """The run's verdict (None: no verdict could be formed) and exit code, and why."""
 
-    verdict: Outcome | None
+    verdict: VerdictName | None
     exit_code: int
     reason: str
 
 
-def decide(results: Sequence[GameDayResult], pytest_rc: int) -> Decision:
-    """The exit code of ``chaosgate gameday`` from the results and pytest's exit code.
+_SESSION_REASON: dict[VerdictName, str] = {
+    "pass": "every game day kept its SLOs",
+    "fail": "an SLO was violated",
+    "inconclusive": "no verdict for at least one game day (never a pass)",
+}
 
-    0 every game day passed; 1 an SLO was violated; 2 usage (pytest refused
-    the options, or no game day matched); 3 inconclusive (a game day was, no
-    game day ran, or pytest failed in a way no game day recorded);
+
+def suite_verdict(results: GameDayResults | None, pytest_rc: int,
+                  open_faults: Sequence[str] = ()) -> Decision:
+    """The verdict and exit code of ``chaosgate gameday``.
+
+    ``results`` is what the pytest session wrote, its verdict included (None:
+    it wrote nothing); ``open_faults`` says which faults the ledger still
+    lists as open after this command's cleanup. Exit codes: 0 every game day
+    passed; 1 an SLO was violated; 2 usage (pytest refused the options, or no
+    game day matched); 3 inconclusive (a game day was, no game day ran,
+    pytest failed in a way no game day recorded, or a fault is still open);
     130/143 interrupted by SIGINT/SIGTERM (faults reverted).
+
+    The session's verdict is not decided again: it is combined with one
+    verdict per thing only this command knows, and the reason given is that
+    of the first judgement that carries the combined verdict.
     """
     if pytest_rc in SIGNAL_EXITS:
         return Decision(None, pytest_rc, "interrupted: the running game day's fault was "
@@ -104,19 +125,20 @@ def decide(results: Sequence[GameDayResult], pytest_rc: int) -> Decision:
         return Decision(None, EXIT_USAGE, "pytest refused the command line (see above)")
     if pytest_rc == PYTEST_NO_TESTS:
         return Decision(None, EXIT_USAGE, "no game day was collected: check --suite and -k")
-    verdict = overall_verdict(results)
-    if not results:
-        return Decision("inconclusive", EXIT_INCONCLUSIVE,
-                        f"no game day recorded a verdict (pytest exit code {pytest_rc}); "
-                        "no data is never a pass")
-    if pytest_rc != PYTEST_OK and verdict == "pass":
-        return Decision("inconclusive", EXIT_INCONCLUSIVE,
-                        f"pytest exit code {pytest_rc}: something failed without recording "
-                        "a game-day verdict (see the junit report)")
-    reason = {EXIT_PASS: "every game day kept its SLOs", EXIT_FAIL: "an SLO was violated",
-              EXIT_INCONCLUSIVE: "no verdict for at least one game day (never a pass)"}
-    code = exit_code_for(verdict)
-    return Decision(verdict, code, reason[code])
+    judged: list[tuple[VerdictName, str]] = []
+    if results is None or not results.gamedays:
+        judged.append(("inconclusive", f"no game day recorded a verdict (pytest exit code "
+                                       f"{pytest_rc}); no data is never a pass"))
+    else:
+        judged.append((results.verdict, _SESSION_REASON[results.verdict]))
+    judged.append(("pass" if pytest_rc == PYTEST_OK else "inconclusive",
+                   f"pytest exit code {pytest_rc}: something failed without recording a "
+                   "game-day verdict (see the junit report)"))
+    judged += [("inconclusive", f"fault {fault} is still open after the run (run chaosgate "
+                                "cleanup)") for fault in open_faults]
+    verdict = combine(v for v, _ in judged)
+    reason = next(why for v, why in judged if v == verdict)
+    return Decision(verdict, exit_code(verdict), reason)
 
 
 def _collapse_name(row: SLORow) -> str:

@@ -17,7 +17,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..exceptions import EXIT_INCONCLUSIVE, EXIT_USAGE, ChaosgateError
+from ..exceptions import ChaosgateError
+from ..verdict import EXIT_INCONCLUSIVE, EXIT_USAGE
 from .profiles import find_profile, parse_duration, read_profile
 from .run import LoadRun
 

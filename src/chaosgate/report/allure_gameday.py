@@ -26,21 +26,29 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .allure_results import AllureResultsWriter, Attachment, Status, Step, TestResult
-from .model import GameDayResult, Outcome
+from ..verdict import VerdictName, is_verdict
+from .allure_results import AllureResultsWriter, AllureStatus, Attachment, Step, TestResult
+from .model import GameDayResult
 from .tables import format_seconds, slo_table_html
 
 __all__ = [
-    "OUTCOME_STATUS",
+    "ALLURE_STATUS",
     "PhaseRecorder",
+    "allure_status",
     "gameday_test_result",
     "now_ms",
     "status_of",
 ]
 
-OUTCOME_STATUS: Mapping[Outcome, Status] = {
+#: The Allure status of each verdict.
+ALLURE_STATUS: Mapping[VerdictName, AllureStatus] = {
     "pass": "passed", "fail": "failed", "inconclusive": "broken",
 }
+
+
+def allure_status(verdict: object) -> AllureStatus:
+    """The Allure status of ``verdict``; *broken* for anything that is not a verdict."""
+    return ALLURE_STATUS[verdict] if is_verdict(verdict) else "broken"
 
 
 def now_ms() -> int:
@@ -48,7 +56,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def status_of(exc: BaseException) -> tuple[Status, str, str]:
+def status_of(exc: BaseException) -> tuple[AllureStatus, str, str]:
     """Allure status, message and trace for an exception that ended a step or a test.
 
     AssertionError (SLOViolated among them) -> failed; a skip -> skipped;
@@ -152,7 +160,7 @@ def gameday_test_result(writer: AllureResultsWriter, result: GameDayResult, *,
               ("framework", "chaosgate"), *result.labels]
     test = TestResult(
         name=result.name, full_name=f"{result.suite}.{result.name}",
-        status=OUTCOME_STATUS[result.verdict], message=_message(result),
+        status=ALLURE_STATUS[result.verdict], message=_message(result),
         start=None if result.started is None else int(result.started * 1000),
         stop=None if result.stopped is None else int(result.stopped * 1000),
         steps=list(steps), attachments=[*own, *attachments], labels=labels,

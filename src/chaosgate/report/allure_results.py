@@ -29,15 +29,16 @@ from .redact import redact_mapping, redact_obj, redact_text
 __all__ = [
     "DEFAULT_CATEGORIES",
     "AllureResultsWriter",
+    "AllureStatus",
     "Attachment",
-    "Status",
     "Step",
     "TestResult",
     "history_id",
     "properties_text",
 ]
 
-Status = Literal["passed", "failed", "broken", "skipped"]
+#: An Allure test or step status (not a verdict: see :func:`.allure_gameday.allure_status`).
+AllureStatus = Literal["passed", "failed", "broken", "skipped"]
 
 # Category rules are matched in order; the regexes match a whole message
 # (Allure 2 uses Java's matches()) and also work as a search (Allure 3, JS).
@@ -90,7 +91,7 @@ class Step:
     """A step (a phase of a game day); steps nest. Times in epoch milliseconds."""
 
     name: str
-    status: Status = "passed"
+    status: AllureStatus = "passed"
     start: int | None = None
     stop: int | None = None
     steps: list[Step] = field(default_factory=list)

@@ -40,7 +40,7 @@ def report(results_dir: str, output_dir: str, single_file: bool, report_name: st
     from ..cli import console, err_console
     from ..exceptions import ChaosgateError, UsageError
     from .allure_html import build_allure_html
-    from .model import load_gameday_results
+    from .model import load_results
     from .summary import write_summary
 
     try:
@@ -49,7 +49,7 @@ def report(results_dir: str, output_dir: str, single_file: bool, report_name: st
         console.print(f"Allure report  {index}")
         if Path(gameday_data).is_file():
             try:
-                results = load_gameday_results(gameday_data)
+                results = load_results(gameday_data)
             except (ValueError, OSError) as exc:
                 raise UsageError(f"{gameday_data}: {exc}. Fix: re-run chaosgate gameday, "
                                  f"or pass --gameday-data") from exc

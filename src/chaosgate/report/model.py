@@ -1,15 +1,16 @@
 """What the reports are made from: plain, typed, frozen data.
 
 The game-day runner (``chaosgate gameday``), the pytest scenarios and the
-Chaos Toolkit controls fill these; the summary page, the JUnit XML and the
-Allure results writer only read them. No I/O here apart from the JSON
-round trip helpers at the bottom (``reports/gameday.json`` lets
-``chaosgate report`` rebuild the summary without re-running anything).
+Chaos Toolkit controls fill these; the summary page and the Allure results
+writer only read them. No I/O here apart from the JSON round trip helpers at
+the bottom (``reports/gameday.json`` carries every game day and the
+session's verdict, so ``chaosgate gameday`` reads the verdict the pytest
+session decided and ``chaosgate report`` rebuilds the summary without
+re-running anything).
 
-Outcomes follow DESIGN.md section 6: ``pass`` (exit 0), ``fail`` (an SLO
-violated, exit 1), ``inconclusive`` (no data, infrastructure unreachable,
-fault not effective, exit 3). "No data" is never a pass. :data:`Outcome` is
-the SLO evaluation's own status type (``chaosgate.slo.evaluate.Status``).
+Every verdict is a :data:`chaosgate.verdict.VerdictName` (DESIGN.md section
+6); several combine with :func:`chaosgate.verdict.combine`, and a verdict's
+exit code is :func:`chaosgate.verdict.exit_code`.
 """
 
 from __future__ import annotations
@@ -19,27 +20,22 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, cast
 
-from ..exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from ..slo.evaluate import Status as Outcome
 from ..slo.timeline import Timeline
+from ..verdict import VerdictName, combine, is_verdict
 from ._files import atomic_write
 
 __all__ = [
-    "OUTCOMES",
     "GameDayResult",
-    "Outcome",
+    "GameDayResults",
     "SLORow",
     "TimelineMarks",
-    "exit_code_for",
     "load_gameday_results",
+    "load_results",
     "marks_from_timeline",
-    "overall_verdict",
     "save_gameday_results",
 ]
-
-OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +81,7 @@ class SLORow:
     slo: str
     value: str
     objective: str
-    verdict: Outcome
+    verdict: VerdictName
     promql: str = ""
     detail: str = ""
 
@@ -102,7 +98,7 @@ class GameDayResult:
     """
 
     name: str
-    verdict: Outcome
+    verdict: VerdictName
     slos: tuple[SLORow, ...] = ()
     ttr_s: float | None = None
     ttr_from_inject_s: float | None = None
@@ -126,25 +122,23 @@ class GameDayResult:
         return max(0.0, self.stopped - self.started)
 
 
-def overall_verdict(results: Iterable[GameDayResult]) -> Outcome:
-    """The verdict of a whole run.
+@dataclass(frozen=True, slots=True)
+class GameDayResults:
+    """A session's game days and the session's verdict, decided where they ran.
 
-    ``fail`` if any game day failed (a violation observed is definitive even
-    when another game day was inconclusive), else ``inconclusive`` if any
-    was, or if there were none at all (no data is never a pass), else
-    ``pass``.
+    :meth:`of` decides the verdict (the game days' verdicts combined: any
+    fail fails; none at all is inconclusive); the results file carries it, so
+    whoever reads the file reads that verdict instead of deciding again.
     """
-    verdicts = [r.verdict for r in results]
-    if "fail" in verdicts:
-        return "fail"
-    if not verdicts or "inconclusive" in verdicts:
-        return "inconclusive"
-    return "pass"
 
+    gamedays: tuple[GameDayResult, ...]
+    verdict: VerdictName
 
-def exit_code_for(verdict: Outcome) -> int:
-    """The process exit code of a verdict (DESIGN.md section 6)."""
-    return {"pass": EXIT_PASS, "fail": EXIT_FAIL}.get(verdict, EXIT_INCONCLUSIVE)
+    @classmethod
+    def of(cls, gamedays: Iterable[GameDayResult]) -> GameDayResults:
+        """The results of a session, its verdict decided from its game days' verdicts."""
+        done = tuple(gamedays)
+        return cls(done, combine(r.verdict for r in done))
 
 
 # -- JSON round trip -----------------------------------------------------------
@@ -174,27 +168,47 @@ def _from_json(data: dict[str, Any]) -> GameDayResult:
     kwargs["slos"] = tuple(SLORow(**row) for row in kwargs.get("slos", ()))
     kwargs["ttr_repetitions"] = tuple(kwargs.get("ttr_repetitions", ()))
     kwargs["labels"] = tuple((str(k), str(v)) for k, v in kwargs.get("labels", ()))
-    if kwargs.get("verdict") not in OUTCOMES:
+    if not is_verdict(kwargs.get("verdict")):
         raise ValueError(f"unknown verdict {kwargs.get('verdict')!r}")
     return GameDayResult(**kwargs)
 
 
-def save_gameday_results(path: Path | str, results: Sequence[GameDayResult]) -> Path:
-    """Write results as JSON (PNGs base64), atomically; returns the path."""
-    doc = {"version": 1, "gamedays": [_to_json(r) for r in results]}
+def save_gameday_results(path: Path | str,
+                         results: GameDayResults | Sequence[GameDayResult]) -> Path:
+    """Write results and their verdict as JSON (PNGs base64), atomically; returns the path.
+
+    A plain sequence of game days is saved with the verdict
+    :meth:`GameDayResults.of` decides for it.
+    """
+    decided = results if isinstance(results, GameDayResults) else GameDayResults.of(results)
+    doc = {"version": 1, "verdict": decided.verdict,
+           "gamedays": [_to_json(r) for r in decided.gamedays]}
     return atomic_write(path, json.dumps(doc, indent=1) + "\n")
 
 
-def load_gameday_results(path: Path | str) -> list[GameDayResult]:
-    """Read what :func:`save_gameday_results` wrote.
+def load_results(path: Path | str) -> GameDayResults:
+    """Read what :func:`save_gameday_results` wrote: the game days and their verdict.
 
-    Raises ``ValueError`` when the file is not such a document.
+    A file without a ``verdict`` (written before it was recorded) gets the
+    one :meth:`GameDayResults.of` decides. Raises ``ValueError`` when the
+    file is not such a document.
     """
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or doc.get("version") != 1:
         raise ValueError(f"{path}: not a chaosgate game-day results file (version 1)")
     items = cast(list[dict[str, Any]], doc.get("gamedays", []))
     try:
-        return [_from_json(item) for item in items]
+        gamedays = [_from_json(item) for item in items]
     except TypeError as exc:
         raise ValueError(f"{path}: {exc}") from exc
+    verdict = doc.get("verdict")
+    if verdict is None:
+        return GameDayResults.of(gamedays)
+    if not is_verdict(verdict):
+        raise ValueError(f"{path}: unknown verdict {verdict!r}")
+    return GameDayResults(tuple(gamedays), verdict)
+
+
+def load_gameday_results(path: Path | str) -> list[GameDayResult]:
+    """The game days of a results file (see :func:`load_results`)."""
+    return list(load_results(path).gamedays)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ._files import atomic_write
-from .model import GameDayResult, overall_verdict
+from .model import GameDayResult, GameDayResults
 from .redact import redact_text
 from .tables import format_seconds, slo_table_html, summary_table_html
 
@@ -96,19 +96,23 @@ def _section(index: int, r: GameDayResult, allure_href: str | None) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def render_summary(results: Sequence[GameDayResult], *, title: str = "Game-day summary",
-                   allure_href: str | None = None, target: str = "",
-                   generated_at: float | None = None) -> str:
+def render_summary(results: GameDayResults | Sequence[GameDayResult], *,
+                   title: str = "Game-day summary", allure_href: str | None = None,
+                   target: str = "", generated_at: float | None = None) -> str:
     """The summary page as an HTML string.
 
-    ``allure_href`` is the Allure report's ``index.html`` relative to where
-    the page will be saved; ``generated_at`` (epoch seconds) is printed in
-    UTC and defaults to none, keeping the output a pure function of its input.
+    The overall verdict is the one ``results`` carries (the session's, as
+    the results file recorded it); a plain sequence of game days gets the
+    one :meth:`GameDayResults.of` decides. ``allure_href`` is the Allure
+    report's ``index.html`` relative to where the page will be saved;
+    ``generated_at`` (epoch seconds) is printed in UTC and defaults to none,
+    keeping the output a pure function of its input.
     """
-    verdict = overall_verdict(results)
-    counts = {v: sum(1 for r in results if r.verdict == v) for v in _COLORS}
+    decided = results if isinstance(results, GameDayResults) else GameDayResults.of(results)
+    verdict, gamedays = decided.verdict, decided.gamedays
+    counts = {v: sum(1 for r in gamedays if r.verdict == v) for v in _COLORS}
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "none"
-    meta = [f"{len(results)} game day(s): {tally}"]
+    meta = [f"{len(gamedays)} game day(s): {tally}"]
     if target:
         meta.append(f"target: {target}")
     if generated_at is not None:
@@ -121,16 +125,16 @@ def render_summary(results: Sequence[GameDayResult], *, title: str = "Game-day s
         body.append(f'<p><a href="{html.escape(allure_href, quote=True)}">'
                     "Open the full Allure report</a></p>")
     body.append("<h2>Verdicts</h2>")
-    body.append(summary_table_html(results) if results
+    body.append(summary_table_html(gamedays) if gamedays
                 else "<p><strong>No game day ran: no data is never a pass.</strong></p>")
-    body += [_section(i, r, allure_href) for i, r in enumerate(results, 1)]
+    body += [_section(i, r, allure_href) for i, r in enumerate(gamedays, 1)]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body>\n"
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def write_summary(path: Path | str, results: Sequence[GameDayResult], *,
+def write_summary(path: Path | str, results: GameDayResults | Sequence[GameDayResult], *,
                   title: str = "Game-day summary", allure_href: str | None = None,
                   target: str = "", generated_at: float | None = None) -> Path:
     """Render the summary (see :func:`render_summary`) and write it atomically to ``path``."""

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from ..exceptions import Inconclusive, UsageError
 from .catalog import SLO
 from .counters import Bin, alert_fired, bin_counters
-from .evaluate import Verdict, ratio_verdict, unjudged
+from .evaluate import SLOVerdict, ratio_verdict, unjudged
 from .prometheus import PrometheusClient
 from .stats import multiwindow_burn
 from .timeline import Estimate
@@ -40,7 +40,7 @@ def _counts(client: PrometheusClient, slo: SLO, window: float,
 
 
 def _check(client: PrometheusClient, slo: SLO, window: float, at: float,
-           confidence: float) -> Verdict:
+           confidence: float) -> SLOVerdict:
     queries, numerator, total = _counts(client, slo, window, at)
     if total is None or round(total) <= 0:
         return unjudged(slo, "no data: no events in the window (is traffic flowing, and are "
@@ -60,7 +60,7 @@ def _check(client: PrometheusClient, slo: SLO, window: float, at: float,
 
 
 def check_slos(client: PrometheusClient, slos: Iterable[SLO], *, window: float | None = None,
-               at: float | None = None, confidence: float = 0.95) -> list[Verdict]:
+               at: float | None = None, confidence: float = 0.95) -> list[SLOVerdict]:
     """Server-side verdicts of the ratio SLOs over ``window`` (default: each SLO's own).
 
     A query Prometheus rejects raises :class:`~chaosgate.slo.prometheus.PromQLError`

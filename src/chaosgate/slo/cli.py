@@ -20,9 +20,10 @@ from rich.table import Table
 
 from ..exceptions import ChaosgateError, UsageError
 from ..targets import load_target, parse_duration
+from ..verdict import combine, exit_code
 from .catalog import SLO, load_catalog, prom_duration
 from .check import check_slos
-from .evaluate import Verdict, exit_code, objective_text
+from .evaluate import SLOVerdict, objective_text
 from .prometheus import PrometheusClient
 
 __all__ = ["slo", "verdict_table"]
@@ -45,7 +46,7 @@ def _window(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(f"{exc}; write a duration such as 30s, 10m or 1h") from None
 
 
-def _value_text(slo: SLO, v: Verdict) -> str:
+def _value_text(slo: SLO, v: SLOVerdict) -> str:
     if v.value is None:
         return "—"
     if slo.type == "error_ratio":
@@ -55,7 +56,7 @@ def _value_text(slo: SLO, v: Verdict) -> str:
                    if v.percentile_ms is not None and slo.percentile else "")
 
 
-def _detail(v: Verdict) -> str:
+def _detail(v: SLOVerdict) -> str:
     parts = [v.reason]
     if v.burn is not None:
         flag = " (fast burn)" if v.burn.firing else ""
@@ -64,7 +65,7 @@ def _detail(v: Verdict) -> str:
     return "\n".join(parts)
 
 
-def verdict_table(pairs: list[tuple[SLO, Verdict]], window: str) -> Table:
+def verdict_table(pairs: list[tuple[SLO, SLOVerdict]], window: str) -> Table:
     """The rich table of ``slo check``: SLO, value, objective, verdict, detail, PromQL."""
     table = Table(title=f"SLOs over {window}", show_lines=True)
     for col in ("SLO", "value", "objective", "verdict", "detail", "PromQL"):
@@ -111,8 +112,9 @@ def check(target_file: str, window: float | None, catalog: str, names: tuple[str
         err.print(f"[bold red]error:[/] {exc}")
         sys.exit(exc.exit_code)
     by_name = {s.name: s for s in slos}
+    code = exit_code(combine(v.status for v in verdicts))
     if as_json:
-        doc = {"window": window, "confidence": confidence, "exit_code": exit_code(verdicts),
+        doc = {"window": window, "confidence": confidence, "exit_code": code,
                "verdicts": [v.to_json() for v in verdicts]}
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
@@ -122,4 +124,4 @@ def check(target_file: str, window: float | None, catalog: str, names: tuple[str
             if not s.is_ratio:
                 out.print(f"[dim]{s.name} ({objective_text(s)}) is judged on a fault's "
                           "timeline, not here[/]")
-    sys.exit(exit_code(verdicts))
+    sys.exit(code)

@@ -14,16 +14,21 @@ A ratio SLO (good events over all events, objective = minimum good ratio):
 A ``recovery`` SLO passes when the upper bound of the time to recover is
 within the objective, fails when its estimate (or the observation without a
 recovery) exceeds it, and is inconclusive in between or without data.
+
+Each judgement is an :class:`SLOVerdict` record; its ``status`` is a
+:data:`chaosgate.verdict.VerdictName`. Several of them make one verdict
+through :func:`chaosgate.verdict.combine`, and its exit code is
+:func:`chaosgate.verdict.exit_code`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from ..exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
 from ..load.requestlog import RequestRecord
+from ..verdict import VerdictName
 from .catalog import SLO
 from .stats import (
     BurnRate,
@@ -37,9 +42,7 @@ from .stats import (
 from .timeline import Judge, Timeline
 
 __all__ = [
-    "Status",
-    "Verdict",
-    "exit_code",
+    "SLOVerdict",
     "is_server_error",
     "objective_text",
     "ratio_verdict",
@@ -49,12 +52,8 @@ __all__ = [
     "unjudged",
 ]
 
-Status = Literal["pass", "fail", "inconclusive"]
-_EXIT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
-
-
 @dataclass(frozen=True)
-class Verdict:
+class SLOVerdict:
     """The judgement of one SLO by one observer, with the numbers behind it.
 
     ``value``: the observed good ratio (ratio SLOs) or time to recover in
@@ -64,7 +63,7 @@ class Verdict:
 
     slo: str
     type: str
-    status: Status
+    status: VerdictName
     reason: str
     observer: str  # "server" | "client"
     objective: float
@@ -77,11 +76,6 @@ class Verdict:
     percentile_ms: float | None = None  # client side, latency SLOs: the exact percentile
     query: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def exit_code(self) -> int:
-        """0 pass, 1 fail, 3 inconclusive."""
-        return _EXIT[self.status]
-
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready mapping of every field."""
         out = {k: getattr(self, k) for k in (
@@ -93,15 +87,6 @@ class Verdict:
             "threshold": self.burn.threshold, "firing": self.burn.firing}
         out["query"] = dict(self.query)
         return out
-
-
-def exit_code(verdicts: Sequence[Verdict]) -> int:
-    """1 if any SLO failed, else 3 if any is inconclusive (or there are none), else 0."""
-    if any(v.status == "fail" for v in verdicts):
-        return EXIT_FAIL
-    if not verdicts or any(v.status == "inconclusive" for v in verdicts):
-        return EXIT_INCONCLUSIVE
-    return EXIT_PASS
 
 
 def _pct(x: float) -> str:
@@ -133,15 +118,15 @@ def objective_text(slo: SLO) -> str:
 
 
 def unjudged(slo: SLO, reason: str, observer: str = "server",
-             query: Mapping[str, str] | None = None) -> Verdict:
+             query: Mapping[str, str] | None = None) -> SLOVerdict:
     """An inconclusive verdict: no data, or the data could not be read."""
-    return Verdict(slo.name, slo.type, "inconclusive", reason, observer, slo.objective,
+    return SLOVerdict(slo.name, slo.type, "inconclusive", reason, observer, slo.objective,
                    query=dict(query or {}))
 
 
 def ratio_verdict(slo: SLO, good: int, total: int, *, observer: str = "server",
                   confidence: float = 0.95, query: Mapping[str, str] | None = None,
-                  burn: BurnRate | None = None, percentile_ms: float | None = None) -> Verdict:
+                  burn: BurnRate | None = None, percentile_ms: float | None = None) -> SLOVerdict:
     """Judge ``good`` of ``total`` events against a ratio SLO (see the module doc)."""
     if total <= 0:
         return unjudged(slo, "no data: no events in the window", observer, query)
@@ -150,7 +135,7 @@ def ratio_verdict(slo: SLO, good: int, total: int, *, observer: str = "server",
     bad = total - good
     spent = budget_consumed(bad, total, slo.objective)
     level = f"{confidence * 100:g} %"
-    status: Status
+    status: VerdictName
     if not meets(good, total, slo.objective):
         status = "fail"
         budget = f"{spent:.0f} times the error budget" if spent >= 10 else \
@@ -167,7 +152,7 @@ def ratio_verdict(slo: SLO, good: int, total: int, *, observer: str = "server",
                 "needed" if bad == 0 else "more events are needed")
         reason = (f"not yet provable: {bad} bad of {total} show {_bound(slo, lower)} at "
                   f"{level} confidence, short of {objective_text(slo)}; {need}")
-    return Verdict(slo.name, slo.type, status, reason, observer, slo.objective,
+    return SLOVerdict(slo.name, slo.type, status, reason, observer, slo.objective,
                    value=good / total, good=good, total=total, bounds=(lower, upper),
                    budget_consumed=spent, burn=burn, percentile_ms=percentile_ms,
                    query=dict(query or {}))
@@ -198,7 +183,7 @@ def request_judge(slo: SLO) -> Judge:
 
 def records_verdicts(slos: Iterable[SLO], records: Sequence[RequestRecord], *,
                      start: float | None = None, end: float | None = None,
-                     confidence: float = 0.95) -> list[Verdict]:
+                     confidence: float = 0.95) -> list[SLOVerdict]:
     """Client-side verdicts of the ratio SLOs from the request log (requests started in
     ``[start, end)``); latency SLOs also report their exact percentile."""
     chosen = [r for r in records if (start is None or r.t >= start)
@@ -218,26 +203,32 @@ def records_verdicts(slos: Iterable[SLO], records: Sequence[RequestRecord], *,
     return verdicts
 
 
-def recovery_verdict(slo: SLO, timeline: Timeline) -> Verdict:
+def recovery_verdict(slo: SLO, timeline: Timeline) -> SLOVerdict:
     """Judge a ``recovery`` SLO on a (combined) timeline of one observer."""
     obs = timeline.observer
     if timeline.total == 0:
         return unjudged(slo, "no data after the injection", obs)
     if timeline.t_impact is None:
-        return Verdict(slo.name, slo.type, "pass", "no impact observed: nothing to recover "
+        return SLOVerdict(slo.name, slo.type, "pass", "no impact observed: nothing to recover "
                        f"({timeline.total} events after the injection)", obs, slo.objective,
                        value=0.0)
     ttr = timeline.ttr
     if ttr is None:
         waited = timeline.t_end - timeline.t_impact.t
         if waited > slo.objective:
-            return Verdict(slo.name, slo.type, "fail", f"not recovered {waited:.1f} s after "
+            return SLOVerdict(slo.name, slo.type, "fail", f"not recovered {waited:.1f} s after "
                            f"the impact (objective {slo.objective:g} s)", obs, slo.objective)
         return unjudged(slo, f"the observation ended {waited:.1f} s after the impact, before "
                         f"a {slo.hold_down:g} s hold-down window back within the SLOs", obs)
     text = f"TTR {ttr.t:.3f} s (between {ttr.lo:.3f} and {ttr.hi:.3f})"
-    status: Status = "pass" if ttr.hi <= slo.objective else \
+    status: VerdictName = "pass" if ttr.hi <= slo.objective else \
         "fail" if ttr.t > slo.objective else "inconclusive"
     word = {"pass": "within", "fail": "over", "inconclusive": "too close to call against"}
-    return Verdict(slo.name, slo.type, status, f"{text}: {word[status]} {slo.objective:g} s",
+    return SLOVerdict(slo.name, slo.type, status, f"{text}: {word[status]} {slo.objective:g} s",
                    obs, slo.objective, value=ttr.t, bounds=(ttr.lo, ttr.hi))
+
+
+#: Deprecated alias of :class:`SLOVerdict` (one SLO's judgement), kept only until the
+#: last importer (``chaosgate.gameday.fixtures``) uses the new name. Not a verdict type:
+#: that is :data:`chaosgate.verdict.VerdictName`.
+Verdict = SLOVerdict

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from ..load.requestlog import RequestRecord
 from .catalog import SLO, Catalog
 from .counters import Bin
-from .evaluate import Verdict, recovery_verdict, request_judge
+from .evaluate import SLOVerdict, recovery_verdict, request_judge
 from .timeline import (
     Disagreement,
     Estimate,
@@ -93,7 +93,7 @@ class Measurement:
     client: Timeline | None
     server: Timeline | None
     disagreements: tuple[Disagreement, ...] = ()
-    verdicts: tuple[Verdict, ...] = field(default=())
+    verdicts: tuple[SLOVerdict, ...] = field(default=())
 
 
 def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
@@ -115,7 +115,7 @@ def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
                                      scrape_interval=scrape_interval, t_end=t_end,
                                      hold_down=hold_down, t_alert=t_alert)
     disagreements = tuple(compare(client, server)) if client and server else ()
-    verdicts: tuple[Verdict, ...] = ()
+    verdicts: tuple[SLOVerdict, ...] = ()
     if slo.type == "recovery":
         verdicts = tuple(recovery_verdict(slo, tl) for tl in (client, server) if tl is not None)
     return Measurement(slo.name, client, server, disagreements, verdicts)

@@ -24,8 +24,8 @@ from typing import Any
 
 from chaoslib.types import Activity, Configuration, Experiment, Journal, Secrets
 
-from ...report.allure_gameday import gameday_test_result, now_ms
-from ...report.allure_results import AllureResultsWriter, Attachment, Status, Step
+from ...report.allure_gameday import allure_status, gameday_test_result, now_ms
+from ...report.allure_results import AllureResultsWriter, AllureStatus, Attachment, Step
 from ..journal import KEY
 from ..observe import catalog
 from ..report import experiment_result, plot_marks, slo_rows
@@ -44,8 +44,6 @@ __all__ = [
     "before_rollback_control",
 ]
 
-_GATE_STATUS: dict[str, Status] = {"pass": "passed", "fail": "failed", "inconclusive": "broken"}
-
 
 @dataclass
 class _Recorder:
@@ -63,7 +61,7 @@ class _Recorder:
         self.stack.append(step)
         return step
 
-    def end(self, status: Status = "passed", message: str | None = None) -> Step | None:
+    def end(self, status: AllureStatus = "passed", message: str | None = None) -> Step | None:
         if not self.stack:
             return None
         step = self.stack.pop()
@@ -184,9 +182,9 @@ def _gates_step(section: dict[str, Any]) -> None:
     rec.begin(f"SLO gates: {str(section.get('verdict', 'inconclusive')).upper()}")
     for gate in section.get("gates") or ():
         rec.begin(f"{gate['name']}: {gate['value']} (objective {gate['objective']})")
-        rec.end(_GATE_STATUS.get(gate["status"], "broken"),
+        rec.end(allure_status(gate["status"]),
                 None if gate["status"] == "pass" else gate["detail"])
-    rec.end(_GATE_STATUS.get(section.get("gates_verdict", ""), "broken"))
+    rec.end(allure_status(section.get("gates_verdict")))
 
 
 def _write(journal: dict[str, Any], configuration: Configuration) -> None:

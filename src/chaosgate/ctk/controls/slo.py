@@ -11,7 +11,7 @@ SLO is reported beside. It writes ``journal["chaosgate"]`` (see
 timeline (``t_inject``; per observer ``t_impact``, ``t_recover``, TTR), the
 gates, the verdicts, and the run's verdict with its exit code.
 
-Then :func:`chaosgate.ctk.journal.decide` marks the journal: a failed gate
+Then :func:`chaosgate.ctk.journal.journal_verdict` marks the journal: a failed gate
 (or the hypothesis not met after the method) makes the run *deviated*; an
 inconclusive one (no data, a fault that did not take hold, a control that
 failed, an interrupted run) makes it *failed*. ``chaos run`` exits 1 in
@@ -36,8 +36,9 @@ from ...gameday import Evaluation, Gate, evaluate
 from ...gameday.gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN
 from ...report.redact import redact_obj
 from ...slo.evaluate import records_verdicts
+from ...verdict import exit_code
 from ..config import prometheus_client
-from ..journal import EXIT_CODES, decide, section, steady_states
+from ..journal import journal_verdict, section, steady_states
 from ..observe import catalog
 from ..state import current, log
 from . import chaosgate_section
@@ -103,10 +104,10 @@ def after_experiment_control(context: Experiment, state: Journal = None,
     except Exception as exc:
         why = run.problem("slo control could not evaluate the run", exc)
         measured = section(Evaluation([Gate("evaluation", "inconclusive", "", "", why)]), [])
-    verdict, reasons = decide(state, measured["gates_verdict"], run.problems)
+    verdict, reasons = journal_verdict(state, measured["gates_verdict"], run.problems)
     out = chaosgate_section(state)
     out.update(measured)
-    out.update({"verdict": verdict, "exit_code": EXIT_CODES[verdict], "reasons": reasons,
+    out.update({"verdict": verdict, "exit_code": exit_code(verdict), "reasons": reasons,
                 "steady_state": steady_states(state)})
     _redact_experiment(state)
     ttr = ", ".join(f"{k} {v:.2f} s" for k, v in measured["ttr"].items() if v is not None)
