@@ -30,7 +30,8 @@ import allure as _allure_module
 import pytest
 
 from ..exceptions import FaultNotEffective, Inconclusive, SLOViolated, UsageError
-from ..faults import FaultContext, Ledger, LedgerEntry, reverting_on_signals
+from ..faults import FaultContext, Ledger, LedgerEntry, build_fault
+from ..faults.signals import interrupting
 from ..platforms.base import Platform
 from ..report import allure_pytest as ap
 from ..report.model import GameDayResult
@@ -39,7 +40,6 @@ from ..slo.catalog import load_catalog
 from ..slo.model import Catalog
 from ..targets import Target
 from .engine import Check, GameDayConfig, GameDayRun, Phase, run_gameday
-from .faultspec import build_fault
 from .results import (
     build_result,
     failure_message,
@@ -188,7 +188,7 @@ class GameDayRunner:
 
         repeat = self.session.settings.repeat
         runs: list[GameDayRun] = []
-        with reverting_on_signals(log):
+        with interrupting():  # each run_gameday reverts its own faults (FaultSession.guard)
             for k in range(1, repeat + 1):
                 rep = config if repeat == 1 else dataclasses.replace(
                     config, seed=None if config.seed is None else config.seed + k - 1)
