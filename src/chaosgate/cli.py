@@ -137,19 +137,26 @@ def sandbox_status(state_dir: str, base_port: int | None) -> None:
 @_sandbox_options
 @_handle_errors
 def sandbox_down(state_dir: str, base_port: int | None) -> None:
-    """Stop everything the sandbox started; leave no process behind."""
+    """Stop what the sandbox started and nothing else; report what names its directory."""
+    from rich.markup import escape  # the log quotes other processes' command lines
+
     from .sandbox.manager import SandboxManager, leftover_processes
 
     topo = _sandbox_topology(state_dir, base_port)
-    manager = SandboxManager(topo, log=lambda m: err_console.print(f"[dim]{m}[/]"))
-    swept = manager.down()
-    if swept:
-        console.print(f"killed {len(swept)} stray process(es) after shutdown: {swept}")
+    manager = SandboxManager(topo, log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"))
+    result = manager.down()
+    if result.stopped:
+        console.print(f"stopped {len(result.stopped)} sandbox process(es) that outlived "
+                      f"supervisord: {result.stopped} (SIGKILL: {result.killed or 'none'})")
+    if result.not_ours:  # each one is logged above, with its pid and command
+        console.print(f"left running {len(result.not_ours)} process(es) that name the state "
+                      f"directory but were not started by this sandbox: "
+                      f"{[p.pid for p in result.not_ours]}")
     left = leftover_processes(topo)
     if left:
-        err_console.print(f"[red]processes still running: {left}[/]")
+        err_console.print(f"[red]sandbox processes still running: {left}[/]")
         sys.exit(3)
-    console.print("sandbox stopped; no process left")
+    console.print("sandbox stopped; no sandbox process left")
 
 
 # -- validate ----------------------------------------------------------------

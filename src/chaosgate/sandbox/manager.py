@@ -4,8 +4,10 @@
 everything else), creates the shop's database, and returns only when every
 component is healthy and Prometheus scrapes every target (``up == 1``). It
 is idempotent: on a running sandbox it only checks health. ``down`` shuts
-supervisord down and then sweeps any process still holding the state
-directory, so nothing is left behind.
+supervisord down and then stops what the sandbox started that outlived it
+(see :mod:`.teardown`: found by pid files, parentage and recorded identities,
+never by command line); other processes naming the state directory are
+reported and left running.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,9 +33,17 @@ from .events import count_restarts, read_events
 from .patroni import PatroniClient
 from .shop.orders import SCHEMA_SQL
 from .supervisor import SupervisorClient
+from .teardown import DownResult, LeftRunning, find_own_processes, record_processes, stop_sandbox
 from .topology import HOST, Topology, build_topology
 
-__all__ = ["ComponentStatus", "SandboxManager", "find_binaries"]
+__all__ = [
+    "ComponentStatus",
+    "DownResult",
+    "LeftRunning",
+    "SandboxManager",
+    "find_binaries",
+    "leftover_processes",
+]
 
 PG_BIN_DIR = "/usr/lib/postgresql/15/bin"
 SHOP_GRANTS = """
@@ -118,6 +127,8 @@ class SandboxManager:
         self._wait("HAProxy sees every backend UP", self._haproxy_all_up, deadline)
         self._wait("a checkout through the ingress", self._checkout_works, deadline)
         self._wait("Prometheus scraping every target (up == 1)", self._prometheus_all_up, deadline)
+        # so that `down` finds them even if supervisord dies before it
+        record_processes(self.topo, self.supervisor)
         return self.status()
 
     def _check_ports_free(self) -> None:
@@ -134,7 +145,7 @@ class SandboxManager:
             raise SandboxError(
                 f"ports {busy} on {HOST} are in use and the sandbox at {self.topo.state_dir} "
                 "is not running. If a killed sandbox left them behind, `chaosgate sandbox "
-                "down` sweeps its processes; otherwise stop what holds them or choose "
+                "down` stops what it started; otherwise stop what holds them or choose "
                 "another --base-port."
             )
 
@@ -294,59 +305,26 @@ class SandboxManager:
         return sorted(rows, key=lambda r: (order[r.kind], r.name))
 
     # -- down -----------------------------------------------------------------
-    def down(self, timeout: float = 60.0) -> list[int]:
-        """Stop everything; return pids that had to be killed after shutdown."""
-        if self.supervisor.alive():
-            pid = self.supervisor.pid()
-            self.log("shutting supervisord down")
-            self.supervisor.shutdown()
-            deadline = time.monotonic() + timeout
-            while _pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-        return self._sweep()
+    def down(self, timeout: float = 60.0) -> DownResult:
+        """Stop what this sandbox started, and only that.
 
-    def _sweep(self) -> list[int]:
-        """Kill any process whose command line still names the state directory."""
-        marker = str(self.topo.state_dir.resolve())
-        killed = []
-        for pid in _pids_mentioning(marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-            except ProcessLookupError:
-                pass
-        return killed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
-def _pids_mentioning(marker: str) -> list[int]:
-    me = os.getpid()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if marker in cmdline and _pid_alive(int(entry.name)):
-            pids.append(int(entry.name))
-    return pids
+        supervisord is shut down (it stops its programs); whatever the
+        sandbox started and outlived it (a postmaster whose Patroni died, a
+        stuck program) gets SIGTERM (SIGINT for a postmaster), then SIGKILL.
+        Processes that only name the state directory are reported in
+        ``not_ours`` and logged, never signalled.
+        """
+        return stop_sandbox(self.topo, self.supervisor, self.log, timeout)
 
 
 def leftover_processes(topo: Topology) -> list[int]:
-    """Pids still naming this sandbox's state directory (should be none after down)."""
-    return _pids_mentioning(str(topo.state_dir.resolve()))
+    """Pids of this sandbox's own processes still alive (should be none after ``down``).
+
+    Only processes proven to be the sandbox's (supervisord and its
+    descendants, its nodes' postmasters, recorded identities) count, not
+    every process that names the state directory.
+    """
+    if not topo.state_dir.is_absolute():
+        topo = build_topology(topo.state_dir.absolute(), topo.ports.base)
+    owned, _ = find_own_processes(topo, SupervisorClient(topo.supervisor_url, timeout=5))
+    return sorted(i.pid for i in owned)

@@ -1,0 +1,110 @@
+"""``down`` stops what the sandbox started and nothing else, on a sandbox of its own.
+
+The sandbox lives on base port ``CHAOSGATE_TEST_DOWN_BASE_PORT`` (default
+``CHAOSGATE_TEST_BASE_PORT + 300``, away from the session sandbox and the
+game-day one) in a temporary state directory. Each test brings it up itself
+(``up`` is idempotent), so they do not depend on their order.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chaosgate.sandbox.manager import SandboxManager, leftover_processes
+from chaosgate.sandbox.processes import Identity, read_stat
+from chaosgate.sandbox.teardown import find_own_processes
+from chaosgate.sandbox.topology import build_topology
+
+pytestmark = [pytest.mark.integration]
+
+SESSION_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "28100"))  # as conftest.py
+BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_DOWN_BASE_PORT", str(SESSION_BASE_PORT + 300)))
+
+
+@pytest.fixture(scope="module")
+def own_sandbox() -> Iterator[SandboxManager]:
+    """A sandbox this module starts and stops; down again, with nothing left, at the end."""
+    work = Path(tempfile.mkdtemp(prefix="chaosgate-down-"))
+    work.chmod(0o755)  # PostgreSQL runs as postgres when the tests run as root
+    manager = SandboxManager(build_topology(work / "sandbox", BASE_PORT), log=print)
+    try:
+        yield manager
+    finally:
+        manager.down()
+        left = leftover_processes(manager.topo)
+        shutil.rmtree(work, ignore_errors=True)
+        assert not left, f"sandbox processes left behind: {left}"
+
+
+def _sleeper(path: str) -> subprocess.Popen[bytes]:
+    """A process of the test's own whose last argument is ``path``."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", path])
+
+
+def _own_identities(manager: SandboxManager) -> dict[Identity, str]:
+    owned, _ = find_own_processes(manager.topo, manager.supervisor)
+    return owned
+
+
+def _alive(identities: dict[Identity, str]) -> list[str]:
+    return [f"{role} {i.pid}" for i, role in identities.items() if i.matches(read_stat(i.pid))]
+
+
+@pytest.mark.timeout(600)
+def test_down_leaves_processes_it_did_not_start_and_reports_those_naming_its_dir(
+    own_sandbox: SandboxManager,
+) -> None:
+    own_sandbox.up(timeout=300)
+    state = own_sandbox.topo.state_dir
+    before = _own_identities(own_sandbox)
+    roles = sorted(set(before.values()))
+    assert roles == ["postgres", "postmaster", "supervised", "supervisord"], roles
+    assert sum(r == "postmaster" for r in before.values()) == len(own_sandbox.topo.db_members)
+    inside = _sleeper(str(state / "started-by-the-test"))
+    lookalike = _sleeper(f"{state}-other/x")
+    try:
+        assert {inside.pid, lookalike.pid}.isdisjoint(leftover_processes(own_sandbox.topo))
+        result = own_sandbox.down()
+        assert inside.poll() is None, "down signalled a process it did not start"
+        assert lookalike.poll() is None, "down signalled a process it did not start"
+        reported = {p.pid: p.command for p in result.not_ours}
+        assert inside.pid in reported and "started-by-the-test" in reported[inside.pid]
+        assert lookalike.pid not in reported  # <state>-other is another directory
+        assert not own_sandbox.running()
+        assert leftover_processes(own_sandbox.topo) == []
+        assert _alive(before) == []
+        assert result.left == []
+    finally:
+        for proc in (inside, lookalike):
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.timeout(600)
+def test_down_after_supervisord_was_killed_stops_its_orphans(
+    own_sandbox: SandboxManager,
+) -> None:
+    own_sandbox.up(timeout=300)
+    before = _own_identities(own_sandbox)
+    supervisord = next(i for i, role in before.items() if role == "supervisord")
+    os.kill(supervisord.pid, signal.SIGKILL)  # its programs and postmasters run on, orphaned
+    deadline = time.monotonic() + 10
+    while supervisord.matches(read_stat(supervisord.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not own_sandbox.running()
+    orphans = {i: r for i, r in before.items() if r != "supervisord"}
+    assert len(_alive(orphans)) >= 10, _alive(orphans)  # programs, postmasters, backends
+    result = own_sandbox.down()
+    assert result.stopped, "the orphans should have been signalled by down itself"
+    assert _alive(before) == []
+    assert leftover_processes(own_sandbox.topo) == []
