@@ -22,7 +22,7 @@ import pytest
 
 from chaosgate.sandbox.manager import SandboxManager, leftover_processes
 from chaosgate.sandbox.processes import Identity, read_stat
-from chaosgate.sandbox.teardown import find_own_processes
+from chaosgate.sandbox.teardown import RECORD_FILE, find_own_processes
 from chaosgate.sandbox.topology import build_topology
 
 pytestmark = [pytest.mark.integration]
@@ -108,3 +108,22 @@ def test_down_after_supervisord_was_killed_stops_its_orphans(
     assert result.stopped, "the orphans should have been signalled by down itself"
     assert _alive(before) == []
     assert leftover_processes(own_sandbox.topo) == []
+
+
+@pytest.mark.timeout(600)
+def test_down_of_a_frozen_supervisord_without_a_record_trusts_its_pid_file(
+    own_sandbox: SandboxManager,
+) -> None:
+    own_sandbox.up(timeout=300)
+    before = _own_identities(own_sandbox)
+    supervisord = next(i for i, role in before.items() if role == "supervisord")
+    (own_sandbox.topo.run_dir / RECORD_FILE).unlink()  # as if started by an older chaosgate
+    os.kill(supervisord.pid, signal.SIGSTOP)  # it cannot answer over XML-RPC any more
+    try:
+        result = own_sandbox.down(timeout=60)
+        assert not supervisord.matches(read_stat(supervisord.pid))
+        assert _alive(before) == []
+        assert result.left == [] and leftover_processes(own_sandbox.topo) == []
+    finally:
+        if supervisord.matches(read_stat(supervisord.pid)):
+            os.kill(supervisord.pid, signal.SIGCONT)

@@ -251,7 +251,10 @@ def _find_supervisord(
     stat = table.get(file_pid) if file_pid else None
     if stat is not None and stat.alive:
         started = start_epoch(stat.start_ticks, boot_time(), clock_ticks())
-        written = pidfile.stat().st_mtime
+        try:
+            written = pidfile.stat().st_mtime
+        except OSError:
+            return _Supervisord(None, answering=False)
         if started - 2 <= written <= started + PIDFILE_WRITE_WINDOW:
             return _Supervisord(stat.identity, answering=False)
     return _Supervisord(None, answering=False)
@@ -343,6 +346,7 @@ def _stop(
         # a postmaster's fast shutdown is SIGINT; SIGTERM would wait for its clients
         sig = signal.SIGINT if role == "postmaster" else signal.SIGTERM
         if signal_identity(identity, sig):
+            signal_identity(identity, signal.SIGCONT)  # a frozen process cannot act on it
             polite.setdefault(f"{role} ({sig.name})", []).append(identity.pid)
     for what, pids in polite.items():
         log(f"outlived supervisord, signalled: {what} {', '.join(map(str, pids))}")
@@ -380,6 +384,7 @@ def stop_sandbox(
         else:
             log(f"supervisord (pid {supervisord.identity.pid}) does not answer; sending SIGTERM")
             signal_identity(supervisord.identity, signal.SIGTERM)
+            signal_identity(supervisord.identity, signal.SIGCONT)  # in case it is frozen
         _wait_gone([supervisord.identity], timeout)
 
     # What outlived supervisord: a postmaster whose Patroni died, a stuck program.
