@@ -1,12 +1,12 @@
 """What the pytest fixtures hand to custom scenarios: faults, load, SLOs, timelines.
 
-The pytest plugin (:mod:`chaosgate.pytest_plugin`) builds these lazily and
-owns their teardown:
+The plugin (:mod:`chaosgate.pytest.plugin`) builds these lazily and owns
+their teardown:
 
-- :class:`FaultFactory` (``chaos_fault``): faults from specs (as
-  :mod:`.faultspec` writes them), injected through the ledger; at teardown
-  every fault it applied is reverted, first through its revert handle, then,
-  for any entry of its own the ledger still lists as open, from the ledger.
+- :class:`FaultFactory` (``chaos_fault``): faults from specs
+  (:mod:`chaosgate.faults.spec`), injected through the test's
+  :class:`~chaosgate.faults.FaultSession`; at teardown the session reverts
+  every fault it applied, through its handle or else from the ledger.
 - :class:`LoadFactory` (``chaos_load``): bounded open-model Locust sessions
   (Locust always runs as a subprocess); stopped and reaped at teardown.
 - :class:`SLOAccess` (``chaos_slo``): the SLO catalogue and the Prometheus client.
@@ -26,30 +26,17 @@ from typing import Any
 
 import pytest
 
-from ..exceptions import FaultNotEffective
-from ..faults import (
-    AppliedFault,
-    Fault,
-    FaultContext,
-    Ledger,
-    Outcome,
-    run_fault,
-    signals,
-    target_key,
-)
-from ..faults.cleanup import actuator_for
+from ..faults import AppliedFault, Fault, FaultRun, FaultSession
+from ..gameday.evaluation import measure_recovery
 from ..load.profiles import find_profile, read_profile
 from ..load.requestlog import RequestRecord
 from ..load.runner import LoadSession, spec_for_target
-from ..platforms.base import Platform
 from ..slo.check import check_slos
 from ..slo.evaluate import Verdict
 from ..slo.measure import Measurement
 from ..slo.model import Catalog
 from ..slo.prometheus import PrometheusClient
 from ..targets import Target
-from .evaluation import measure_recovery
-from .faultspec import build_fault
 
 __all__ = ["FaultFactory", "LoadFactory", "SLOAccess", "TimelineHelper"]
 
@@ -57,19 +44,15 @@ __all__ = ["FaultFactory", "LoadFactory", "SLOAccess", "TimelineHelper"]
 class FaultFactory:
     """``chaos_fault(spec)`` injects a fault and returns it applied and verified."""
 
-    def __init__(self, target: Target, platform: Platform, ledger: Ledger, *,
-                 dry_run: bool = False, seed: int | None = None,
-                 log: Callable[[str], None] = lambda _m: None,
+    def __init__(self, session: FaultSession, *, dry_run: bool = False,
                  on_plan: Callable[[str], None] = lambda _p: None) -> None:
-        self.ctx = FaultContext(target, platform, ledger, seed, log=log)
+        self.session = session
         self.dry_run = dry_run
         self.on_plan = on_plan
-        self.applied: list[AppliedFault] = []
-        self.fault_ids: list[str] = []  # every fault this factory injected
 
     def build(self, spec: Mapping[str, Any], source: str = "chaos_fault") -> Fault:
         """The fault ``spec`` describes, not applied."""
-        return build_fault(self.ctx, spec, source=source)
+        return self.session.build(spec, source=source)
 
     def _skip_if_dry(self, fault: Fault) -> None:
         if self.dry_run:
@@ -77,55 +60,20 @@ class FaultFactory:
             self.on_plan(plan)
             pytest.skip(f"dry run: {plan}")
 
-    def _track(self, applied: AppliedFault) -> None:
-        self.applied.append(applied)
-
     def __call__(self, spec: Mapping[str, Any], *, verify_timeout: float = 30.0) -> AppliedFault:
         """Inject ``spec`` (ledger first) and verify it took hold; revert and raise
-        :class:`FaultNotEffective` when it did not."""
+        :class:`~chaosgate.exceptions.FaultNotEffective` when it did not."""
         fault = self.build(spec)
         self._skip_if_dry(fault)
-        self.fault_ids.append(fault.fault_id)
-        applied = fault.inject()
-        self._track(applied)
-        verified = applied.verify(verify_timeout)
-        if not verified.ok:
-            applied.revert()
-            raise FaultNotEffective(f"{fault.kind} {applied.fault_id} did not take hold within "
-                                    f"{verify_timeout:g} s: {verified.detail} (it was reverted)")
-        return applied
+        return self.session.inject(fault, verify_timeout=verify_timeout)
 
     def run(self, spec: Mapping[str, Any], duration: float, *, verify_timeout: float = 30.0,
-            heal_timeout: float = 120.0) -> Outcome:
-        """Inject, verify, hold ``duration`` s, revert and wait healed (:func:`run_fault`)."""
+            heal_timeout: float = 120.0) -> FaultRun:
+        """Inject, verify, hold ``duration`` s, revert and wait healed."""
         fault = self.build(spec)
         self._skip_if_dry(fault)
-        self.fault_ids.append(fault.fault_id)
-        return run_fault(fault, duration, verify_timeout, heal_timeout, on_applied=self._track)
-
-    def revert_all(self) -> list[str]:
-        """Teardown: revert every fault applied here; return what is still open (ids, errors)."""
-        problems = []
-        for applied in reversed(self.applied):
-            try:
-                applied.revert()
-            except Exception as exc:
-                problems.append(f"{applied.fault_id}: revert failed: {exc}")
-        ctx = self.ctx
-        key = target_key(ctx.target)
-        for entry in reversed(ctx.ledger.open_entries(key)):
-            if entry.id not in self.fault_ids:
-                continue  # not ours: `chaosgate cleanup` decides about other owners
-            try:
-                actuator_for(entry.change, ctx.target, ctx.platform).revert(entry.change)
-                ctx.ledger.mark(entry.id, "reverted", note="chaos_fault teardown, from the ledger")
-                signals.unregister(entry.id)  # its lost handle must not revert it again
-                ctx.log(f"reverted {entry.fault} {entry.id} from the ledger")
-            except Exception as exc:
-                ctx.ledger.mark(entry.id, "revert_failed", error=str(exc))
-                problems.append(f"{entry.id}: revert from the ledger failed: {exc}")
-        still = [e.id for e in ctx.ledger.open_entries(key) if e.id in self.fault_ids]
-        return problems + [f"{fid}: still open in the ledger {ctx.ledger.path}" for fid in still]
+        return self.session.run(fault, duration, verify_timeout=verify_timeout,
+                                heal_timeout=heal_timeout)
 
 
 @dataclass

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .gameday.fixtures import FaultFactory, LoadFactory, SLOAccess, TimelineHelper
-    from .gameday.scenario import GameDayRunner
-    from .gameday.session import ChaosSession
-    from .platforms.base import Platform
-    from .targets import Target
+    from ..gameday.scenario import GameDayRunner
+    from ..gameday.session import ChaosSession
+    from ..platforms.base import Platform
+    from ..targets import Target
+    from .fixtures import FaultFactory, LoadFactory, SLOAccess, TimelineHelper
 
 __all__ = ["chaos_fault", "chaos_load", "chaos_platform", "chaos_slo", "chaos_target",
            "chaos_timeline", "gameday"]
@@ -147,7 +147,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
 
 def _session(config: pytest.Config) -> ChaosSession:
     if SESSION_KEY not in config.stash:
-        from .gameday.session import ChaosSession, Settings
+        from ..gameday.session import ChaosSession, Settings
 
         config.stash[SESSION_KEY] = ChaosSession(config, Settings.from_config(config))
     return config.stash[SESSION_KEY]
@@ -160,8 +160,8 @@ def chaos_target(pytestconfig: pytest.Config) -> Target:
     path = pytestconfig.getoption("--chaos-target")
     if not path:
         pytest.skip(NO_TARGET)
-    from .exceptions import TargetError
-    from .targets import load_target
+    from ..exceptions import TargetError
+    from ..targets import load_target
 
     try:
         target = load_target(path)
@@ -174,7 +174,7 @@ def chaos_target(pytestconfig: pytest.Config) -> Target:
 @pytest.fixture(scope="session")
 def chaos_platform(chaos_target: Target) -> Platform:
     """The target's platform (sandbox or Kubernetes): pods, links, faults."""
-    from .platforms import platform_for
+    from ..platforms import platform_for
 
     return platform_for(chaos_target)
 
@@ -184,20 +184,20 @@ def chaos_fault(request: pytest.FixtureRequest, chaos_target: Target,
                 chaos_platform: Platform) -> Iterator[FaultFactory]:
     """``chaos_fault(spec)``: inject a fault from a spec; every one is reverted at teardown
     (SIGINT/SIGTERM revert at once), from the ledger if its handle could not."""
-    from .faults import Ledger, reverting_on_signals
-    from .gameday.fixtures import FaultFactory
+    from ..faults import FaultSession, Ledger
+    from .fixtures import FaultFactory
 
     state = _session(request.config)
-    log = state.progress()
-    factory = FaultFactory(chaos_target, chaos_platform, Ledger(state.settings.ledger),
-                           dry_run=state.settings.dry_run, log=log,
+    session = FaultSession(chaos_target, chaos_platform, Ledger(state.settings.ledger),
+                           log=state.progress(), owner="chaos_fault teardown")
+    factory = FaultFactory(session, dry_run=state.settings.dry_run,
                            on_plan=lambda plan: state.plans.append((request.node.name, plan)))
-    with reverting_on_signals(log):
-        try:
-            yield factory
-        finally:
-            problems = factory.revert_all()
-    if problems:
+    with session.guard():
+        yield factory
+    report = session.last_report
+    if report is not None and not report.clean:
+        problems = report.problems + [f"{e.id}: still open in the ledger {session.ledger.path}"
+                                      for e in report.still_open]
         pytest.fail("chaos_fault teardown could not revert: " + "; ".join(problems),
                     pytrace=False)
 
@@ -205,7 +205,7 @@ def chaos_fault(request: pytest.FixtureRequest, chaos_target: Target,
 @pytest.fixture
 def chaos_load(request: pytest.FixtureRequest, chaos_target: Target) -> Iterator[LoadFactory]:
     """``chaos_load(duration, rate=...)``: a started, bounded load session (stopped at teardown)."""
-    from .gameday.fixtures import LoadFactory
+    from .fixtures import LoadFactory
 
     s = _session(request.config).settings
     factory = LoadFactory(chaos_target, s.out_dir, s.profile, s.rate, s.dry_run)
@@ -218,9 +218,9 @@ def chaos_load(request: pytest.FixtureRequest, chaos_target: Target) -> Iterator
 @pytest.fixture(scope="session")
 def chaos_slo(chaos_target: Target) -> SLOAccess:
     """The SLO catalogue (``probes/``) and the target's Prometheus client."""
-    from .gameday.fixtures import SLOAccess
-    from .slo.catalog import load_catalog
-    from .slo.prometheus import PrometheusClient
+    from ..slo.catalog import load_catalog
+    from ..slo.prometheus import PrometheusClient
+    from .fixtures import SLOAccess
 
     return SLOAccess(load_catalog("probes"), PrometheusClient.from_config(chaos_target.prometheus))
 
@@ -228,7 +228,7 @@ def chaos_slo(chaos_target: Target) -> SLOAccess:
 @pytest.fixture
 def chaos_timeline(chaos_target: Target, chaos_slo: SLOAccess) -> TimelineHelper:
     """Timelines and TTR of a custom scenario (both observers), and its plot for Allure."""
-    from .gameday.fixtures import TimelineHelper
+    from .fixtures import TimelineHelper
 
     return TimelineHelper(chaos_target, chaos_slo)
 
@@ -238,6 +238,6 @@ def gameday(request: pytest.FixtureRequest, chaos_target: Target,
             chaos_platform: Platform) -> GameDayRunner:
     """``gameday(GameDayConfig(...), feature=..., story=...)``: run, report and judge a game
     day (SLOViolated on fail, Inconclusive on inconclusive; the result on pass)."""
-    from .gameday.scenario import GameDayRunner
+    from ..gameday.scenario import GameDayRunner
 
     return GameDayRunner(request, _session(request.config), chaos_target, chaos_platform)
