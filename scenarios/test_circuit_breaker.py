@@ -25,7 +25,7 @@ from chaosgate.gameday import GameDayConfig
 from chaosgate.gameday.checks import breaker_opens, catalogue_stays_available, fails_fast
 
 if TYPE_CHECKING:
-    from chaosgate.gameday.scenario import GameDayRunner
+    from chaosgate.pytest.scenario import GameDayRunner
 
 pytestmark = [pytest.mark.gameday, pytest.mark.fault(kind="partition")]
 

@@ -30,7 +30,7 @@ from chaosgate.gameday import GameDayConfig
 from chaosgate.gameday.checks import latency_stays_within
 
 if TYPE_CHECKING:
-    from chaosgate.gameday.scenario import GameDayRunner
+    from chaosgate.pytest.scenario import GameDayRunner
 
 pytestmark = [pytest.mark.gameday, pytest.mark.fault(kind="latency")]
 

@@ -21,7 +21,7 @@ import pytest
 from chaosgate.gameday import GameDayConfig
 
 if TYPE_CHECKING:
-    from chaosgate.gameday.scenario import GameDayRunner
+    from chaosgate.pytest.scenario import GameDayRunner
 
 pytestmark = [pytest.mark.gameday, pytest.mark.fault(kind="partition")]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.faults import Fault, FaultContext, FaultRun, FaultSession, Ledger
 from chaosgate.platforms import platform_for
-from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.sandbox.manager import SandboxManager
 from chaosgate.targets import Target, dump_target, load_target, render_sandbox_target
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from _faults import chaosgate, ensure_healthy, eventually, links_clean, write_target
 
+from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.faults import Ledger
 from chaosgate.platforms.hog import find_hogs
-from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.sandbox.manager import SandboxManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]

@@ -21,6 +21,7 @@ from _faults import (
     write_target,
 )
 
+from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.faults import (
     DatabaseFailover,
     Latency,
@@ -32,7 +33,6 @@ from chaosgate.faults import (
     cleanup,
 )
 from chaosgate.platforms.hog import find_hogs
-from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.sandbox.manager import SandboxManager
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]

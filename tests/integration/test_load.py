@@ -20,7 +20,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from chaosgate.cli import cli
+from chaosgate.cli import app
 from chaosgate.load.export import read_sd_targets
 from chaosgate.load.profiles import read_profile
 from chaosgate.load.run import LoadRun
@@ -153,7 +153,7 @@ def test_a_live_consumer_sees_every_request(target: Target, tmp_path: Path) -> N
 def test_cli_load_run(target: Target, sandbox_topology: Topology, tmp_path: Path) -> None:
     target_file = tmp_path / "target.yaml"
     dump_target(render_sandbox_target(sandbox_topology), target_file)
-    result = CliRunner().invoke(cli, [
+    result = CliRunner().invoke(app, [
         "load", "run", "--target", str(target_file), "--profile", "steady",
         "--duration", "4s", "--users", "4", "--out", str(tmp_path / "runs"),
         "--no-progress", "--json",
@@ -168,7 +168,7 @@ def test_cli_refuses_an_unknown_profile(target: Target, sandbox_topology: Topolo
                                         tmp_path: Path) -> None:
     target_file = tmp_path / "target.yaml"
     dump_target(render_sandbox_target(sandbox_topology), target_file)
-    result = CliRunner().invoke(cli, ["load", "run", "--target", str(target_file),
+    result = CliRunner().invoke(app, ["load", "run", "--target", str(target_file),
                                       "--profile", "zigzag", "--duration", "2s"])
     assert result.exit_code == 2
     assert "unknown profile" in result.output

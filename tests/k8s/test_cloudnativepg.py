@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from conftest import Factory, eventually, target_doc
 
+from chaosgate.clients.kubernetes import KubeApi, api_client
 from chaosgate.exceptions import Inconclusive, UsageError
 from chaosgate.platforms.base import Change, DatabaseAdapter
 from chaosgate.platforms.cloudnativepg import CloudNativePG
-from chaosgate.clients.kubernetes import KubeApi, api_client
 from chaosgate.platforms.kubernetes import KubernetesPlatform, kubernetes_database
 from chaosgate.targets import parse_target
 from fakekube import CLUSTER, POD, FakeKube

@@ -15,7 +15,7 @@ T0 = 1_700_000_000.0
 
 
 def test_rows_are_in_time_order_with_offsets_from_t_inject():
-    tl = FaultTimeline("cg-1", "pod_kill", "kill orders-0", t_inject=T0, t_verified=T0 + 0.2,
+    tl = FaultTimeline("cg-1", "kill-pods", "kill orders-0", t_inject=T0, t_verified=T0 + 0.2,
                   t_revert=T0 + 0.3, t_healed=T0 + 1.5)
     tl.add([Moment(T0 + 1.1, "RUNNING (pid 9)", "orders-0", "events.jsonl"),
             Moment(T0 - 0.01, "process died (pid 8)", "orders-0", "events.jsonl")])
@@ -41,7 +41,7 @@ def test_format_clock_is_utc_milliseconds():
 
 
 def test_pod_kill_summary_gives_restart_and_ready_times():
-    tl = FaultTimeline("cg-1", "pod_kill", "kill", t_inject=T0, t_revert=T0, t_healed=T0 + 1.4,
+    tl = FaultTimeline("cg-1", "kill-pods", "kill", t_inject=T0, t_revert=T0, t_healed=T0 + 1.4,
                   healed_detail="2/2 ready")
     tl.add([Moment(T0 + 0.1, "process died (pid 8)", "orders-0", "events.jsonl"),
             Moment(T0 + 0.11, "starting", "orders-0", "events.jsonl"),

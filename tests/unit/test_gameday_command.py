@@ -15,8 +15,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from chaosgate.cli import cli
-from chaosgate.gameday.cli import _run_pytest
+from chaosgate.cli import app
+from chaosgate.cli.gameday import _run_pytest
 
 CHILD = """
 import signal, sys, time
@@ -37,11 +37,11 @@ time.sleep(60)
 
 def test_a_missing_target_or_suite_is_a_usage_error(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["gameday", "--target", str(tmp_path / "nope.yaml")])
+    result = runner.invoke(app, ["gameday", "--target", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2
     assert "nope.yaml" in result.output
     target = Path(__file__).resolve().parents[2] / "targets" / "sandbox.yaml"
-    result = runner.invoke(cli, ["gameday", "--target", str(target), "--suite",
+    result = runner.invoke(app, ["gameday", "--target", str(target), "--suite",
                                  str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "no such folder or file" in result.output

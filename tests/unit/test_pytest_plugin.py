@@ -203,7 +203,7 @@ def test_teardown_reverts_a_fault_from_the_ledger(pytester: pytest.Pytester,
     pytester.makepyfile(test_crash=f'''
         def test_lost_handle(chaos_fault):
             applied = chaos_fault({PARTITION!r})
-            chaos_fault.applied.clear()  # the handle is lost: only the ledger knows
+            chaos_fault.session.faults.clear()  # the handle is lost: only the ledger knows
             raise RuntimeError("the scenario crashed with " + applied.fault_id + " applied")
 
         def test_kept_handle(chaos_fault):

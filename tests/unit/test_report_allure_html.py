@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from chaosgate.cli import app
 from chaosgate.exceptions import ChaosgateError, Inconclusive, UsageError
 from chaosgate.report import allure_html
 from chaosgate.report.allure_html import build_allure_html, find_allure_cli
-from chaosgate.report.cli import report
 
 # Writes index.html into --output and records its arguments, or fails.
 FAKE = """#!/bin/sh
@@ -135,7 +135,7 @@ def test_report_command_exit_codes(tmp_path: Path, fake_cli: Path,
         (tmp_path / "reports" / "allure-results" / "x-result.json").write_text("{}")
     if setup == "fail":
         monkeypatch.setenv("FAIL", "1")
-    result = CliRunner().invoke(report, [])
+    result = CliRunner().invoke(app, ["report"])
     assert result.exit_code == code, result.output
     assert text in result.output.replace("\n", " ")
 
@@ -150,10 +150,10 @@ def test_report_command_rebuilds_the_summary(tmp_path: Path, fake_cli: Path,
     (tmp_path / "reports" / "allure-results" / "x-result.json").write_text("{}")
     save_gameday_results("reports/gameday.json",
                          [GameDayResult("pod kill", "pass", allure_uuid="u1")])
-    result = CliRunner().invoke(report, ["--single-file"])
+    result = CliRunner().invoke(app, ["report", "--single-file"])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "reports" / "summary.html").read_text()
     assert 'href="allure-report/index.html#' in page and "pod kill" in page
     (tmp_path / "reports" / "gameday.json").write_text("{}")
-    assert CliRunner().invoke(report, []).exit_code == 2
+    assert CliRunner().invoke(app, ["report"]).exit_code == 2
     assert os.path.exists(tmp_path / "reports" / "allure-report" / "index.html")

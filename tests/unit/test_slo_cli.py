@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from chaosgate.cli import cli
+from chaosgate.cli import app
 from chaosgate.exceptions import EXIT_INCONCLUSIVE, EXIT_USAGE
 
 PROBES = str(Path(__file__).resolve().parents[2] / "probes")
@@ -38,7 +38,9 @@ services: {{shop: {{selector: app=shop}}}}
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["slo", "check", *args])
+    # A fixed width: the table folds PromQL to the terminal's (pytest-xdist workers have
+    # COLUMNS=80, a user's shell anything).
+    result = CliRunner().invoke(app, ["slo", "check", *args], env={"COLUMNS": "250"})
     return result.exit_code, result.output
 
 

@@ -8,7 +8,7 @@ the ledger still lists, reads the results the plugin wrote, and asks
 :func:`verdict_rows` for the table it prints.
 
 A game day's verdict, and the session's, are decided once, in the pytest
-session that ran them (:meth:`chaosgate.gameday.session.ChaosSession.decided`),
+session that ran them (:meth:`chaosgate.pytest.session.ChaosSession.decided`),
 and read here from the results file. What only this command knows (pytest's
 exit code, faults the ledger still lists as open) adds verdicts of its own,
 combined with the session's by :func:`chaosgate.verdict.combine`.

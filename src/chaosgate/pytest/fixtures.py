@@ -32,7 +32,7 @@ from ..load.profiles import find_profile, read_profile
 from ..load.requestlog import RequestRecord
 from ..load.runner import LoadSession, spec_for_target
 from ..slo.check import check_slos
-from ..slo.evaluate import Verdict
+from ..slo.evaluate import SLOVerdict
 from ..slo.measure import Measurement
 from ..slo.model import Catalog
 from ..slo.prometheus import PrometheusClient
@@ -123,7 +123,7 @@ class SLOAccess:
     prometheus: PrometheusClient
 
     def check(self, names: Iterable[str] = (), *, window: float | None = None,
-              at: float | None = None) -> list[Verdict]:
+              at: float | None = None) -> list[SLOVerdict]:
         """Server-side verdicts of the named ratio SLOs (all by default) over ``window`` s."""
         chosen = self.catalog.select(names) if names else list(self.catalog)
         return check_slos(self.prometheus, chosen, window=window, at=at)

@@ -1,8 +1,11 @@
 """pytest plugin: ``--chaos-*`` options, markers and fixtures for game-day scenarios.
 
-Kept thin (as pytest-xdist's plugin is): this module imports only pytest;
-everything else is imported inside the fixtures and hooks that need it, so
-loading the plugin costs nothing for test suites that do not use chaosgate.
+Kept thin (as pytest-xdist's plugin is): options, markers and fixtures
+only, and this module imports only pytest; everything else is imported
+inside the fixtures and hooks that need it, so loading the plugin costs
+nothing for test suites that do not use chaosgate. With ``--chaos-target``
+it registers the game-day session (:class:`.session.ChaosSession`) as a
+plugin of its own, which owns the results, the summary and the exit code.
 
 Options: ``--chaos-target FILE`` (without it game days skip, saying why),
 ``--chaos-profile NAME``, ``--chaos-rate RPS``, ``--chaos-repeat N`` (each
@@ -20,7 +23,7 @@ specs, always reverted at teardown, through the ledger if need be),
 ``chaos_load`` (bounded load sessions), ``chaos_slo`` (SLO catalogue and
 Prometheus client), ``chaos_timeline`` (timelines, TTR and plot of a custom
 scenario) and ``gameday`` (a whole game day through the engine, reported to
-Allure, judged: see :mod:`chaosgate.gameday.scenario`). SIGINT and SIGTERM
+Allure, judged: see :mod:`chaosgate.pytest.scenario`). SIGINT and SIGTERM
 during a game day revert its fault, then stop the session with exit code
 130 or 143.
 """
@@ -28,22 +31,21 @@ during a game day revert its fault, then stop the session with exit code
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from ..gameday.scenario import GameDayRunner
-    from ..gameday.session import ChaosSession
     from ..platforms.base import Platform
     from ..targets import Target
     from .fixtures import FaultFactory, LoadFactory, SLOAccess, TimelineHelper
+    from .scenario import GameDayRunner
+    from .session import ChaosSession
 
 __all__ = ["chaos_fault", "chaos_load", "chaos_platform", "chaos_slo", "chaos_target",
            "chaos_timeline", "gameday"]
 
-SESSION_KEY = pytest.StashKey["ChaosSession"]()
 NO_TARGET = ("no --chaos-target given: game days run against a target, e.g. "
              "pytest scenarios --chaos-target targets/sandbox.yaml")
 
@@ -86,6 +88,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--chaos-target") and config.getoption("numprocesses", default=None):
         raise pytest.UsageError("game days share one target and must not overlap: "
                                 "run them without -n (pytest-xdist)")
+    if config.getoption("--chaos-target"):
+        from .session import PLUGIN_NAME, ChaosSession, PytestSettings
+
+        config.pluginmanager.register(ChaosSession(config, PytestSettings.from_config(config)),
+                                      PLUGIN_NAME)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -111,46 +118,14 @@ def pytest_report_header(config: pytest.Config) -> str | None:
             f"{config.getoption('--chaos-repeat')}")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item,
-                              call: pytest.CallInfo[None]
-                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A game day stopped by SIGINT/SIGTERM (its fault reverted) stops the session."""
-    report: pytest.TestReport = yield
-    if call.excinfo is not None and type(call.excinfo.value).__name__ == "Interrupted":
-        code = getattr(call.excinfo.value, "exit_code", 130)
-        item.session.shouldstop = f"{call.excinfo.value}: faults reverted, session stopped"
-        _session(item.config).interrupted = int(code)
-    return report
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the results file and Allure's environment and categories; signal exit codes."""
-    state = session.config.stash.get(SESSION_KEY, None)
-    if state is None:
-        return
-    state.finish()
-    if state.interrupted:
-        session.exitstatus = state.interrupted
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
-                            config: pytest.Config) -> None:
-    """Each game day's verdict and TTR (and dry-run plans) at the end of the run."""
-    state = config.stash.get(SESSION_KEY, None)
-    lines = state.summary_lines() if state is not None else []
-    if lines:
-        terminalreporter.section("chaosgate game days")
-        for line in lines:
-            terminalreporter.write_line(line)
-
-
 def _session(config: pytest.Config) -> ChaosSession:
-    if SESSION_KEY not in config.stash:
-        from ..gameday.session import ChaosSession, Settings
+    """The registered game-day session (there is one whenever ``--chaos-target`` is given)."""
+    from .session import PLUGIN_NAME
 
-        config.stash[SESSION_KEY] = ChaosSession(config, Settings.from_config(config))
-    return config.stash[SESSION_KEY]
+    session = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if session is None:  # pragma: no cover - fixtures needing it skip without a target
+        raise pytest.UsageError("chaosgate: no game-day session: pass --chaos-target FILE")
+    return session  # type: ignore[no-any-return]
 
 
 # -- fixtures ---------------------------------------------------------------
@@ -238,6 +213,6 @@ def gameday(request: pytest.FixtureRequest, chaos_target: Target,
             chaos_platform: Platform) -> GameDayRunner:
     """``gameday(GameDayConfig(...), feature=..., story=...)``: run, report and judge a game
     day (SLOViolated on fail, Inconclusive on inconclusive; the result on pass)."""
-    from ..gameday.scenario import GameDayRunner
+    from .scenario import GameDayRunner
 
     return GameDayRunner(request, _session(request.config), chaos_target, chaos_platform)

@@ -224,11 +224,7 @@ def recovery_verdict(slo: SLO, timeline: Timeline) -> SLOVerdict:
     status: VerdictName = "pass" if ttr.hi <= slo.objective else \
         "fail" if ttr.t > slo.objective else "inconclusive"
     word = {"pass": "within", "fail": "over", "inconclusive": "too close to call against"}
-    return SLOVerdict(slo.name, slo.type, status, f"{text}: {word[status]} {slo.objective:g} s",
-                   obs, slo.objective, value=ttr.t, bounds=(ttr.lo, ttr.hi))
+    return SLOVerdict(slo.name, slo.type, status,
+                      f"{text}: {word[status]} {slo.objective:g} s", obs, slo.objective,
+                      value=ttr.t, bounds=(ttr.lo, ttr.hi))
 
-
-#: Deprecated alias of :class:`SLOVerdict` (one SLO's judgement), kept only until the
-#: last importer (``chaosgate.gameday.fixtures``) uses the new name. Not a verdict type:
-#: that is :data:`chaosgate.verdict.VerdictName`.
-Verdict = SLOVerdict

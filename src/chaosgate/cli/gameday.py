@@ -16,10 +16,10 @@
 The verdict is the one the pytest session decided and wrote with the
 results (``gameday.json``), combined with what only this command knows:
 pytest's exit code and any fault still open after step 3
-(:func:`.suite.suite_verdict`).
+(:func:`chaosgate.gameday.suite.suite_verdict`).
 
-Exit codes (DESIGN.md section 6): 0 pass, 1 an SLO violated, 2 usage,
-3 inconclusive; 130/143 when interrupted.
+Exit codes: 0 pass, 1 an SLO violated, 2 usage, 3 inconclusive; 130/143
+when interrupted.
 """
 
 from __future__ import annotations
@@ -37,13 +37,15 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.console import Console
+from rich.markup import escape
+
+from ._common import console, err_console, target_option
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from ..gameday.suite import Decision, ReportPaths
     from ..report.model import GameDayResult, GameDayResults
     from ..targets import Target
-    from .suite import Decision, ReportPaths
 
 __all__ = ["gameday"]
 
@@ -86,7 +88,7 @@ def _sandbox(target: Target, console: Console) -> tuple[Any, bool]:
     from ..sandbox.manager import SandboxManager
 
     manager = SandboxManager(target.sandbox_topology(),
-                             log=lambda m: console.print(f"[dim]{m}[/]"))
+                             log=lambda m: console.print(f"[dim]{escape(m)}[/]"))
     return manager, manager.running()
 
 
@@ -126,7 +128,7 @@ def _revert_leftovers(target: Target, console: Console) -> list[str]:
 def _print_table(results: list[GameDayResult], console: Console) -> None:
     from rich.table import Table
 
-    from .suite import verdict_rows
+    from ..gameday.suite import verdict_rows
 
     table = Table(title="game-day verdicts", show_lines=False)
     for col in ("game day", "SLO", "value", "objective", "TTR", "verdict"):
@@ -175,8 +177,7 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 
 
 @click.command("gameday")
-@click.option("--target", "target_file", default="targets/sandbox.yaml", show_default=True,
-              type=click.Path(dir_okay=False), help="Target file (the sandbox by default).")
+@target_option(default="targets/sandbox.yaml", help="Target file (the sandbox by default).")
 @click.option("--suite", default="scenarios", show_default=True, type=click.Path(),
               help="The game-day scenarios (a pytest folder or file).")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
@@ -201,23 +202,18 @@ def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profi
     game day passed, 1 an SLO was violated, 2 usage error, 3 inconclusive,
     130/143 interrupted (the fault was reverted).
     """
-    from rich.console import Console
-
-    from ..exceptions import ChaosgateError, UsageError
+    from ..exceptions import Inconclusive, UsageError
+    from ..gameday.suite import ReportPaths, pytest_command, suite_verdict
     from ..report.model import GameDayResults, load_results
     from ..targets import load_target
-    from .suite import ReportPaths, pytest_command, suite_verdict
 
-    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
-    console = Console(highlight=False, width=None if wide else 160)  # CI logs stay readable
-    err_console = Console(stderr=True, highlight=False)
+    target = load_target(target_file)
+    if not Path(suite).exists():
+        raise UsageError(f"--suite {suite}: no such folder or file. Fix: point it at the "
+                         "game-day scenarios (scenarios/ in the chaosgate checkout)")
+    paths = ReportPaths(Path(reports_dir))
     manager, was_running = None, True
     try:
-        target = load_target(target_file)
-        if not Path(suite).exists():
-            raise UsageError(f"--suite {suite}: no such folder or file. Fix: point it at the "
-                             "game-day scenarios (scenarios/ in the chaosgate checkout)")
-        paths = ReportPaths(Path(reports_dir))
         shutil.rmtree(paths.allure_results, ignore_errors=True)
         for stale in paths.stale():
             stale.unlink(missing_ok=True)
@@ -226,24 +222,21 @@ def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profi
             _start_sandbox(manager, was_running, console)
         cmd = pytest_command(sys.executable, suite, target_file, paths, repeat=repeat,
                              rate=rate, profile=profile, keyword=keyword)
-        console.print(f"[dim]$ {shlex.join(cmd)}[/]")
-        rc = _run_pytest(cmd, lambda m: err_console.print(f"[yellow]{m}[/]"))
+        console.print(f"[dim]$ {escape(shlex.join(cmd))}[/]")
+        rc = _run_pytest(cmd, lambda m: err_console.print(f"[yellow]{escape(m)}[/]"))
         still_open = _revert_leftovers(target, console)
-        results = load_results(paths.results) if paths.results.exists() else None
+        try:
+            results = load_results(paths.results) if paths.results.exists() else None
+        except ValueError as exc:
+            raise Inconclusive(f"{paths.results}: {exc}") from exc
         decision = suite_verdict(results, rc, still_open)
         if results is not None and results.gamedays:
             _print_table(list(results.gamedays), console)
         report_code = _reports(results or GameDayResults.of(()), paths, target, single_file,
                                console) if paths.allure_results.exists() else 0
         code = _final(decision, report_code, console)
-    except ChaosgateError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        code = exc.exit_code
-    except ValueError as exc:  # an unreadable results file
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        code = 3
     finally:
         if manager is not None and not was_running and not keep_sandbox:
             console.print("stopping the sandbox this run started (--keep-sandbox keeps it)")
             manager.down()
-    raise SystemExit(code)
+    click.get_current_context().exit(code)

@@ -32,15 +32,8 @@ import pytest
 from ..exceptions import FaultNotEffective, Inconclusive, SLOViolated, UsageError
 from ..faults import FaultContext, Ledger, LedgerEntry, build_fault
 from ..faults.signals import interrupting
-from ..platforms.base import Platform
-from ..report import allure_pytest as ap
-from ..report.model import GameDayResult
-from ..report.redact import redact_text
-from ..slo.catalog import load_catalog
-from ..slo.model import Catalog
-from ..targets import Target
-from .engine import Check, GameDayConfig, GameDayRun, Phase, run_gameday
-from .results import (
+from ..gameday.engine import Check, GameDayConfig, GameDayRun, Phase, run_gameday
+from ..gameday.results import (
     build_result,
     failure_message,
     journal,
@@ -48,6 +41,13 @@ from .results import (
     slo_rows,
     ttr_of,
 )
+from ..platforms.base import Platform
+from ..report import allure_pytest as ap
+from ..report.model import GameDayResult
+from ..report.redact import redact_text
+from ..slo.catalog import load_catalog
+from ..slo.model import Catalog
+from ..targets import Target
 from .session import ChaosSession
 
 __all__ = ["GameDayRunner", "allure_phase", "current_allure_uuid"]

@@ -2,40 +2,27 @@
 
 Locust runs as a subprocess (locally, or a master with ``--workers N``);
 the command shows live progress, then exact per-route figures from the
-request log and how they compare with Locust's own summary. Exit codes
-(DESIGN.md section 6): 0 the run completed, 2 usage error, 3 the run did
-not complete (Locust failed, was killed over time, or sent no request).
+request log and how they compare with Locust's own summary. Exit codes:
+0 the run completed, 2 usage error, 3 the run did not complete (Locust
+failed, was killed over time, or sent no request).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from ..exceptions import ChaosgateError
-from ..verdict import EXIT_INCONCLUSIVE, EXIT_USAGE
-from .profiles import find_profile, parse_duration, read_profile
-from .run import LoadRun
+from ._common import console, duration_option, err_console, target_option
+
+if TYPE_CHECKING:
+    from ..load.run import LoadRun
 
 __all__ = ["load", "summary_table"]
-
-# Not a terminal (CI logs, pipes): wide enough that route names never wrap.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True, highlight=False)
-
-
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def summary_table(run: LoadRun) -> Table:
@@ -60,12 +47,10 @@ def load() -> None:
 
 
 @load.command("run")
-@click.option("--target", "target_file", required=True, type=click.Path(dir_okay=False),
-              help="Target file: the host is its ingress; a sandbox also gets client metrics.")
+@target_option(help="Target file: the host is its ingress; a sandbox also gets client metrics.")
 @click.option("--profile", default="steady", show_default=True,
               help="A profile name (loadprofiles/<name>.conf) or a .conf path.")
-@click.option("--duration", callback=_duration,
-              help="How long, e.g. 30s, 5m (default: the profile's run-time).")
+@duration_option("--duration", help="How long, e.g. 30s, 5m (default: the profile's run-time).")
 @click.option("--users", type=click.IntRange(min=1),
               help="Users instead of the profile's (open model: arrival schedulers).")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True),
@@ -83,33 +68,31 @@ def run_command(target_file: str, profile: str, duration: float | None, users: i
                 rate: float | None, workers: int, request_timeout: float | None, out_root: str,
                 progress: bool, as_json: bool) -> None:
     """Run a load profile against a target, e.g. ``--profile open --rate 20 --duration 30s``."""
+    from ..exceptions import Inconclusive, UsageError
+    from ..load.profiles import find_profile, read_profile
+    from ..load.runner import run_load, spec_for_target
     from ..targets import load_target
-    from .runner import run_load, spec_for_target
 
+    target = load_target(target_file)
     try:
-        target = load_target(target_file)
         prof = read_profile(find_profile(profile, Path.cwd()))
         seconds = duration if duration is not None else prof.run_time
         if seconds is None:
             raise click.UsageError(f"{prof.path} sets no run-time: pass --duration")
         spec = spec_for_target(target, prof, seconds, out_root=Path(out_root), users=users,
                                rate=rate, workers=workers, request_timeout=request_timeout)
-        result = run_load(spec, console=err_console, show_progress=progress)
-    except ChaosgateError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        sys.exit(exc.exit_code)
     except ValueError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        sys.exit(EXIT_USAGE)
+        raise UsageError(str(exc)) from exc
+    result = run_load(spec, console=err_console, show_progress=progress)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         _print_result(result)
     if not result.ok or result.requests == 0:
         where = result.logs[0] if result.logs else "-"
-        err_console.print("[bold red]the load run did not complete[/]; last lines of Locust's "
-                          f"output ({where}):\n{result.log_tail()}")
-        sys.exit(EXIT_INCONCLUSIVE)
+        err_console.print(f"last lines of Locust's output ({where}):\n"
+                          f"{escape(result.log_tail())}")
+        raise Inconclusive(f"the load run did not complete; Locust's log: {where}")
 
 
 def _print_result(run: LoadRun) -> None:

@@ -1,7 +1,6 @@
 """``chaosgate report``: build the Allure HTML report (and the summary page).
 
-Registered in :mod:`chaosgate.cli`. Imports nothing heavy at module level:
-the whole command line loads this module.
+Imports nothing heavy at module level: the whole command line loads this module.
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ import os
 from pathlib import Path
 
 import click
+
+from ._common import console
 
 __all__ = ["report"]
 
@@ -37,25 +38,20 @@ def report(results_dir: str, output_dir: str, single_file: bool, report_name: st
     installed (run scripts/bootstrap); 3 no test results in the directory,
     or the generator failed (the previous report is kept).
     """
-    from ..cli import console, err_console
-    from ..exceptions import ChaosgateError, UsageError
-    from .allure_html import build_allure_html
-    from .model import load_results
-    from .summary import write_summary
+    from ..exceptions import UsageError
+    from ..report.allure_html import build_allure_html
+    from ..report.model import load_results
+    from ..report.summary import write_summary
 
-    try:
-        index = build_allure_html(results_dir, output_dir, single_file=single_file,
-                                  report_name=report_name)
-        console.print(f"Allure report  {index}")
-        if Path(gameday_data).is_file():
-            try:
-                results = load_results(gameday_data)
-            except (ValueError, OSError) as exc:
-                raise UsageError(f"{gameday_data}: {exc}. Fix: re-run chaosgate gameday, "
-                                 f"or pass --gameday-data") from exc
-            href = os.path.relpath(index, Path(summary_path).resolve().parent)
-            page = write_summary(summary_path, results, allure_href=Path(href).as_posix())
-            console.print(f"summary        {page}")
-    except ChaosgateError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise SystemExit(exc.exit_code) from exc
+    index = build_allure_html(results_dir, output_dir, single_file=single_file,
+                              report_name=report_name)
+    console.print(f"Allure report  {index}")
+    if Path(gameday_data).is_file():
+        try:
+            results = load_results(gameday_data)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"{gameday_data}: {exc}. Fix: re-run chaosgate gameday, "
+                             f"or pass --gameday-data") from exc
+        href = os.path.relpath(index, Path(summary_path).resolve().parent)
+        page = write_summary(summary_path, results, allure_href=Path(href).as_posix())
+        console.print(f"summary        {page}")

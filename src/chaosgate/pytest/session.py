@@ -1,8 +1,11 @@
 """The pytest side of a game-day session: settings from ``--chaos-*``, results, output.
 
-:class:`ChaosSession` lives in the pytest config's stash for the whole
-session (created by the first chaosgate fixture, so a suite that never uses
-one never imports this). It records each game day's
+:class:`ChaosSession` is registered as a pytest plugin (as pytest-xdist
+registers its ``DSession``) by :mod:`.plugin` when ``--chaos-target`` is
+given, so a suite that never runs a game day never imports this. Its hooks
+stop the session when a game day was interrupted (SIGINT/SIGTERM, its fault
+reverted), write the results at the end and print each verdict in the
+terminal summary. It records each game day's
 :class:`~chaosgate.report.model.GameDayResult` and rewrites
 ``--chaos-results`` after each one with the session's verdict, decided
 here (:meth:`ChaosSession.decided`; atomically: a crash keeps what was
@@ -17,24 +20,28 @@ import os
 import platform as _platform
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from ..faults import DEFAULT_LEDGER
+from ..faults.signals import Interrupted
 from ..report.model import GameDayResult, GameDayResults, save_gameday_results
 from ..report.tables import format_seconds
 from ..targets import Target
 
-__all__ = ["ChaosSession", "Settings"]
+__all__ = ["PLUGIN_NAME", "ChaosSession", "PytestSettings"]
+
+#: The name the session is registered under (``config.pluginmanager.get_plugin``).
+PLUGIN_NAME = "chaosgate-session"
 
 DEFAULT_RESULTS = "reports/gameday.json"
 
 
 @dataclass(frozen=True)
-class Settings:
+class PytestSettings:
     """The ``--chaos-*`` options of one pytest run."""
 
     target: str | None = None
@@ -47,7 +54,7 @@ class Settings:
     alluredir: str | None = None
 
     @classmethod
-    def from_config(cls, config: pytest.Config) -> Settings:
+    def from_config(cls, config: pytest.Config) -> PytestSettings:
         """Read the options (``--chaos-ledger`` falls back to ``$CHAOSGATE_LEDGER``)."""
         opt = config.getoption
         ledger = opt("--chaos-ledger") or os.environ.get("CHAOSGATE_LEDGER") or DEFAULT_LEDGER
@@ -69,12 +76,41 @@ class ChaosSession:
     """Game-day state of one pytest session."""
 
     config: pytest.Config
-    settings: Settings
+    settings: PytestSettings
     results: list[GameDayResult] = field(default_factory=list)
     plans: list[tuple[str, str]] = field(default_factory=list)  # (game day, plan)
     interrupted: int = 0  # exit code (128 + signal) once SIGINT/SIGTERM stopped a game day
     target_facts: dict[str, str] = field(default_factory=dict)
 
+    # -- hooks (the session is a registered plugin) --------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """A game day stopped by SIGINT/SIGTERM (its fault reverted) stops the session."""
+        report: pytest.TestReport = yield
+        if call.excinfo is not None and isinstance(call.excinfo.value, Interrupted):
+            stopped = call.excinfo.value
+            item.session.shouldstop = f"{stopped}: faults reverted, session stopped"
+            self.interrupted = stopped.exit_code
+        return report
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write the results file and Allure's environment and categories; an interrupted
+        session exits 130 or 143."""
+        self.finish()
+        if self.interrupted:
+            session.exitstatus = self.interrupted
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter,
+                                exitstatus: int, config: pytest.Config) -> None:
+        """Each game day's verdict and TTR (and dry-run plans) at the end of the run."""
+        lines = self.summary_lines()
+        if lines:
+            terminalreporter.section("chaosgate game days")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+    # -- the session's state -------------------------------------------------
     def record(self, result: GameDayResult) -> None:
         """Add a game day's result and rewrite the results file."""
         self.results.append(result)

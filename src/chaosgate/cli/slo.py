@@ -2,7 +2,7 @@
 
 Prints each SLO with its observed value, objective, verdict, the numbers
 behind it and the PromQL used (``--json`` for machines). Exit codes
-(DESIGN.md section 6): 0 every SLO passes, 1 one is violated, 2 bad input
+0 every SLO passes, 1 one is violated, 2 bad input
 (target, catalogue, option or PromQL), 3 inconclusive (Prometheus down, no
 data, or not yet provable with this much traffic). ``recovery`` SLOs need a
 fault's timeline (game days, experiments) and are only listed here.
@@ -11,39 +11,20 @@ fault's timeline (game days, experiments) and are only listed here.
 from __future__ import annotations
 
 import json
-import os
-import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from ..exceptions import ChaosgateError, UsageError
-from ..targets import load_target, parse_duration
-from ..verdict import combine, exit_code
-from .catalog import SLO, load_catalog, prom_duration
-from .check import check_slos
-from .evaluate import SLOVerdict, objective_text
-from .prometheus import PrometheusClient
+from ._common import console, duration_option, target_option
+
+if TYPE_CHECKING:
+    from ..slo.catalog import SLO
+    from ..slo.evaluate import SLOVerdict
 
 __all__ = ["slo", "verdict_table"]
 
 _COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
-
-
-def _console(stderr: bool = False) -> Console:
-    fixed = sys.stdout.isatty() or "COLUMNS" in os.environ
-    return Console(stderr=stderr, highlight=False,
-                   width=None if fixed else 200)  # PromQL stays readable in CI logs
-
-
-def _window(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{exc}; write a duration such as 30s, 10m or 1h") from None
 
 
 def _value_text(slo: SLO, v: SLOVerdict) -> str:
@@ -67,6 +48,8 @@ def _detail(v: SLOVerdict) -> str:
 
 def verdict_table(pairs: list[tuple[SLO, SLOVerdict]], window: str) -> Table:
     """The rich table of ``slo check``: SLO, value, objective, verdict, detail, PromQL."""
+    from ..slo.evaluate import objective_text
+
     table = Table(title=f"SLOs over {window}", show_lines=True)
     for col in ("SLO", "value", "objective", "verdict", "detail", "PromQL"):
         table.add_column(col, overflow="fold")
@@ -83,10 +66,8 @@ def slo() -> None:
 
 
 @slo.command("check")
-@click.option("--target", "target_file", required=True, type=click.Path(dir_okay=False),
-              help="Target file: where Prometheus answers and how to authenticate.")
-@click.option("--window", callback=_window, default=None,
-              help="Evaluation window, e.g. 10m (default: each SLO's own window).")
+@target_option(help="Target file: where Prometheus answers and how to authenticate.")
+@duration_option("--window", help="Evaluation window, e.g. 10m (default: each SLO's own window).")
 @click.option("--catalog", default="probes", show_default=True,
               help="SLO catalogue: a folder of *.yaml files or one file.")
 @click.option("--slo", "names", multiple=True, help="Check only this SLO (repeatable).")
@@ -97,20 +78,23 @@ def slo() -> None:
 def check(target_file: str, window: float | None, catalog: str, names: tuple[str, ...],
           confidence: float, as_json: bool) -> None:
     """Judge each SLO over a window ending now; exit 0 pass, 1 violated, 3 inconclusive."""
-    out, err = _console(), _console(stderr=True)
-    try:
-        target = load_target(target_file)
-        slos = load_catalog(catalog).select(names)
-        for s in slos:
-            if names and not s.is_ratio:
-                raise UsageError(f"{s.name!r} is a recovery SLO: it is judged on a fault's "
-                                 "timeline (chaosgate gameday, chaos run), not by slo check. "
-                                 "Fix: leave it out of --slo")
-        client = PrometheusClient.from_config(target.prometheus)
-        verdicts = check_slos(client, slos, window=window, confidence=confidence)
-    except ChaosgateError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(exc.exit_code)
+    from ..exceptions import UsageError
+    from ..slo.catalog import load_catalog, prom_duration
+    from ..slo.check import check_slos
+    from ..slo.evaluate import objective_text
+    from ..slo.prometheus import PrometheusClient
+    from ..targets import load_target
+    from ..verdict import combine, exit_code
+
+    target = load_target(target_file)
+    slos = load_catalog(catalog).select(names)
+    for s in slos:
+        if names and not s.is_ratio:
+            raise UsageError(f"{s.name!r} is a recovery SLO: it is judged on a fault's "
+                             "timeline (chaosgate gameday, chaos run), not by slo check. "
+                             "Fix: leave it out of --slo")
+    client = PrometheusClient.from_config(target.prometheus)
+    verdicts = check_slos(client, slos, window=window, confidence=confidence)
     by_name = {s.name: s for s in slos}
     code = exit_code(combine(v.status for v in verdicts))
     if as_json:
@@ -119,9 +103,9 @@ def check(target_file: str, window: float | None, catalog: str, names: tuple[str
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         span = "each SLO's window" if window is None else f"the last {prom_duration(window)}"
-        out.print(verdict_table([(by_name[v.slo], v) for v in verdicts], span))
+        console.print(verdict_table([(by_name[v.slo], v) for v in verdicts], span))
         for s in slos:
             if not s.is_ratio:
-                out.print(f"[dim]{s.name} ({objective_text(s)}) is judged on a fault's "
+                console.print(f"[dim]{s.name} ({objective_text(s)}) is judged on a fault's "
                           "timeline, not here[/]")
-    sys.exit(code)
+    click.get_current_context().exit(code)

@@ -1,0 +1,69 @@
+"""What the commands share: the consoles and the options several commands take."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import click
+from rich.console import Console
+
+__all__ = ["DEFAULT_STATE_DIR", "console", "duration_option", "err_console", "ledger_option",
+           "parse_duration_option", "target_option"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Where ``chaosgate sandbox up`` keeps the sandbox unless told otherwise.
+DEFAULT_STATE_DIR = ".chaosgate/sandbox"
+
+
+
+class _StdoutConsole:
+    """stdout as a rich Console made at each use, so that its width follows where stdout
+    goes *now*: a terminal (or ``COLUMNS``) sets it; anything else (CI logs, pipes, a test
+    runner's capture) gets 200 columns, so tables and the PromQL in them never wrap."""
+
+    def __getattr__(self, name: str) -> Any:
+        wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+        return getattr(Console(highlight=False, width=None if wide else 200), name)
+
+
+console = cast(Console, _StdoutConsole())
+err_console = Console(stderr=True, highlight=False)
+
+
+def target_option(required: bool = True, default: str | None = None,
+                  help: str = "Target file (YAML).") -> Callable[[F], F]:
+    """``--target FILE`` (the ``target_file`` parameter)."""
+    return click.option("--target", "target_file", required=required and default is None,
+                        default=default, show_default=default is not None,
+                        type=click.Path(dir_okay=False), help=help)
+
+
+def ledger_option(func: F) -> F:
+    """``--ledger FILE`` (``$CHAOSGATE_LEDGER``): the write-ahead ledger of applied faults."""
+    from ..faults.ledger import DEFAULT_LEDGER
+
+    return click.option("--ledger", "ledger_path", envvar="CHAOSGATE_LEDGER",
+                        default=DEFAULT_LEDGER, show_default=True,
+                        help="Write-ahead ledger of applied faults.")(func)
+
+
+def parse_duration_option(_ctx: click.Context, _param: click.Parameter,
+                          value: str | None) -> float | None:
+    """click callback: ``30s``, ``5m``, ``1h`` or seconds -> seconds (None stays None)."""
+    if value is None:
+        return None
+    from ..load.profiles import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def duration_option(name: str, help: str) -> Callable[[F], F]:
+    """An option taking a duration (``30s``, ``5m``) as seconds."""
+    return click.option(name, callback=parse_duration_option, default=None, help=help)

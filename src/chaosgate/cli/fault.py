@@ -1,0 +1,247 @@
+"""``chaosgate fault kill-pods|partition|latency|failover-db|stress`` and ``chaosgate cleanup``.
+
+Each fault command turns its options into a fault spec (the same data a
+scenario or an experiment writes, :mod:`chaosgate.faults.spec`), loads the
+target, plans the fault (``--dry-run`` prints the plan and stops: nothing
+touched, no ledger entry) and runs it through one
+:class:`~chaosgate.faults.FaultSession`: inject through the ledger, verify it
+took hold, hold it ``--duration`` seconds, revert it, wait until the system
+is healed, print the timeline. Exit codes: 0 done; 2 bad input or a safety
+refusal; 3 the fault did not take hold, the system did not heal, or the
+platform was unreachable; 130/143 interrupted by SIGINT/SIGTERM (after
+reverting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from rich.table import Table
+
+from ..platforms.base import DIRECTIONS, STRESS_MODES, FaultKind
+from ._common import console, err_console, ledger_option, target_option
+
+if TYPE_CHECKING:
+    from ..faults import FaultRun, FaultSession, FaultTimeline
+
+__all__ = ["cleanup", "fault"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False)
+
+
+def _common(default_duration: float) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        for option in reversed([
+            target_option(),
+            click.option("--duration", type=float, default=default_duration, show_default=True,
+                         help="Seconds to hold the fault (from t_inject) before reverting."),
+            click.option("--dry-run", is_flag=True,
+                         help="Print what would happen; touch nothing, write no ledger entry."),
+            click.option("--seed", type=int, default=None, help="Seed of the random selection."),
+            ledger_option,
+            click.option("--verify-timeout", type=float, default=30.0, show_default=True,
+                         help="Seconds the active probe may take to see the fault take hold."),
+            click.option("--heal-timeout", type=float, default=120.0, show_default=True,
+                         help="Seconds to wait, after the revert, for the system to heal."),
+        ]):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _timeline_table(timeline: FaultTimeline) -> Table:
+    from ..faults.timeline import format_clock
+
+    table = Table(title=f"timeline of {timeline.kind} {timeline.fault_id}")
+    for col in ("time (UTC)", "t - t_inject", "what", "subject", "source"):
+        table.add_column(col)
+    for row in timeline.rows():
+        offset = "" if row.offset is None else f"{row.offset:+.3f} s"
+        table.add_row(format_clock(row.t), offset, row.what, row.subject, row.source)
+    return table
+
+
+def _print_run(run: FaultRun) -> None:
+    from ..faults.summary import summarize
+
+    console.print(_timeline_table(run.timeline))
+    for line in summarize(run.timeline, run.applied.change.data):
+        _say(f"  {line}")
+
+
+def _session(target_file: str, ledger_path: str, seed: int | None) -> FaultSession:
+    from rich.markup import escape
+
+    from ..faults import FaultSession, Ledger
+    from ..platforms import platform_for
+    from ..targets import load_target
+
+    target = load_target(target_file)
+    return FaultSession(target, platform_for(target), Ledger(ledger_path), seed=seed,
+                        log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"),
+                        owner="chaosgate fault")
+
+
+def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bool,
+         seed: int | None, ledger_path: str, verify_timeout: float,
+         heal_timeout: float) -> None:
+    """Build the fault ``spec`` describes and run it end to end through one session."""
+    from ..exceptions import FaultNotEffective, Inconclusive
+
+    session = _session(target_file, ledger_path, seed)
+    fault = session.build({k: v for k, v in spec.items() if v not in (None, ())},
+                          source=f"chaosgate fault {spec['kind']}")
+    if dry_run or session.dry_run:
+        _say(fault.plan())
+        _say("dry run: nothing was touched, no ledger entry was written")
+        return
+    change, _ = fault.prepared()
+    _say(f"{fault.kind} {change.fault_id}: {change.description}")
+    try:
+        with session.guard():
+            run = session.run(fault, duration, verify_timeout=verify_timeout,
+                              heal_timeout=heal_timeout,
+                              on_applied=lambda _a: _say(f"applied; holding {duration:g} s"))
+    except FaultNotEffective as exc:
+        if exc.run is not None:
+            _print_run(exc.run)
+        raise
+    _say(f"verified: {run.verified.detail}")
+    _print_run(run)
+    if run.healed is not None and not run.healed.ok:
+        raise Inconclusive(f"not healed within {heal_timeout:g} s: {run.healed.detail}")
+
+
+@click.group("fault")
+def fault() -> None:
+    """Inject one fault, verify it, hold it, revert it, print its timeline."""
+
+
+@fault.command(FaultKind.KILL_PODS.value)
+@click.option("--selector", required=True, help="Label selector, e.g. app=orders.")
+@click.option("--namespace", default=None, help="Default: the target's namespace.")
+@click.option("--qty", type=int, default=None, help="How many pods (default 1).")
+@click.option("--percent", type=float, default=None, help="Or a percentage, rounded up.")
+@_common(default_duration=0.0)
+def kill_pods(selector: str, namespace: str | None, qty: int | None, percent: float | None,
+              **common: Any) -> None:
+    """Kill pods (grace period 0); print their restart and the time until ready again."""
+    _run({"kind": FaultKind.KILL_PODS, "selector": selector, "namespace": namespace,
+          "qty": qty, "percent": percent}, **common)
+
+
+def _network_options(func: F) -> F:
+    for option in reversed([
+        click.option("--selector", default=None, help="One side: label selector."),
+        click.option("--namespace", default=None, help="Default: the target's namespace."),
+        click.option("--peer-selector", default=None, help="Other side: label selector."),
+        click.option("--dependency", default=None, help="Other side: a dependency, e.g. postgres."),
+        click.option("--link", "links", multiple=True, help="Or name links (repeatable)."),
+    ]):
+        func = option(func)
+    return func
+
+
+@fault.command(FaultKind.PARTITION.value)
+@_network_options
+@click.option("--direction", type=click.Choice(DIRECTIONS), default="both", show_default=True,
+              help="Seen from --selector: to, from or both.")
+@_common(default_duration=10.0)
+def partition(selector: str | None, namespace: str | None, peer_selector: str | None,
+              dependency: str | None, links: tuple[str, ...], direction: str,
+              **common: Any) -> None:
+    """Cut the network between a selector and a dependency, another selector, or links."""
+    _run({"kind": FaultKind.PARTITION, "selector": selector, "namespace": namespace,
+          "peer_selector": peer_selector, "dependency": dependency, "links": links,
+          "direction": direction}, **common)
+
+
+@fault.command(FaultKind.LATENCY.value)
+@_network_options
+@click.option("--latency", "latency_ms", type=int, required=True, help="Added delay (ms).")
+@click.option("--jitter", "jitter_ms", type=int, default=0, show_default=True, help="± ms.")
+@click.option("--direction", type=click.Choice(DIRECTIONS), default="to", show_default=True,
+              help="Seen from --selector (or the link's source): to, from or both.")
+@_common(default_duration=10.0)
+def latency(selector: str | None, namespace: str | None, peer_selector: str | None,
+            dependency: str | None, links: tuple[str, ...], latency_ms: int, jitter_ms: int,
+            direction: str, **common: Any) -> None:
+    """Add latency (and jitter) to a link or between two sides."""
+    _run({"kind": FaultKind.LATENCY, "selector": selector, "namespace": namespace,
+          "peer_selector": peer_selector, "dependency": dependency, "links": links,
+          "latency_ms": latency_ms, "jitter_ms": jitter_ms, "direction": direction}, **common)
+
+
+@fault.command(FaultKind.FAILOVER_DB.value)
+@click.option("--method", required=True,
+              help="patroni: switchover | failover | node-crash (see the adapter for others).")
+@click.option("--candidate", default=None, help="The member to promote (default: a replica).")
+@_common(default_duration=10.0)
+def failover_db(method: str, candidate: str | None, verify_timeout: float,
+                **common: Any) -> None:
+    """Fail the target's database over; node-crash keeps the old primary down --duration s."""
+    _run({"kind": FaultKind.FAILOVER_DB, "method": method, "candidate": candidate},
+         verify_timeout=max(verify_timeout, 60.0), **common)
+
+
+@fault.command(FaultKind.STRESS.value)
+@click.option("--selector", required=True, help="Label selector, e.g. app=catalog.")
+@click.option("--namespace", default=None, help="Default: the target's namespace.")
+@click.option("--mode", type=click.Choice(STRESS_MODES), required=True)
+@click.option("--qty", type=int, default=None, help="How many pods (default 1).")
+@click.option("--percent", type=float, default=None, help="Or a percentage, rounded up.")
+@click.option("--workers", type=int, default=1, show_default=True, help="cpu: busy loops.")
+@click.option("--memory-mb", type=int, default=256, show_default=True, help="memory: MiB.")
+@_common(default_duration=10.0)
+def stress(selector: str, namespace: str | None, mode: str, qty: int | None,
+           percent: float | None, workers: int, memory_mb: int, duration: float,
+           **common: Any) -> None:
+    """Exhaust pods' CPU or memory, or freeze them (SIGSTOP), for --duration s."""
+    _run({"kind": FaultKind.STRESS, "selector": selector, "namespace": namespace,
+          "mode": mode, "qty": qty, "percent": percent, "cpu_workers": workers,
+          "memory_mb": memory_mb, "duration": duration}, duration=duration, **common)
+
+
+@click.command("cleanup")
+@target_option()
+@ledger_option
+@click.option("--force", is_flag=True, help="Also revert faults a live chaosgate still owns.")
+def cleanup(target_file: str, ledger_path: str, force: bool) -> None:
+    """Revert every fault the ledger still lists as open (e.g. after a SIGKILL)."""
+    from rich.markup import escape
+
+    from ..exceptions import Inconclusive
+    from ..faults import Ledger, target_key
+    from ..faults.cleanup import cleanup as revert_open_entries
+    from ..platforms import platform_for
+    from ..targets import load_target
+
+    target = load_target(target_file)
+    ledger = Ledger(ledger_path)
+    report = revert_open_entries(target, ledger, platform_for(target), force=force,
+                                 log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"))
+    for entry, healed in report.reverted:
+        state = "healed" if healed.ok else "NOT healed yet"
+        _say(f"reverted {entry.fault} {entry.id} (applied by pid {entry.pid}): "
+             f"{entry.change.description}; {state}: {healed.detail}")
+    for entry, why in report.skipped:
+        _say(f"left open {entry.fault} {entry.id}: {why} (use --force)")
+    for entry, error in report.failed:
+        err_console.print(f"[red]revert failed[/] {entry.fault} {entry.id}: {escape(error)}")
+    others = [e for e in ledger.open_entries() if e.target.get("key") != target_key(target)]
+    for entry in others:
+        _say(f"not this target's: {entry.fault} {entry.id} on {entry.target.get('name')} "
+             f"({entry.target.get('source')})")
+    if not report.reverted and report.clean:
+        _say(f"nothing to clean up: no open fault of {target.name!r} in {ledger.path}")
+    if not report.clean:
+        raise Inconclusive(f"{len(report.failed) + len(report.skipped)} fault(s) of "
+                           f"{target.name!r} are still open in {ledger.path}. Fix: see above; "
+                           "`chaosgate cleanup --force` also reverts a live owner's faults")

@@ -1,0 +1,125 @@
+"""``chaosgate sandbox up|status|down``: the embedded sandbox, a replicated shop on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from ._common import DEFAULT_STATE_DIR, console, err_console
+
+if TYPE_CHECKING:
+    from ..sandbox.manager import ComponentStatus
+    from ..sandbox.topology import Topology
+
+__all__ = ["sandbox"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _topology(state_dir: str, base_port: int | None) -> Topology:
+    from ..sandbox.topology import DEFAULT_BASE_PORT, build_topology
+
+    root = Path(state_dir).resolve()
+    saved = root / "sandbox.json"
+    if base_port is None and saved.exists():
+        base_port = int(json.loads(saved.read_text())["base_port"])
+    try:
+        return build_topology(root, base_port or DEFAULT_BASE_PORT)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--base-port") from exc
+
+
+def _options(func: F) -> F:
+    func = click.option(
+        "--base-port", type=int, envvar="CHAOSGATE_BASE_PORT", default=None,
+        help="First of the 60 ports the sandbox uses (default 27000, or the running one's).",
+    )(func)
+    return click.option(
+        "--state-dir", default=DEFAULT_STATE_DIR, envvar="CHAOSGATE_STATE_DIR",
+        show_default=True, help="Where the sandbox keeps config, data and logs.",
+    )(func)
+
+
+def _log(message: str) -> None:
+    err_console.print(f"[dim]{escape(message)}[/]")  # may quote other processes' command lines
+
+
+def _status_table(rows: list[ComponentStatus]) -> Table:
+    table = Table(title="chaosgate sandbox")
+    for col in ("component", "kind", "state", "pid", "restarts", "detail"):
+        table.add_column(col)
+    for r in rows:
+        color = "green" if r.state == "RUNNING" else "red"
+        table.add_row(r.name, r.kind, f"[{color}]{r.state}[/]", str(r.pid),
+                      str(r.restarts), r.detail)
+    return table
+
+
+@click.group()
+def sandbox() -> None:
+    """The embedded sandbox: a replicated shop on 127.0.0.1."""
+
+
+@sandbox.command("up")
+@_options
+@click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for health.")
+def up(state_dir: str, base_port: int | None, timeout: float) -> None:
+    """Start the sandbox (idempotent); return when every component is healthy."""
+    import time
+
+    from ..sandbox.manager import SandboxManager
+    from ..targets import dump_target, render_sandbox_target
+
+    topo = _topology(state_dir, base_port)
+    topo.state_dir.mkdir(parents=True, exist_ok=True)
+    (topo.state_dir / "sandbox.json").write_text(json.dumps({"base_port": topo.ports.base})
+                                                 + "\n")
+    started = time.monotonic()
+    rows = SandboxManager(topo, log=_log).up(timeout=timeout)
+    target_file = topo.state_dir / "target.yaml"
+    dump_target(render_sandbox_target(topo), target_file)
+    console.print(_status_table(rows))
+    console.print(f"healthy in {time.monotonic() - started:.1f} s")
+    console.print(f"  shop (ingress)   {topo.ingress_url}/api/products")
+    console.print(f"  prometheus       {topo.prometheus_url}")
+    console.print(f"  haproxy stats    http://127.0.0.1:{topo.ports.haproxy_stats}/stats")
+    console.print(f"  fault proxy API  {topo.faultproxy_url}/proxies")
+    console.print(f"  target file      {target_file}")
+
+
+@sandbox.command("status")
+@_options
+def status(state_dir: str, base_port: int | None) -> None:
+    """Show each pod and component with its state, pid and restarts."""
+    from ..sandbox.manager import SandboxManager
+
+    console.print(_status_table(SandboxManager(_topology(state_dir, base_port)).status()))
+
+
+@sandbox.command("down")
+@_options
+def down(state_dir: str, base_port: int | None) -> None:
+    """Stop what the sandbox started and nothing else; report what names its directory."""
+    from ..exceptions import SandboxError
+    from ..sandbox.manager import SandboxManager, leftover_processes
+
+    topo = _topology(state_dir, base_port)
+    result = SandboxManager(topo, log=_log).down()
+    if result.stopped:
+        console.print(f"stopped {len(result.stopped)} sandbox process(es) that outlived "
+                      f"supervisord: {result.stopped} (SIGKILL: {result.killed or 'none'})")
+    if result.not_ours:  # each one is logged above, with its pid and command
+        console.print(f"left running {len(result.not_ours)} process(es) that name the state "
+                      f"directory but were not started by this sandbox: "
+                      f"{[p.pid for p in result.not_ours]}")
+    left = leftover_processes(topo)
+    if left:
+        raise SandboxError(f"sandbox processes still running: {left}. Fix: run "
+                           "`chaosgate sandbox down` again, or stop them by pid")
+    console.print("sandbox stopped; no sandbox process left")
