@@ -37,6 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from chaosgate.clients.prometheus import PrometheusClient  # noqa: E402
 from chaosgate.faults import FaultSession, Ledger  # noqa: E402
 from chaosgate.faults.timeline import FaultTimeline  # noqa: E402
 from chaosgate.load.profiles import find_profile, read_profile  # noqa: E402
@@ -47,7 +48,6 @@ from chaosgate.sandbox.topology import build_topology  # noqa: E402
 from chaosgate.slo.catalog import load_catalog  # noqa: E402
 from chaosgate.slo.check import fetch_bins  # noqa: E402
 from chaosgate.slo.measure import measure, timeline_slos  # noqa: E402
-from chaosgate.slo.prometheus import PrometheusClient  # noqa: E402
 from chaosgate.targets import parse_target, render_sandbox_target  # noqa: E402
 
 GAP = 14.0  # seconds between faults: a 10 s hold-down window plus margin

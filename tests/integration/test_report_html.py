@@ -33,9 +33,9 @@ from typing import Any
 
 import pytest
 
+from chaosgate.clients.allure import build_allure_html
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.report.allure_gameday import PhaseRecorder, gameday_test_result
-from chaosgate.report.allure_html import build_allure_html
 from chaosgate.report.allure_results import AllureResultsWriter
 from chaosgate.report.model import GameDayResult, SLORow, TimelineMarks
 from chaosgate.report.plots import timeline_png

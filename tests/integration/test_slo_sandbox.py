@@ -31,6 +31,7 @@ import pytest
 import requests
 import yaml
 
+from chaosgate.clients.prometheus import PrometheusClient
 from chaosgate.exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, TargetError
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.sandbox.topology import Topology
@@ -38,7 +39,6 @@ from chaosgate.slo.catalog import Catalog, load_catalog
 from chaosgate.slo.check import check_slos, fetch_bins
 from chaosgate.slo.evaluate import records_verdicts
 from chaosgate.slo.measure import measure, timeline_slos
-from chaosgate.slo.prometheus import PrometheusClient
 from chaosgate.targets import dump_target, parse_target, render_sandbox_target
 
 pytestmark = [pytest.mark.integration]

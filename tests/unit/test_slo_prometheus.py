@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import pybreaker
 import pytest
 
+from chaosgate.clients.prometheus import PrometheusClient, PromQLError
 from chaosgate.exceptions import Inconclusive, TargetError
-from chaosgate.slo.prometheus import PrometheusClient, PromQLError
 from chaosgate.targets import BasicAuth, PrometheusAuth, PrometheusConfig
 
 TOKEN = "tok-4f1b9c"  # a fake secret; it must never show up in a message

@@ -145,8 +145,8 @@ def _print_table(results: list[GameDayResult], console: Console) -> None:
 def _reports(results: GameDayResults, paths: ReportPaths, target: Target,
              single_file: bool, console: Console) -> int:
     """Build the Allure HTML and the summary; 0, or the exit code of what failed."""
+    from ..clients.allure import build_allure_html
     from ..exceptions import ChaosgateError
-    from ..report.allure_html import build_allure_html
     from ..report.summary import write_summary
 
     code = 0

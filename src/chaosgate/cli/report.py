@@ -38,8 +38,8 @@ def report(results_dir: str, output_dir: str, single_file: bool, report_name: st
     installed (run scripts/bootstrap); 3 no test results in the directory,
     or the generator failed (the previous report is kept).
     """
+    from ..clients.allure import build_allure_html
     from ..exceptions import UsageError
-    from ..report.allure_html import build_allure_html
     from ..report.model import load_results
     from ..report.summary import write_summary
 

@@ -78,11 +78,11 @@ def slo() -> None:
 def check(target_file: str, window: float | None, catalog: str, names: tuple[str, ...],
           confidence: float, as_json: bool) -> None:
     """Judge each SLO over a window ending now; exit 0 pass, 1 violated, 3 inconclusive."""
+    from ..clients.prometheus import PrometheusClient
     from ..exceptions import UsageError
     from ..slo.catalog import load_catalog, prom_duration
     from ..slo.check import check_slos
     from ..slo.evaluate import objective_text
-    from ..slo.prometheus import PrometheusClient
     from ..targets import load_target
     from ..verdict import combine, exit_code
 

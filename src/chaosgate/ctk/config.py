@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict  # noqa: UP035 - see Result
 
+from ..clients.prometheus import PrometheusClient
 from ..exceptions import UsageError
 from ..faults import DEFAULT_LEDGER
-from ..slo.prometheus import PrometheusClient
 from ..targets import Credentials, Target
 
 __all__ = [

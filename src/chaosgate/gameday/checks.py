@@ -5,7 +5,7 @@ Prometheus returned) and the fault window in, a :class:`~.gates.Gate` out.
 The check factories at the bottom bind them to a finished
 :class:`~.engine.GameDayRun` for ``run_gameday(..., checks=[...])``; only
 :func:`breaker_opens` reads anything (Prometheus, through
-:class:`~chaosgate.slo.prometheus.PrometheusClient`).
+:class:`~chaosgate.clients.prometheus.PrometheusClient`).
 
 All windows are the fault's ``[t_inject, t_revert)`` by request start. Too
 little data is *inconclusive*, never a pass.
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from ..clients.prometheus import PrometheusClient
 from ..exceptions import Inconclusive
 from ..load.requestlog import RequestRecord
-from ..slo.prometheus import PrometheusClient
 from ..slo.stats import percentile
 from .engine import Check, GameDayRun
 from .gates import Gate

@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..clients.prometheus import PrometheusClient
 from ..exceptions import ChaosgateError
 from ..load.requestlog import RequestRecord
 from ..slo.check import check_slos, fetch_bins
 from ..slo.evaluate import SLOVerdict
 from ..slo.measure import Measurement, measure, timeline_slos
 from ..slo.model import SLO, Catalog
-from ..slo.prometheus import PrometheusClient
 from ..targets import Target
 from ..verdict import VerdictName, combine
 from .gates import (

@@ -1,6 +1,6 @@
 """The sandbox platform: pods are supervised programs, links are fault proxy proxies.
 
-- pods: listed from supervisord (:mod:`chaosgate.sandbox.supervisor`), ready
+- pods: listed from supervisord (:mod:`chaosgate.clients.supervisor`), ready
   when RUNNING and answering ``/healthz``; the incarnation ``uid`` is the pid;
   a kill is a SIGKILL, after which supervisord restarts the program;
 - partitions and latency: :mod:`.sandbox_net`, through the fault proxy's
@@ -15,10 +15,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ..clients import http
+from ..clients.supervisor import ProcessInfo, SupervisorClient
 from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import FaultNotEffective, Inconclusive, SandboxError, UsageError
 from ..sandbox.events import read_events
-from ..sandbox.supervisor import ProcessInfo, SupervisorClient
 from ..sandbox.topology import HOST, Topology
 from ..targets import Selector, Target
 from . import groundtruth

@@ -23,10 +23,10 @@ import signal
 import time
 from pathlib import Path
 
+from ..clients.patroni import ClusterMember, PatroniClient
+from ..clients.supervisor import SupervisorClient
 from ..exceptions import Inconclusive, SandboxError, UsageError
 from ..sandbox.events import read_events
-from ..sandbox.patroni import ClusterMember, PatroniClient
-from ..sandbox.supervisor import SupervisorClient
 from ..sandbox.topology import Topology
 from ..targets import Target
 from . import groundtruth

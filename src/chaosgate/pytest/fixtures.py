@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from ..clients.prometheus import PrometheusClient
 from ..faults import AppliedFault, Fault, FaultRun, FaultSession
 from ..gameday.evaluation import measure_recovery
 from ..load.profiles import find_profile, read_profile
@@ -35,7 +36,6 @@ from ..slo.check import check_slos
 from ..slo.evaluate import SLOVerdict
 from ..slo.measure import Measurement
 from ..slo.model import Catalog
-from ..slo.prometheus import PrometheusClient
 from ..targets import Target
 
 __all__ = ["FaultFactory", "LoadFactory", "SLOAccess", "TimelineHelper"]

@@ -193,8 +193,8 @@ def chaos_load(request: pytest.FixtureRequest, chaos_target: Target) -> Iterator
 @pytest.fixture(scope="session")
 def chaos_slo(chaos_target: Target) -> SLOAccess:
     """The SLO catalogue (``probes/``) and the target's Prometheus client."""
+    from ..clients.prometheus import PrometheusClient
     from ..slo.catalog import load_catalog
-    from ..slo.prometheus import PrometheusClient
     from .fixtures import SLOAccess
 
     return SLOAccess(load_catalog("probes"), PrometheusClient.from_config(chaos_target.prometheus))

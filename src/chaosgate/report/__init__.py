@@ -9,7 +9,7 @@ Modules (each importable on its own; only :mod:`.plots` imports matplotlib):
 - :mod:`.allure_results`: write Allure results without pytest;
   :mod:`.allure_gameday`: a game day as an Allure result, timed phase steps;
   :mod:`.allure_pytest`: helpers for pytest scenarios under allure-pytest.
-- :mod:`.allure_html`: build the HTML report with the npm ``allure`` CLI.
+- the HTML report is built by :mod:`chaosgate.clients.allure` (the npm ``allure`` CLI).
 - :mod:`.summary`: the one-page HTML summary; :mod:`.tables`: its tables.
 - :mod:`.redact`: secrets never appear in any artifact.
 

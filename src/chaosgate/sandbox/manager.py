@@ -26,13 +26,13 @@ from pathlib import Path
 import psycopg
 import requests
 
+from ..clients.patroni import PatroniClient
+from ..clients.prometheus import PrometheusClient
+from ..clients.supervisor import SupervisorClient
 from ..exceptions import SandboxError
-from ..slo.prometheus import PrometheusClient
 from .config import Binaries, render_all
 from .events import count_restarts, read_events
-from .patroni import PatroniClient
 from .shop.orders import SCHEMA_SQL
-from .supervisor import SupervisorClient
 from .teardown import DownResult, LeftRunning, find_own_processes, record_processes, stop_sandbox
 from .topology import HOST, Topology, build_topology
 

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..clients.supervisor import SupervisorClient
 from ..exceptions import SandboxError
 from .processes import (
     Identity,
@@ -56,7 +57,6 @@ from .processes import (
     signal_identity,
     start_epoch,
 )
-from .supervisor import SupervisorClient
 from .topology import Topology
 
 __all__ = [

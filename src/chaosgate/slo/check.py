@@ -1,6 +1,6 @@
 """Asking Prometheus about SLOs: window verdicts and raw counters for timelines.
 
-The I/O goes through :class:`~chaosgate.slo.prometheus.PrometheusClient`
+The I/O goes through :class:`~chaosgate.clients.prometheus.PrometheusClient`
 (the only Prometheus client); the judging is done by the pure
 :mod:`chaosgate.slo.evaluate` and :mod:`chaosgate.slo.counters`.
 
@@ -19,11 +19,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from ..clients.prometheus import PrometheusClient
 from ..exceptions import Inconclusive, UsageError
 from .catalog import SLO
 from .counters import Bin, alert_fired, bin_counters
 from .evaluate import SLOVerdict, ratio_verdict, unjudged
-from .prometheus import PrometheusClient
 from .stats import multiwindow_burn
 from .timeline import Estimate
 
@@ -63,7 +63,7 @@ def check_slos(client: PrometheusClient, slos: Iterable[SLO], *, window: float |
                at: float | None = None, confidence: float = 0.95) -> list[SLOVerdict]:
     """Server-side verdicts of the ratio SLOs over ``window`` (default: each SLO's own).
 
-    A query Prometheus rejects raises :class:`~chaosgate.slo.prometheus.PromQLError`
+    A query Prometheus rejects raises :class:`~chaosgate.clients.prometheus.PromQLError`
     (exit 2); an unreachable Prometheus gives inconclusive verdicts.
     """
     when = time.time() if at is None else at

@@ -1,7 +1,7 @@
 """Raw Prometheus counter samples -> events per scrape interval. Pure: plain data in and out.
 
 The server-side observer reads every scrape of an SLO's counters through a
-range selector (:meth:`chaosgate.slo.prometheus.PrometheusClient.raw_samples`),
+range selector (:meth:`chaosgate.clients.prometheus.PrometheusClient.raw_samples`),
 so each increment is known to lie between two consecutive scrapes. This
 module turns those samples into :class:`Bin` s (bad and total events in one
 scrape interval) for :func:`chaosgate.slo.timeline.server_timeline`:

@@ -1,4 +1,4 @@
-"""Build the Allure HTML report with the npm ``allure`` CLI (Allure 3).
+"""The only module that runs the Allure report generator (the npm ``allure`` CLI, Allure 3).
 
 The command is ``allure awesome <results> --output <dir> --report-name <name>
 [--single-file]`` (Allure 3's report generator; ``allure generate`` has no
@@ -15,7 +15,7 @@ Infrastructure). The generator runs in a scratch directory, so no stray
 Atomic: the report is generated into a temporary directory next to the
 destination and swapped in only when the generator succeeded and wrote an
 ``index.html``, so a failed build never replaces a good report. Errors
-carry the exit codes of DESIGN.md section 6: a missing generator or results
+carry chaosgate's exit codes: a missing generator or results
 directory is a usage error (2, with the fix); results without a single test
 result are "no data" (3); a generator failure is inconclusive (3).
 """
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ChaosgateError, Inconclusive, UsageError
-from .allure_results import DEFAULT_CATEGORIES
+from ..report.allure_results import DEFAULT_CATEGORIES
 
 __all__ = ["ALLURE_ENV", "build_allure_html", "find_allure_cli", "result_files"]
 

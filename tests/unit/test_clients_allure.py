@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from chaosgate.cli import app
+from chaosgate.clients import allure as allure_html
+from chaosgate.clients.allure import build_allure_html, find_allure_cli
 from chaosgate.exceptions import ChaosgateError, Inconclusive, UsageError
-from chaosgate.report import allure_html
-from chaosgate.report.allure_html import build_allure_html, find_allure_cli
 
 # Writes index.html into --output and records its arguments, or fails.
 FAKE = """#!/bin/sh
