@@ -111,7 +111,7 @@ def test_sigkill_during_a_freeze_then_cleanup_thaws_the_pod(sandbox, tmp_path):
         result = chaosgate("cleanup", "--target", str(target), "--ledger", str(ledger))
         assert result.returncode == 0, result.stdout + result.stderr
         assert process_state(pod["pid"]) != "T"
-        assert find_hogs(entry.change.data["marker"]) == []
+        assert find_hogs(Path(entry.change.data["pidfile"])) == []
         assert Ledger(ledger).open_entries() == []
     finally:
         if proc.poll() is None:

@@ -136,7 +136,7 @@ def test_stress_takes_hold_and_leaves_nothing(sandbox, target_file, tmp_path, mo
     assert outcome.verified.ok, outcome.verified.detail
     assert outcome.healed is not None and outcome.healed.ok, outcome.healed
     data = outcome.applied.change.data
-    assert find_hogs(data["marker"]) == []
+    assert find_hogs(Path(data["pidfile"])) == []
     [pod] = data["pods"]
     info = sandbox.supervisor.process(pod["name"])
     assert info.running and info.pid == pod["pid"]  # stressed, never restarted

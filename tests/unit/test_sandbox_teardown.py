@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaosgate.sandbox.processes import Identity, ProcStat
+from chaosgate.clients.processes import Identity, ProcStat
 from chaosgate.sandbox.teardown import (
     LeftRunning,
     foreign_processes,

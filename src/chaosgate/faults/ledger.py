@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
+from ..clients.processes import identify
 from ..exceptions import UsageError
 from ..platforms.base import Change, FaultKind
 from ..targets import Target
@@ -111,15 +112,10 @@ def process_start(pid: int) -> int | None:
     """When process ``pid`` started (clock ticks since boot); None if it is gone or a zombie.
 
     With the pid it names one process for good: a pid reused later has
-    another start time.
+    another start time (:class:`chaosgate.clients.processes.Identity`).
     """
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if not fields or fields[0] == "Z":
-        return None
-    return int(fields[19])  # field 22 overall; fields[0] is field 3 (state)
+    identity = identify(pid)
+    return None if identity is None else identity.start_ticks
 
 
 def fold(records: Iterable[Mapping[str, Any]]) -> dict[str, LedgerEntry]:

@@ -1,15 +1,18 @@
 """The sandbox's resource hog: ``python -m chaosgate.platforms.hog``.
 
-Started detached by a stress fault; its command line carries the fault's
-marker (found again by :func:`find_hogs`, so a new process can stop it after
-a SIGKILL) and the sandbox's state directory (so ``sandbox down`` sweeps it).
-It ends by itself after ``--max-seconds`` even if nobody reverts the fault.
+Started detached (a session of its own) by a stress fault. It records its
+own identity (pid and start time) in ``--pidfile`` before it does anything,
+so a later process, even after chaosgate was SIGKILLed, finds it and its
+workers by that identity (:func:`find_hogs`), never by its command line. It
+ends by itself after ``--max-seconds`` even if nobody reverts the fault,
+and removes its pid file when it ends.
 
 - ``--cpu N --core K``: N busy loops pinned to CPU K (the core the pod was
   pinned to): a noisy neighbour that takes the pod's CPU.
 - ``--memory-mb M``: allocates and touches M MiB, then holds them.
-- ``--cont-pid P`` (repeatable): a watchdog for a freeze: at the deadline it
-  sends SIGCONT to P, so a frozen pod thaws even if chaosgate died.
+- ``--cont PID:START_TICKS`` (repeatable): a watchdog for a freeze: at the
+  deadline it sends SIGCONT to that process (if it is still the same one),
+  so a frozen pod thaws even if chaosgate died.
 """
 
 from __future__ import annotations
@@ -17,45 +20,46 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 import time
 from pathlib import Path
+from signal import SIGCONT
+
+from ..clients.processes import (
+    Identity,
+    process_table,
+    read_identity_file,
+    session_members,
+    signal_identity,
+    write_identity_file,
+)
 
 __all__ = ["find_hogs", "hog_command", "main"]
 
 PAGE = 4096
 
 
-def hog_command(marker: str, tag: str, max_seconds: float, *, cpu: int = 0, core: int = 0,
-                memory_mb: int = 0, cont_pids: tuple[int, ...] = ()) -> list[str]:
-    """The command line that starts a hog for fault ``marker``."""
-    cmd = [sys.executable, "-m", "chaosgate.platforms.hog", "--marker", marker, "--tag", tag,
+def hog_command(pidfile: Path, max_seconds: float, *, cpu: int = 0, core: int = 0,
+                memory_mb: int = 0, cont: tuple[Identity, ...] = ()) -> list[str]:
+    """The command line that starts a hog recording itself in ``pidfile``."""
+    cmd = [sys.executable, "-m", "chaosgate.platforms.hog", "--pidfile", str(pidfile),
            "--max-seconds", f"{max_seconds:.0f}"]
     if cpu:
         cmd += ["--cpu", str(cpu), "--core", str(core)]
     if memory_mb:
         cmd += ["--memory-mb", str(memory_mb)]
-    for pid in cont_pids:
-        cmd += ["--cont-pid", str(pid)]
+    for identity in cont:
+        cmd += ["--cont", f"{identity.pid}:{identity.start_ticks}"]
     return cmd
 
 
-def find_hogs(marker: str) -> list[int]:
-    """Pids of live hog processes started for ``marker``."""
-    wanted = f"--marker\0{marker}\0".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if b"chaosgate.platforms.hog" in cmdline and wanted in cmdline and state != "Z":
-            pids.append(int(entry.name))
-    return pids
+def find_hogs(pidfile: Path) -> list[Identity]:
+    """The hog ``pidfile`` records and its workers, while that very hog runs ([] when it
+    has ended, or the file is missing or stale)."""
+    hog = read_identity_file(pidfile)
+    if hog is None:
+        return []
+    return session_members(hog, process_table())
 
 
 def _burn(deadline: float) -> None:
@@ -87,32 +91,41 @@ def _memory(megabytes: int, deadline: float) -> None:
     del block
 
 
-def _watch(pids: list[int], deadline: float) -> None:
+def _watch(frozen: list[Identity], deadline: float) -> None:
     while time.time() < deadline:
         time.sleep(0.5)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGCONT)
+    for identity in frozen:
+        signal_identity(identity, SIGCONT)
+
+
+def _identity(text: str) -> Identity:
+    pid, _, ticks = text.partition(":")
+    return Identity(int(pid), int(ticks))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the hog until ``--max-seconds`` have passed (or it is killed)."""
     parser = argparse.ArgumentParser(prog="chaosgate.platforms.hog")
-    parser.add_argument("--marker", required=True)
-    parser.add_argument("--tag", default="")
+    parser.add_argument("--pidfile", type=Path, required=True)
     parser.add_argument("--max-seconds", type=float, required=True)
     parser.add_argument("--cpu", type=int, default=0)
     parser.add_argument("--core", type=int, default=0)
     parser.add_argument("--memory-mb", type=int, default=0)
-    parser.add_argument("--cont-pid", type=int, action="append", default=[])
+    parser.add_argument("--cont", type=_identity, action="append", default=[])
     args = parser.parse_args(argv)
     deadline = time.time() + args.max_seconds
-    if args.cpu:
-        _cpu(args.cpu, args.core, deadline)
-    elif args.memory_mb:
-        _memory(args.memory_mb, deadline)
-    else:
-        _watch(args.cont_pid, deadline)
+    me = write_identity_file(args.pidfile)
+    try:
+        if args.cpu:
+            _cpu(args.cpu, args.core, deadline)
+        elif args.memory_mb:
+            _memory(args.memory_mb, deadline)
+        else:
+            _watch(args.cont, deadline)
+    finally:
+        if os.getpid() == me.pid:  # not in a forked worker
+            with contextlib.suppress(OSError):
+                args.pidfile.unlink()
     return 0
 
 

@@ -11,9 +11,11 @@ A sandbox pod is one process, so:
 - ``freeze``: SIGSTOP of the pod's pid; revert sends SIGCONT. A watchdog hog
   thaws it by itself after ``duration_s`` should chaosgate die.
 
-The change records the pids, the original affinity and the hog marker, so
-a fresh process can revert it. Hogs carry the sandbox state directory in
-their command line, so ``sandbox down`` sweeps any that are left.
+The change records each pod's identity (pid and start time), its original
+affinity and the hog's pid file (under the sandbox's ``run/hogs/``), so a
+fresh process can revert it: the hog and its workers are found by the
+identity the hog wrote there, never by command line, and signals go only
+to processes that are still the recorded ones (:mod:`chaosgate.clients.processes`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,18 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..clients import http
+from ..clients.processes import (
+    Identity,
+    cpu_seconds,
+    identify,
+    read_stat,
+    rss_mib,
+    signal_identity,
+)
 from ..exceptions import FaultNotEffective
 from ..sandbox.topology import HOST, Topology
 from .base import Change, FaultKind, PodRef, ProbeResult, StressSpec
@@ -49,53 +60,38 @@ def plan_stress(topo: Topology, spec: StressSpec, pods: list[PodRef], fault_id: 
         except OSError:
             affinity = []
         affinities.append(affinity)
+        stat = read_stat(pid)
         entries.append({"name": pod.name, "pid": pid, "port": ports[pod.name],
-                        "affinity": affinity})
+                        "affinity": affinity,
+                        "start_ticks": None if stat is None else stat.start_ticks})
     cores = affinities[0] if affinities and affinities[0] else [0]
     what = {"cpu": f"{spec.cpu_workers} busy loop(s) on the pod's CPU",
             "memory": f"a {spec.memory_mb} MiB memory hog", "freeze": "SIGSTOP"}[spec.mode]
     names = ", ".join(e["name"] for e in entries)
     return Change(FaultKind.STRESS, "sandbox", fault_id, f"stress {names}: {what}", {
         "mode": spec.mode, "pods": entries, "cpu_workers": spec.cpu_workers,
-        "memory_mb": spec.memory_mb, "core": cores[-1], "marker": f"chaosgate-hog-{fault_id}",
+        "memory_mb": spec.memory_mb, "core": cores[-1],
+        "pidfile": str((topo.run_dir / "hogs" / f"{fault_id}.json").resolve()),
         "max_seconds": spec.duration_s or DEFAULT_MAX_SECONDS,
-        "tag": str(topo.state_dir.resolve()),
     })
 
 
 def _state(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+    stat = read_stat(pid)
+    return None if stat is None else stat.state
+
+
+def _frozen_identity(pod: Mapping[str, Any]) -> Identity | None:
+    """The pod's identity now, when it is still the process the plan selected."""
+    now = identify(int(pod["pid"]))
+    planned = pod.get("start_ticks")
+    if now is None or (planned is not None and now.start_ticks != planned):
         return None
+    return now
 
 
 def _healthz(port: int, timeout: float = 1.0) -> bool:
     return http.healthy(HOST, port, timeout=timeout)
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 class StressActuator:
@@ -122,10 +118,15 @@ class StressActuator:
         elif data["mode"] == "memory":
             kwargs = {"memory_mb": data["memory_mb"]}
         else:
+            frozen = []
             for pod in pods:
-                os.kill(pod["pid"], signal.SIGSTOP)
-            kwargs = {"cont_pids": tuple(p["pid"] for p in pods)}
-        cmd = hog_command(data["marker"], data["tag"], data["max_seconds"], **kwargs)
+                identity = _frozen_identity(pod)
+                if identity is None or not signal_identity(identity, signal.SIGSTOP):
+                    raise FaultNotEffective(f"{pod['name']} (pid {pod['pid']}) is not the "
+                                            "process that was selected; nothing was frozen")
+                frozen.append(identity)
+            kwargs = {"cont": tuple(frozen)}
+        cmd = hog_command(Path(data["pidfile"]), data["max_seconds"], **kwargs)
         self._children[change.fault_id] = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
@@ -133,7 +134,7 @@ class StressActuator:
     def verify(self, change: Change) -> ProbeResult:
         """cpu: the hog burns CPU; memory: it holds the memory; freeze: the pod answers nothing."""
         data = change.data
-        hogs = find_hogs(data["marker"])
+        hogs = [i.pid for i in find_hogs(Path(data["pidfile"]))]
         if data["mode"] == "freeze":
             stopped = [p["name"] for p in data["pods"] if _state(p["pid"]) == "T"]
             silent = [p["name"] for p in data["pods"] if not _healthz(p["port"])]
@@ -143,38 +144,41 @@ class StressActuator:
         if not hogs:
             return ProbeResult(False, "the hog is not running")
         if data["mode"] == "cpu":
-            before = _cpu_seconds(hogs)
+            before = cpu_seconds(hogs)
             time.sleep(1.0)
-            used = _cpu_seconds(find_hogs(data["marker"])) - before
+            used = cpu_seconds(i.pid for i in find_hogs(Path(data["pidfile"]))) - before
             return ProbeResult(used >= 0.3, f"hog used {used:.2f} CPU-s in 1 s on CPU "
                                             f"{data['core']}")
-        rss = max(_rss_mb(pid) for pid in hogs)
+        rss = max(rss_mib(pid) for pid in hogs)
         return ProbeResult(rss >= 0.9 * data["memory_mb"],
                            f"hog holds {rss:.0f} MiB of {data['memory_mb']} MiB")
 
     def revert(self, change: Change) -> None:
         """Kill the hog, thaw frozen pods, restore CPU affinity. Idempotent."""
         data = change.data
-        for pid in find_hogs(data["marker"]):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        pidfile = Path(data["pidfile"])
+        for hog in find_hogs(pidfile):
+            signal_identity(hog, signal.SIGKILL)
         child = self._children.pop(change.fault_id, None)
-        if child is not None:
+        if child is not None:  # ours: started by apply (maybe before it wrote its pid file)
+            child.kill()
             child.wait(timeout=10)
+        pidfile.unlink(missing_ok=True)
         for pod in data["pods"]:
-            try:
-                if data["mode"] == "freeze":
-                    os.kill(pod["pid"], signal.SIGCONT)
-                elif data["mode"] == "cpu" and pod["affinity"]:
-                    os.sched_setaffinity(pod["pid"], set(pod["affinity"]))
-            except ProcessLookupError:
-                pass
+            identity = _frozen_identity(pod)
+            if identity is None:
+                continue  # restarted or gone: not frozen, nothing to restore
+            if data["mode"] == "freeze":
+                signal_identity(identity, signal.SIGCONT)
+            elif data["mode"] == "cpu" and pod["affinity"]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.sched_setaffinity(identity.pid, set(pod["affinity"]))
 
     def verify_reverted(self, change: Change) -> ProbeResult:
         """No hog left, no pod stopped, every pod answers /healthz."""
         data: Mapping[str, Any] = change.data
         problems = []
-        if find_hogs(data["marker"]):
+        if find_hogs(Path(data["pidfile"])):
             problems.append("the hog is still running")
         for pod in data["pods"]:
             if _state(pod["pid"]) == "T":

@@ -16,12 +16,15 @@ line:
   member's data directory, and accepted when their start time agrees with
   the file (within 3 s, Patroni's own rule) and their working directory is
   that data directory. Their children (backends) come with them.
+- **stress hogs** that chaosgate's stress faults started against this
+  sandbox: each records its own identity in ``run/hogs/<fault id>.json``;
+  the hog and its workers (its session) count while that process runs.
 - **the record**: ``up`` and ``down`` write the identities above (pid + start
-  time, see :mod:`.processes`) to ``run/sandbox-processes.json``, so a
+  time, see :mod:`chaosgate.clients.processes`) to ``run/sandbox-processes.json``, so a
   later ``down`` still finds them after supervisord died; an entry counts
   only while the same process (same boot, same start time) is alive.
 
-Every signal goes through :func:`.processes.signal_identity`, which checks
+Every signal goes through :func:`chaosgate.clients.processes.signal_identity`, which checks
 the start time and signals through a pidfd, so a reused pid is never hit.
 Processes that merely name the state directory in their arguments are
 reported and left running.
@@ -38,9 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..clients.supervisor import SupervisorClient
-from ..exceptions import SandboxError
-from .processes import (
+from ..clients.processes import (
     Identity,
     ProcStat,
     ancestors,
@@ -52,11 +53,15 @@ from .processes import (
     parse_postmaster_pid,
     process_table,
     read_cmdline,
+    read_identity_file,
     read_link,
     read_stat,
+    session_members,
     signal_identity,
     start_epoch,
 )
+from ..clients.supervisor import SupervisorClient
+from ..exceptions import SandboxError
 from .topology import Topology
 
 __all__ = [
@@ -300,7 +305,19 @@ def find_own_processes(
     recorded = load_record(_record_path(topo), boot_id())
     supervisord = _find_supervisord(topo, client, table, recorded)
     owned = owned_processes(table, supervisord.identity, _postmasters(topo, log), recorded)
+    owned.update(_hogs(topo, table))
     return _without_me(owned, table), supervisord
+
+
+def _hogs(topo: Topology, table: Mapping[int, ProcStat]) -> dict[Identity, str]:
+    """Stress hogs (and their workers) recorded under ``run/hogs/`` that still run."""
+    found: dict[Identity, str] = {}
+    for pidfile in sorted((topo.run_dir / "hogs").glob("*.json")):
+        hog = read_identity_file(pidfile)
+        if hog is not None:
+            for member in session_members(hog, table):
+                found[member] = f"stress hog ({pidfile.name})"
+    return found
 
 
 def _without_me(owned: dict[Identity, str], table: Mapping[int, ProcStat]) -> dict[Identity, str]:

@@ -1,11 +1,14 @@
-"""Processes as the kernel describes them (``/proc``), for ``sandbox down``.
+"""The only module that reads ``/proc`` and signals local processes.
 
-The sandbox stops only processes it can prove it started, and a process is
-known by its *identity*: pid plus start time (clock ticks since boot, field
-22 of ``/proc/<pid>/stat``). Two processes never share both within one boot,
-so a recorded identity that still matches is the same process, not a pid
-that was reused. Nothing here looks at command lines to decide what to
-stop; :func:`names_path` only serves the report of processes left alone.
+chaosgate signals only processes it can prove it (or the sandbox it runs)
+started, and a process is known by its *identity*: pid plus start time
+(clock ticks since boot, field 22 of ``/proc/<pid>/stat``). Two processes
+never share both within one boot, so a recorded identity that still matches
+is the same process, not a pid that was reused. Identities are recorded in
+memory, in a fault's ledger entry, or in an *identity file* a process writes
+about itself (:func:`write_identity_file`; the hogs of stress faults do).
+Nothing here looks at command lines to decide what to signal;
+:func:`names_path` only serves the report of processes left alone.
 
 The first half is pure parsing (unit-tested with plain strings); the second
 half reads ``/proc`` and signals through a pidfd.
@@ -13,6 +16,7 @@ half reads ``/proc`` and signals through a pidfd.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -28,18 +32,24 @@ __all__ = [
     "ancestors",
     "boot_id",
     "clock_ticks",
+    "cpu_seconds",
     "descendants",
+    "identify",
     "names_path",
     "parse_btime",
     "parse_postmaster_pid",
     "parse_stat",
     "process_table",
     "read_cmdline",
+    "read_identity_file",
     "read_link",
     "read_stat",
+    "rss_mib",
+    "session_members",
     "signal_identity",
     "split_cmdline",
     "start_epoch",
+    "write_identity_file",
 ]
 
 
@@ -278,3 +288,66 @@ def signal_identity(identity: Identity, sig: signal.Signals) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def identify(pid: int) -> Identity | None:
+    """The identity of the process that has ``pid`` now (None: no such live process)."""
+    stat = read_stat(pid)
+    return stat.identity if stat is not None and stat.alive else None
+
+
+def session_members(leader: Identity, table: Mapping[int, ProcStat]) -> list[Identity]:
+    """The live processes of the session ``leader`` leads (itself included), when the
+    leader is still that process; [] otherwise."""
+    if not leader.matches(table.get(leader.pid)):
+        return []
+    return [st.identity for st in table.values() if st.session == leader.pid and st.alive]
+
+
+def write_identity_file(path: Path) -> Identity:
+    """Record this process's identity in ``path`` (atomically: write, then rename)."""
+    me = identify(os.getpid())
+    if me is None:  # pragma: no cover - this process is alive by definition
+        raise RuntimeError("cannot read this process's /proc entry")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"boot_id": boot_id(), "pid": me.pid,
+                               "start_ticks": me.start_ticks}) + "\n")
+    tmp.replace(path)
+    return me
+
+
+def read_identity_file(path: Path) -> Identity | None:
+    """The identity ``path`` records, when it is of this boot and that process still
+    runs; None otherwise (missing, unreadable, another boot, gone, or a reused pid)."""
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("boot_id") != boot_id():
+            return None
+        identity = Identity(int(doc["pid"]), int(doc["start_ticks"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return identity if identity.matches(read_stat(identity.pid)) else None
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """CPU time (user + system, seconds) the processes ``pids`` have used so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / clock_ticks()
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` in MiB (0 when it is gone)."""
+    try:
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from chaosgate.sandbox.processes import (
+from chaosgate.clients.processes import (
     Identity,
     ProcStat,
     ancestors,
