@@ -12,7 +12,8 @@
   replica on the new timeline.
 
 A failover is not undone by failing back: reverting a switchover or failover
-only waits for the cluster to be healthy again.
+only waits for the cluster to be healthy again, every member on the new
+timeline and that timeline in the leader's ``/history`` (:func:`rejoined`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..clients.patroni import ClusterMember, PatroniClient
 from ..clients.supervisor import SupervisorClient
@@ -32,7 +35,7 @@ from ..targets import Target
 from . import groundtruth
 from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 
-__all__ = ["SandboxPatroni", "postmaster_pid"]
+__all__ = ["SandboxPatroni", "postmaster_pid", "rejoined"]
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
@@ -42,6 +45,48 @@ def postmaster_pid(data_dir: Path) -> int | None:
     except (OSError, IndexError):
         return None
     return int(first) if first.strip().isdigit() else None
+
+
+def rejoined(old_leader: str, old_timeline: int | None, members: Sequence[ClusterMember],
+             healthy: bool, history: Sequence[Sequence[Any]] | None) -> ProbeResult:
+    """Whether a failed-over cluster is healed, from ``/cluster`` and the leader's ``/history``.
+
+    Healed: the cluster is healthy and every member is on the leader's
+    timeline; and when that is not still ``old_leader`` on ``old_timeline``
+    (the node came back before Patroni failed over: healed too, and the fault
+    was reported as not effective), the leader's timeline is past
+    ``old_timeline`` and its start is in the leader's ``/history``.
+
+    ``/cluster`` alone is not enough. A member's timeline there is what it
+    last wrote to the DCS, so right after the leader key moves every member
+    can still show the old timeline. And the new leader writes the history
+    key only in the HA cycle after its promotion completed, while its
+    ``GET /history`` serves the DCS state it cached at the start of a cycle:
+    the new timeline's row shows there a cycle or two after every member is
+    on it in ``/cluster``. Ground truth read before then has no timeline change.
+    """
+    old = next((m for m in members if m.name == old_leader), None)
+    leader = next((m for m in members if m.is_leader), None)
+    if old is None or leader is None:
+        return ProbeResult(False, f"{old_leader} or a leader is missing")
+    role = "leader" if old.is_leader else "replica"
+    detail = (f"{old.name} is {role} ({old.state}, timeline {old.timeline}, "
+              f"leader {leader.name} on {leader.timeline}); "
+              f"cluster {'healthy' if healthy else 'not healthy'}")
+    if not healthy or any(m.timeline != leader.timeline for m in members):
+        return ProbeResult(False, detail)
+    if leader.name == old_leader and leader.timeline == old_timeline:
+        return ProbeResult(True, detail)
+    timeline = leader.timeline
+    if timeline is None or (old_timeline is not None and timeline <= old_timeline):
+        return ProbeResult(False, f"{detail}; {leader.name} does not show a timeline after "
+                                  f"{old_timeline} yet")
+    if history is None:
+        return ProbeResult(False, f"{detail}; {leader.name}'s /history did not answer")
+    if not any(row and row[0] == timeline - 1 for row in history):
+        return ProbeResult(False, f"{detail}; timeline {timeline} is not in "
+                                  f"{leader.name}'s /history yet")
+    return ProbeResult(True, f"{detail}; timeline {timeline} is in {leader.name}'s /history")
 
 
 class SandboxPatroni:
@@ -158,23 +203,26 @@ class SandboxPatroni:
                 raise Inconclusive(str(exc)) from exc
 
     def verify_reverted(self, change: Change) -> ProbeResult:
-        """Ok when the cluster is healthy and every member follows the leader's timeline.
+        """Ok when the cluster is healthy on one timeline, and a new one is in ``/history``.
 
-        Usually the old leader is back as a replica of the promoted one; when
-        the node came back before Patroni failed over, it is the leader again,
-        which is healed too (and the fault was reported as not effective).
+        See :func:`rejoined`; the history is the leader's own, which
+        :meth:`moments` reads next.
         """
-        members = {m.name: m for m in self._cluster()}
-        old = members.get(change.data["old_leader"])
-        leader = next((m for m in members.values() if m.is_leader), None)
-        if old is None or leader is None:
-            return ProbeResult(False, f"{change.data['old_leader']} or a leader is missing")
-        healthy = self.healthy()
-        ok = healthy and all(m.timeline == leader.timeline for m in members.values())
-        role = "leader" if old.is_leader else "replica"
-        return ProbeResult(ok, f"{old.name} is {role} ({old.state}, timeline {old.timeline}, "
-                               f"leader {leader.name} on {leader.timeline}); "
-                               f"cluster {'healthy' if healthy else 'not healthy'}")
+        members = self._cluster()
+        leader = next((m for m in members if m.is_leader), None)
+        history = self._history(leader.name) if leader is not None else None
+        return rejoined(change.data["old_leader"], change.data.get("old_timeline"), members,
+                        self.healthy(), history)
+
+    def _history(self, member: str) -> list[list[Any]] | None:
+        """``member``'s ``GET /history`` (None when it does not answer)."""
+        urls = {m.name: m.patroni_url for m in self.database_members}
+        if member not in urls:
+            return None
+        try:
+            return PatroniClient([urls[member]], timeout=2).history()
+        except SandboxError:
+            return None
 
     def moments(self, change: Change, since: float) -> list[Moment]:
         """Process events of the crashed node and Patroni timeline changes."""
@@ -182,9 +230,9 @@ class SandboxPatroni:
             read_events(self.topo.events_file), {change.data["program"]}, since)
         moments += self._kills.get(change.fault_id, [])
         leader = self.primary()
-        urls = {m.name: m.patroni_url for m in self.database_members}
-        if leader in urls:  # the leader's history is complete; a rejoining node's may lag
-            with contextlib.suppress(SandboxError):
-                history = PatroniClient([urls[leader]], timeout=2).history()
-                moments += groundtruth.history_moments(history, since)
+        # the leader's history is complete (verify_reverted waited for it); a rejoining
+        # node's may lag
+        history = self._history(leader) if leader is not None else None
+        if history is not None:
+            moments += groundtruth.history_moments(history, since)
         return sorted(moments, key=lambda m: m.t)
