@@ -18,8 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
-
+from chaosgate.clients import postgres
 from chaosgate.sandbox.shop.orders import SCHEMA_SQL
 
 __all__ = ["PG_BIN", "Postgres", "free_port", "wait_until"]
@@ -114,8 +113,5 @@ class Postgres:
 
     def create_shop(self) -> None:
         """Role and database ``shop`` with the orders table, as the sandbox manager does."""
-        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-            conn.execute("CREATE ROLE shop LOGIN")
-            conn.execute("CREATE DATABASE shop OWNER shop")
-        with psycopg.connect(self.conninfo("shop", "shop"), autocommit=True) as conn:
-            conn.execute(SCHEMA_SQL)
+        postgres.ensure_role_and_database(self.conninfo(), "shop", "shop")
+        postgres.execute(self.conninfo("shop", "shop"), [SCHEMA_SQL])

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from chaosgate.sandbox.manager import SandboxManager, leftover_processes
 from chaosgate.clients.processes import Identity, read_stat
+from chaosgate.sandbox.manager import SandboxManager, leftover_processes
 from chaosgate.sandbox.teardown import RECORD_FILE, find_own_processes
 from chaosgate.sandbox.topology import build_topology
 

@@ -1,4 +1,4 @@
-"""The only module that talks to supervisord (its XML-RPC interface).
+"""The only module that talks to supervisord: starts it, and its XML-RPC interface.
 
 A sandbox "pod" is a supervised program; this client lists them, signals
 them (a pod kill is a SIGKILL here) and shuts the whole tree down.
@@ -7,13 +7,15 @@ them (a pod kill is a SIGKILL here) and shuts the whole tree down.
 from __future__ import annotations
 
 import http.client
+import subprocess
 import xmlrpc.client
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from ..exceptions import SandboxError
 
-__all__ = ["ProcessInfo", "SupervisorClient"]
+__all__ = ["ProcessInfo", "SupervisorClient", "start_supervisord"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,12 @@ class SupervisorClient:
     def shutdown(self) -> None:
         """Stop every program, then supervisord itself."""
         self._call("supervisor.shutdown")
+
+
+def start_supervisord(executable: str, conf: Path) -> None:
+    """Start supervisord with ``conf``; it daemonizes, so it outlives this process.
+    Raises SandboxError with supervisord's own message when it cannot start."""
+    result = subprocess.run([executable, "-c", str(conf)], capture_output=True, text=True,
+                            check=False, timeout=60)
+    if result.returncode != 0:
+        raise SandboxError(f"supervisord failed to start: {result.stderr.strip()}")

@@ -18,8 +18,6 @@ timeline and that timeline in the leader's ``/history`` (:func:`rejoined`).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import time
 from collections.abc import Sequence
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clients.patroni import ClusterMember, PatroniClient
+from ..clients.processes import identify, signal_identity
 from ..clients.supervisor import SupervisorClient
 from ..exceptions import Inconclusive, SandboxError, UsageError
 from ..sandbox.events import read_events
@@ -172,13 +171,12 @@ class SandboxPatroni:
     def _crash(self, fault_id: str, program: str, data_dir: Path) -> None:
         patroni_pid = self.supervisor.process(program).pid
         pids = [p for p in (patroni_pid, postmaster_pid(data_dir)) if p]
-        for pid in pids:  # freeze first: no clean shutdown, no key released
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
+        victims = [i for i in (identify(pid) for pid in pids) if i is not None]
+        for victim in victims:  # freeze first: no clean shutdown, no key released
+            signal_identity(victim, signal.SIGSTOP)
         self.supervisor.stop(program, wait=False)  # STOPPING: not restarted on exit
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for victim in victims:
+            signal_identity(victim, signal.SIGKILL)
         what = f"SIGKILL Patroni (pid {pids[0]}) and postmaster (pid {pids[-1]})"
         self._kills[fault_id] = [Moment(time.time(), what, program, "chaosgate")]
 

@@ -16,19 +16,16 @@ import os
 import pwd
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-import requests
-
+from ..clients import http, postgres
 from ..clients.patroni import PatroniClient
 from ..clients.prometheus import PrometheusClient
-from ..clients.supervisor import SupervisorClient
+from ..clients.supervisor import SupervisorClient, start_supervisord
 from ..exceptions import SandboxError
 from .config import Binaries, render_all
 from .events import count_restarts, read_events
@@ -180,11 +177,7 @@ class SandboxManager:
         supervisord = str(Path(sys.executable).parent / "supervisord")
         self.log(f"starting supervisord ({conf})")
         # supervisord daemonizes: the sandbox outlives this command.
-        result = subprocess.run(
-            [supervisord, "-c", str(conf)], capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            raise SandboxError(f"supervisord failed to start: {result.stderr.strip()}")
+        start_supervisord(supervisord, conf)
         self._wait("supervisord", self.supervisor.alive, time.monotonic() + 15)
 
     def _wait(self, what: str, check: Callable[[], bool], deadline: float) -> None:
@@ -214,34 +207,17 @@ class SandboxManager:
             return False
         port = next(m.pg_port for m in self.topo.db_members if m.name == leader.name)
         conninfo = f"host={HOST} port={port} dbname=postgres user=postgres connect_timeout=2"
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'shop'").fetchone():
-                conn.execute("CREATE ROLE shop LOGIN")
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'shop'").fetchone():
-                conn.execute("CREATE DATABASE shop OWNER shop")
-        with psycopg.connect(conninfo.replace("dbname=postgres", "dbname=shop")) as conn:
-            conn.execute(SCHEMA_SQL)
-            conn.execute(SHOP_GRANTS)
+        postgres.ensure_role_and_database(conninfo, "shop", "shop")
+        postgres.execute(conninfo.replace("dbname=postgres", "dbname=shop"),
+                         [SCHEMA_SQL, SHOP_GRANTS])
         return True
 
     def _pods_healthy(self) -> bool:
-        for pod in self.topo.pods:
-            resp = requests.get(f"http://{HOST}:{pod.port}/healthz", timeout=2)
-            if resp.status_code != 200:
-                return False
-        return True
+        return all(http.healthy(HOST, pod.port, timeout=2.0) for pod in self.topo.pods)
 
     def haproxy_servers(self) -> dict[str, str]:
         """``backend/server`` -> status (UP, DOWN, ...) from HAProxy's stats CSV."""
-        url = f"http://{HOST}:{self.topo.ports.haproxy_stats}/stats;csv"
-        rows = requests.get(url, timeout=2).text.splitlines()
-        header = rows[0].lstrip("# ").split(",")
-        servers = {}
-        for row in rows[1:]:
-            fields = dict(zip(header, row.split(","), strict=False))
-            if fields.get("svname") not in ("FRONTEND", "BACKEND", None):
-                servers[f"{fields['pxname']}/{fields['svname']}"] = fields.get("status", "")
-        return servers
+        return http.haproxy_server_status(f"http://{HOST}:{self.topo.ports.haproxy_stats}/stats")
 
     def _haproxy_all_up(self) -> bool:
         servers = self.haproxy_servers()
@@ -250,12 +226,9 @@ class SandboxManager:
         )
 
     def _checkout_works(self) -> bool:
-        resp = requests.post(
-            f"{self.topo.ingress_url}/api/checkout",
-            json={"items": [{"product_id": 1, "qty": 1}], "client_seq": 0},
-            timeout=5,
-        )
-        return resp.status_code == 201
+        return http.post_status(f"{self.topo.ingress_url}/api/checkout",
+                                {"items": [{"product_id": 1, "qty": 1}], "client_seq": 0},
+                                timeout=5.0) == 201
 
     def _prometheus_all_up(self) -> bool:
         expected = {t.address for t in self.topo.scrape_targets()}

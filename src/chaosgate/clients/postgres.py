@@ -1,0 +1,36 @@
+"""The only module of the harness that talks to PostgreSQL (libpq through psycopg).
+
+The harness needs little of a database: that a role and a database exist
+(the sandbox's set-up; the tests' own servers), and to run a few statements
+(a schema, grants). The system under test (the sandbox shop) has its own
+connections; this is the harness's side only. Every connection has a
+timeout in its conninfo, chosen by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+from psycopg import sql
+
+__all__ = ["ensure_role_and_database", "execute"]
+
+
+def ensure_role_and_database(conninfo: str, role: str, database: str) -> None:
+    """Create the login ``role`` and the ``database`` it owns, unless they exist
+    (``conninfo``: a superuser's connection to any database)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (database,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(database), sql.Identifier(role)))
+
+
+def execute(conninfo: str, statements: Sequence[str]) -> None:
+    """Run ``statements`` in order, in one transaction (committed on success)."""
+    with psycopg.connect(conninfo) as conn:
+        for statement in statements:
+            conn.execute(statement.encode())
