@@ -125,7 +125,7 @@ def fault(t_inject: float = 1005.0) -> FaultTimeline:
 def test_section_carries_the_timeline_and_the_ttr_of_each_observer() -> None:
     m = measure(TTR, CATALOG, t_inject=1005.0, records=records((1005.0, 1008.0)), t_end=1020.0)
     gates = [Gate("time-to-recover (client)", "pass", "3.00 s", "≤ 30 s", "ok")]
-    out = section(Evaluation(gates, m), [(fault(), {"links": []})])
+    out = section(Evaluation(gates, m), [fault()])
     assert out["timeline"]["t_inject"] == 1005.0
     assert out["timeline"]["client"]["t_impact"]["t"] == pytest.approx(1005.0)
     assert out["ttr"]["client"] == pytest.approx(3.0, abs=0.06)

@@ -41,22 +41,23 @@ def test_format_clock_is_utc_milliseconds():
 
 
 def test_pod_kill_summary_gives_restart_and_ready_times():
-    tl = FaultTimeline("cg-1", "kill-pods", "kill", t_inject=T0, t_revert=T0, t_healed=T0 + 1.4,
-                  healed_detail="2/2 ready")
+    tl = FaultTimeline("cg-1", "kill-pods", "kill", subjects=("orders-0",), t_inject=T0,
+                       t_revert=T0, t_healed=T0 + 1.4, healed_detail="2/2 ready")
     tl.add([Moment(T0 + 0.1, "process died (pid 8)", "orders-0", "events.jsonl"),
             Moment(T0 + 0.11, "starting", "orders-0", "events.jsonl"),
             Moment(T0 + 1.12, "RUNNING (pid 9)", "orders-0", "events.jsonl"),
             Moment(T0 + 1.3, "ready again", "orders-0", "readiness poll")])
-    lines = summarize(tl, {"pods": [{"name": "orders-0", "uid": "8"}]})
+    lines = summarize(tl)
     assert "restarted +0.11 s" in lines[0] and "RUNNING (pid 9) +1.12 s" in lines[0]
     assert "time until ready again: 1.30 s" in lines[1]
 
 
 def test_link_summary_gives_how_long_the_link_was_down():
-    tl = FaultTimeline("cg-2", "partition", "p", t_inject=T0, t_revert=T0 + 10)
+    tl = FaultTimeline("cg-2", "partition", "p", subjects=("orders-pg0",), t_inject=T0,
+                       t_revert=T0 + 10)
     tl.add([Moment(T0 - 0.01, "link down (1 connection(s) cut)", "orders-pg0", "fp"),
             Moment(T0 + 10.0, "link up", "orders-pg0", "fp")])
-    [line, _] = summarize(tl, {"links": [{"name": "orders-pg0"}]})
+    [line, _] = summarize(tl)
     assert "-0.01 s -> link up +10.00 s (10.01 s)" in line
 
 

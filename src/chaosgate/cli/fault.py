@@ -72,7 +72,7 @@ def _print_run(run: FaultRun) -> None:
     from ..faults.summary import summarize
 
     console.print(_timeline_table(run.timeline))
-    for line in summarize(run.timeline, run.applied.change.data):
+    for line in summarize(run.timeline):
         _say(f"  {line}")
 
 

@@ -89,7 +89,7 @@ def fault_result(applied: AppliedFault) -> FaultResult:
         "healed": tl.healed_detail,
         "reverted": applied.reverted,
         "ground_truth": [m.to_json() for m in sorted(tl.moments, key=lambda m: m.t)],
-        "summary": summarize(tl, applied.change.data),
+        "summary": summarize(tl),
     }
 
 

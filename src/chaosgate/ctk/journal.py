@@ -62,22 +62,22 @@ def ttr_seconds(timeline: Timeline) -> float | None:
     return 0.0 if timeline.t_impact is None and timeline.total > 0 else None
 
 
-def fault_json(timeline: FaultTimeline, data: Mapping[str, Any]) -> dict[str, Any]:
+def fault_json(timeline: FaultTimeline) -> dict[str, Any]:
     """One fault for the journal: its marks, ground truth and one-line summary."""
-    return {**timeline.to_json(), "summary": summarize(timeline, data)}
+    return {**timeline.to_json(), "summary": summarize(timeline)}
 
 
-def section(evaluation: Evaluation, faults: Sequence[tuple[FaultTimeline, Mapping[str, Any]]],
+def section(evaluation: Evaluation, faults: Sequence[FaultTimeline],
             client_verdicts: Iterable[SLOVerdict] = ()) -> dict[str, Any]:
     """The measured part of the section: faults, timelines per observer, gates, verdicts."""
     m = evaluation.measurement
     observers = {name: tl for name, tl in (("client", m.client if m else None),
                                           ("server", m.server if m else None))
                  if tl is not None}
-    t_injects = [tl.t_inject for tl, _ in faults if tl.t_inject is not None]
+    t_injects = [tl.t_inject for tl in faults if tl.t_inject is not None]
     recovery = list(m.verdicts) if m else []
     return {
-        "faults": [fault_json(tl, data) for tl, data in faults],
+        "faults": [fault_json(tl) for tl in faults],
         "timeline": {
             "t_inject": min(t_injects) if t_injects else None,
             **{name: tl.to_json() for name, tl in observers.items()},

@@ -177,7 +177,8 @@ class Fault:
     def inject(self) -> AppliedFault:
         """Ledger first, then apply; reverted at once if applying fails or is interrupted."""
         change, actuator = self.prepared()
-        timeline = FaultTimeline(change.fault_id, self.kind, change.description)
+        timeline = FaultTimeline(change.fault_id, self.kind, change.description,
+                                 subjects=change.subjects)
         applied = AppliedFault(change, actuator, self.ctx.ledger, timeline)
         self.ctx.ledger.open(change, self.kind, self.ctx.target)
         try:

@@ -3,13 +3,12 @@
 For a pod kill: when each pod died, was restarted, ran and was ready again;
 for a network fault: how long each link was down (or slowed); for a
 failover: the leader change and the new timeline. Offsets are seconds after
-``t_inject``.
+``t_inject``. Everything comes from the timeline: its marks, its ground-truth
+moments and its ``subjects`` (the pods, links or members the change acts on,
+as the platform named them); never from a platform's private change data.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any
 
 from ..platforms.base import FaultKind
 from .timeline import FaultTimeline, first
@@ -21,16 +20,15 @@ def _at(t: float | None, base: float) -> str:
     return "not seen" if t is None else f"{t - base:+.2f} s"
 
 
-def _pods(timeline: FaultTimeline, data: Mapping[str, Any], base: float) -> list[str]:
+def _pods(timeline: FaultTimeline, base: float) -> list[str]:
     lines = []
-    for pod in data.get("pods", ()):
-        name = pod["name"]
+    for name in timeline.subjects:
         died = first(timeline.moments, name, "process died", base - 1)
         started = first(timeline.moments, name, "starting", base - 1)
         running = first(timeline.moments, name, "RUNNING", base)
         ready = first(timeline.moments, name, "ready again", base)
         again = running.what.removeprefix("RUNNING").strip() if running else ""
-        parts = [f"{name} (uid {pod['uid']}) killed",
+        parts = [f"{name} killed",
                  f"died {_at(died.t if died else None, base)}"]
         if started or running:
             parts.append(f"restarted {_at(started.t if started else None, base)}")
@@ -46,10 +44,9 @@ def _pods(timeline: FaultTimeline, data: Mapping[str, Any], base: float) -> list
     return lines
 
 
-def _links(timeline: FaultTimeline, data: Mapping[str, Any], base: float) -> list[str]:
+def _links(timeline: FaultTimeline, base: float) -> list[str]:
     lines = []
-    for link in data.get("links", ()):
-        name = link["name"]
+    for name in timeline.subjects:
         on = first(timeline.moments, name, "link down", base - 1) or first(
             timeline.moments, name, "", base - 1)
         ups = [m for m in timeline.moments if m.subject == name and m.t > (on.t if on else base)
@@ -63,33 +60,32 @@ def _links(timeline: FaultTimeline, data: Mapping[str, Any], base: float) -> lis
     return lines
 
 
-def _database(timeline: FaultTimeline, data: Mapping[str, Any], base: float) -> list[str]:
-    lines = [f"leader {data['old_leader']} -> new leader verified "
+def _database(timeline: FaultTimeline, base: float) -> list[str]:
+    old = timeline.subjects[0] if timeline.subjects else "?"
+    lines = [f"leader {old} -> new leader verified "
              f"{_at(timeline.t_verified, base)} ({timeline.verify_detail})"]
     lines += [f"{m.what} {_at(m.t, base)}" for m in timeline.moments
               if m.what.startswith("timeline")]
-    if data.get("method") == "node-crash":
-        node = data["program"]
-        killed = first(timeline.moments, node, "SIGKILL", base - 1)
-        if killed is not None:
-            lines.insert(0, f"{node}: {killed.what} {_at(killed.t, base)}")
-        back = first(timeline.moments, node, "starting", base)
-        lines.append(f"{node}: started again {_at(back.t if back else None, base)}, "
+    killed = first(timeline.moments, old, "SIGKILL", base - 1)
+    if killed is not None:  # a node crash: the old leader's node went down and came back
+        lines.insert(0, f"{old}: {killed.what} {_at(killed.t, base)}")
+        back = first(timeline.moments, old, "starting", base)
+        lines.append(f"{old}: started again {_at(back.t if back else None, base)}, "
                      f"rejoined {_at(timeline.t_healed, base)} ({timeline.healed_detail})")
     return lines
 
 
-def summarize(timeline: FaultTimeline, data: Mapping[str, Any]) -> list[str]:
-    """Human lines for ``timeline`` (``data``: the change's data)."""
+def summarize(timeline: FaultTimeline) -> list[str]:
+    """Human lines for ``timeline``."""
     base = timeline.t_inject
     if base is None:
         return ["the fault was never applied"]
     if timeline.kind == FaultKind.KILL_PODS:
-        lines = _pods(timeline, data, base)
+        lines = _pods(timeline, base)
     elif timeline.kind in (FaultKind.PARTITION, FaultKind.LATENCY):
-        lines = _links(timeline, data, base)
+        lines = _links(timeline, base)
     elif timeline.kind == FaultKind.FAILOVER_DB:
-        lines = _database(timeline, data, base)
+        lines = _database(timeline, base)
     else:
         lines = [f"verified {_at(timeline.t_verified, base)}: {timeline.verify_detail}"]
     lines.append(f"reverted {_at(timeline.t_revert, base)}; healed "

@@ -41,6 +41,7 @@ class FaultTimeline:
     fault_id: str
     kind: FaultKind
     description: str
+    subjects: tuple[str, ...] = ()  # the pods, links or members the change acts on
     t_inject: float | None = None
     t_verified: float | None = None
     t_revert: float | None = None

@@ -241,9 +241,13 @@ class StressSpec:
 class Change:
     """A planned platform change: everything needed to apply, verify and revert it.
 
-    ``data`` is plain JSON and platform-specific (the platform that planned
-    it is the only reader). ``description`` is one line for humans (dry-run,
-    cleanup). ``platform`` is the platform kind that planned it.
+    ``data`` is plain JSON, private to the module that planned it: only that
+    module reads it, and it declares its shape as a ``TypedDict`` (e.g.
+    :class:`chaosgate.platforms.sandbox_net.LinkChangeData`). What others may
+    read is typed here: ``description`` is one line for humans (dry-run,
+    cleanup), ``subjects`` names the pods, links or database members the
+    change acts on (reports match ground-truth moments to them), and
+    ``platform`` is the platform kind that planned it.
     """
 
     kind: FaultKind
@@ -251,18 +255,21 @@ class Change:
     fault_id: str
     description: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    subjects: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for the ledger."""
         return {"kind": str(self.kind), "platform": self.platform, "fault_id": self.fault_id,
-                "description": self.description, "data": dict(self.data)}
+                "description": self.description, "data": dict(self.data),
+                "subjects": list(self.subjects)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Change:
         """The inverse of :meth:`to_json`."""
         return cls(kind=FaultKind.parse(str(data["kind"])), platform=str(data["platform"]),
                    fault_id=str(data["fault_id"]), description=str(data["description"]),
-                   data=dict(data.get("data", {})))
+                   data=dict(data.get("data", {})),
+                   subjects=tuple(str(x) for x in data.get("subjects", ())))
 
 
 @dataclass(frozen=True)

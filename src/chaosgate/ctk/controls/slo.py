@@ -75,7 +75,7 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
                       prometheus=prometheus_client(target, secrets), log=log.info)
     client = records_verdicts([s for s in cat if s.is_ratio], records, start=load_start,
                               end=load_end) if records else []
-    faults = [(a.timeline, a.change.data) for a in run.faults]
+    faults = [a.timeline for a in run.faults]
     return section(result, faults, client)
 
 
