@@ -1,4 +1,4 @@
-"""How accurate are chaosgate's TTR measurements? (DESIGN.md section 5; issue 4.6)
+"""How accurate are chaosgate's TTR measurements? (docs/architecture.md §4; issue 4.6)
 
 On a sandbox of its own, under open-model load, this injects N pod kills
 (every catalog replica at once, so the service really goes down) and N

@@ -1,7 +1,7 @@
 """The chaosgate exception tree.
 
 Every error the harness raises on purpose derives from :class:`ChaosgateError`
-and carries the process exit code that DESIGN.md section 6 assigns to it:
+and carries the process exit code that docs/architecture.md §6 assigns to it:
 
 - :class:`UsageError` (2): bad input; the message names the file, the field
   and the fix.

@@ -2,7 +2,7 @@
 
 Every judgement the harness makes (a gate, an SLO, a game day, a Chaos
 Toolkit run, a whole ``chaosgate gameday`` run) ends in one of three
-verdicts (DESIGN.md section 6):
+verdicts (docs/architecture.md §6):
 
 - ``pass`` (exit 0): every objective was kept, and the data show it;
 - ``fail`` (exit 1): an SLO was violated;

@@ -2,7 +2,7 @@
 
 Kubernetes cannot run on the test machine, so the Kubernetes platform is
 tested against this fake over real HTTP, through the official ``kubernetes``
-client and a generated kubeconfig (DESIGN.md section 8). It keeps state and
+client and a generated kubeconfig (docs/architecture.md §12). It keeps state and
 reacts like a cluster: pods with labels, readiness and uids; Deployments that
 replace deleted pods; NetworkPolicies; and, when "installed", the Chaos Mesh
 (``chaos-mesh.org/v1alpha1`` NetworkChaos, StressChaos) and CloudNativePG

@@ -60,7 +60,7 @@ def test_bounds_solve_the_binomial_tail_equations(k: int, n: int) -> None:
 
 
 def test_requests_needed_for_the_objectives() -> None:
-    assert requests_needed(0.9999) == 29_956  # DESIGN.md: "~30 000 requests with no failure"
+    assert requests_needed(0.9999) == 29_956  # "~30 000 requests with no failure"
     assert requests_needed(0.999) == 2_995
     assert requests_needed(0.95) == 59
     n = requests_needed(0.9999)

@@ -3,7 +3,7 @@
 The controls fill ``journal["chaosgate"]``::
 
     version     1
-    verdict     pass | fail | inconclusive       (DESIGN.md section 6)
+    verdict     pass | fail | inconclusive       (docs/architecture.md §6)
     exit_code   0 | 1 | 3                        what chaosgate's own front ends exit with
     reasons     why the verdict is not a pass
     load        the load control: profile, rate, request log, counts

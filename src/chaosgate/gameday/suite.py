@@ -4,7 +4,7 @@ the exit code, the verdict table.
 The command (:mod:`.cli`) does the I/O: it starts the sandbox, runs pytest
 as a subprocess with the command :func:`pytest_command` builds, reverts what
 the ledger still lists, reads the results the plugin wrote, and asks
-:func:`suite_verdict` for the verdict and exit code (DESIGN.md section 6) and
+:func:`suite_verdict` for the verdict and exit code (docs/architecture.md §6) and
 :func:`verdict_rows` for the table it prints.
 
 A game day's verdict, and the session's, are decided once, in the pytest

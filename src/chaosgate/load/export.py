@@ -8,7 +8,7 @@
   replaced atomically, so that several Locust workers and the harness can
   edit the same file;
 - :func:`require_locust_process`: the guard of the modules that import
-  locust (DESIGN.md section 1: never in the pytest or chaos process).
+  locust (docs/architecture.md §1: never in the pytest or chaos process).
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def require_locust_process(module: str) -> None:
     """Refuse to import ``module`` (which imports locust) outside a Locust process.
 
     Locust monkey-patches the whole process for gevent, which breaks ssl and
-    pytest-xdist in the pytest and chaos processes (DESIGN.md section 1).
+    pytest-xdist in the pytest and chaos processes (docs/architecture.md §1).
     Inside ``locust`` (console script or ``python -m locust``) ``locust.main``
     is already imported. ``CHAOSGATE_ALLOW_LOCUST_IMPORT=1`` overrides the
     guard for tools that know what they do (e.g. a type checker plugin).

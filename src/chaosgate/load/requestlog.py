@@ -1,6 +1,6 @@
 """The request log: one JSON line per request the load generator sent.
 
-This is the client-side observer of DESIGN.md section 5 (millisecond edges).
+This is the client-side observer of docs/architecture.md §4 (millisecond edges).
 The Locust recorder writes it; timelines and exact statistics read it. Kept
 tiny and dependency-free so both sides (the Locust subprocess and the
 harness) share one definition.

@@ -1,7 +1,7 @@
 """Load shapes for locustfiles: steady, ramp, spike and soak.
 
 LOCUST-SIDE ONLY: this module imports locust, so only a locustfile imports
-it; the harness never does (DESIGN.md section 1), and the guard below
+it; the harness never does (docs/architecture.md §1), and the guard below
 refuses any other importer. The arithmetic lives in
 :func:`chaosgate.load.profiles.target_users`, which the tests check without
 locust.

@@ -1,7 +1,7 @@
 """Locust users for chaosgate profiles: short timeouts, paced or open-model load.
 
 LOCUST-SIDE ONLY: this module imports locust, so only a Locust process (a
-locustfile) imports it; the harness never does (DESIGN.md section 1). The
+locustfile) imports it; the harness never does (docs/architecture.md §1). The
 guard below refuses any other importer.
 
 :class:`ChaosgateHttpUser` is a ``FastHttpUser`` base class that reads its

@@ -13,7 +13,7 @@ and allure-pytest are not running::
     test = gameday_test_result(writer, result, steps=phases.steps)
     writer.write_result(test)
 
-Status rules (DESIGN.md section 6): an SLO breach is *failed*
+Status rules (docs/architecture.md §6): an SLO breach is *failed*
 (``SLOViolated`` is an ``AssertionError``); a harness or infrastructure
 error, an inconclusive run included, is *broken*.
 """

@@ -8,8 +8,8 @@ session's verdict, so ``chaosgate gameday`` reads the verdict the pytest
 session decided and ``chaosgate report`` rebuilds the summary without
 re-running anything).
 
-Every verdict is a :data:`chaosgate.verdict.VerdictName` (DESIGN.md section
-6); several combine with :func:`chaosgate.verdict.combine`, and a verdict's
+Every verdict is a :data:`chaosgate.verdict.VerdictName` (docs/architecture.md
+§6); several combine with :func:`chaosgate.verdict.combine`, and a verdict's
 exit code is :func:`chaosgate.verdict.exit_code`.
 """
 

@@ -1,4 +1,4 @@
-"""Secrets never appear in any artifact (DESIGN.md section 7).
+"""Secrets never appear in any artifact (docs/architecture.md §7).
 
 Every text that goes into a report (attachments, environment values,
 messages, the summary page) passes through :func:`redact_text`;

@@ -1,4 +1,4 @@
-"""The embedded default target: a replicated shop on 127.0.0.1 (DESIGN.md section 3).
+"""The embedded default target: a replicated shop on 127.0.0.1 (docs/architecture.md §8).
 
 - :mod:`.topology` is the shape as data (ports, pods, links), :mod:`.config`
   renders configuration from it; both are pure.

@@ -1,4 +1,4 @@
-"""SLO verdicts from counts, request logs and timelines (DESIGN.md section 6). Pure.
+"""SLO verdicts from counts, request logs and timelines (docs/architecture.md §6). Pure.
 
 A ratio SLO (good events over all events, objective = minimum good ratio):
 

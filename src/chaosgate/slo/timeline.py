@@ -1,4 +1,4 @@
-"""Fault timelines from the two observers (DESIGN.md section 5). Pure: plain data in and out.
+"""Fault timelines from the two observers (docs/architecture.md §4). Pure: plain data in and out.
 
 Definitions (epoch seconds, each an :class:`Estimate` with bounds):
 
