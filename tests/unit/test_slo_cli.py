@@ -38,9 +38,7 @@ services: {{shop: {{selector: app=shop}}}}
 
 
 def run(*args: str) -> tuple[int, str]:
-    # A fixed width: the table folds PromQL to the terminal's (pytest-xdist workers have
-    # COLUMNS=80, a user's shell anything).
-    result = CliRunner().invoke(app, ["slo", "check", *args], env={"COLUMNS": "250"})
+    result = CliRunner().invoke(app, ["slo", "check", *args])
     return result.exit_code, result.output
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -22,12 +21,14 @@ DEFAULT_STATE_DIR = ".chaosgate/sandbox"
 
 class _StdoutConsole:
     """stdout as a rich Console made at each use, so that its width follows where stdout
-    goes *now*: a terminal (or ``COLUMNS``) sets it; anything else (CI logs, pipes, a test
-    runner's capture) gets 200 columns, so tables and the PromQL in them never wrap."""
+    goes *now*: a terminal's own width; anything else (CI logs, pipes, a test runner's
+    capture) gets 200 columns, so tables and the PromQL in them never wrap. ``COLUMNS``
+    is not trusted off a terminal: GNU readline exports it into every child of a process
+    that imported it (pytest does), so a CLI run by a test would wrap at 80."""
 
     def __getattr__(self, name: str) -> Any:
-        wide = sys.stdout.isatty() or "COLUMNS" in os.environ
-        return getattr(Console(highlight=False, width=None if wide else 200), name)
+        width = None if sys.stdout.isatty() else 200
+        return getattr(Console(highlight=False, width=width), name)
 
 
 console = cast(Console, _StdoutConsole())

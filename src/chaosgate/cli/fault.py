@@ -32,7 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _say(text: str) -> None:
-    console.print(text, markup=False)
+    console.print(text, markup=False, soft_wrap=True)  # a line is never broken
 
 
 def _common(default_duration: float) -> Callable[[F], F]:
