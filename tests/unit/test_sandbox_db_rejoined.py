@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from chaosgate.sandbox.patroni import ClusterMember
-
+from chaosgate.clients.patroni import ClusterMember
 from chaosgate.platforms.sandbox_db import rejoined
 
 HISTORY_TL3 = [[1, 100, "no recovery target specified", "2024-05-01T10:00:00+00:00", "pg1"],
