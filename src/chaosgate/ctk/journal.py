@@ -13,6 +13,12 @@ The controls fill ``journal["chaosgate"]``::
     gates       what decided (steady state, error budget, recovery), as the engine's
     verdicts    the statistical SLO verdicts (PromQL included), reported, not gating
     ledger      the ledger control: reverted at the end, left open
+    steady_state  whether the hypothesis held before and after the method
+    allure      the allure control: where the result was written
+
+:class:`ChaosgateSection` types it (:class:`MeasuredSection` is what the
+``slo`` control measures, :class:`LedgerSection` what the ``ledger`` control
+reports); the JSON form is exactly these dicts.
 
 ``chaos run`` itself can only exit 0 or 1, so :func:`journal_verdict` maps the
 verdict onto the journal: *fail* marks the run deviated (a weakness was
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypedDict
 
 from ..faults import FaultTimeline
 from ..faults.summary import summarize
@@ -38,6 +44,10 @@ from ..verdict import VerdictName, combine
 __all__ = [
     "KEY",
     "VERSION",
+    "ChaosgateSection",
+    "LedgerSection",
+    "MeasuredSection",
+    "TimelineSection",
     "failed_actions",
     "fault_json",
     "journal_verdict",
@@ -49,6 +59,52 @@ __all__ = [
 KEY = "chaosgate"
 VERSION = 1
 _MODULE_PREFIX = "chaosgate.ctk."
+
+
+class TimelineSection(TypedDict, total=False):
+    """``timeline``: the first fault's ``t_inject`` and each observer's timeline."""
+
+    t_inject: float | None
+    client: dict[str, Any]  # slo.timeline.Timeline.to_json()
+    server: dict[str, Any]
+    disagreements: list[str]
+
+
+class MeasuredSection(TypedDict):
+    """What the ``slo`` control measured: faults, timelines, TTR, gates, verdicts."""
+
+    faults: list[dict[str, Any]]  # FaultTimeline.to_json() and its summary lines
+    timeline: TimelineSection
+    ttr: dict[str, float | None]  # per observer
+    ttr_bounds: dict[str, dict[str, Any] | None]  # per observer: estimate and bounds
+    recovery: list[dict[str, Any]]  # recovery SLO verdicts
+    gates: list[dict[str, Any]]  # gameday.gates.Gate as dicts
+    gates_verdict: VerdictName
+    verdicts: list[dict[str, Any]]  # statistical SLO verdicts, reported, not gating
+
+
+class LedgerSection(TypedDict, total=False):
+    """``ledger``: what the ledger control reverted at the end and found still open."""
+
+    path: str
+    reverted: list[str]
+    problems: list[str]
+    open: list[str]
+    clean: bool
+    error: str
+
+
+class ChaosgateSection(MeasuredSection, total=False):
+    """``journal["chaosgate"]``, as the controls fill it (see the module doc)."""
+
+    version: int
+    verdict: VerdictName
+    exit_code: int
+    reasons: list[str]
+    steady_state: dict[str, bool | None]
+    load: dict[str, Any]  # the load control's report (or its error)
+    ledger: LedgerSection
+    allure: dict[str, Any]
 
 
 def _estimate(value: Any) -> Any:
@@ -68,7 +124,7 @@ def fault_json(timeline: FaultTimeline) -> dict[str, Any]:
 
 
 def section(evaluation: Evaluation, faults: Sequence[FaultTimeline],
-            client_verdicts: Iterable[SLOVerdict] = ()) -> dict[str, Any]:
+            client_verdicts: Iterable[SLOVerdict] = ()) -> MeasuredSection:
     """The measured part of the section: faults, timelines per observer, gates, verdicts."""
     m = evaluation.measurement
     observers = {name: tl for name, tl in (("client", m.client if m else None),
@@ -76,13 +132,17 @@ def section(evaluation: Evaluation, faults: Sequence[FaultTimeline],
                  if tl is not None}
     t_injects = [tl.t_inject for tl in faults if tl.t_inject is not None]
     recovery = list(m.verdicts) if m else []
+    timeline: TimelineSection = {
+        "t_inject": min(t_injects) if t_injects else None,
+        "disagreements": [d.describe() for d in (m.disagreements if m else ())],
+    }
+    if "client" in observers:
+        timeline["client"] = observers["client"].to_json()
+    if "server" in observers:
+        timeline["server"] = observers["server"].to_json()
     return {
         "faults": [fault_json(tl) for tl in faults],
-        "timeline": {
-            "t_inject": min(t_injects) if t_injects else None,
-            **{name: tl.to_json() for name, tl in observers.items()},
-            "disagreements": [d.describe() for d in (m.disagreements if m else ())],
-        },
+        "timeline": timeline,
         "ttr": {name: ttr_seconds(tl) for name, tl in observers.items()},
         "ttr_bounds": {name: _estimate(tl.ttr) for name, tl in observers.items()},
         "recovery": [v.to_json() for v in recovery],

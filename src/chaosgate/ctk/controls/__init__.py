@@ -35,12 +35,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..journal import KEY, VERSION
+from ..journal import KEY, VERSION, ChaosgateSection
 
 __all__ = ["chaosgate_section"]
 
 
-def chaosgate_section(journal: dict[str, Any]) -> dict[str, Any]:
+def chaosgate_section(journal: dict[str, Any]) -> ChaosgateSection:
     """``journal["chaosgate"]``, created when missing."""
-    found: dict[str, Any] = journal.setdefault(KEY, {"version": VERSION})
+    found: ChaosgateSection = journal.setdefault(KEY, {"version": VERSION})
     return found

@@ -21,31 +21,20 @@ left open makes the run inconclusive (``chaosgate cleanup`` is the way out).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
+from ..journal import LedgerSection
 from ..state import current, log
 from . import chaosgate_section
 
 __all__ = [
-    "LedgerSection",
     "after_experiment_control",
     "cleanup_control",
     "configure_control",
     "revert_leftovers",
 ]
-
-
-class LedgerSection(TypedDict, total=False):
-    """``journal["chaosgate"]["ledger"]``: what the ledger control reverted and found open."""
-
-    path: str
-    reverted: list[str]
-    problems: list[str]
-    open: list[str]
-    clean: bool
-    error: str
 
 
 def revert_leftovers(configuration: Mapping[str, Any] | None, heal_timeout: float = 120.0,

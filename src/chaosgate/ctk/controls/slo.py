@@ -28,7 +28,7 @@ Secrets: a ``prometheus`` scope (``bearer_token``, or ``username`` and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
@@ -38,7 +38,13 @@ from ...report.redact import redact_obj
 from ...slo.evaluate import records_verdicts
 from ...verdict import exit_code
 from ..config import prometheus_client
-from ..journal import journal_verdict, section, steady_states
+from ..journal import (
+    ChaosgateSection,
+    MeasuredSection,
+    journal_verdict,
+    section,
+    steady_states,
+)
 from ..observe import catalog
 from ..state import current, log
 from . import chaosgate_section
@@ -49,7 +55,7 @@ __all__ = ["after_experiment_control", "evaluate_run"]
 def evaluate_run(configuration: Configuration, secrets: Secrets, *,
                  max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
                  budget_period: float = DEFAULT_BUDGET_PERIOD,
-                 recovery_slo: str = "time-to-recover") -> dict[str, Any]:
+                 recovery_slo: str = "time-to-recover") -> MeasuredSection:
     """Evaluate this run's load and faults; the measured part of the journal section."""
     run = current()
     target = run.target(configuration)
@@ -106,9 +112,9 @@ def after_experiment_control(context: Experiment, state: Journal = None,
         measured = section(Evaluation([Gate("evaluation", "inconclusive", "", "", why)]), [])
     verdict, reasons = journal_verdict(state, measured["gates_verdict"], run.problems)
     out = chaosgate_section(state)
-    out.update(measured)
-    out.update({"verdict": verdict, "exit_code": exit_code(verdict), "reasons": reasons,
-                "steady_state": steady_states(state)})
+    out.update(cast(ChaosgateSection, measured))  # the measured keys, all present
+    out["verdict"], out["exit_code"] = verdict, exit_code(verdict)
+    out["reasons"], out["steady_state"] = reasons, steady_states(state)
     _redact_experiment(state)
     ttr = ", ".join(f"{k} {v:.2f} s" for k, v in measured["ttr"].items() if v is not None)
     log.info("chaosgate verdict: %s%s%s", verdict.upper(), f" (TTR {ttr})" if ttr else "",
