@@ -36,6 +36,7 @@ def test_switchover_promotes_the_candidate(make_kube: Factory) -> None:
     db, _ = adapter(make_kube)
     change = db.plan_failover("promote", "cg-00000000e1", candidate="shop-db-3")
     assert change.data["method"] == "switchover" and change.data["candidate"] == "shop-db-3"
+    assert change.subjects == ("shop-db-1",)
     db.apply(change)
     result = eventually(lambda: db.verify(change))
     assert "from shop-db-1 to shop-db-3 (timeline 2)" in result.detail
@@ -50,6 +51,7 @@ def test_delete_primary_fails_over_and_the_pod_rejoins(make_kube: Factory) -> No
     db, fake = adapter(make_kube)
     change = db.plan_failover("delete-primary", "cg-00000000e2")
     old_uid = change.data["old_primary_uid"]
+    assert change.subjects == ("shop-db-1",)
     db.apply(change)
     db.apply(change)  # again: the uid precondition spares the recreated pod
     eventually(lambda: db.verify(change))

@@ -73,6 +73,7 @@ def test_cluster_failover_moves_the_writer(aws: Any, tmp_path: Path) -> None:
     assert db.primary() == "shop-db-1" and db.healthy()
     change = db.plan_failover("failover", "cg-00000000f1", candidate="shop-db-3")
     assert change.data["candidate"] == "shop-db-3"
+    assert change.subjects == ("shop-db-1",)
     db.apply(change)
     result = db.verify(change)
     assert result.ok, result.detail
@@ -95,6 +96,7 @@ def test_multi_az_instance_reboot_with_force_failover(aws: Any, tmp_path: Path) 
     before = db.primary()
     assert before is not None and before.startswith("legacy@")
     change = db.plan_failover("reboot", "cg-00000000f3")
+    assert change.subjects == (before,)
     db.apply(change)  # moto accepts ForceFailover but does not move the instance
     result = db.verify(change)
     assert not result.ok and "still" in result.detail

@@ -22,7 +22,8 @@ def target(tmp_path: Path, base: int = 47000):
 
 def change(fid: str = "cg-0000000001") -> Change:
     return Change("partition", "sandbox", fid, "partition x",
-                  {"links": [{"name": "orders-pg0", "disable": True, "toxics": []}]})
+                  {"links": [{"name": "orders-pg0", "disable": True, "toxics": []}]},
+                  subjects=("orders-pg0",))
 
 
 def test_open_then_applied_then_reverted(tmp_path):

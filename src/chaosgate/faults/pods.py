@@ -12,15 +12,31 @@ from that poll (to :data:`~chaosgate.faults.base.POLL_INTERVAL`).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TypedDict, cast
 
-from ..platforms.base import Change, FaultKind, Moment, Platform, PodRef, ProbeResult
+from ..platforms.base import Change, FaultKind, Moment, Platform, PodRef, PodRefDict, ProbeResult
 from ..targets import Selector
 from .base import Actuator, PodFault
 
-__all__ = ["PodKill", "PodKillActuator"]
+__all__ = ["PodKill", "PodKillActuator", "PodKillData"]
 
 READY_SOURCE = "readiness poll"
+
+
+class PodKillData(TypedDict):
+    """The data of a pod kill's :class:`Change` (written by :meth:`PodKill.prepare`,
+    read only by :class:`PodKillActuator`)."""
+
+    pods: list[PodRefDict]  # the victims, as listed (uid = the incarnation to kill)
+    selector: str  # the label selector the victims were picked from
+    namespace: str
+    ready_before: int  # how many selected pods were ready before the kill
+    seed: int | None  # the seed the victims were picked with
+
+
+def _data(change: Change) -> PodKillData:
+    """``change.data`` as the pod kill wrote it."""
+    return cast(PodKillData, change.data)
 
 
 class PodKillActuator:
@@ -32,7 +48,7 @@ class PodKillActuator:
 
     @staticmethod
     def _victims(change: Change) -> list[PodRef]:
-        return [PodRef.from_json(p) for p in change.data["pods"]]
+        return [PodRef.from_json(p) for p in _data(change)["pods"]]
 
     def apply(self, change: Change) -> None:
         """Kill every victim (grace period 0)."""
@@ -52,7 +68,7 @@ class PodKillActuator:
 
     def verify_reverted(self, change: Change) -> ProbeResult:
         """Ok when as many pods are ready as before the kill, none a killed incarnation."""
-        data = change.data
+        data = _data(change)
         pods = self.platform.list_pods(Selector.parse(data["selector"]), data["namespace"])
         killed = {p.uid for p in self._victims(change)}
         ready = [p for p in pods if p.ready and p.uid not in killed]
@@ -61,7 +77,7 @@ class PodKillActuator:
         for pod in ready:
             if pod.name in victims and pod.name not in self.ready_at:
                 self.ready_at[pod.name] = (now, pod.uid)
-        ok = len(ready) >= int(data["ready_before"])
+        ok = len(ready) >= data["ready_before"]
         names = ", ".join(f"{p.name} ({p.uid})" for p in ready)
         return ProbeResult(ok, f"{len(ready)}/{data['ready_before']} ready: {names}")
 
@@ -81,13 +97,13 @@ class PodKill(PodFault):
     def prepare(self) -> tuple[Change, Actuator]:
         """List the pods, pick the victims, check the safety block."""
         victims, pods = self.victims()
-        data: dict[str, Any] = {
-            "pods": [p.to_json() for p in victims], "selector": str(self.selector),
-            "namespace": self.namespace, "ready_before": sum(p.ready for p in pods),
-            "seed": self.ctx.seed,
-        }
+        data = PodKillData(
+            pods=[p.to_json() for p in victims], selector=str(self.selector),
+            namespace=self.namespace, ready_before=sum(p.ready for p in pods),
+            seed=self.ctx.seed,
+        )
         names = ", ".join(f"{p.name} (uid {p.uid})" for p in victims)
         change = Change(FaultKind.KILL_PODS, self.ctx.platform.kind, self.fault_id,
                         f"kill {names} of {len(pods)} pod(s) {self.selector}, grace period 0",
-                        data)
+                        data, subjects=tuple(p.name for p in victims))
         return change, PodKillActuator(self.ctx.platform)

@@ -50,7 +50,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from ..targets import Selector, Target
 
@@ -67,9 +67,11 @@ __all__ = [
     "LatencySpec",
     "Moment",
     "NetworkScope",
+    "NetworkScopeDict",
     "PartitionSpec",
     "Platform",
     "PodRef",
+    "PodRefDict",
     "ProbeResult",
     "StressMode",
     "StressSpec",
@@ -113,6 +115,17 @@ class FaultKind(StrEnum):
 _LEGACY_KINDS = {"pod_kill": "kill-pods", "db_failover": "failover-db"}
 
 
+class PodRefDict(TypedDict):
+    """A :class:`PodRef` as plain JSON (:meth:`PodRef.to_json`), e.g. in change data."""
+
+    name: str
+    namespace: str
+    labels: dict[str, str]
+    ready: bool  # ready when it was listed
+    uid: str  # incarnation: the pid in the sandbox, metadata.uid in Kubernetes
+    node: str | None  # the node (Kubernetes) or None
+
+
 @dataclass(frozen=True)
 class PodRef:
     """One pod (sandbox: a supervised program) as a platform lists it."""
@@ -124,14 +137,13 @@ class PodRef:
     uid: str  # incarnation: the pid in the sandbox, metadata.uid in Kubernetes
     node: str | None = None  # the node (Kubernetes) or None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PodRefDict:
         """Plain data for the ledger and reports."""
-        data = asdict(self)
-        data["labels"] = dict(self.labels)
-        return data
+        return PodRefDict(name=self.name, namespace=self.namespace, labels=dict(self.labels),
+                          ready=self.ready, uid=self.uid, node=self.node)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PodRef:
+    def from_json(cls, data: PodRefDict) -> PodRef:
         """The inverse of :meth:`to_json`."""
         return cls(
             name=str(data["name"]),
@@ -141,6 +153,17 @@ class PodRef:
             uid=str(data["uid"]),
             node=data.get("node"),
         )
+
+
+class NetworkScopeDict(TypedDict):
+    """A :class:`NetworkScope` as plain JSON (:meth:`NetworkScope.to_json`)."""
+
+    namespace: str
+    selector: str | None  # canonical label selector text
+    peer_selector: str | None
+    peer_namespace: str | None
+    dependency: str | None
+    links: list[str]
 
 
 @dataclass(frozen=True)
@@ -178,14 +201,15 @@ class NetworkScope:
         via = f" ({', '.join(self.links)})" if self.links else ""
         return f"{left} <-> {right}{via}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> NetworkScopeDict:
         """Plain data."""
-        data = asdict(self)
-        data["links"] = list(self.links)
-        return data
+        return NetworkScopeDict(namespace=self.namespace, selector=self.selector,
+                                peer_selector=self.peer_selector,
+                                peer_namespace=self.peer_namespace, dependency=self.dependency,
+                                links=list(self.links))
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> NetworkScope:
+    def from_json(cls, data: NetworkScopeDict) -> NetworkScope:
         """The inverse of :meth:`to_json`."""
         return cls(
             namespace=str(data["namespace"]),

@@ -16,12 +16,16 @@ by hand:
 ready. Neither method is undone (no failback): ``revert`` is a no-op and
 ``verify_reverted`` waits for the cluster to be healthy with the old primary
 back as a ready replica.
+
+The change's data (:class:`CnpgFailoverData`) is private to this module; its
+``subjects`` are ``(old_primary,)``, the instance name the Cluster status
+(and so :meth:`CloudNativePG.moments`) uses.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from ..clients.kubernetes import KubeApi
 from ..exceptions import Inconclusive, UsageError
@@ -29,11 +33,32 @@ from ..targets import Target
 from . import k8s_manifests as mf
 from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 
-__all__ = ["CNPG", "HEALTHY_PHASE", "CloudNativePG"]
+__all__ = ["CNPG", "HEALTHY_PHASE", "CloudNativePG", "CnpgFailoverData"]
 
 CNPG = ("postgresql.cnpg.io", "v1", "clusters")
 HEALTHY_PHASE = "Cluster in healthy state"
 _ALIASES = {"promote": "switchover"}
+
+CnpgMethod = Literal["switchover", "delete-primary"]
+
+
+class CnpgFailoverData(TypedDict):
+    """The data of a CloudNativePG failover :class:`Change`.
+
+    Written by :meth:`CloudNativePG.plan_failover`, read only by :class:`CloudNativePG`.
+    """
+
+    method: CnpgMethod  # ``promote`` is recorded as ``switchover``
+    namespace: str  # the Cluster's namespace
+    cluster: str  # the Cluster's name
+    old_primary: str  # the primary instance when planned
+    old_primary_uid: str  # its pod's metadata.uid (delete-primary deletes only that one)
+    candidate: NotRequired[str]  # switchover only: the replica to promote
+
+
+def _data(change: Change) -> CnpgFailoverData:
+    """``change.data`` as :meth:`CloudNativePG.plan_failover` wrote it."""
+    return cast(CnpgFailoverData, change.data)
 
 
 def _ready(pod: dict[str, Any] | None) -> bool:
@@ -129,9 +154,10 @@ class CloudNativePG:
             raise Inconclusive(f"CloudNativePG cluster {self.cluster} is not healthy ({why}); "
                                "chaosgate fails over only a healthy cluster")
         old = str(status["currentPrimary"])
-        data: dict[str, Any] = {"method": method, "namespace": self.namespace,
-                                "cluster": self.cluster, "old_primary": old,
-                                "old_primary_uid": pods[old]["metadata"]["uid"]}
+        data = CnpgFailoverData(method=cast(CnpgMethod, method),  # one of methods(), checked
+                                namespace=self.namespace, cluster=self.cluster,
+                                old_primary=old,
+                                old_primary_uid=str(pods[old]["metadata"]["uid"]))
         if method == "switchover":
             replicas = sorted(n for n, p in pods.items() if n != old and _ready(p))
             if candidate is not None and candidate not in replicas:
@@ -144,11 +170,11 @@ class CloudNativePG:
         else:
             text = f"delete primary pod {self.namespace}/{old} of {self.cluster} (grace 0)"
         return Change(FaultKind.FAILOVER_DB, "kubernetes", fault_id, text + " (CloudNativePG)",
-                      data)
+                      data, subjects=(old,))
 
     def apply(self, change: Change) -> None:
         """Patch ``status.targetPrimary`` (switchover) or delete the primary's pod."""
-        data = change.data
+        data = _data(change)
         if data["method"] == "delete-primary":
             self.kube.delete_pod(data["namespace"], data["old_primary"], data["old_primary_uid"])
             return
@@ -165,7 +191,7 @@ class CloudNativePG:
     def verify(self, change: Change) -> ProbeResult:
         """Ok when another instance than the old primary is the primary and ready."""
         status, pods = self._status(), self._pods()
-        current, old = status.get("currentPrimary"), change.data["old_primary"]
+        current, old = status.get("currentPrimary"), _data(change)["old_primary"]
         if current == old or not current:
             return ProbeResult(False, f"{old} is still the primary of {self.cluster} "
                                       f"(phase {status.get('phase')!r})")
@@ -181,7 +207,7 @@ class CloudNativePG:
         """Ok when the cluster is healthy and the old primary is a ready replica again."""
         status, pods = self._status(), self._pods()
         why = self._health(status, pods)
-        old = change.data["old_primary"]
+        old = _data(change)["old_primary"]
         if why is not None:
             return ProbeResult(False, f"{self.cluster} is not healthy yet: {why}")
         if status.get("currentPrimary") == old or not _ready(pods.get(old)):

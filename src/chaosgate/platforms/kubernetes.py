@@ -13,11 +13,17 @@
 
 Every namespace a fault touches must be allowed by the target's safety
 block. Reverts delete what the change names; a 404 is success.
+
+A change's data (:class:`KubeObjectsData`: the objects it creates) is private
+to this module. Its ``subjects`` name pods as ``<namespace>/<name>``, the form
+Chaos Mesh's container records (and so :meth:`KubernetesPlatform.moments`)
+use: the pods on the selected side of a network fault (the created objects'
+names when no pod matches), or the stressed pods.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from ..clients.kubernetes import KubeApi, api_client
 from ..exceptions import UsageError
@@ -37,12 +43,14 @@ from .base import (
     StressSpec,
 )
 
-__all__ = ["CHAOS_MESH", "KubernetesPlatform", "kubernetes_database"]
+__all__ = ["CHAOS_MESH", "KubeObjectsData", "KubernetesPlatform", "kubernetes_database"]
 
 #: Chaos Mesh's API group/version and the resources chaosgate creates there.
 CHAOS_MESH = ("chaos-mesh.org", "v1alpha1")
 _CHAOS_PLURALS = {"NetworkChaos": "networkchaos", "StressChaos": "stresschaos"}
 _CNI_NOTE = "enforcement depends on the cluster's CNI supporting NetworkPolicy"
+#: The kinds of change this platform plans (and so whose data it reads).
+_PLANNED = (FaultKind.PARTITION, FaultKind.LATENCY, FaultKind.STRESS)
 
 
 def _pod_ref(pod: dict[str, Any]) -> PodRef:
@@ -55,9 +63,32 @@ def _pod_ref(pod: dict[str, Any]) -> PodRef:
                   node=(pod.get("spec") or {}).get("nodeName"))
 
 
-def _objects(change: Change) -> list[dict[str, Any]]:
+class KubeObjectsData(TypedDict):
+    """The data of a Kubernetes partition, latency or stress :class:`Change`.
+
+    Written by :meth:`KubernetesPlatform.plan_partition`, ``plan_latency`` and
+    ``plan_stress``; read only here (apply creates the objects, revert
+    deletes them by kind, namespace and name).
+    """
+
+    objects: list[mf.Manifest]  # NetworkPolicy, NetworkChaos or StressChaos bodies
+
+
+def _data(change: Change) -> KubeObjectsData:
+    """``change.data`` as this platform's planners wrote it."""
+    return cast(KubeObjectsData, change.data)
+
+
+def _objects(change: Change) -> list[mf.Manifest]:
     """The objects a change created (none for a pod kill, which the platform never reverts)."""
-    return list(change.data.get("objects", []))
+    if change.kind not in _PLANNED:
+        return []
+    return list(_data(change)["objects"])
+
+
+def _pod_subject(pod: dict[str, Any]) -> str:
+    """A pod as a change's subject: ``<namespace>/<name>``, as Chaos Mesh records name it."""
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
 
 
 class KubernetesPlatform:
@@ -146,7 +177,7 @@ class KubernetesPlatform:
                           for o in objects)
         return Change(FaultKind.PARTITION, self.kind, fault_id,
                       f"partition {spec.scope.describe()} ({spec.direction}) via {how} {names}",
-                      {"objects": objects})
+                      KubeObjectsData(objects=objects), subjects=self._subjects(source, objects))
 
     def plan_latency(self, spec: LatencySpec, fault_id: str) -> Change:
         """A Chaos Mesh NetworkChaos delay per peer; UsageError without Chaos Mesh."""
@@ -159,7 +190,8 @@ class KubernetesPlatform:
                    for i, peer in enumerate(peers)]
         return Change(FaultKind.LATENCY, self.kind, fault_id,
                       f"delay {spec.scope.describe()} ({spec.direction}) by {spec.latency_ms} "
-                      f"± {spec.jitter_ms} ms via Chaos Mesh NetworkChaos", {"objects": objects})
+                      f"± {spec.jitter_ms} ms via Chaos Mesh NetworkChaos",
+                      KubeObjectsData(objects=objects), subjects=self._subjects(source, objects))
 
     def plan_stress(self, spec: StressSpec, pods: list[PodRef], fault_id: str) -> Change:
         """A Chaos Mesh StressChaos (cpu or memory) on exactly ``pods``; no side effect."""
@@ -180,7 +212,8 @@ class KubernetesPlatform:
                 else f"{spec.memory_mb} MiB of memory")
         return Change(FaultKind.STRESS, self.kind, fault_id,
                       f"stress {', '.join(p.name for p in pods)} with {what} via Chaos Mesh "
-                      "StressChaos", {"objects": [manifest]})
+                      "StressChaos", KubeObjectsData(objects=[manifest]),
+                      subjects=tuple(f"{p.namespace}/{p.name}" for p in pods))
 
     def _sides(self, scope: NetworkScope) -> tuple[mf.Scoped, list[mf.Scoped]]:
         source, peers = mf.resolve_scope(self.target, scope)
@@ -188,8 +221,15 @@ class KubernetesPlatform:
             self.check_namespace(namespace)
         return source, peers
 
+    def _subjects(self, source: mf.Scoped, objects: list[mf.Manifest]) -> tuple[str, ...]:
+        """A network change's subjects: the selected side's pods now (``namespace/name``),
+        else the names of the objects it creates."""
+        selector, namespace = source
+        pods = sorted(_pod_subject(p) for p in self.kube.list_pods(namespace, str(selector)))
+        return tuple(pods) or tuple(o["metadata"]["name"] for o in objects)
+
     def _isolation_policies(self, source: mf.Scoped, peers: list[mf.Scoped], direction: str,
-                            fault_id: str) -> list[dict[str, Any]]:
+                            fault_id: str) -> list[mf.Manifest]:
         plans: list[tuple[str, mf.Scoped, list[mf.Scoped]]] = []
         if direction in ("to", "both"):
             plans += [(f"to-{i}", peer, [source]) for i, peer in enumerate(peers)]
@@ -252,7 +292,7 @@ class KubernetesPlatform:
             details.append(result.detail)
         return ProbeResult(True, "; ".join(details))
 
-    def _verify_policy(self, obj: dict[str, Any], fault_id: str) -> ProbeResult:
+    def _verify_policy(self, obj: mf.Manifest, fault_id: str) -> ProbeResult:
         meta = obj["metadata"]
         where = f"NetworkPolicy {meta['namespace']}/{meta['name']}"
         present = self.kube.list_network_policies(meta["namespace"],
@@ -271,7 +311,7 @@ class KubernetesPlatform:
         return ProbeResult(True, f"{where} isolates {len(pods)} pod(s) of {isolated} from "
                                  f"{meta['annotations']['chaosgate.io/excludes']} ({_CNI_NOTE})")
 
-    def _verify_chaos(self, obj: dict[str, Any]) -> ProbeResult:
+    def _verify_chaos(self, obj: mf.Manifest) -> ProbeResult:
         meta = obj["metadata"]
         where = f"{obj['kind']} {meta['namespace']}/{meta['name']}"
         found = self.kube.get_custom(*CHAOS_MESH, _CHAOS_PLURALS[obj["kind"]], meta["namespace"],
@@ -312,7 +352,7 @@ class KubernetesPlatform:
             if left:
                 return ProbeResult(False, f"{obj['kind']} {meta['namespace']}/{meta['name']} "
                                           "still exists")
-        return ProbeResult(True, f"{len(change.data['objects'])} object(s) removed")
+        return ProbeResult(True, f"{len(_objects(change))} object(s) removed")
 
     def moments(self, change: Change, since: float) -> list[Moment]:
         """Chaos Mesh's per-target apply/recover events since ``since`` (if still readable)."""

@@ -14,21 +14,42 @@ Credentials come from boto3's usual chain (environment, profile, IRSA or an
 instance role), never from the target file; ``AWS_ENDPOINT_URL`` works as in
 any boto3 program. A failover is not undone: ``revert`` is a no-op and
 ``verify_reverted`` waits for every member to be available again.
+
+The change's data (:class:`RdsFailoverData`) is private to this module; its
+``subjects`` are ``(old_primary,)``.
 """
 
 from __future__ import annotations
 
 import importlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from ..exceptions import Inconclusive, UsageError
 from ..targets import Target
 from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 
-__all__ = ["RdsDatabase"]
+__all__ = ["RdsDatabase", "RdsFailoverData"]
 
 _NOT_FOUND = ("DBClusterNotFoundFault", "DBInstanceNotFound", "DBInstanceNotFoundFault")
+
+
+class RdsFailoverData(TypedDict):
+    """The data of an RDS failover :class:`Change`.
+
+    Written by :meth:`RdsDatabase.plan_failover`, read only by :class:`RdsDatabase`.
+    """
+
+    method: Literal["failover", "reboot"]  # failover: a DB cluster; reboot: an instance
+    identifier: str  # the DB cluster or instance identifier
+    shape: Literal["cluster", "instance"]
+    old_primary: str | None  # the writer (cluster) or ``<id>@<availability zone>`` (instance)
+    candidate: NotRequired[str]  # failover only: the reader to fail over to
+
+
+def _data(change: Change) -> RdsFailoverData:
+    """``change.data`` as :meth:`RdsDatabase.plan_failover` wrote it."""
+    return cast(RdsFailoverData, change.data)
 
 
 def _code(exc: Exception) -> str:
@@ -162,12 +183,16 @@ class RdsDatabase:
         if not self.healthy():
             raise Inconclusive(f"RDS {self.shape()} {self.identifier} is not healthy (every "
                                "member available, a standby or reader to fail over to)")
-        data: dict[str, Any] = {"method": method, "identifier": self.identifier,
-                                "shape": self.shape(), "old_primary": self.primary()}
+        old = self.primary()
+        data = RdsFailoverData(method="reboot" if method == "reboot" else "failover",
+                               identifier=self.identifier,
+                               shape="cluster" if self.shape() == "cluster" else "instance",
+                               old_primary=old)
+        subjects = (old,) if old is not None else ()
         if method == "reboot":
             return Change(FaultKind.FAILOVER_DB, "kubernetes", fault_id,
                           f"reboot RDS instance {self.identifier} with ForceFailover "
-                          f"(primary now {data['old_primary']})", data)
+                          f"(primary now {old})", data, subjects=subjects)
         cluster = self._cluster()
         readers = sorted((m for m in cluster["DBClusterMembers"] if not m.get("IsClusterWriter")),
                          key=lambda m: (m.get("PromotionTier", 15), m["DBInstanceIdentifier"]))
@@ -177,12 +202,12 @@ class RdsDatabase:
                              f"{', '.join(names)}")
         data["candidate"] = candidate or names[0]
         return Change(FaultKind.FAILOVER_DB, "kubernetes", fault_id,
-                      f"fail RDS cluster {self.identifier} over from {data['old_primary']} to "
-                      f"{data['candidate']}", data)
+                      f"fail RDS cluster {self.identifier} over from {old} to "
+                      f"{data['candidate']}", data, subjects=subjects)
 
     def apply(self, change: Change) -> None:
         """``failover_db_cluster`` or ``reboot_db_instance(ForceFailover=True)``."""
-        data = change.data
+        data = _data(change)
         if data["method"] == "reboot":
             self._call("reboot_db_instance", DBInstanceIdentifier=data["identifier"],
                        ForceFailover=True)
@@ -192,7 +217,7 @@ class RdsDatabase:
 
     def verify(self, change: Change) -> ProbeResult:
         """Ok when another writer (or another Availability Zone) is the available primary."""
-        now, old = self.primary(), change.data["old_primary"]
+        now, old = self.primary(), _data(change)["old_primary"]
         if now is None:
             return ProbeResult(False, f"{self.identifier} has no available primary yet")
         if now == old:

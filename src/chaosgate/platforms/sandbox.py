@@ -32,7 +32,7 @@ from .base import (
     ProbeResult,
     StressSpec,
 )
-from .sandbox_net import LinkActuator, plan_latency, plan_partition
+from .sandbox_net import LinkActuator, plan_latency, plan_partition, toxic_names
 from .sandbox_stress import StressActuator, plan_stress
 
 __all__ = ["SandboxPlatform"]
@@ -153,17 +153,23 @@ class SandboxPlatform:
             return []
 
     def moments(self, change: Change, since: float) -> list[Moment]:
-        """Process events of the change's pods, fault proxy events of its links."""
+        """Process events of the change's pods, fault proxy events of its links.
+
+        The pods (pod kill, stress) or links (partition, latency) are the
+        change's ``subjects``; only a network change's toxic names come from
+        its data, through :func:`.sandbox_net.toxic_names`.
+        """
         moments: list[Moment] = []
-        pods = {str(p["name"]) for p in change.data.get("pods", ())}
-        if pods:
+        subjects = set(change.subjects)
+        if not subjects:
+            return moments
+        if change.kind in (FaultKind.PARTITION, FaultKind.LATENCY):
+            moments += groundtruth.proxy_moments(self.proxy.events(), subjects, since,
+                                                 toxic_names(change))
+        elif change.kind in (FaultKind.KILL_PODS, FaultKind.STRESS):
             moments += groundtruth.process_moments(read_events(self.topo.events_file),
-                                                   pods, since)
-            moments += groundtruth.haproxy_moments(self._log("haproxy"), pods, since)
-            for pod in pods:
+                                                   subjects, since)
+            moments += groundtruth.haproxy_moments(self._log("haproxy"), subjects, since)
+            for pod in sorted(subjects):
                 moments += groundtruth.serving_moments(self._log(pod), pod, since)
-        links = {str(x["name"]) for x in change.data.get("links", ())}
-        toxics = {str(t["name"]) for x in change.data.get("links", ()) for t in x["toxics"]}
-        if links:
-            moments += groundtruth.proxy_moments(self.proxy.events(), links, since, toxics)
         return sorted(moments, key=lambda m: m.t)

@@ -14,6 +14,9 @@
 A failover is not undone by failing back: reverting a switchover or failover
 only waits for the cluster to be healthy again, every member on the new
 timeline and that timeline in the leader's ``/history`` (:func:`rejoined`).
+
+The change's data (:class:`PatroniFailoverData`) is private to this module;
+its ``subjects`` are ``(old_leader,)``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 from ..clients.patroni import ClusterMember, PatroniClient
 from ..clients.processes import identify, signal_identity
@@ -34,7 +37,29 @@ from ..targets import Target
 from . import groundtruth
 from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 
-__all__ = ["SandboxPatroni", "postmaster_pid", "rejoined"]
+__all__ = ["PatroniFailoverData", "SandboxPatroni", "postmaster_pid", "rejoined"]
+
+PatroniMethod = Literal["switchover", "failover", "node-crash"]
+
+
+class PatroniFailoverData(TypedDict):
+    """The data of a sandbox Patroni failover :class:`Change`.
+
+    Written by :meth:`SandboxPatroni.plan_failover`, read only by
+    :class:`SandboxPatroni`.
+    """
+
+    method: PatroniMethod
+    old_leader: str  # the member that led when the failover was planned
+    candidate: str  # the replica meant to take over
+    old_timeline: int | None  # the old leader's timeline then
+    program: str  # the old leader's supervisord program (node-crash stops it)
+    data_dir: str  # the old leader's PostgreSQL data directory (its postmaster.pid)
+
+
+def _data(change: Change) -> PatroniFailoverData:
+    """``change.data`` as :meth:`SandboxPatroni.plan_failover` wrote it."""
+    return cast(PatroniFailoverData, change.data)
 
 
 def postmaster_pid(data_dir: Path) -> int | None:
@@ -149,15 +174,16 @@ class SandboxPatroni:
                "failover": f"failover to {chosen} (leader {leader.name})",
                "node-crash": f"crash {leader.name} (SIGKILL Patroni and postmaster, held down); "
                              f"{chosen} should promote"}[method]
-        return Change(FaultKind.FAILOVER_DB, "sandbox", fault_id, how, {
-            "method": method, "old_leader": leader.name, "candidate": chosen,
-            "old_timeline": leader.timeline, "program": leader.name,
-            "data_dir": str(member.data_dir),
-        })
+        data = PatroniFailoverData(
+            method=cast(PatroniMethod, method),  # one of methods(), checked above
+            old_leader=leader.name, candidate=chosen, old_timeline=leader.timeline,
+            program=leader.name, data_dir=str(member.data_dir))
+        return Change(FaultKind.FAILOVER_DB, "sandbox", fault_id, how, data,
+                      subjects=(leader.name,))
 
     def apply(self, change: Change) -> None:
         """Request the switchover/failover, or crash the leader's node."""
-        data = change.data
+        data = _data(change)
         try:
             if data["method"] == "switchover":
                 self.patroni.switchover(data["old_leader"], data["candidate"])
@@ -183,15 +209,16 @@ class SandboxPatroni:
     def verify(self, change: Change) -> ProbeResult:
         """Ok when a member other than the old leader is the running leader."""
         now = self.primary()
-        old = change.data["old_leader"]
+        old = _data(change)["old_leader"]
         return ProbeResult(now is not None and now != old,
                            f"leader now {now or 'none'} (was {old})")
 
     def revert(self, change: Change) -> None:
         """Start a crashed node again (no-op otherwise). Idempotent."""
-        if change.data["method"] != "node-crash":
+        data = _data(change)
+        if data["method"] != "node-crash":
             return
-        program = change.data["program"]
+        program = data["program"]
         try:
             info = self.supervisor.process(program)
             if info.state in ("STOPPED", "EXITED", "FATAL", "STOPPING"):
@@ -209,7 +236,8 @@ class SandboxPatroni:
         members = self._cluster()
         leader = next((m for m in members if m.is_leader), None)
         history = self._history(leader.name) if leader is not None else None
-        return rejoined(change.data["old_leader"], change.data.get("old_timeline"), members,
+        data = _data(change)
+        return rejoined(data["old_leader"], data.get("old_timeline"), members,
                         self.healthy(), history)
 
     def _history(self, member: str) -> list[list[Any]] | None:
@@ -225,7 +253,7 @@ class SandboxPatroni:
     def moments(self, change: Change, since: float) -> list[Moment]:
         """Process events of the crashed node and Patroni timeline changes."""
         moments = groundtruth.process_moments(
-            read_events(self.topo.events_file), {change.data["program"]}, since)
+            read_events(self.topo.events_file), {_data(change)["program"]}, since)
         moments += self._kills.get(change.fault_id, [])
         leader = self.primary()
         # the leader's history is complete (verify_reverted waited for it); a rejoining

@@ -4,9 +4,10 @@
 links and which end of each the selected pods are on; :func:`plan_partition`
 and :func:`plan_latency` (pure) turn that into a :class:`Change` whose data
 lists, per link, its listen address, the probe that speaks to it, whether to
-disable it and which toxics to add. :class:`LinkActuator` applies, verifies
-and reverts such a change through the Toxiproxy API, so it works against a
-real Toxiproxy as well.
+disable it and which toxics to add (:class:`LinkChangeData`, private to this
+module; the change's ``subjects`` are the link names). :class:`LinkActuator`
+applies, verifies and reverts such a change through the Toxiproxy API, so it
+works against a real Toxiproxy as well.
 
 Direction, seen from the selected pods: ``both`` disables the link (new
 connections refused, open ones cut); ``to``/``from`` blackhole one stream
@@ -20,7 +21,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Literal, NotRequired, TypedDict, TypeVar, cast
 
 from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import UsageError
@@ -32,13 +33,69 @@ from .base import (
     FaultKind,
     LatencySpec,
     NetworkScope,
+    NetworkScopeDict,
     PartitionSpec,
     ProbeResult,
 )
 
-__all__ = ["LinkActuator", "plan_latency", "plan_partition", "resolve_links"]
+__all__ = [
+    "LinkActuator",
+    "LinkChangeData",
+    "LinkEntry",
+    "ToxicDict",
+    "plan_latency",
+    "plan_partition",
+    "resolve_links",
+    "toxic_names",
+]
 
 PROBE_TIMEOUT = 1.5
+
+Stream = Literal["upstream", "downstream"]
+
+
+class ToxicDict(TypedDict):
+    """One toxic, as the Toxiproxy API takes it (``POST /proxies/<link>/toxics``)."""
+
+    name: str  # <fault_id>-blackhole-<stream> or <fault_id>-latency-<stream>
+    type: str  # "timeout" (blackhole) or "latency"
+    stream: Stream
+    toxicity: float
+    attributes: dict[str, int]  # {"timeout": 0} or {"latency": ms, "jitter": ms}
+
+
+class LinkEntry(TypedDict):
+    """One link of a network change: where to probe it and what to do to it."""
+
+    name: str  # the link (a fault proxy proxy) name
+    listen: str  # host:port of the link's listener, where probes connect
+    probe: netprobe.ProbeKind  # the protocol the probe speaks
+    disable: bool  # partition both ways: the link is disabled
+    toxics: list[ToxicDict]  # added by apply, removed by name on revert
+
+
+class LinkChangeData(TypedDict):
+    """The data of a sandbox partition or latency :class:`Change`.
+
+    Written by :func:`plan_partition` / :func:`plan_latency`, read only here
+    (by :class:`LinkActuator` and :func:`toxic_names`).
+    """
+
+    links: list[LinkEntry]
+    direction: Direction
+    scope: NetworkScopeDict  # the scope the links were resolved from
+    latency_ms: NotRequired[int]  # latency only
+    jitter_ms: NotRequired[int]  # latency only
+
+
+def _data(change: Change) -> LinkChangeData:
+    """``change.data`` as :func:`plan_partition` or :func:`plan_latency` wrote it."""
+    return cast(LinkChangeData, change.data)
+
+
+def toxic_names(change: Change) -> set[str]:
+    """The names of the toxics a planned network change adds (for its ground truth)."""
+    return {t["name"] for entry in _data(change)["links"] for t in entry["toxics"]}
 
 
 def _service_name(target: Target, selector: str, namespace: str, field: str) -> str:
@@ -75,43 +132,43 @@ def resolve_links(target: Target, scope: NetworkScope) -> list[tuple[Link, bool]
     return [(x, side is None or x.source == side) for x in links]
 
 
-def _stream(selected_is_source: bool, direction: Direction) -> list[str]:
+def _stream(selected_is_source: bool, direction: Direction) -> list[Stream]:
     if direction == "both":
         return ["upstream", "downstream"]
     to_upstream = (direction == "to") == selected_is_source
     return ["upstream" if to_upstream else "downstream"]
 
 
-def _probe_kind(target: Target, link: Link) -> str:
+def _probe_kind(target: Target, link: Link) -> netprobe.ProbeKind:
     members = {m.name for m in target.database.members} if target.database else set()
     return "pg" if link.destination in members else "http"
 
 
-def _link_entry(target: Target, link: Link, listen: Mapping[str, str]) -> dict[str, Any]:
-    return {"name": link.name, "listen": listen[link.name], "probe": _probe_kind(target, link),
-            "disable": False, "toxics": []}
+def _link_entry(target: Target, link: Link, listen: Mapping[str, str]) -> LinkEntry:
+    return LinkEntry(name=link.name, listen=listen[link.name], probe=_probe_kind(target, link),
+                     disable=False, toxics=[])
 
 
 def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
                    listen: Mapping[str, str]) -> Change:
     """The change that partitions ``spec.scope`` (``listen``: link name -> host:port)."""
-    entries = []
+    entries: list[LinkEntry] = []
     for link, selected_is_source in resolve_links(target, spec.scope):
         entry = _link_entry(target, link, listen)
         if spec.direction == "both":
             entry["disable"] = True
         else:
             stream = _stream(selected_is_source, spec.direction)[0]
-            entry["toxics"] = [{"name": f"{fault_id}-blackhole-{stream}", "type": "timeout",
-                                "stream": stream, "toxicity": 1.0,
-                                "attributes": {"timeout": 0}}]
+            entry["toxics"] = [ToxicDict(name=f"{fault_id}-blackhole-{stream}", type="timeout",
+                                         stream=stream, toxicity=1.0,
+                                         attributes={"timeout": 0})]
         entries.append(entry)
     how = "down" if spec.direction == "both" else f"blackholed ({spec.direction})"
-    names = ", ".join(e["name"] for e in entries)
+    names = tuple(e["name"] for e in entries)
+    data = LinkChangeData(links=entries, direction=spec.direction, scope=spec.scope.to_json())
     return Change(FaultKind.PARTITION, "sandbox", fault_id,
-                  f"partition {spec.scope.describe()}: link(s) {names} {how}",
-                  {"links": entries, "direction": spec.direction,
-                   "scope": spec.scope.to_json()})
+                  f"partition {spec.scope.describe()}: link(s) {', '.join(names)} {how}",
+                  data, subjects=names)
 
 
 def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
@@ -119,39 +176,39 @@ def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
     """The change that adds ``spec.latency_ms`` ± ``spec.jitter_ms`` to ``spec.scope``'s links."""
     if spec.latency_ms <= 0 or spec.jitter_ms < 0:
         raise UsageError("--latency must be > 0 ms and --jitter >= 0 ms")
-    entries = []
+    entries: list[LinkEntry] = []
     for link, selected_is_source in resolve_links(target, spec.scope):
         entry = _link_entry(target, link, listen)
         entry["toxics"] = [
-            {"name": f"{fault_id}-latency-{stream}", "type": "latency", "stream": stream,
-             "toxicity": 1.0,
-             "attributes": {"latency": spec.latency_ms, "jitter": spec.jitter_ms}}
+            ToxicDict(name=f"{fault_id}-latency-{stream}", type="latency", stream=stream,
+                      toxicity=1.0,
+                      attributes={"latency": spec.latency_ms, "jitter": spec.jitter_ms})
             for stream in _stream(selected_is_source, spec.direction)
         ]
         entries.append(entry)
-    names = ", ".join(e["name"] for e in entries)
+    names = tuple(e["name"] for e in entries)
+    data = LinkChangeData(links=entries, latency_ms=spec.latency_ms, jitter_ms=spec.jitter_ms,
+                          direction=spec.direction, scope=spec.scope.to_json())
     return Change(FaultKind.LATENCY, "sandbox", fault_id,
-                  f"latency {spec.latency_ms}±{spec.jitter_ms} ms ({spec.direction}) on {names}",
-                  {"links": entries, "latency_ms": spec.latency_ms,
-                   "jitter_ms": spec.jitter_ms, "direction": spec.direction,
-                   "scope": spec.scope.to_json()})
+                  f"latency {spec.latency_ms}±{spec.jitter_ms} ms ({spec.direction}) on "
+                  f"{', '.join(names)}", data, subjects=names)
 
 
-def _address(entry: Mapping[str, Any]) -> tuple[str, int]:
-    host, _, port = str(entry["listen"]).rpartition(":")
+def _address(entry: LinkEntry) -> tuple[str, int]:
+    host, _, port = entry["listen"].rpartition(":")
     return host, int(port)
 
 
 T = TypeVar("T")
 
 
-def _parallel(func: Callable[[dict[str, Any]], T], entries: list[dict[str, Any]]) -> list[T]:
+def _parallel(func: Callable[[LinkEntry], T], entries: list[LinkEntry]) -> list[T]:
     """``func`` over ``entries`` on threads (probes wait on the network), in order."""
     with ThreadPoolExecutor(max_workers=max(1, len(entries))) as pool:
         return list(pool.map(func, entries))
 
 
-def _probe_cut(entry: dict[str, Any],
+def _probe_cut(entry: LinkEntry,
                old: socket.socket | None) -> tuple[list[str], list[str], str]:
     """(problems now, problems of the already-open connection, what was seen) for one link."""
     name, kind = entry["name"], entry["probe"]
@@ -180,13 +237,13 @@ class LinkActuator:
     def __init__(self, client: ToxiproxyClient) -> None:
         self.client = client
         # Connections opened just before a change, to check that it cuts them.
-        self._held: dict[str, list[tuple[dict[str, Any], socket.socket]]] = {}
+        self._held: dict[str, list[tuple[LinkEntry, socket.socket]]] = {}
         self._open_problems: dict[str, list[str]] = {}
         self._open_checked: dict[str, int] = {}
 
     def check_untouched(self, change: Change) -> None:
         """Refuse a change on a link that is already down (another fault is at work)."""
-        for entry in change.data["links"]:
+        for entry in _data(change)["links"]:
             state = self.client.proxy(entry["name"])
             if entry["disable"] and not state.enabled:
                 raise UsageError(
@@ -196,12 +253,12 @@ class LinkActuator:
 
     def apply(self, change: Change) -> None:
         """Open probe connections, then add the toxics and disable the links."""
-        held = [(e, s) for e in change.data["links"]
-                if (s := netprobe.connect(_address(e))) is not None]
+        links = _data(change)["links"]
+        held = [(e, s) for e in links if (s := netprobe.connect(_address(e))) is not None]
         self._held[change.fault_id] = held
-        for entry in change.data["links"]:
+        for entry in links:
             for toxic in entry["toxics"]:
-                self.client.add_toxic(entry["name"], toxic)
+                self.client.add_toxic(entry["name"], dict(toxic))
             if entry["disable"]:
                 self.client.set_enabled(entry["name"], False)
 
@@ -209,7 +266,7 @@ class LinkActuator:
         """Remove the change's toxics and enable the links it disabled. Idempotent."""
         for _entry, sock in self._held.pop(change.fault_id, []):
             sock.close()
-        for entry in change.data["links"]:
+        for entry in _data(change)["links"]:
             for toxic in entry["toxics"]:
                 self.client.remove_toxic(entry["name"], toxic["name"])
             if entry["disable"]:
@@ -226,7 +283,8 @@ class LinkActuator:
         fid = change.fault_id
         held = {e["name"]: sock for e, sock in self._held.pop(fid, [])}
         first = fid not in self._open_problems
-        results = _parallel(lambda e: _probe_cut(e, held.get(e["name"])), change.data["links"])
+        results = _parallel(lambda e: _probe_cut(e, held.get(e["name"])),
+                            _data(change)["links"])
         if first:
             self._open_problems[fid] = [p for r in results for p in r[1]]
             self._open_checked[fid] = len(held)
@@ -237,13 +295,14 @@ class LinkActuator:
         return ProbeResult(not problems, "; ".join(problems or seen))
 
     def _verify_latency(self, change: Change) -> ProbeResult:
-        expected = (int(change.data["latency_ms"]) - int(change.data["jitter_ms"])) / 1000.0
+        data = _data(change)
+        expected = (data.get("latency_ms", 0) - data.get("jitter_ms", 0)) / 1000.0
         floor = max(expected * 0.8, 0.001)
         seen, slow = [], True
         answers = _parallel(lambda e: netprobe.request(e["probe"], _address(e),
                                                        timeout=PROBE_TIMEOUT + 2 * expected),
-                            change.data["links"])
-        for entry, answer in zip(change.data["links"], answers, strict=True):
+                            data["links"])
+        for entry, answer in zip(data["links"], answers, strict=True):
             seen.append(f"{entry['name']}: answered in {answer.elapsed * 1000:.0f} ms"
                         if answer.answered else f"{entry['name']}: {answer.detail}")
             slow = slow and answer.answered and answer.elapsed >= floor
@@ -252,10 +311,10 @@ class LinkActuator:
     def verify_reverted(self, change: Change) -> ProbeResult:
         """Every link enabled, none of the change's toxics left, and requests answered."""
         problems, seen = [], []
+        links = _data(change)["links"]
         answers = _parallel(lambda e: netprobe.request(e["probe"], _address(e),
-                                                       timeout=PROBE_TIMEOUT),
-                            change.data["links"])
-        for entry, answer in zip(change.data["links"], answers, strict=True):
+                                                       timeout=PROBE_TIMEOUT), links)
+        for entry, answer in zip(links, answers, strict=True):
             state = self.client.proxy(entry["name"])
             ours = {t["name"] for t in entry["toxics"]} & set(state.toxic_names)
             if not state.enabled:

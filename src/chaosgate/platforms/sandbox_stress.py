@@ -11,9 +11,10 @@ A sandbox pod is one process, so:
 - ``freeze``: SIGSTOP of the pod's pid; revert sends SIGCONT. A watchdog hog
   thaws it by itself after ``duration_s`` should chaosgate die.
 
-The change records each pod's identity (pid and start time), its original
-affinity and the hog's pid file (under the sandbox's ``run/hogs/``), so a
-fresh process can revert it: the hog and its workers are found by the
+The change (:class:`StressChangeData`, private to this module; its
+``subjects`` are the pod names) records each pod's identity (pid and start
+time), its original affinity and the hog's pid file (under the sandbox's
+``run/hogs/``), so a fresh process can revert it: the hog and its workers are found by the
 identity the hog wrote there, never by command line, and signals go only
 to processes that are still the recorded ones (:mod:`chaosgate.clients.processes`).
 """
@@ -25,9 +26,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict, cast
 
 from ..clients import http
 from ..clients.processes import (
@@ -40,18 +41,48 @@ from ..clients.processes import (
 )
 from ..exceptions import FaultNotEffective
 from ..sandbox.topology import HOST, Topology
-from .base import Change, FaultKind, PodRef, ProbeResult, StressSpec
+from .base import Change, FaultKind, PodRef, ProbeResult, StressMode, StressSpec
 from .hog import find_hogs, hog_command
 
-__all__ = ["StressActuator", "plan_stress"]
+__all__ = ["StressActuator", "StressChangeData", "StressedPod", "plan_stress"]
 
 DEFAULT_MAX_SECONDS = 3600.0
+
+
+class StressedPod(TypedDict):
+    """One pod a sandbox stress acts on, as it was when the stress was planned."""
+
+    name: str
+    pid: int  # the pod's pid when planned: signals go only to this incarnation
+    port: int  # the pod's HTTP port (its /healthz)
+    affinity: list[int]  # the pod's CPU affinity before the stress, restored by revert
+    start_ticks: NotRequired[int | None]  # with pid, the process identity (None: unreadable)
+
+
+class StressChangeData(TypedDict):
+    """The data of a sandbox stress :class:`Change`.
+
+    Written by :func:`plan_stress`, read only by :class:`StressActuator`.
+    """
+
+    mode: StressMode
+    pods: list[StressedPod]
+    cpu_workers: int  # busy loops of a cpu hog
+    memory_mb: int  # MiB a memory hog allocates and touches
+    core: int  # the CPU a cpu stress pins the pods and the hog to
+    pidfile: str  # absolute path of the hog's pid file (run/hogs/<fault_id>.json)
+    max_seconds: float  # the hog (or freeze watchdog) exits by itself after this
+
+
+def _data(change: Change) -> StressChangeData:
+    """``change.data`` as :func:`plan_stress` wrote it."""
+    return cast(StressChangeData, change.data)
 
 
 def plan_stress(topo: Topology, spec: StressSpec, pods: list[PodRef], fault_id: str) -> Change:
     """The change that stresses ``pods`` (reads their CPU affinity; changes nothing)."""
     ports = {p.name: p.port for p in topo.pods}
-    entries: list[dict[str, Any]] = []
+    entries: list[StressedPod] = []
     affinities: list[list[int]] = []
     for pod in pods:
         pid = int(pod.uid)
@@ -61,19 +92,21 @@ def plan_stress(topo: Topology, spec: StressSpec, pods: list[PodRef], fault_id: 
             affinity = []
         affinities.append(affinity)
         stat = read_stat(pid)
-        entries.append({"name": pod.name, "pid": pid, "port": ports[pod.name],
-                        "affinity": affinity,
-                        "start_ticks": None if stat is None else stat.start_ticks})
+        entries.append(StressedPod(name=pod.name, pid=pid, port=ports[pod.name],
+                                   affinity=affinity,
+                                   start_ticks=None if stat is None else stat.start_ticks))
     cores = affinities[0] if affinities and affinities[0] else [0]
     what = {"cpu": f"{spec.cpu_workers} busy loop(s) on the pod's CPU",
             "memory": f"a {spec.memory_mb} MiB memory hog", "freeze": "SIGSTOP"}[spec.mode]
-    names = ", ".join(e["name"] for e in entries)
-    return Change(FaultKind.STRESS, "sandbox", fault_id, f"stress {names}: {what}", {
-        "mode": spec.mode, "pods": entries, "cpu_workers": spec.cpu_workers,
-        "memory_mb": spec.memory_mb, "core": cores[-1],
-        "pidfile": str((topo.run_dir / "hogs" / f"{fault_id}.json").resolve()),
-        "max_seconds": spec.duration_s or DEFAULT_MAX_SECONDS,
-    })
+    names = tuple(e["name"] for e in entries)
+    data = StressChangeData(
+        mode=spec.mode, pods=entries, cpu_workers=spec.cpu_workers,
+        memory_mb=spec.memory_mb, core=cores[-1],
+        pidfile=str((topo.run_dir / "hogs" / f"{fault_id}.json").resolve()),
+        max_seconds=spec.duration_s or DEFAULT_MAX_SECONDS,
+    )
+    return Change(FaultKind.STRESS, "sandbox", fault_id, f"stress {', '.join(names)}: {what}",
+                  data, subjects=names)
 
 
 def _state(pid: int) -> str | None:
@@ -81,9 +114,9 @@ def _state(pid: int) -> str | None:
     return None if stat is None else stat.state
 
 
-def _frozen_identity(pod: Mapping[str, Any]) -> Identity | None:
+def _frozen_identity(pod: StressedPod) -> Identity | None:
     """The pod's identity now, when it is still the process the plan selected."""
-    now = identify(int(pod["pid"]))
+    now = identify(pod["pid"])
     planned = pod.get("start_ticks")
     if now is None or (planned is not None and now.start_ticks != planned):
         return None
@@ -97,26 +130,26 @@ def _healthz(port: int, timeout: float = 1.0) -> bool:
 class StressActuator:
     """Applies, verifies and reverts stress changes on sandbox pods."""
 
-    def __init__(self, current_pid: Any) -> None:
+    def __init__(self, current_pid: Callable[[str], int]) -> None:
         # current_pid(name) -> the pod's pid now (supervisord's view)
         self._current_pid = current_pid
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     def apply(self, change: Change) -> None:
         """Start the hog (or freeze the pods and start the watchdog)."""
-        data = change.data
-        pods = list(data["pods"])
+        data = _data(change)
+        pods = data["pods"]
         for pod in pods:
             if self._current_pid(pod["name"]) != pod["pid"]:
                 raise FaultNotEffective(f"{pod['name']} restarted since it was selected "
                                         f"(pid {pod['pid']} is gone); nothing was stressed")
-        kwargs: dict[str, Any] = {}
+        pidfile, max_seconds = Path(data["pidfile"]), data["max_seconds"]
         if data["mode"] == "cpu":
             for pod in pods:
                 os.sched_setaffinity(pod["pid"], {data["core"]})
-            kwargs = {"cpu": data["cpu_workers"], "core": data["core"]}
+            cmd = hog_command(pidfile, max_seconds, cpu=data["cpu_workers"], core=data["core"])
         elif data["mode"] == "memory":
-            kwargs = {"memory_mb": data["memory_mb"]}
+            cmd = hog_command(pidfile, max_seconds, memory_mb=data["memory_mb"])
         else:
             frozen = []
             for pod in pods:
@@ -125,15 +158,14 @@ class StressActuator:
                     raise FaultNotEffective(f"{pod['name']} (pid {pod['pid']}) is not the "
                                             "process that was selected; nothing was frozen")
                 frozen.append(identity)
-            kwargs = {"cont": tuple(frozen)}
-        cmd = hog_command(Path(data["pidfile"]), data["max_seconds"], **kwargs)
+            cmd = hog_command(pidfile, max_seconds, cont=tuple(frozen))
         self._children[change.fault_id] = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
 
     def verify(self, change: Change) -> ProbeResult:
         """cpu: the hog burns CPU; memory: it holds the memory; freeze: the pod answers nothing."""
-        data = change.data
+        data = _data(change)
         hogs = [i.pid for i in find_hogs(Path(data["pidfile"]))]
         if data["mode"] == "freeze":
             stopped = [p["name"] for p in data["pods"] if _state(p["pid"]) == "T"]
@@ -155,7 +187,7 @@ class StressActuator:
 
     def revert(self, change: Change) -> None:
         """Kill the hog, thaw frozen pods, restore CPU affinity. Idempotent."""
-        data = change.data
+        data = _data(change)
         pidfile = Path(data["pidfile"])
         for hog in find_hogs(pidfile):
             signal_identity(hog, signal.SIGKILL)
@@ -176,7 +208,7 @@ class StressActuator:
 
     def verify_reverted(self, change: Change) -> ProbeResult:
         """No hog left, no pod stopped, every pod answers /healthz."""
-        data: Mapping[str, Any] = change.data
+        data = _data(change)
         problems = []
         if find_hogs(Path(data["pidfile"])):
             problems.append("the hog is still running")
