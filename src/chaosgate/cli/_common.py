@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -19,16 +20,26 @@ DEFAULT_STATE_DIR = ".chaosgate/sandbox"
 
 
 
+def _width() -> int | None:
+    """A terminal's own width; off a terminal (CI logs, pipes, a test runner's capture) at
+    least 200 columns, so tables and the PromQL in them do not wrap. ``COLUMNS`` may widen
+    that but never narrows it: GNU readline exports ``COLUMNS=80`` into every child of a
+    process that imported it (pytest does), so a CLI run by a test would wrap at 80."""
+    if sys.stdout.isatty():
+        return None
+    try:
+        asked = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        asked = 0
+    return max(200, asked)
+
+
 class _StdoutConsole:
     """stdout as a rich Console made at each use, so that its width follows where stdout
-    goes *now*: a terminal's own width; anything else (CI logs, pipes, a test runner's
-    capture) gets 200 columns, so tables and the PromQL in them never wrap. ``COLUMNS``
-    is not trusted off a terminal: GNU readline exports it into every child of a process
-    that imported it (pytest does), so a CLI run by a test would wrap at 80."""
+    goes *now* (:func:`_width`)."""
 
     def __getattr__(self, name: str) -> Any:
-        width = None if sys.stdout.isatty() else 200
-        return getattr(Console(highlight=False, width=width), name)
+        return getattr(Console(highlight=False, width=_width()), name)
 
 
 console = cast(Console, _StdoutConsole())
