@@ -8,7 +8,16 @@ from hypothesis import strategies as st
 
 from chaosgate.exceptions import UsageError
 from chaosgate.faults.spec import FAULT_FIELDS, check_spec, describe_fault
-from chaosgate.gameday.gates import budget_gate, steady_state_gates
+from chaosgate.gameday import engine
+from chaosgate.gameday.evaluation import steady_states
+from chaosgate.gameday.gates import (
+    MIN_STEADY_REQUESTS,
+    STEADY_ALL_REQUESTS,
+    budget_gate,
+    steady_state_counts,
+    steady_state_gates,
+    steady_state_shortfall,
+)
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.slo.model import SLO
 from chaosgate.verdict import combine
@@ -16,6 +25,8 @@ from chaosgate.verdict import combine
 AVAIL = SLO(name="availability", type="availability", objective=0.9999)
 P95 = SLO(name="browse-latency-p95", type="latency", objective=0.95, route="/api/products",
           threshold=0.25, percentile=95)
+CHECKOUT = SLO(name="checkout-latency-p95", type="latency", objective=0.95,
+               route="/api/checkout", threshold=0.5, percentile=95)
 
 
 def req(t: float, ms: float = 10.0, name: str = "/api/products",
@@ -77,6 +88,124 @@ def test_a_server_error_in_the_steady_state_fails_it() -> None:
     records = [req(i * 0.05) for i in range(60)] + [req(3.01, status=500)]
     gate = steady_state_gates("after", [], records, start=0, end=10)[0]
     assert gate.status == "fail" and gate.value == "1 errors"
+
+
+def test_steady_state_counts_what_each_gate_judges() -> None:
+    records = ([req(i * 0.1) for i in range(30)]
+               + [req(0.05 + i * 0.5, name="/api/checkout") for i in range(19)]
+               + [req(0.07, name="/api/checkout", status=503),  # not a latency sample
+                  req(0.08, name="/api/checkout", status=404),
+                  req(20.0, name="/api/checkout")])  # outside the window
+    slos = [AVAIL, P95, CHECKOUT,
+            SLO(name="no-percentile", type="latency", objective=0.95, route="/x")]
+    assert steady_state_counts(slos, records, start=0, end=10) == {
+        STEADY_ALL_REQUESTS: 51, "/api/products": 30, "/api/checkout": 19}
+    assert steady_state_shortfall(slos, records, start=0, end=10) == {"/api/checkout": 19}
+    more = [*records, req(9.9, name="/api/checkout")]
+    assert steady_state_shortfall(slos, more, start=0, end=10) == {}
+    assert steady_state_shortfall([AVAIL], [], start=0, end=10) == {STEADY_ALL_REQUESTS: 0}
+
+
+def test_the_steady_state_before_ends_when_the_fault_began() -> None:
+    # 30 s of load; the fault began at 10.0 s, its call returned (t_inject) at 10.05 s
+    records = [req(i * 0.1) for i in range(300)]
+    records += [req(10.02, status=503),  # sent while the fault was taking hold
+                req(9.99, ms=30.0, status=503)]  # in flight when it began
+    gates = {g.name: g for g in steady_states([P95], records, t_inject=10.05, warmup=8,
+                                              observe=15, before_end=10.0, after_start=20.0)}
+    before = gates["steady state before: no server errors"]
+    assert before.status == "pass" and before.detail.startswith("0 of 80 requests")
+    after = gates["steady state after: no server errors"]
+    assert after.status == "pass" and after.detail.startswith("0 of 100 requests")
+    # without the engine's marks: up to t_inject, the second half of observe
+    old = {g.name: g for g in steady_states([P95], records, t_inject=10.05, warmup=8,
+                                            observe=15)}
+    assert old["steady state before: no server errors"].status == "fail"
+    assert old["steady state after: browse-latency-p95"].detail.startswith("exact p95 of 75 ")
+
+
+ROUTES = ["/api/products", "/api/checkout", "/api/orders"]
+
+
+@given(st.lists(st.tuples(st.floats(0, 12), st.sampled_from(ROUTES),
+                          st.sampled_from([200, 200, 200, 404, 500, 503]))),
+       st.floats(0, 6), st.integers(1, 8))
+def test_the_shortfall_is_exactly_the_gates_without_enough_data(
+        rows: list[tuple[float, str, int]], start: float, min_requests: int) -> None:
+    records = [req(t, name=name, status=status) for t, name, status in rows]
+    slos = [AVAIL, P95, CHECKOUT]
+    short = steady_state_shortfall(slos, records, start=start, end=10,
+                                   min_requests=min_requests)
+    gates = steady_state_gates("before", slos, records, start=start, end=10,
+                               min_requests=min_requests)
+    unjudged = {g.name for g in gates if g.status == "inconclusive"}
+    expected = {"steady state before: no server errors"} if STEADY_ALL_REQUESTS in short \
+        else set()
+    expected |= {f"steady state before: {s.name}" for s in (P95, CHECKOUT) if s.route in short}
+    assert unjudged == expected
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeLoad:
+    """A load session whose request log gains ``per_tick`` records of ``name`` per poll."""
+
+    def __init__(self, clock: FakeClock, name: str, per_tick: int) -> None:
+        self.clock, self.name, self.per_tick = clock, name, per_tick
+
+    def poll(self) -> bool:
+        return True
+
+    def new_records(self) -> list[RequestRecord]:
+        return [req(self.clock.now - 0.1, name=self.name) for _ in range(self.per_tick)]
+
+
+def run_steady_state(monkeypatch: pytest.MonkeyPatch, per_tick: int, max_extension: float,
+                     ) -> tuple[str, list[str], dict[str, int]]:
+    """The phase's detail, its log lines and the counts of its window when it ended."""
+    clock = FakeClock()
+    monkeypatch.setattr(engine, "time", clock)
+    load = FakeLoad(clock, "/api/checkout", per_tick)
+    watch = engine._RequestWatch(load)  # type: ignore[arg-type]
+    logged: list[str] = []
+    start = clock.now
+    detail = engine._steady_state(watch, [CHECKOUT], lambda: start, 2.0,
+                                  max_extension=max_extension, what="steady state before",
+                                  nominal="warmup", log=logged.append)
+    return detail, logged, steady_state_counts([CHECKOUT], watch.records, start=start,
+                                               end=clock.now)
+
+
+def test_a_steady_state_short_of_requests_goes_on_until_it_has_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # one checkout per 0.25 s poll: its 2 s hold 7; the phase goes on until there are 20
+    detail, logged, counts = run_steady_state(monkeypatch, per_tick=1, max_extension=60)
+    assert len(logged) == 1 and "only" in logged[0] and "/api/checkout" in logged[0]
+    assert counts["/api/checkout"] == MIN_STEADY_REQUESTS
+    assert "extended" in detail and "inconclusive" not in detail
+
+
+def test_a_steady_state_with_enough_requests_is_not_extended(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    detail, logged, counts = run_steady_state(monkeypatch, per_tick=5, max_extension=60)
+    assert logged == [] and "extended" not in detail
+    assert counts["/api/checkout"] >= MIN_STEADY_REQUESTS
+
+
+def test_a_steady_state_extension_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    detail, logged, counts = run_steady_state(monkeypatch, per_tick=0, max_extension=5)
+    assert counts == {STEADY_ALL_REQUESTS: 0, "/api/checkout": 0}
+    assert "at the 5 s bound: those gates are inconclusive" in detail
+    assert len(logged) == 2  # the extension, then that it ran out
 
 
 @pytest.mark.parametrize("spec, field", [

@@ -3,17 +3,31 @@
 The phases (each timed, for the report's steps):
 
 1. **load**: an open-model Locust run (constant arrival rate) starts;
-2. **steady state before**: ``warmup`` seconds of load with no fault;
+2. **steady state before**: ``warmup`` seconds of load with no fault,
+   counted from 2 s after the first request, and on until every
+   steady-state gate has the requests it needs (below);
 3. **fault**: inject through the ledger, verify it took hold, hold it,
    revert it, wait until healed (:meth:`chaosgate.faults.FaultSession.run`);
    a baseline game day has no fault;
 4. **recovery**: ``observe`` more seconds of load, so a hold-down window
-   after the revert is seen by both observers;
+   after the revert is seen by both observers; the steady state after the
+   fault is its second half, extended like the one before;
 5. **evaluate**: the request log and Prometheus' raw samples give the
    timelines, TTR and verdicts (:mod:`chaosgate.slo.measure`); the gates of
    :mod:`.gates` decide pass, fail or inconclusive, with any scenario
    ``checks`` (callables that add gates of their own, e.g. "the breaker
    opened during the fault").
+
+A steady state is judged only on enough data: each of its gates needs
+:data:`~.gates.MIN_STEADY_REQUESTS` requests of its own (every request; the
+successful requests of each latency SLO's route), or it is inconclusive.
+With an open model those counts are random, so a fixed-length phase would
+be inconclusive by chance on some runs. Each steady-state phase therefore
+runs past its nominal length, reading the request log as it grows, until
+:func:`~.gates.steady_state_shortfall` of its window is empty, for at most
+``max_extension`` seconds more (default 60); then the game day goes on and
+the short gates say inconclusive. An extension is logged with its reason
+and recorded in the phase's detail.
 
 A ``phase_hook`` wraps every phase as it happens (the pytest plugin opens an
 Allure step there, so each step carries the phase's real timing and status).
@@ -43,11 +57,19 @@ from ..load.runner import LoadSession, spec_for_target
 from ..platforms import platform_for
 from ..slo.catalog import load_catalog
 from ..slo.measure import Measurement
-from ..slo.model import Catalog
+from ..slo.model import SLO, Catalog
 from ..targets import Target
 from ..verdict import VerdictName, combine
 from .evaluation import evaluate
-from .gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN, Gate
+from .gates import (
+    DEFAULT_BUDGET_PERIOD,
+    DEFAULT_MAX_BUDGET_BURN,
+    MIN_STEADY_REQUESTS,
+    STEADY_ALL_REQUESTS,
+    Gate,
+    steady_state_counts,
+    steady_state_shortfall,
+)
 
 __all__ = ["Check", "GameDayConfig", "GameDayRun", "Phase", "PhaseHook", "apply_checks",
            "run_gameday"]
@@ -63,6 +85,9 @@ class GameDayConfig:
     warmup: float = 10.0  # seconds of steady state before the fault
     hold: float | None = None  # seconds the fault is held; default: fault["duration"] or 10
     observe: float = 20.0  # seconds of load after the fault healed
+    # seconds a steady-state phase (before, after) may run past warmup/observe until
+    # each of its gates has MIN_STEADY_REQUESTS requests (0: never extend)
+    max_extension: float = 60.0
     profile: str = "open"
     catalog: Path = Path("probes")
     recovery_slo: str = "time-to-recover"
@@ -110,6 +135,8 @@ class GameDayRun:
     reported: list[Any] = field(default_factory=list)  # slo.evaluate.SLOVerdict, not gating
     started: float = 0.0
     stopped: float = 0.0
+    before_end: float | None = None  # when the steady state before ended (the fault began)
+    after_start: float | None = None  # when the steady state after the fault began
     _records: list[RequestRecord] | None = field(default=None, repr=False)
     phase_hook: PhaseHook | None = field(default=None, repr=False)
 
@@ -208,17 +235,27 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     if config.fault is not None:
         fault = faults.build(config.fault, source=f"game day {config.name!r}")
         fault.prepared()  # selection and safety checks before any load is sent
-    budget = config.warmup + config.hold_s + config.heal_timeout + config.observe + 30
+    # the longest run: both steady-state phases extended to their bound
+    budget = (config.warmup + config.hold_s + config.heal_timeout + config.observe
+              + 2 * max(config.max_extension, 0.0) + 30)
     spec = spec_for_target(target, profile, budget, rate=config.rate,
                            out_root=config.out_dir / _slug(config.name))
     load = LoadSession(spec, show_progress=show_progress)
     with run.phase("load: start", log) as step:
         load.start()
         step.detail = f"{config.rate:g} requests/s, open model, profile {profile.name}"
+    watch = _RequestWatch(load)
+    slos = list(catalog)
     try:
         with faults.guard(config.heal_timeout):
-            with run.phase("steady state before the fault", log):
-                _sleep_while_loading(load, config.warmup + 2.0)
+            with run.phase("steady state before the fault", log) as step:
+                fallback = step.start + 2.0  # until the first request is seen
+                step.detail = _steady_state(
+                    watch, slos, lambda: fallback if watch.first is None else watch.first + 2.0,
+                    config.warmup, max_extension=config.max_extension,
+                    what="steady state before the fault", nominal="warmup",
+                    log=lambda m: log(f"{config.name}: {m}"))
+                run.before_end = time.time()
             if fault is not None:
                 with run.phase(f"fault: {describe_fault(config.fault or {})}", log) as step:
                     try:
@@ -230,8 +267,15 @@ def run_gameday(target: Target, config: GameDayConfig, *,
                         run.fault_run = exc.run
                         run.fault_error = str(exc)
                         step.status, step.detail = "broken", str(exc)
-            with run.phase("recovery: observe after the fault", log):
-                _sleep_while_loading(load, config.observe)
+            with run.phase("recovery: observe after the fault", log) as step:
+                # the steady state after the fault: the second half of observe, and on
+                after = step.start + config.observe / 2
+                run.after_start = after
+                step.detail = _steady_state(
+                    watch, slos, lambda: after, config.observe / 2,
+                    max_extension=config.max_extension,
+                    what="steady state after the fault", nominal="observation",
+                    log=lambda m: log(f"{config.name}: {m}"))
     finally:
         load.stop()
         run.load = load.wait()
@@ -242,14 +286,65 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     return run
 
 
-def _sleep_while_loading(session: LoadSession, seconds: float) -> None:
-    until = time.time() + seconds
-    while time.time() < until:
-        if not session.poll():  # also enforces the run's time bound
+class _RequestWatch:
+    """The request log of a running load, read incrementally (the load polled meanwhile)."""
+
+    def __init__(self, session: LoadSession) -> None:
+        self.session = session
+        self.records: list[RequestRecord] = []
+        self.first: float | None = None  # the earliest request start seen
+
+    def step(self) -> None:
+        """One supervision step and the new records; raises if the load stopped early."""
+        if not self.session.poll():  # also enforces the run's time bound
             raise ChaosgateError("the load generator stopped early; see its log in "
-                                 f"{session.spec.out_dir}")
-        session.new_records()
+                                 f"{self.session.spec.out_dir}")
+        new = self.session.new_records()
+        if new:
+            self.records += new
+            first = min(r.t for r in new)
+            self.first = first if self.first is None else min(self.first, first)
+
+
+def _steady_state(watch: _RequestWatch, slos: Sequence[SLO], window_start: Callable[[], float],
+                  length: float, *, max_extension: float, what: str, nominal: str,
+                  log: Callable[[str], None]) -> str:
+    """Load until the window ``[window_start(), now)`` has lasted ``length`` seconds and
+    :func:`~.gates.steady_state_shortfall` of it is empty, or ``max_extension`` seconds
+    more have passed; the phase's detail. ``window_start`` may move while it runs
+    (the first request seen), so each check reads it again."""
+    extended_from: float | None = None
+    while True:
+        watch.step()
+        now = time.time()
+        start = window_start()
+        if now >= start + length:
+            short = steady_state_shortfall(slos, watch.records, start=start, end=now)
+            give_up = now >= start + length + max(max_extension, 0.0)
+            if not short or give_up:
+                break
+            if extended_from is None:
+                extended_from = now
+                log(f"{what}: only {_counts_text(short)} in {now - start:.1f} s, "
+                    f"{MIN_STEADY_REQUESTS} needed for each gate; the {nominal} goes on "
+                    f"until there are (at most {max_extension:g} s more)")
         time.sleep(0.25)
+    counts = steady_state_counts(slos, watch.records, start=start, end=now)
+    detail = f"{now - start:.1f} s of steady state: {_counts_text(counts)}"
+    if extended_from is not None:
+        detail += (f"; extended {now - start - length:.1f} s past the {length:g} s {nominal} "
+                   "for lack of requests")
+    if short:
+        detail += (f"; still fewer than {MIN_STEADY_REQUESTS} for {', '.join(short)} at the "
+                   f"{max_extension:g} s bound: those gates are inconclusive")
+        log(f"{what}: {detail}")
+    return detail
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    """``412 requests, 48 /api/checkout, ...``: the counts of :func:`steady_state_counts`."""
+    return ", ".join(f"{n} requests" if key == STEADY_ALL_REQUESTS else f"{n} {key}"
+                     for key, n in counts.items())
 
 
 def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> None:
@@ -258,6 +353,7 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
     result = evaluate(run.target, catalog, run.records,
                       t_inject=timeline.t_inject if timeline and timeline.t_inject else None,
                       warmup=config.warmup, observe=config.observe,
+                      before_end=run.before_end, after_start=run.after_start,
                       recovery_slo=config.recovery_slo, max_budget_burn=config.max_budget_burn,
                       budget_period=config.budget_period, log=log)
     run.gates += result.gates

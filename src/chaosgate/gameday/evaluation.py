@@ -7,8 +7,10 @@ the pytest fixtures) and the Chaos Toolkit ``slo`` control
 log of the run, the fault's ``t_inject`` and the run's phase lengths.
 
 What it decides with (see :mod:`.gates`): the steady state before the fault
-(from 2 s after the first request to ``t_inject``) and after it (the second
-half of the ``observe`` seconds that end the load), the error budget burned
+(the requests from 2 s after the first one that completed before the fault
+began: ``before_end``, by default ``t_inject``) and after it (from
+``after_start``, by default the second half of the ``observe`` seconds that
+end the load, to the load's end), the error budget burned
 by the whole run, and the recovery SLO judged by each observer (the request
 log, and Prometheus' raw samples). The server-side verdicts of every ratio
 SLO over the load window are reported beside the gates, not gating.
@@ -17,7 +19,7 @@ SLO over the load window are reported beside the gates, not gating.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..clients.prometheus import PrometheusClient
@@ -37,7 +39,7 @@ from .gates import (
     steady_state_gates,
 )
 
-__all__ = ["Evaluation", "evaluate", "measure_recovery"]
+__all__ = ["Evaluation", "evaluate", "measure_recovery", "steady_states"]
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Evaluation:
 
 def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord], *,
              t_inject: float | None, warmup: float, observe: float,
+             before_end: float | None = None, after_start: float | None = None,
              recovery_slo: str = "time-to-recover",
              max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
              budget_period: float = DEFAULT_BUDGET_PERIOD,
@@ -65,6 +68,12 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
 
     ``warmup`` is the steady state before the fault when there is none;
     ``observe`` the seconds of load that end the run after the fault.
+    A caller that timed its steady states itself (:func:`~.engine.run_gameday`
+    extends them until they hold enough requests) passes where they were:
+    ``before_end``, when the steady state before ended and the fault began
+    (the injection takes hold *before* its call returns at ``t_inject``,
+    so a request sent meanwhile is no steady state), and ``after_start``.
+    Only requests that completed by then count as the steady state before.
     ``prometheus`` defaults to a client built from the target (its own
     credentials); callers holding other credentials pass their own.
     """
@@ -75,12 +84,9 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
         return result
     load_start = min(r.t for r in records)
     load_end = max(r.end for r in records)
-    pre_end = t_inject if t_inject is not None else load_start + warmup + 2.0
-    result.gates += steady_state_gates("before", catalog, records, start=load_start + 2.0,
-                                       end=pre_end)
-    result.gates += steady_state_gates("after", catalog, records,
-                                       start=max(load_end - observe / 2, pre_end),
-                                       end=load_end)
+    result.gates += steady_states(catalog, records, t_inject=t_inject, warmup=warmup,
+                                  observe=observe, before_end=before_end,
+                                  after_start=after_start)
     for slo in catalog:
         if slo.type in ("availability", "error_ratio"):
             result.gates.append(budget_gate(slo, records, duration_s=load_end - load_start,
@@ -105,6 +111,31 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     except ChaosgateError as exc:
         log(f"server-side SLO check failed: {exc}")
     return result
+
+
+def steady_states(slos: Iterable[SLO], records: Sequence[RequestRecord], *,
+                  t_inject: float | None, warmup: float, observe: float,
+                  before_end: float | None = None,
+                  after_start: float | None = None) -> list[Gate]:
+    """The steady-state gates before the fault and after it (``records`` not empty).
+
+    Before: the requests from 2 s after the first one to ``before_end``
+    (default ``t_inject``; without a fault ``warmup`` s) that also completed
+    by then, so none was in flight when the fault began. After: from
+    ``after_start`` (default: the second half of ``observe``) to the load's end.
+    """
+    slos = list(slos)
+    load_start = min(r.t for r in records)
+    load_end = max(r.end for r in records)
+    if before_end is not None:
+        pre_end = before_end
+    else:
+        pre_end = t_inject if t_inject is not None else load_start + warmup + 2.0
+    post_start = after_start if after_start is not None else load_end - observe / 2
+    settled = [r for r in records if r.end <= pre_end]
+    return [*steady_state_gates("before", slos, settled, start=load_start + 2.0, end=pre_end),
+            *steady_state_gates("after", slos, records, start=max(post_start, pre_end),
+                                end=load_end)]
 
 
 def measure_recovery(slo: SLO, catalog: Catalog, prom: PrometheusClient,

@@ -12,7 +12,9 @@ it can decide honestly in its own volume (docs/decisions.md, "Game days"):
   pass or fail, never "not provable";
 - **steady state** before the fault and after recovery: Chaos Toolkit-style
   tolerances on exact client-side values (each latency SLO's percentile at
-  or under its threshold, no server errors), with a minimum of requests.
+  or under its threshold, no server errors), with a minimum of requests per
+  gate (:func:`steady_state_shortfall` says which are short; the engine
+  runs a steady state on until none is, bounded).
 
 Every statistical SLO verdict is still reported beside the gates. A game
 day's gates combine with :func:`chaosgate.verdict.combine`.
@@ -33,16 +35,21 @@ __all__ = [
     "DEFAULT_BUDGET_PERIOD",
     "DEFAULT_MAX_BUDGET_BURN",
     "MIN_STEADY_REQUESTS",
+    "STEADY_ALL_REQUESTS",
     "BudgetBurn",
     "Gate",
     "budget_burn",
     "budget_gate",
+    "steady_state_counts",
     "steady_state_gates",
+    "steady_state_shortfall",
 ]
 
 DEFAULT_BUDGET_PERIOD = 30 * 86400.0
 DEFAULT_MAX_BUDGET_BURN = 0.10
 MIN_STEADY_REQUESTS = 20
+#: The key of :func:`steady_state_counts` for every request of the window.
+STEADY_ALL_REQUESTS = "all requests"
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,63 @@ def budget_gate(slo: SLO, records: Sequence[RequestRecord], *, duration_s: float
     return Gate(name, status, f"{used.burn:.2%}", objective, used.text(slo, period_s))
 
 
+def _window(records: Iterable[RequestRecord], start: float,
+            end: float) -> list[RequestRecord]:
+    return [r for r in records if start <= r.t < end]
+
+
+def _latency_slos(slos: Iterable[SLO]) -> list[tuple[SLO, float, float]]:
+    """The latency SLOs a steady state judges, with their percentile and threshold (ms)."""
+    return [(s, s.percentile, s.threshold * 1000) for s in slos
+            if s.type == "latency" and s.threshold is not None and s.percentile is not None]
+
+
+def _latency_sample(slo: SLO, window: Iterable[RequestRecord]) -> list[float]:
+    """The durations ``slo``'s steady-state gate judges: its route's successful requests."""
+    return [r.ms for r in window if r.name == slo.route and r.ok]
+
+
+def _subject(slo: SLO) -> str:
+    return slo.route or slo.name
+
+
+def steady_state_counts(slos: Iterable[SLO], records: Iterable[RequestRecord], *,
+                        start: float, end: float) -> dict[str, int]:
+    """The requests each gate of :func:`steady_state_gates` judges in ``[start, end)``.
+
+    Keys: :data:`STEADY_ALL_REQUESTS` (every request: the server-error gate)
+    and the route of each latency SLO (its successful requests: the
+    percentile gate). A gate is inconclusive below ``min_requests`` of its own.
+    """
+    window = _window(records, start, end)
+    counts = {STEADY_ALL_REQUESTS: len(window)}
+    for slo, _pct, _ms in _latency_slos(slos):
+        counts[_subject(slo)] = len(_latency_sample(slo, window))
+    return counts
+
+
+def steady_state_shortfall(slos: Iterable[SLO], records: Iterable[RequestRecord], *,
+                           start: float, end: float,
+                           min_requests: int = MIN_STEADY_REQUESTS) -> dict[str, int]:
+    """What ``[start, end)`` lacks for every steady-state gate to judge: the counts under
+    ``min_requests``, by the key of :func:`steady_state_counts`; empty when none is short.
+
+    The game-day engine keeps a steady-state phase going until this is empty
+    (bounded), so the steady state lasts until it holds enough data to be judged.
+    """
+    return {k: n for k, n in steady_state_counts(slos, records, start=start, end=end).items()
+            if n < min_requests}
+
+
 def steady_state_gates(phase: str, slos: Iterable[SLO], records: Sequence[RequestRecord], *,
                        start: float, end: float,
                        min_requests: int = MIN_STEADY_REQUESTS) -> list[Gate]:
-    """Tolerances of the steady state in ``[start, end)``: latency percentiles and 5xx."""
-    window = [r for r in records if start <= r.t < end]
+    """Tolerances of the steady state in ``[start, end)``: latency percentiles and 5xx.
+
+    Each gate is inconclusive with fewer than ``min_requests`` requests of its
+    own (:func:`steady_state_counts` counts them the same way).
+    """
+    window = _window(records, start, end)
     gates = []
     errors = [r for r in window if is_server_error(r)]
     span = f"{end - start:.0f} s {phase}"
@@ -126,19 +185,17 @@ def steady_state_gates(phase: str, slos: Iterable[SLO], records: Sequence[Reques
         gates.append(Gate(f"steady state {phase}: no server errors",
                           "pass" if not errors else "fail", f"{len(errors)} errors", "0 errors",
                           f"{len(errors)} of {len(window)} requests failed in the {span}"))
-    for slo in slos:
-        if slo.type != "latency" or slo.threshold is None or slo.percentile is None:
-            continue
+    for slo, pct, threshold_ms in _latency_slos(slos):
         name = f"steady state {phase}: {slo.name}"
-        objective = f"p{slo.percentile:g} ≤ {slo.threshold * 1000:g} ms"
-        durations = [r.ms for r in window if r.name == slo.route and r.ok]
+        objective = f"p{pct:g} ≤ {threshold_ms:g} ms"
+        durations = _latency_sample(slo, window)
         if len(durations) < min_requests:
             gates.append(Gate(name, "inconclusive", f"{len(durations)} requests", objective,
                               f"fewer than {min_requests} {slo.route} requests in the {span}"))
             continue
-        value = percentile(durations, slo.percentile)
-        status: VerdictName = "pass" if value <= slo.threshold * 1000 else "fail"
+        value = percentile(durations, pct)
+        status: VerdictName = "pass" if value <= threshold_ms else "fail"
         gates.append(Gate(name, status, f"{value:.1f} ms", objective,
-                          f"exact p{slo.percentile:g} of {len(durations)} {slo.route} "
+                          f"exact p{pct:g} of {len(durations)} {slo.route} "
                           f"requests in the {span}"))
     return gates
