@@ -85,7 +85,7 @@ def test_run_reverts_after_holding_and_closes_the_ledger(session, ctx):
     run = session.run(Stub(ctx, rec), duration=0.2, verify_timeout=1, heal_timeout=1)
     tl = run.timeline
     assert rec.calls[0] == "apply" and rec.calls[-1] == "revert"
-    assert tl.t_inject <= tl.t_verified <= tl.t_revert <= tl.t_healed
+    assert tl.t_apply <= tl.t_inject <= tl.t_verified <= tl.t_revert <= tl.t_healed
     assert tl.t_revert - tl.t_inject >= 0.2
     assert ctx.ledger.open_entries() == []
     assert [m.what for m in tl.moments] == ["seen"]

@@ -6,7 +6,8 @@ without touching anything (:meth:`Fault.plan`, for dry runs), and
 :meth:`Fault.inject` applies it in this order:
 
 1. the change is written to the ledger and fsync'd (write-ahead);
-2. the change is applied; ``t_inject`` is taken when that call returns;
+2. the change is applied: ``t_apply`` is taken before the call (a fault may
+   take hold before the call returns) and ``t_inject`` when it returns;
 3. the ledger records ``applied``.
 
 If anything fails or is interrupted on the way, the change is reverted
@@ -182,6 +183,7 @@ class Fault:
         applied = AppliedFault(change, actuator, self.ctx.ledger, timeline)
         self.ctx.ledger.open(change, self.kind, self.ctx.target)
         try:
+            timeline.t_apply = time.time()
             actuator.apply(change)
             timeline.t_inject = time.time()
             self.ctx.ledger.mark(change.fault_id, "applied")

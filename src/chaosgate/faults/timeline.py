@@ -42,6 +42,7 @@ class FaultTimeline:
     kind: FaultKind
     description: str
     subjects: tuple[str, ...] = ()  # the pods, links or members the change acts on
+    t_apply: float | None = None  # the change began: it may take hold before t_inject
     t_inject: float | None = None
     t_verified: float | None = None
     t_revert: float | None = None
@@ -78,6 +79,7 @@ class FaultTimeline:
         """Plain data for reports and journals."""
         return {
             "fault_id": self.fault_id, "kind": self.kind, "description": self.description,
+            "subjects": list(self.subjects), "t_apply": self.t_apply,
             "t_inject": self.t_inject, "t_verified": self.t_verified,
             "t_revert": self.t_revert, "t_healed": self.t_healed,
             "moments": [m.to_json() for m in sorted(self.moments, key=lambda m: m.t)],

@@ -75,7 +75,9 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
         observe = max(load_end - after, 0.0)
     else:
         load_start = load_end = observe = 0.0
+    applying = [a.timeline.t_apply for a in run.faults if a.timeline.t_apply is not None]
     result = evaluate(target, cat, records, t_inject=t_inject, warmup=warmup, observe=observe,
+                      before_end=min(applying) if applying else None,
                       recovery_slo=recovery_slo, max_budget_burn=max_budget_burn,
                       budget_period=budget_period,
                       prometheus=prometheus_client(target, secrets), log=log.info)
