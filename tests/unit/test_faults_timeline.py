@@ -127,3 +127,12 @@ def test_pod_log_gives_the_moment_it_serves_again() -> None:
     [moment] = serving_moments(log, "catalog-1", since=1795247999.0)
     assert moment.t == 1795248000.833512 and moment.subject == "catalog-1"
     assert serving_moments(log, "catalog-1", since=1795248001.0) == []
+
+
+def test_link_summary_ends_at_chaos_meshs_recover_record():
+    pod = "shop/orders-0"
+    tl = FaultTimeline("cg-3", "partition", "p", subjects=(pod,), t_inject=T0, t_revert=T0 + 5)
+    tl.add([Moment(T0 + 0.2, "apply succeeded", pod, "chaos-mesh records"),
+            Moment(T0 + 5.3, "recover succeeded", pod, "chaos-mesh records")])
+    [line, _] = summarize(tl)
+    assert "apply succeeded +0.20 s -> recover succeeded +5.30 s (5.10 s)" in line

@@ -50,7 +50,8 @@ def _links(timeline: FaultTimeline, base: float) -> list[str]:
         on = first(timeline.moments, name, "link down", base - 1) or first(
             timeline.moments, name, "", base - 1)
         ups = [m for m in timeline.moments if m.subject == name and m.t > (on.t if on else base)
-               and (m.what == "link up" or m.what.endswith(" off"))]
+               and (m.what == "link up" or m.what.endswith(" off")
+                    or m.what.startswith("recover"))]
         off = max(ups, key=lambda m: m.t) if ups else None
         held = f" ({off.t - on.t:.2f} s)" if on and off else ""
         lines.append(f"{name}: {on.what if on else 'change not seen'} "
