@@ -1,4 +1,4 @@
-"""Fault timelines from the two observers (docs/architecture.md §4). Pure: plain data in and out.
+"""One observer's timeline of an SLO around a fault (docs/architecture.md §4). Pure.
 
 Definitions (epoch seconds, each an :class:`Estimate` with bounds):
 
