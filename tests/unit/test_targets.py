@@ -342,7 +342,7 @@ def test_file_errors(tmp_path: Path) -> None:
     assert "file is empty" in str(error_of(lambda: load_target(write(tmp_path, "# hi\n"))))
     assert "not a mapping" in str(error_of(lambda: load_target(write(tmp_path, "- a\n"))))
     err = error_of(lambda: load_target(tmp_path))
-    assert "cannot read" in err.problem
+    assert "is a folder" in err.problem
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:

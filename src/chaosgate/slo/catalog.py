@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..exceptions import TargetError
 from ..targets._reader import Fields, did_you_mean, line_of, read_yaml
+from ..targets._safe_yaml import read_document
 from .model import (
     PLACEHOLDER,
     RATIO_TYPES,
@@ -269,12 +270,9 @@ def build_catalog(slos: Iterable[SLO]) -> Catalog:
 
 def _read(file: Path) -> str:
     try:
-        return file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(file, "", f"cannot read it: {exc.strerror or exc}",
-                           "check the path; probes/ holds the shop's catalogue") from None
-    except UnicodeDecodeError:
-        raise CatalogError(file, "", "not UTF-8 text", "save the file as UTF-8") from None
+        return read_document(file, "check the path; probes/ holds the shop's catalogue")
+    except TargetError as exc:
+        raise CatalogError(exc.path, exc.field, exc.problem, exc.fix) from None
 
 
 def _parse_file(file: Path) -> list[SLO]:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 
 from ..exceptions import TargetError
 from ..targets._reader import Fields, did_you_mean, line_of, read_yaml
+from ..targets._safe_yaml import Budget
 from .catalog import SLO, CatalogError, check_template, derive_series
 from .stats import exact
 
@@ -47,8 +48,14 @@ def _documents(text: str, source: str) -> list[tuple[object, dict[str, int]]]:
         else:
             chunks[-1][1].append(line)
     docs = []
+    budget = Budget()  # the file's limits on aliases and nodes, not each document's
     for offset, body in chunks:
-        data, lines = read_yaml("\n".join(body), source)
+        try:
+            data, lines = read_yaml("\n".join(body), source, budget)
+        except CatalogError:
+            raise
+        except TargetError as exc:
+            raise CatalogError(exc.path, exc.field, exc.problem, exc.fix) from None
         if data is not None:
             docs.append((data, {path: line + offset for path, line in lines.items()}))
     return docs

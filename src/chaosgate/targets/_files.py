@@ -13,6 +13,7 @@ import yaml
 from ..exceptions import TargetError
 from ._model import API_VERSION, Target
 from ._reader import line_of, read_yaml
+from ._safe_yaml import read_document
 from ._schema import parse_target
 
 __all__ = ["dump_target", "load_target"]
@@ -32,19 +33,9 @@ def load_target(path: str | Path) -> Target:
     (or its nearest parent) is in the file.
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TargetError(file, "", "file not found",
-                          "check the path; targets/sandbox.yaml describes the embedded sandbox "
-                          "and targets/kubernetes.example.yaml is a starting point for a "
-                          "cluster") from None
-    except UnicodeDecodeError as exc:
-        raise TargetError(file, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                          "save the file as UTF-8") from None
-    except OSError as exc:
-        raise TargetError(file, "", f"cannot read it: {exc.strerror or exc}",
-                          "check that it is a readable file, not a directory") from None
+    text = read_document(file, "check the path; targets/sandbox.yaml describes the embedded "
+                         "sandbox and targets/kubernetes.example.yaml is a starting point for "
+                         "a cluster")
     data, lines = read_yaml(text, str(file))
     if data is None:
         raise TargetError(file, "", "the file is empty",

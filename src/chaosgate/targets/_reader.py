@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..exceptions import TargetError
+from ._safe_yaml import MAX_FILE_BYTES, MAX_NODES, Budget, SafeLoader, check_node
 
 __all__ = ["Fields", "did_you_mean", "join", "line_of", "parse_duration", "read_yaml", "type_name"]
 
@@ -78,21 +79,31 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader (no Python tags)."""
-
-
-def read_yaml(text: str, source: str) -> tuple[object, dict[str, int]]:
+def read_yaml(text: str, source: str,
+              budget: Budget | None = None) -> tuple[object, dict[str, int]]:
     """Parse ``text``: (plain data, {dotted field path: 1-based line}).
 
     Duplicate keys, which PyYAML would silently let the last one win, are
-    an error here.
+    an error here. Untrusted text is bounded (see :mod:`._safe_yaml`): at most
+    MAX_FILE_BYTES characters, MAX_ALIASES aliases, MAX_NODES nodes once
+    aliases are expanded, MAX_DEPTH levels, no anchor used inside itself and
+    no scalar over MAX_SCALAR_CHARS. Any failure is a :class:`TargetError`.
+    Several documents of one file share one ``budget`` of aliases and nodes.
     """
-    loader = _Loader(text)
+    if len(text) > MAX_FILE_BYTES:
+        raise TargetError(source, "", f"is larger than {MAX_FILE_BYTES // 1024} KiB",
+                          "a target or SLO catalogue is a few KiB: name the right file, or "
+                          "split it")
+    loader: SafeLoader | None = None
     try:
+        budget = Budget() if budget is None else budget
+        loader = SafeLoader(text, source, budget)
         node = loader.get_single_node()
         lines: dict[str, int] = {}
-        data = _convert(loader, node, "", lines, source) if node is not None else None
+        data: object = None
+        if node is not None:
+            check_node(node, source)
+            data = _convert(loader, node, "", lines, source, budget)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -103,37 +114,62 @@ def read_yaml(text: str, source: str) -> tuple[object, dict[str, int]]:
         ) from None
     except yaml.YAMLError as exc:
         raise TargetError(source, "", f"YAML error: {exc}", "correct the YAML") from None
+    except RecursionError:
+        raise TargetError(source, "", "nested too deeply",
+                          "flatten the structure; a target or catalogue needs a few "
+                          "levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
-def _convert(loader: _Loader, node: yaml.Node, path: str, lines: dict[str, int],
-             source: str) -> object:
+def _convert(loader: SafeLoader, node: yaml.Node, path: str, lines: dict[str, int],
+             source: str, budget: Budget) -> object:
+    budget.nodes += 1  # each visit, so an alias counts every time it is expanded
+    if budget.nodes > MAX_NODES:
+        raise TargetError(source, "", f"line {node.start_mark.line + 1}: more than {MAX_NODES} "
+                          "values once its YAML aliases (*name) are expanded",
+                          "write the values out without aliases that repeat aliases")
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[object, object] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                kind = "a mapping" if isinstance(key_node, yaml.MappingNode) else "a list"
+                raise TargetError(source, path, f"line {line}: a key is {kind}, not a string",
+                                  "write keys as plain words")
+            key = _construct(loader, key_node, source)
             if not isinstance(key, str):
                 raise TargetError(
-                    source, path, f"line {key_node.start_mark.line + 1}: key {key!r} is "
+                    source, path, f"line {line}: key {key!r} is "
                     f"{type_name(key)}, not a string", "write keys as plain words",
                 )
             if key in result:
                 raise TargetError(
                     source, join(path, key),
-                    f"line {key_node.start_mark.line + 1}: key {key!r} appears twice",
+                    f"line {line}: key {key!r} appears twice",
                     "keep one of the two",
                 )
-            lines[join(path, key)] = key_node.start_mark.line + 1  # the key's line, not the value's
-            result[key] = _convert(loader, value_node, join(path, key), lines, source)
+            lines[join(path, key)] = line  # the key's line, not the value's
+            result[key] = _convert(loader, value_node, join(path, key), lines, source, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(loader, item, join(path, i), lines, source)
+        return [_convert(loader, item, join(path, i), lines, source, budget)
                 for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _construct(loader, node, source)
+
+
+def _construct(loader: SafeLoader, node: yaml.Node, source: str) -> object:
+    """The value of scalar ``node``; a value Python refuses (a 5000-digit int) is an error."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        raise TargetError(source, "", f"line {node.start_mark.line + 1}: cannot read the value "
+                          f"{node.value[:40]!r} ({exc})",
+                          "write it as a quoted string or a valid number/date") from None
 
 
 def line_of(lines: Mapping[str, int], field_path: str) -> int | None:
