@@ -221,7 +221,8 @@ def test_bad_fault_specs_name_the_field(spec: dict[str, object], field: str) -> 
 
 def test_every_kind_accepts_a_duration() -> None:
     for kind, (required, _) in FAULT_FIELDS.items():
-        spec = {"kind": kind, "duration": 5, **{f: "x" for f in required}}
+        valid = {"latency_ms": 100, "mode": "cpu", "method": "switchover"}
+        spec = {"kind": kind, "duration": 5, **{f: valid.get(f, "x") for f in required}}
         assert check_spec(spec, "s") == kind
 
 

@@ -72,7 +72,7 @@ def parse_duration_option(_ctx: click.Context, _param: click.Parameter,
 
     try:
         return parse_duration(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise click.BadParameter(str(exc)) from None
 
 

@@ -1,9 +1,10 @@
 """``chaosgate fault kill-pods|partition|latency|failover-db|stress`` and ``chaosgate cleanup``.
 
-Each fault command turns its options into a fault spec (the same data a
-scenario or an experiment writes, :mod:`chaosgate.faults.spec`), loads the
-target, plans the fault (``--dry-run`` prints the plan and stops: nothing
-touched, no ledger entry) and runs it through one
+Each fault command turns its options, ``--duration`` included, into a fault
+spec (the same data a scenario or an experiment writes,
+:mod:`chaosgate.faults.spec`), checks every value (exit 2 before anything is
+loaded or touched), loads the target, plans the fault (``--dry-run`` prints
+the plan and stops: nothing touched, no ledger entry) and runs it through one
 :class:`~chaosgate.faults.FaultSession`: inject through the ledger, verify it
 took hold, hold it ``--duration`` seconds, revert it, wait until the system
 is healed, print the timeline. Exit codes: 0 done; 2 bad input or a safety
@@ -14,6 +15,7 @@ reverting).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["cleanup", "fault"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Longest --verify-timeout or --heal-timeout (seconds).
+MAX_WAIT_S = 3600.0
 
 
 def _say(text: str) -> None:
@@ -93,11 +98,19 @@ def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bo
          seed: int | None, ledger_path: str, verify_timeout: float,
          heal_timeout: float) -> None:
     """Build the fault ``spec`` describes and run it end to end through one session."""
-    from ..exceptions import FaultNotEffective, Inconclusive
+    from ..exceptions import FaultNotEffective, Inconclusive, UsageError
+    from ..faults import check_spec
 
+    source = f"chaosgate fault {spec['kind']}"
+    spec = {k: v for k, v in {**spec, "duration": duration}.items() if v not in (None, ())}
+    check_spec(spec, source)  # every value, before the target, the platform or the ledger
+    for option, seconds in (("--verify-timeout", verify_timeout),
+                            ("--heal-timeout", heal_timeout)):
+        if not (math.isfinite(seconds) and 0 < seconds <= MAX_WAIT_S):
+            raise UsageError(f"{source}: {option}: {seconds!r} is not a timeout in seconds. "
+                             f"Fix: pass {option} above 0 and at most {MAX_WAIT_S:g}")
     session = _session(target_file, ledger_path, seed)
-    fault = session.build({k: v for k, v in spec.items() if v not in (None, ())},
-                          source=f"chaosgate fault {spec['kind']}")
+    fault = session.build(spec, source=source)
     if dry_run or session.dry_run:
         _say(fault.plan())
         _say("dry run: nothing was touched, no ledger entry was written")
@@ -206,7 +219,7 @@ def stress(selector: str, namespace: str | None, mode: str, qty: int | None,
     """Exhaust pods' CPU or memory, or freeze them (SIGSTOP), for --duration s."""
     _run({"kind": FaultKind.STRESS, "selector": selector, "namespace": namespace,
           "mode": mode, "qty": qty, "percent": percent, "cpu_workers": workers,
-          "memory_mb": memory_mb, "duration": duration}, duration=duration, **common)
+          "memory_mb": memory_mb}, duration=duration, **common)
 
 
 @click.command("cleanup")

@@ -103,6 +103,8 @@ def apply_fault(spec: Mapping[str, Any], *, configuration: Mapping[str, Any] | N
     """
     run = current()
     run.configuration = run.configuration or configuration
+    if duration is not None:  # checked with the spec, as the CLI's --duration is
+        spec = {**spec, "duration": duration}
     session = run.session(configuration)
     fault = session.build(spec, source=f"chaosgate action ({spec.get('kind')})")
     if session.dry_run:

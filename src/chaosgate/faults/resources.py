@@ -12,6 +12,8 @@ duration, even if chaosgate dies without reverting.
 
 from __future__ import annotations
 
+import math
+
 from ..platforms.base import Change, FaultKind, StressMode, StressSpec
 from .base import Actuator, FaultContext, PodFault
 
@@ -30,6 +32,8 @@ class ResourceExhaustion(PodFault):
                  percent: float | None = None, cpu_workers: int = 1, memory_mb: int = 256,
                  duration: float | None = None) -> None:
         super().__init__(ctx, selector, namespace, qty, percent)
+        if duration is not None and not (math.isfinite(duration) and duration >= 0):
+            raise ValueError(f"a stress needs a finite duration >= 0 s, not {duration!r}")
         limit = None if duration is None else duration + SAFETY_MARGIN
         self.spec = StressSpec(mode, cpu_workers, memory_mb, limit)
 

@@ -9,6 +9,9 @@ command:
   only (a worker refuses ``--run-time``); shape and user options reach the
   workers from the master;
 - adds the recorder as a second locustfile (``-f shop.py,recorder.py``);
+- is checked first: :class:`LoadSpec` refuses a parameter out of bounds
+  (:func:`check_load_parameters`: finite, positive, at most 24 h, 10 000
+  requests/s, ...) with a UsageError, exit 2, before Locust starts;
 - is bounded: ``--headless --run-time`` (whole seconds, rounded up), and a
   master gives up on workers that do not connect (``--expect-workers-max-wait``);
 - writes Locust's final statistics with ``--json-file`` (Locust appends
@@ -23,12 +26,72 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..exceptions import UsageError
 from .profiles import Profile
 
-__all__ = ["RECORDER_PATH", "Commands", "LoadSpec", "build_commands"]
+__all__ = ["MAX_DURATION_S", "MAX_RATE", "MAX_REQUEST_TIMEOUT_S", "MAX_USERS", "MAX_WORKERS",
+           "RECORDER_PATH", "Commands", "LoadParameterError", "LoadSpec", "build_commands",
+           "check_load_parameters"]
 
 RECORDER_PATH = Path(__file__).with_name("recorder.py")
 EXPECT_WORKERS_MAX_WAIT = 30  # seconds a master waits for its workers to connect
+
+
+#: Longest load run (seconds): 24 h.
+MAX_DURATION_S = 24 * 3600.0
+#: Highest open-model arrival rate (requests per second, all workers together).
+MAX_RATE = 10_000.0
+#: Most users (closed model) or arrival schedulers (open model).
+MAX_USERS = 10_000
+#: Most Locust worker processes of a distributed run.
+MAX_WORKERS = 64
+#: Longest per-request timeout (seconds).
+MAX_REQUEST_TIMEOUT_S = 600.0
+
+
+class LoadParameterError(UsageError, ValueError):
+    """A load parameter out of bounds (exit 2); also a ValueError, as it always was."""
+
+
+def _bad(name: str, value: object, what: str, fix: str) -> LoadParameterError:
+    return LoadParameterError(f"load.{name}: {value!r} is not {what}. Fix: {fix}")
+
+
+def _finite(value: object) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_load_parameters(*, duration: float, rate: float | None = None,
+                          users: int | None = None, workers: int = 0,
+                          request_timeout: float | None = None) -> None:
+    """LoadParameterError (a UsageError, exit 2) naming the first parameter out of bounds:
+    every number finite (no nan, no inf) and within the bounds above, before Locust starts.
+    """
+    if not (_finite(duration) and 0 < duration <= MAX_DURATION_S):
+        raise _bad("duration", duration, "a load duration",
+                   f"pass --duration above 0 and at most {MAX_DURATION_S / 3600:g}h")
+    if rate is not None and not (_finite(rate) and 0 < rate <= MAX_RATE):
+        raise _bad("rate", rate, "an arrival rate",
+                   f"pass --rate above 0 and at most {MAX_RATE:g} requests per second")
+    if users is not None and not (_whole(users) and 1 <= users <= MAX_USERS):
+        raise _bad("users", users, "a number of users",
+                   f"pass --users between 1 and {MAX_USERS}")
+    if not (_whole(workers) and 0 <= workers <= MAX_WORKERS):
+        raise _bad("workers", workers, "a number of workers",
+                   f"pass --workers between 0 and {MAX_WORKERS}")
+    if request_timeout is not None and not (
+            _finite(request_timeout) and 0 < request_timeout <= MAX_REQUEST_TIMEOUT_S):
+        raise _bad("request_timeout", request_timeout, "a request timeout in seconds",
+                   f"pass --request-timeout above 0 and at most {MAX_REQUEST_TIMEOUT_S:g}")
 
 
 @dataclass(frozen=True)
@@ -54,14 +117,8 @@ class LoadSpec:
     cwd: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
-        if not self.duration > 0:
-            raise ValueError("a load run needs a positive duration")
-        if self.workers < 0:
-            raise ValueError("workers must be >= 0")
-        if self.users is not None and self.users < 1:
-            raise ValueError("users must be >= 1")
-        if self.rate is not None and not self.rate > 0:
-            raise ValueError("rate must be > 0 requests per second")
+        check_load_parameters(duration=self.duration, rate=self.rate, users=self.users,
+                              workers=self.workers, request_timeout=self.request_timeout)
 
     @property
     def run_time_s(self) -> int:

@@ -19,6 +19,7 @@ Durations: Locust's bare seconds (``45``) or ``30s``, ``5m``, ``1h30m``, ``500ms
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,12 +44,18 @@ _TRUE = {"true", "yes", "on", "1"}
 
 def parse_duration(text: str | float | int) -> float:
     """Seconds in ``text``: Locust's bare seconds (``45``) or a duration (``30s``, ``1h30m``)."""
-    if isinstance(text, (int, float)) or text.strip().replace(".", "", 1).isdigit():
-        seconds = float(text)
-        if seconds < 0:
-            raise ValueError(f"{text!r} is a negative duration")
-        return seconds
-    return targets_parse_duration(text)
+    try:
+        if isinstance(text, (int, float)) or text.strip().replace(".", "", 1).isdigit():
+            seconds = float(text)
+        else:
+            seconds = float(targets_parse_duration(text))
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"{text!r} is not a finite duration")
+    if seconds < 0:
+        raise ValueError(f"{text!r} is a negative duration")
+    return seconds
 
 
 def parse_conf(text: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ to processes that are still the recorded ones (:mod:`chaosgate.clients.processes
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -47,6 +48,17 @@ from .hog import find_hogs, hog_command
 __all__ = ["StressActuator", "StressChangeData", "StressedPod", "plan_stress"]
 
 DEFAULT_MAX_SECONDS = 3600.0
+#: No hog or freeze watchdog outlives this, whatever the spec says (a fault spec is held
+#: at most an hour, plus the stress's safety margin): a frozen pod always thaws.
+HARD_MAX_SECONDS = 4 * 3600.0
+
+
+def watchdog_seconds(duration_s: float | None) -> float:
+    """When the hog (or the freeze watchdog) ends by itself: ``duration_s`` clamped to
+    (0, HARD_MAX_SECONDS]; DEFAULT_MAX_SECONDS when unset, not positive or not finite."""
+    if duration_s is None or not math.isfinite(duration_s) or duration_s <= 0:
+        return DEFAULT_MAX_SECONDS
+    return min(duration_s, HARD_MAX_SECONDS)
 
 
 class StressedPod(TypedDict):
@@ -103,7 +115,7 @@ def plan_stress(topo: Topology, spec: StressSpec, pods: list[PodRef], fault_id: 
         mode=spec.mode, pods=entries, cpu_workers=spec.cpu_workers,
         memory_mb=spec.memory_mb, core=cores[-1],
         pidfile=str((topo.run_dir / "hogs" / f"{fault_id}.json").resolve()),
-        max_seconds=spec.duration_s or DEFAULT_MAX_SECONDS,
+        max_seconds=watchdog_seconds(spec.duration_s),
     )
     return Change(FaultKind.STRESS, "sandbox", fault_id, f"stress {', '.join(names)}: {what}",
                   data, subjects=names)
