@@ -54,6 +54,7 @@ from chaosgate.clients.processes import (  # noqa: E402
     identify,
     process_table,
     read_stat,
+    signal_identity,
 )
 from chaosgate.clients.supervisor import SupervisorClient  # noqa: E402
 from chaosgate.clients.toxiproxy import ToxiproxyClient  # noqa: E402
@@ -166,6 +167,7 @@ class Torture:
         result.output = "".join(output)
         result.traceback = TRACEBACK in result.output
         result.orphans = _survivors(family, ORPHAN_GRACE_S)
+        _end(family)
         result.left_before = self.leftovers()
         cleaned = self.cleanup()
         if cleaned.returncode != 0 or TRACEBACK in cleaned.stdout + cleaned.stderr:
@@ -181,16 +183,17 @@ class Torture:
         ledger = self.work / "gameday-ledger.jsonl"
         env = {**os.environ, "CHAOSGATE_LEDGER": str(ledger)}
         cmd = [sys.executable, "-m", "chaosgate.cli", "gameday", "--target", str(self.target),
-               "--suite", str(ROOT / "scenarios"), "-k", "partition",
+               "--suite", str(ROOT / "scenarios"), "-k", "partition", "--repeat", "2",
                "--reports-dir", str(reports)]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, start_new_session=True, env=env, cwd=ROOT)
+        family: list[Identity] = []
         with _reading(proc) as output:
             try:
                 deadline = time.monotonic() + 240
                 while not any(e.state == "applied" for e in Ledger(ledger).open_entries()):
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        result.left_before.append("the game day never applied a fault")
+                        result.left_after.append("the game day never applied a fault")
                         break
                     time.sleep(0.2)
                 time.sleep(kill_after_applied_s)
@@ -199,14 +202,16 @@ class Torture:
                 result.signalled = proc.poll() is None
                 proc.kill()
                 proc.wait()
+                # before the output is drained: a surviving child holds the pipe open
+                result.orphans = _survivors(family, ORPHAN_GRACE_S)
             finally:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
         result.exit_code = proc.returncode
         result.output = "".join(output)
-        result.orphans = _survivors(family, ORPHAN_GRACE_S)
         time.sleep(ORPHAN_GRACE_S)  # a surviving child would open its next fault now
+        _end(family)
         late = [e for e in Ledger(ledger).entries().values() if e.t_open > killed_at]
         result.late = [f"fault {e.fault} {e.id} opened {e.t_open - killed_at:.1f} s after "
                        "the kill" for e in late]
@@ -255,6 +260,16 @@ def _survivors(family: Sequence[Identity], grace: float) -> list[str]:
         if not alive or time.monotonic() >= deadline:
             return [f"pid {i.pid} ({s.comm})" for i, s in alive if s is not None]
         time.sleep(0.1)
+
+
+def _end(family: Sequence[Identity], grace: float = 60.0) -> None:
+    """SIGTERM what survives of a family this script started (its faults get reverted),
+    then SIGKILL what is still there after ``grace`` s."""
+    for identity in family:
+        signal_identity(identity, signal.SIGTERM)
+    if _survivors(family, grace):
+        for identity in family:
+            signal_identity(identity, signal.SIGKILL)
 
 
 @contextlib.contextmanager
