@@ -29,6 +29,7 @@ __all__ = [
     "EXIT_USAGE",
     "ChaosgateError",
     "FaultNotEffective",
+    "FaultRevertedElsewhere",
     "Inconclusive",
     "SLOViolated",
     "SandboxError",
@@ -74,6 +75,17 @@ class FaultNotEffective(Inconclusive):
 
     ``run`` is the fault's :class:`~chaosgate.faults.session.FaultRun` (its
     timeline shows what was seen), when the session that raised it had one.
+    """
+
+    run: Any = None
+
+
+class FaultRevertedElsewhere(Inconclusive):
+    """Another process (``chaosgate cleanup --force``) reverted a fault while its owner
+    held it: the fault did not last as planned, so nothing can be judged from it.
+
+    ``run`` is the fault's :class:`~chaosgate.faults.session.FaultRun` (healing
+    awaited), when the session that raised it had one.
     """
 
     run: Any = None

@@ -13,6 +13,13 @@ verdicts (docs/architecture.md §6):
 Exit code 2 (:data:`EXIT_USAGE`) is not a verdict: the input was wrong and
 nothing was judged.
 
+An interruption (SIGINT, SIGTERM) is never a violation: the run is
+``inconclusive`` (its windows were cut short, so nothing is judged on
+them) and its exit code is ``128 + signal`` (:func:`interrupted_exit_code`:
+130 for SIGINT, 143 for SIGTERM), the shells' convention, so a caller tells
+"stopped" from "no data" (3). :func:`interruption_reason` words it the same
+everywhere ("interrupted by SIGTERM").
+
 Verdicts combine by rank (:func:`combine`): the highest ranked one wins,
 so a violation observed is definitive even when another judgement was
 inconclusive, and nothing at all is inconclusive. A future ``aborted``
@@ -22,6 +29,7 @@ add it to :data:`VerdictName`, :data:`_RANK` and :data:`_EXIT_CODES`.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable, Mapping
 from typing import Final, Literal, TypeGuard, get_args
 
@@ -29,11 +37,14 @@ __all__ = [
     "EXIT_FAIL",
     "EXIT_INCONCLUSIVE",
     "EXIT_PASS",
+    "EXIT_SIGNAL_BASE",
     "EXIT_USAGE",
     "VERDICTS",
     "VerdictName",
     "combine",
     "exit_code",
+    "interrupted_exit_code",
+    "interruption_reason",
     "is_verdict",
 ]
 
@@ -47,6 +58,8 @@ EXIT_PASS: Final = 0
 EXIT_FAIL: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INCONCLUSIVE: Final = 3
+#: An interrupted run exits ``EXIT_SIGNAL_BASE + signal`` (130 SIGINT, 143 SIGTERM).
+EXIT_SIGNAL_BASE: Final = 128
 
 # Higher wins in combine(). "aborted" would be 3 here (above "fail").
 _RANK: Final[Mapping[VerdictName, int]] = {"pass": 0, "inconclusive": 1, "fail": 2}
@@ -86,3 +99,24 @@ def exit_code(verdict: VerdictName) -> int:
     Anything that is not a verdict exits as inconclusive (3), never 0.
     """
     return _EXIT_CODES[verdict] if is_verdict(verdict) else EXIT_INCONCLUSIVE
+
+
+def interrupted_exit_code(signum: int | None) -> int:
+    """The exit code of a run interrupted by signal ``signum``: ``128 + signum``.
+
+    ``None`` (interrupted, but not by a signal that was seen) exits as
+    inconclusive (3). The verdict of an interrupted run is always
+    ``inconclusive``, never ``fail``.
+    """
+    return EXIT_INCONCLUSIVE if signum is None else EXIT_SIGNAL_BASE + signum
+
+
+def interruption_reason(signum: int | None) -> str:
+    """``interrupted by SIGTERM`` (or ``interrupted`` when the signal is unknown)."""
+    if signum is None:
+        return "interrupted"
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return f"interrupted by {name}"

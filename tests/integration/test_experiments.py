@@ -8,7 +8,8 @@ section (verdict, gates, TTR of both observers), the Allure result, and
 that nothing is left applied (ledger and fault proxy). Then a run that must
 fail (a stricter recovery objective than a partition allows), Prometheus
 credentials passed as Chaos Toolkit secrets that must appear in no file,
-and a run interrupted by SIGINT in the middle of its method.
+and a run interrupted by SIGINT or SIGTERM in the middle of its method
+(inconclusive, exit code 130/143 in the journal).
 """
 
 from __future__ import annotations
@@ -174,8 +175,9 @@ def test_prometheus_secrets_are_used_and_never_written(
         assert SECRET.encode() not in path.read_bytes(), path
 
 
-def test_sigint_in_the_middle_of_the_method_leaves_nothing_applied(
-        sandbox: SandboxManager, work: dict[str, Any]) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_in_the_middle_of_the_method_is_inconclusive_and_leaves_nothing_applied(
+        sandbox: SandboxManager, work: dict[str, Any], sig: signal.Signals) -> None:
     journal_path = work["dir"] / "journal.json"
     proc = subprocess.Popen(
         chaos(work, "run", "--journal-path", str(journal_path), "--var",
@@ -190,7 +192,7 @@ def test_sigint_in_the_middle_of_the_method_leaves_nothing_applied(
 
         eventually(applied, "the partition to be applied", 180)
         assert not links_clean(sandbox)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=RUN_TIMEOUT)
     finally:
         if proc.poll() is None:
@@ -199,6 +201,11 @@ def test_sigint_in_the_middle_of_the_method_leaves_nothing_applied(
     assert proc.returncode == 1, out[-3000:]
     journal = json.loads(journal_path.read_text())
     assert journal["status"] == "interrupted"
-    assert journal["chaosgate"]["verdict"] in ("inconclusive", "fail")
+    section = journal["chaosgate"]
+    # never a violation: nothing judged on the cut-short windows, 128 + the signal
+    assert section["verdict"] == "inconclusive", section["reasons"]
+    assert section["exit_code"] == 128 + sig
+    assert section["reasons"][0].startswith(f"interrupted by {sig.name}")
+    assert journal["deviated"] is False
     assert any("partition" in line for line in journal["chaosgate"]["ledger"]["reverted"])
     nothing_left(sandbox, work, journal)

@@ -4,7 +4,9 @@ A real ``chaosgate fault partition --duration 60`` runs as a subprocess
 against the session sandbox. Once the ledger shows the fault applied, it is
 signalled: SIGINT and SIGTERM make it revert before it exits; after a
 SIGKILL the partition stays (nobody is left to revert it) until
-``chaosgate cleanup`` reverts it from the ledger.
+``chaosgate cleanup`` reverts it from the ledger. A ``chaosgate cleanup
+--force`` under the live owner ends the owner's hold early: it exits 3
+(inconclusive) and says the fault was reverted by cleanup.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 POSTGRES_LINKS = ("orders-pg0", "orders-pg1")
 
 
-def start_partition(target: Path, ledger: Path) -> subprocess.Popen[str]:
+def start_partition(target: Path, ledger: Path, duration: int = 60) -> subprocess.Popen[str]:
     """The fault as a user would start it, held for a minute."""
     return subprocess.Popen(
         [sys.executable, "-m", "chaosgate.cli", "fault", "partition", "--target", str(target),
-         "--selector", "app=orders", "--dependency", "postgres", "--duration", "60",
+         "--selector", "app=orders", "--dependency", "postgres", "--duration", str(duration),
          "--ledger", str(ledger)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -69,6 +71,29 @@ def test_signal_mid_fault_reverts_before_exit(sandbox, tmp_path, sig, code):
     assert "reverted" in out
     assert links_clean(sandbox)
     assert Ledger(ledger).open_entries() == []
+
+
+def test_cleanup_force_under_a_live_owner_ends_it_inconclusive(sandbox, tmp_path):
+    target, ledger = write_target(sandbox, tmp_path), tmp_path / "ledger.jsonl"
+    proc = start_partition(target, ledger, duration=600)
+    try:
+        wait_applied(proc, ledger)
+        [entry] = Ledger(ledger).open_entries()
+        result = chaosgate("cleanup", "--force", "--target", str(target), "--ledger", str(ledger))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"reverted partition {entry.id}" in result.stdout
+        out, _ = proc.communicate(timeout=60)  # far less than the 600 s hold
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ensure_healthy(sandbox)
+    assert proc.returncode == 3, out
+    assert f"{entry.id} was reverted early by chaosgate cleanup (pid " in out, out
+    assert "Traceback" not in out
+    assert links_clean(sandbox)
+    assert Ledger(ledger).open_entries() == []
+    assert [r["op"] for r in Ledger(ledger).records()].count("reverted") == 1
 
 
 def test_sigkill_then_cleanup_leaves_nothing(sandbox, tmp_path):

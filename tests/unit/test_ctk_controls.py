@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaoslib.control.python import apply_python_control
+from chaoslib.control.python import apply_python_control, initialize_control
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.provider.python import run_python_activity
 
@@ -122,6 +122,48 @@ def test_ledger_control_with_nothing_applied_reports_a_clean_ledger(
                          {}, {}, state=journal, configuration=run)
     assert journal["chaosgate"]["ledger"]["clean"] is True
     assert journal["chaosgate"]["ledger"]["open"] == []
+
+
+class _Terminated(Exception):
+    """What the wrapped handler (Chaos Toolkit's, in a real run) raised."""
+
+
+def _chaos_toolkit_handler(signum: int, _frame: Any) -> None:
+    raise _Terminated(signum)
+
+
+def test_the_run_notes_the_first_signal_and_chaos_toolkits_handler_still_acts(
+        run: dict[str, Any]) -> None:
+    previous = signal.signal(signal.SIGTERM, _chaos_toolkit_handler)
+    try:
+        initialize_control(_control("chaosgate.ctk.controls.slo"), {}, run, {})
+        with pytest.raises(_Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert state.current().interrupted_by == signal.SIGTERM
+        with pytest.raises(KeyboardInterrupt):  # Python's own SIGINT handler, wrapped
+            os.kill(os.getpid(), signal.SIGINT)
+        assert state.current().interrupted_by == signal.SIGTERM  # the first one counts
+        state.current().unwatch_signals()
+        assert signal.getsignal(signal.SIGTERM) is _chaos_toolkit_handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_slo_control_judges_no_gate_of_an_interrupted_run(run: dict[str, Any]) -> None:
+    journal: dict[str, Any] = {"status": "interrupted", "deviated": False, "run": [],
+                               "rollbacks": [], "experiment": {"title": "t"},
+                               "steady_states": {"before": {"steady_state_met": True},
+                                                 "after": {"steady_state_met": False}}}
+    state.current().interrupted_by = signal.SIGTERM
+    apply_python_control("experiment-after", _control("chaosgate.ctk.controls.slo"),
+                         {}, {}, state=journal, configuration=run)
+    section = journal["chaosgate"]
+    assert section["verdict"] == "inconclusive" and section["exit_code"] == 143
+    assert section["reasons"][0].startswith("interrupted by SIGTERM")
+    assert [g["status"] for g in section["gates"]] == ["inconclusive"]
+    assert "no SLO gate was judged" in section["gates"][0]["detail"]
+    assert journal["status"] == "interrupted" and journal["deviated"] is False
 
 
 def test_reverts_are_shielded_from_sigint_and_sigterm() -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import signal
 from typing import Any
 
 import pytest
 
 from chaosgate.ctk.journal import (
     failed_actions,
+    journal_exit_code,
     journal_verdict,
     section,
     steady_states,
@@ -97,7 +99,22 @@ def test_an_interrupted_run_keeps_its_status_and_is_inconclusive() -> None:
     j = journal(status="interrupted", after=None)
     verdict, reasons = journal_verdict(j, "pass")
     assert verdict == "inconclusive" and j["status"] == "interrupted"
-    assert reasons == ["the run was interrupted"]
+    assert len(reasons) == 1 and reasons[0].startswith("interrupted: the run was cut short")
+    assert journal_exit_code(j, verdict) == 3  # no signal was seen (a control interrupted it)
+
+
+@pytest.mark.parametrize("status", ["interrupted", "completed"])
+def test_an_interruption_is_never_a_violation_whatever_the_gates_say(status: str) -> None:
+    # SIGTERM at 23 s: the "steady state after" judged on a cut-short window failed
+    j = journal(status=status, after=False)
+    verdict, reasons = journal_verdict(j, "fail", ["a problem"],
+                                       interrupted_by=signal.SIGTERM)
+    assert verdict == "inconclusive" and j["deviated"] is False
+    assert j["status"] == "interrupted"
+    assert reasons[0].startswith("interrupted by SIGTERM") and "a problem" in reasons
+    assert journal_exit_code(j, verdict, signal.SIGTERM) == 143
+    assert journal_exit_code(j, verdict, signal.SIGINT) == 130
+    assert journal_exit_code(journal(), "fail") == 1  # not interrupted: the verdict's code
 
 
 def test_fail_wins_over_inconclusive() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chaosgate.exceptions import FaultNotEffective
+from chaosgate.exceptions import FaultNotEffective, FaultRevertedElsewhere
 from chaosgate.faults import FaultKind, FaultSession, signals
 from chaosgate.faults.base import Fault, FaultContext
 from chaosgate.faults.ledger import Ledger
@@ -221,3 +222,36 @@ def test_revert_entry_marks_a_failed_revert(session, ctx):
     [after] = ctx.ledger.open_entries()
     assert after.state == "revert_failed" and "proxy unreachable" in (after.error or "")
     applied.revert()
+
+
+def test_a_fault_reverted_by_cleanup_during_the_hold_ends_it_inconclusive(session, ctx):
+    rec = Recorder(ctx.ledger)
+    fault = Stub(ctx, rec)
+    hold = 120.0
+
+    def cleanup_force() -> None:  # what `chaosgate cleanup --force` does from another process
+        deadline = time.monotonic() + 30
+        while "verify" not in rec.calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        rec.revert(Change(FaultKind.PARTITION, "sandbox", fault.fault_id, "stub change", {}))
+        ctx.ledger.mark(fault.fault_id, "reverted", note="chaosgate cleanup")
+
+    other = threading.Thread(target=cleanup_force)
+    other.start()
+    try:
+        with pytest.raises(FaultRevertedElsewhere,
+                           match=rf"{fault.fault_id} was reverted early by chaosgate cleanup "
+                                 rf"\(pid {os.getpid()}\) at .* UTC, .* s into its 120 s hold"
+                           ) as err:
+            session.run(fault, duration=hold, verify_timeout=5, heal_timeout=5)
+    finally:
+        other.join()
+    assert err.value.exit_code == 3  # inconclusive, never 0
+    run = err.value.run
+    assert run is not None and run.healed is not None and run.healed.ok
+    entry = ctx.ledger.entries()[fault.fault_id]
+    assert run.timeline.t_revert == entry.t_reverted and entry.note == "chaosgate cleanup"
+    assert run.timeline.t_revert < run.timeline.t_inject + hold  # the hold stopped early
+    assert rec.calls.count("revert") == 1  # not reverted again by the owner
+    assert [r["op"] for r in ctx.ledger.records()].count("reverted") == 1
+    assert session.still_applied() == [] and session.revert_all().clean

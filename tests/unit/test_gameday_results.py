@@ -239,7 +239,12 @@ def test_the_command_reads_the_sessions_verdict_and_adds_what_only_it_knows() ->
     assert suite_verdict(ok, 1).reason.startswith("pytest exit code 1: ")
     assert suite_verdict(None, 1).reason.startswith("no game day recorded a verdict")
     assert suite_verdict(None, 0).exit_code == 3  # no data is never a pass
-    assert suite_verdict(None, 130).verdict is None
+    decision = suite_verdict(GameDayResults.of([result("pass")]), 143)
+    assert (decision.verdict, decision.exit_code) == ("inconclusive", 143)  # never a pass
+    assert decision.reason.startswith("interrupted by SIGTERM: ")
+    decision = suite_verdict(None, 130)
+    assert (decision.verdict, decision.exit_code) == ("inconclusive", 130)
+    assert decision.reason.startswith("interrupted by SIGINT: ")
 
 
 def test_pytest_command(tmp_path: Path) -> None:

@@ -247,3 +247,28 @@ def test_sigint_reverts_the_fault_and_stops_the_session(pytester: pytest.Pyteste
     ops = [c["op"] for c in _calls(pytester)]
     assert ops == ["plan", "apply", "revert"]
     assert [r["op"] for r in _ledger(pytester)] == ["open", "applied", "reverted"]
+
+
+def test_an_interrupted_game_day_is_recorded_inconclusive_never_fail(
+        pytester: pytest.Pytester, target_file: Path) -> None:
+    pytester.makeconftest(FAKE_CONFTEST)
+    pytester.makepyfile(test_cut_short='''
+        import signal
+
+        from chaosgate.faults.signals import Interrupted
+
+        def test_cut_short(gameday):
+            raise Interrupted(signal.SIGTERM)  # as the game day's guard raises it
+
+        def test_never_runs(gameday):
+            raise AssertionError("the session should have stopped")
+    ''')
+    result = pytester.runpytest_subprocess(*BASE, f"--chaos-target={target_file}",
+                                           "--chaos-ledger=ledger.jsonl",
+                                           "--chaos-results=out/gameday.json", timeout=120)
+    assert result.ret == 143
+    doc = json.loads((pytester.path / "out" / "gameday.json").read_text())
+    assert doc["verdict"] == "inconclusive"
+    [only] = doc["gamedays"]
+    assert (only["name"], only["verdict"]) == ("test_cut_short", "inconclusive")
+    assert only["message"].startswith("interrupted by SIGTERM: ")

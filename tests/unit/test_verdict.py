@@ -94,3 +94,16 @@ def test_combining_in_parts_is_combining_at_once(a: list[VerdictName],
                                                  b: list[VerdictName]) -> None:
     assert combine([combine(a), combine(b)]) == combine(a + b)
     assert combine([combine(a)]) == combine(a)
+
+
+def test_an_interruption_exits_128_plus_the_signal_and_says_which() -> None:
+    import signal
+
+    from chaosgate.verdict import EXIT_SIGNAL_BASE, interrupted_exit_code, interruption_reason
+
+    assert interrupted_exit_code(signal.SIGINT) == 130 == EXIT_SIGNAL_BASE + 2
+    assert interrupted_exit_code(signal.SIGTERM) == 143
+    assert interrupted_exit_code(None) == EXIT_INCONCLUSIVE  # interrupted, no signal seen
+    assert interruption_reason(signal.SIGTERM) == "interrupted by SIGTERM"
+    assert interruption_reason(None) == "interrupted"
+    assert not {interrupted_exit_code(s) for s in (2, 15, None)} & {EXIT_PASS, EXIT_FAIL}

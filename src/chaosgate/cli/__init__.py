@@ -1,5 +1,7 @@
 """The ``chaosgate`` command line: one app, one error handler, a module per command.
 
+- :mod:`._startup`: first thing, in the ``chaosgate`` program only: a signal
+  while the rest is imported exits 130/143 at once, without a traceback;
 - :mod:`._app`: the click app and its error handler (ChaosgateError -> one
   line on stderr and its exit code; an interrupted fault session -> 130/143);
 - :mod:`._common`: the consoles and the options several commands share;
@@ -14,14 +16,18 @@ input, 3 inconclusive; 130/143 interrupted (after reverting).
 
 from __future__ import annotations
 
-from ._app import app, main
-from .fault import cleanup, fault
-from .gameday import gameday
-from .load import load
-from .report import report
-from .sandbox import sandbox
-from .slo import slo
-from .validate import validate
+from ._startup import arm as _arm
+
+_arm()  # first: a signal while the rest is imported exits 130/143, without a traceback
+
+from ._app import app, main  # noqa: E402
+from .fault import cleanup, fault  # noqa: E402
+from .gameday import gameday  # noqa: E402
+from .load import load  # noqa: E402
+from .report import report  # noqa: E402
+from .sandbox import sandbox  # noqa: E402
+from .slo import slo  # noqa: E402
+from .validate import validate  # noqa: E402
 
 __all__ = ["app", "main"]
 

@@ -3,13 +3,24 @@
 Every command raises :class:`~chaosgate.exceptions.ChaosgateError` for what
 it cannot do; :class:`ChaosgateGroup` turns it into one line on stderr
 (``error: <what>. Fix: <how>``) and the error's exit code (see
-:mod:`chaosgate.verdict`). A SIGINT or SIGTERM that interrupted a fault
-session (:class:`~chaosgate.faults.signals.Interrupted`) exits 130 or 143
-once every fault was reverted. Commands never call ``sys.exit`` for errors.
+:mod:`chaosgate.verdict`). Commands never call ``sys.exit`` for errors.
+
+Signals: :func:`main` takes over from :mod:`._startup`: from then on SIGINT
+and SIGTERM raise :class:`~chaosgate.faults.signals.Interrupted` in the main
+thread (a fault session's guard installs its own while it holds faults, and
+reverts). An interruption anywhere, ``KeyboardInterrupt`` included, is one
+line on stderr (``interrupted by SIGTERM: no verdict (inconclusive)``) and
+exit 130 or 143, never a traceback and never click's "Aborted!" (exit 1,
+which would read as a violation).
 """
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import click
@@ -31,12 +42,44 @@ class ChaosgateGroup(click.Group):
         try:
             return super().invoke(ctx)
         except Interrupted as exc:
-            err_console.print(f"[yellow]{escape(str(exc))}: every fault this run applied "
-                              "was reverted[/]")
+            _say_interrupted(exc)
             raise click.exceptions.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            stopped = Interrupted(signal.SIGINT)
+            _say_interrupted(stopped)
+            raise click.exceptions.Exit(stopped.exit_code) from None
         except ChaosgateError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise click.exceptions.Exit(exc.exit_code) from None
+
+
+def _say_interrupted(exc: Interrupted) -> None:
+    err_console.print(f"[yellow]{escape(str(exc))}: no verdict (inconclusive); every fault "
+                      "this run applied was reverted[/]", soft_wrap=True)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
+    for sig in _SIGNALS:  # later signals are ignored while the command unwinds
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise Interrupted in the block (main thread only); the previous
+    handlers (the start-up ones: exit at once) come back after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in _SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @click.group(cls=ChaosgateGroup)
@@ -46,9 +89,15 @@ def app() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: run the app, return its exit code."""
+    """Console-script entry point: run the app, return its exit code (an interruption:
+    130/143, see the module doc)."""
     try:
-        app.main(args=argv, prog_name="chaosgate", standalone_mode=True)
+        with _signals_interrupt():
+            app.main(args=argv, prog_name="chaosgate", standalone_mode=True)
+    except (Interrupted, KeyboardInterrupt) as exc:  # outside a command (while parsing)
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+        _say_interrupted(stopped)
+        return stopped.exit_code
     except SystemExit as exc:
         code = exc.code
         if isinstance(code, int):

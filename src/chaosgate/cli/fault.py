@@ -8,9 +8,11 @@ the plan and stops: nothing touched, no ledger entry) and runs it through one
 :class:`~chaosgate.faults.FaultSession`: inject through the ledger, verify it
 took hold, hold it ``--duration`` seconds, revert it, wait until the system
 is healed, print the timeline. Exit codes: 0 done; 2 bad input or a safety
-refusal; 3 the fault did not take hold, the system did not heal, or the
-platform was unreachable; 130/143 interrupted by SIGINT/SIGTERM (after
-reverting).
+refusal; 3 the fault did not take hold, the system did not heal, the
+platform was unreachable, or another process (``chaosgate cleanup --force``)
+reverted the fault during its hold (the ledger is read every second, so the
+command stops holding at once and says by whom); 130/143 interrupted by
+SIGINT/SIGTERM (after reverting; no verdict).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bo
          seed: int | None, ledger_path: str, verify_timeout: float,
          heal_timeout: float) -> None:
     """Build the fault ``spec`` describes and run it end to end through one session."""
-    from ..exceptions import FaultNotEffective, Inconclusive, UsageError
+    from ..exceptions import FaultNotEffective, FaultRevertedElsewhere, Inconclusive, UsageError
     from ..faults import check_spec
 
     source = f"chaosgate fault {spec['kind']}"
@@ -122,7 +124,7 @@ def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bo
             run = session.run(fault, duration, verify_timeout=verify_timeout,
                               heal_timeout=heal_timeout,
                               on_applied=lambda _a: _say(f"applied; holding {duration:g} s"))
-    except FaultNotEffective as exc:
+    except (FaultNotEffective, FaultRevertedElsewhere) as exc:
         if exc.run is not None:
             _print_run(exc.run)
         raise

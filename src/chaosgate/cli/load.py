@@ -4,7 +4,8 @@ Locust runs as a subprocess (locally, or a master with ``--workers N``);
 the command shows live progress, then exact per-route figures from the
 request log and how they compare with Locust's own summary. Exit codes:
 0 the run completed, 2 usage error, 3 the run did not complete (Locust
-failed, was killed over time, or sent no request).
+failed, was killed over time, or sent no request), 130/143 interrupted by
+SIGINT/SIGTERM (no verdict; Locust is killed first).
 """
 
 from __future__ import annotations

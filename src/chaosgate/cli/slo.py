@@ -4,7 +4,8 @@ Prints each SLO with its observed value, objective, verdict, the numbers
 behind it and the PromQL used (``--json`` for machines). Exit codes
 0 every SLO passes, 1 one is violated, 2 bad input
 (target, catalogue, option or PromQL), 3 inconclusive (Prometheus down, no
-data, or not yet provable with this much traffic). ``recovery`` SLOs need a
+data, or not yet provable with this much traffic), 130/143 interrupted by
+SIGINT/SIGTERM (no verdict). ``recovery`` SLOs need a
 fault's timeline (game days, experiments) and are only listed here.
 """
 

@@ -4,8 +4,9 @@ The controls fill ``journal["chaosgate"]``::
 
     version     1
     verdict     pass | fail | inconclusive       (docs/architecture.md §6)
-    exit_code   0 | 1 | 3                        what chaosgate's own front ends exit with
-    reasons     why the verdict is not a pass
+    exit_code   0 | 1 | 3 | 130 | 143            what chaosgate's own front ends exit with
+                                                 (130/143: interrupted by SIGINT/SIGTERM)
+    reasons     why the verdict is not a pass (first: "interrupted by SIGTERM: ...")
     load        the load control: profile, rate, request log, counts
     faults      each fault: id, kind, t_inject, t_revert, ground truth, summary
     timeline    t_inject, and per observer t_impact, t_detect, t_recover, TTR (± bounds)
@@ -25,7 +26,9 @@ verdict onto the journal: *fail* marks the run deviated (a weakness was
 found), *inconclusive* marks it failed (no verdict: no data, a fault that
 did not take hold, an unreachable Prometheus, an interrupted run). Either
 exits 1; never a silent pass. ``exit_code`` keeps the distinction
-(:func:`chaosgate.verdict.exit_code`).
+(:func:`journal_exit_code`). An interrupted run is inconclusive whatever
+its gates would say, and the ``slo`` control judges no gate on its cut-short
+windows; its ``exit_code`` is 130/143.
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ from ..faults.summary import summarize
 from ..gameday import Evaluation
 from ..slo.evaluate import SLOVerdict
 from ..slo.timeline import Timeline
-from ..verdict import VerdictName, combine
+from ..verdict import (
+    VerdictName,
+    combine,
+    exit_code,
+    interrupted_exit_code,
+    interruption_reason,
+)
 
 __all__ = [
     "KEY",
@@ -50,10 +59,12 @@ __all__ = [
     "TimelineSection",
     "failed_actions",
     "fault_json",
+    "journal_exit_code",
     "journal_verdict",
     "section",
     "steady_states",
     "ttr_seconds",
+    "was_interrupted",
 ]
 
 KEY = "chaosgate"
@@ -171,18 +182,43 @@ def steady_states(journal: Mapping[str, Any]) -> dict[str, bool | None]:
             for phase in ("before", "after")}
 
 
+def was_interrupted(journal: Mapping[str, Any], interrupted_by: int | None = None) -> bool:
+    """Whether the run was interrupted: a signal was seen (``interrupted_by``), or Chaos
+    Toolkit marked the journal ``interrupted``."""
+    return interrupted_by is not None or journal.get("status") == "interrupted"
+
+
+def journal_exit_code(journal: Mapping[str, Any], verdict: VerdictName,
+                      interrupted_by: int | None = None) -> int:
+    """What chaosgate's own front ends exit with for this run: 128 + the signal when it was
+    interrupted (3 when no signal was seen), else the verdict's code."""
+    if was_interrupted(journal, interrupted_by):
+        return interrupted_exit_code(interrupted_by)
+    return exit_code(verdict)
+
+
 def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
-                    problems: Sequence[str] = ()) -> tuple[VerdictName, list[str]]:
+                    problems: Sequence[str] = (),
+                    interrupted_by: int | None = None) -> tuple[VerdictName, list[str]]:
     """The run's verdict, applied to ``journal`` so that ``chaos run`` exits 1 unless pass.
 
     ``problems`` make the run inconclusive (a control that could not do its
     work, a fault left open). A failed chaosgate action, a steady state not
-    met before the method, or an interrupted run are inconclusive too; the
+    met before the method, or an aborted run are inconclusive too; the
     hypothesis not met after the method is a fail, as is any failed gate.
     Fail wins over inconclusive: a violation observed is definitive.
+
+    An interrupted run (``interrupted_by`` a signal, or the journal's status
+    ``interrupted``) is inconclusive whatever the gates say, never a fail:
+    its windows were cut short. The first reason says so ("interrupted by
+    SIGTERM: ..."); the status stays ``interrupted``.
     """
-    fails: list[str] = []
     unknown = list(problems) + [f"action failed: {a}" for a in failed_actions(journal)]
+    if was_interrupted(journal, interrupted_by):
+        journal["status"] = "interrupted"
+        return "inconclusive", [f"{interruption_reason(interrupted_by)}: the run was cut short, "
+                                "so no gate was judged on its windows", *unknown]
+    fails: list[str] = []
     states = steady_states(journal)
     if gates_verdict == "fail":
         fails.append("an SLO gate failed")
@@ -192,8 +228,8 @@ def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
         fails.append("the steady-state hypothesis was not met after the method")
     if states["before"] is False:
         unknown.append("the steady-state hypothesis was not met before the method")
-    if journal.get("status") in ("interrupted", "aborted"):
-        unknown.append(f"the run was {journal['status']}")
+    if journal.get("status") == "aborted":
+        unknown.append("the run was aborted")
     verdict = combine([gates_verdict, "fail" if fails else "pass",
                        "inconclusive" if unknown else "pass"])
     if verdict == "fail":

@@ -5,8 +5,10 @@ control hooks as plain functions, so they share a process-wide
 :class:`RunState` (:func:`current`): the target, every fault the actions
 applied (the run's :class:`~chaosgate.faults.FaultSession`, with each
 fault's timeline: ``t_inject``, ground truth), the running load session of
-the ``load`` control, and the actions that failed. Nothing here holds a
-secret.
+the ``load`` control, the actions that failed, and the first SIGINT/SIGTERM
+the run received (:meth:`RunState.watch_signals`: Chaos Toolkit's own
+handlers still act; the ``slo`` control then judges the run interrupted,
+inconclusive, exit 130/143). Nothing here holds a secret.
 
 The session also knows its faults' write-ahead ledger entries; the
 ``ledger`` control reverts through it, so a fault is undone even when its
@@ -16,10 +18,14 @@ handle was lost.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from ..exceptions import UsageError
@@ -36,6 +42,7 @@ __all__ = ["LoadInfo", "RunState", "current", "log", "reset"]
 #: Chaos Toolkit's logger: what chaosgate says shows in ``chaos run``'s output and log.
 log = logging.getLogger("chaostoolkit")
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SETTLE = 0.5  # seconds after the request timeout before a request's record is surely written
 
 
@@ -66,6 +73,8 @@ class RunState:
     load_info: LoadInfo | None = None
     load_run: LoadRun | None = None  # the finished load run (the load control waited for it)
     configuration: Mapping[str, Any] | None = None  # as the controls last saw it
+    interrupted_by: int | None = None  # the first SIGINT/SIGTERM seen (watch_signals)
+    _watched: dict[int, Any] = field(default_factory=dict, repr=False)  # signal -> previous
     _targets: dict[Path, tuple[Target, Platform]] = field(default_factory=dict, repr=False)
 
     def settings(self, configuration: Mapping[str, Any] | None) -> Settings:
@@ -97,6 +106,37 @@ class RunState:
                                               seed=settings.seed, log=log.info,
                                               owner="chaosgate ledger control")
         return self.fault_session
+
+    def watch_signals(self) -> None:
+        """Note the first SIGINT/SIGTERM in :attr:`interrupted_by`, then let the handler
+        in place (Chaos Toolkit's) act as before. Main thread only; once per run."""
+        if self._watched or threading.current_thread() is not threading.main_thread():
+            return
+        for sig in _SIGNALS:
+            self._watched[sig] = signal.signal(sig, self._note_signal)
+
+    def unwatch_signals(self) -> None:
+        """Put back the handlers :meth:`watch_signals` wrapped (where still ours)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, previous in self._watched.items():
+            if signal.getsignal(sig) == self._note_signal:
+                signal.signal(sig, previous)
+        self._watched.clear()
+
+    def _note_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.interrupted_by is None:
+            self.interrupted_by = signum
+            log.warning("chaosgate: %s: the run is interrupted (inconclusive)",
+                        signal.Signals(signum).name)
+        previous = self._watched.get(signum, signal.SIG_DFL)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
 
     @property
     def faults(self) -> list[AppliedFault]:

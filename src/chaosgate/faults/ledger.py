@@ -101,6 +101,7 @@ class LedgerEntry:
     t_reverted: float | None = None
     error: str | None = None
     note: str | None = None
+    reverted_by: int | None = None  # the pid that wrote the ``reverted`` record
 
     @property
     def is_open(self) -> bool:
@@ -144,8 +145,10 @@ def fold(records: Iterable[Mapping[str, Any]]) -> dict[str, LedgerEntry]:
         if op == "applied" and old.state == "open":
             entries[fid] = _replace(old, state="applied", t_applied=rec.get("t"))
         elif op == "reverted":
+            by = rec.get("by")
             entries[fid] = _replace(old, state="reverted", t_reverted=rec.get("t"),
-                                    note=rec.get("note"), error=None)
+                                    note=rec.get("note"), error=None,
+                                    reverted_by=by if isinstance(by, int) else None)
         elif op == "revert_failed" and old.state != "reverted":
             entries[fid] = _replace(old, state="revert_failed", error=rec.get("error"))
     return entries

@@ -10,7 +10,9 @@ through a :class:`FaultSession`. The session owns:
   fault that did not take hold is reverted and
   :class:`~chaosgate.exceptions.FaultNotEffective` raised) and
   :meth:`~FaultSession.run` (inject, hold, revert, wait until healed,
-  gather the ground truth);
+  gather the ground truth; a fault another process reverts during the hold,
+  ``chaosgate cleanup --force``, ends the hold at once and the run
+  inconclusive: :class:`~chaosgate.exceptions.FaultRevertedElsewhere`);
 - :meth:`~FaultSession.revert_all`: every fault still applied, newest
   first, through its handle, then every entry of its own the ledger still
   lists as open, rebuilt from the ledger alone (:func:`revert_entry`, which
@@ -33,9 +35,9 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from ..exceptions import FaultNotEffective
+from ..exceptions import FaultNotEffective, FaultRevertedElsewhere
 from ..platforms import database_for
 from ..platforms.base import Change, FaultKind, Platform, ProbeResult
 from ..targets import Target
@@ -44,11 +46,13 @@ from .base import Actuator, AppliedFault, Fault, FaultContext
 from .ledger import Ledger, LedgerEntry, target_key
 from .pods import PodKillActuator
 from .spec import build_fault
-from .timeline import FaultTimeline
+from .timeline import FaultTimeline, format_clock
 
-__all__ = ["FaultRun", "FaultSession", "RevertReport", "actuator_for", "hold", "revert_entry"]
+__all__ = ["FaultRun", "FaultSession", "RevertReport", "actuator_for", "hold", "revert_entry",
+           "reverted_elsewhere"]
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -79,10 +83,50 @@ class RevertReport:
         return not self.problems and not self.still_open
 
 
-def hold(until: float, step: float = 0.2) -> None:
-    """Sleep until epoch ``until`` in short steps (signals are handled promptly)."""
+def hold(until: float, step: float = 0.2, *, check: Callable[[], T | None] | None = None,
+         check_every: float = 1.0) -> T | None:
+    """Sleep until epoch ``until`` in short steps (signals are handled promptly).
+
+    ``check`` is called every ``check_every`` seconds meanwhile; the hold ends
+    early with the first thing it returns that is not None (else None).
+    """
+    next_check = time.monotonic()
     while (left := until - time.time()) > 0:
+        if check is not None and time.monotonic() >= next_check:
+            found = check()
+            if found is not None:
+                return found
+            next_check = time.monotonic() + check_every
         time.sleep(min(step, left))
+    return None
+
+
+def reverted_elsewhere(ledger: Ledger, fault_id: str) -> LedgerEntry | None:
+    """The ledger entry of ``fault_id`` when another process (``chaosgate cleanup
+    --force``) has reverted it; None while it is open (or the ledger cannot be read)."""
+    try:
+        entry = ledger.entries().get(fault_id)
+    except (OSError, ValueError, KeyError):  # unreadable now: the next look may succeed
+        return None
+    return entry if entry is not None and entry.state == "reverted" else None
+
+
+def reverted_early(applied: AppliedFault, entry: LedgerEntry,
+                   duration: float) -> FaultRevertedElsewhere:
+    """The error for a fault another process reverted during its hold (already healed
+    or not: the caller waited); ``run`` is set by the caller."""
+    by = "" if entry.reverted_by is None else f" (pid {entry.reverted_by})"
+    when = ""
+    if entry.t_reverted is not None:
+        when = f" at {format_clock(entry.t_reverted)} UTC"
+        if applied.timeline.t_inject is not None:
+            when += (f", {entry.t_reverted - applied.timeline.t_inject:.1f} s into its "
+                     f"{duration:g} s hold")
+    return FaultRevertedElsewhere(
+        f"{applied.timeline.kind} {applied.fault_id} was reverted early by "
+        f"{entry.note or 'another process'}{by}{when}: the fault did not last as planned, "
+        "so this run is inconclusive. Fix: run it again, and run `chaosgate cleanup "
+        "--force` only when its owner is stuck")
 
 
 def actuator_for(change: Change, target: Target, platform: Platform) -> Actuator:
@@ -205,15 +249,23 @@ class FaultSession:
         wait until healed and gather the ground truth.
 
         Raises :class:`FaultNotEffective` (after reverting) when the active probe
-        never saw the fault take hold; the exception carries the :class:`FaultRun`.
+        never saw the fault take hold, and :class:`FaultRevertedElsewhere` (after
+        healing was awaited) when another process reverted it during the hold:
+        the ledger is read every second meanwhile, so the hold stops at once.
+        Either carries the :class:`FaultRun`.
         """
         applied = self._apply(fault)
         if on_applied is not None:
             on_applied(applied)
+        early: LedgerEntry | None = None
         try:
             verified = applied.verify(verify_timeout)
             if verified.ok:
-                hold((applied.timeline.t_inject or time.time()) + duration)
+                early = hold((applied.timeline.t_inject or time.time()) + duration,
+                             check=lambda: reverted_elsewhere(self.ledger, applied.fault_id))
+                if early is not None:  # its revert is done and recorded: do not redo it
+                    applied.reverted = True
+                    applied.timeline.t_revert = early.t_reverted
         finally:
             with signals.shielded():
                 applied.revert()
@@ -221,6 +273,10 @@ class FaultSession:
         run = FaultRun(applied, verified, healed)
         if not verified.ok:
             raise not_effective(applied, verify_timeout, run)
+        if early is not None:
+            exc = reverted_early(applied, early, duration)
+            exc.run = run
+            raise exc
         return run
 
     def revert(self, applied: AppliedFault, heal_timeout: float = 120.0,

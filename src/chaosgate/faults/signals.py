@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from ..verdict import interrupted_exit_code, interruption_reason
+
 __all__ = ["Interrupted", "interrupting", "shielded"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -34,8 +36,8 @@ class Interrupted(BaseException):
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        self.exit_code = 128 + signum
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.exit_code = interrupted_exit_code(signum)
+        super().__init__(interruption_reason(signum))
 
 
 def _in_main_thread() -> bool:

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ChaosgateError, FaultNotEffective
+from ..exceptions import ChaosgateError, FaultNotEffective, FaultRevertedElsewhere
 from ..faults import DEFAULT_LEDGER, FaultRun, FaultSession, Ledger, describe_fault
 from ..faults.timeline import FaultTimeline
 from ..load.profiles import find_profile, read_profile
@@ -263,7 +263,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
                                                    verify_timeout=config.verify_timeout,
                                                    heal_timeout=config.heal_timeout)
                         step.detail = run.fault_run.verified.detail
-                    except FaultNotEffective as exc:
+                    except (FaultNotEffective, FaultRevertedElsewhere) as exc:
                         run.fault_run = exc.run
                         run.fault_error = str(exc)
                         step.status, step.detail = "broken", str(exc)

@@ -22,7 +22,14 @@ from pathlib import Path
 
 from ..report.model import GameDayResult, GameDayResults, SLORow
 from ..report.tables import format_seconds
-from ..verdict import EXIT_USAGE, VerdictName, combine, exit_code
+from ..verdict import (
+    EXIT_SIGNAL_BASE,
+    EXIT_USAGE,
+    VerdictName,
+    combine,
+    exit_code,
+    interruption_reason,
+)
 from .results import REPORTED
 
 __all__ = ["Decision", "ReportPaths", "pytest_command", "suite_verdict", "verdict_rows"]
@@ -112,15 +119,19 @@ def suite_verdict(results: GameDayResults | None, pytest_rc: int,
     passed; 1 an SLO was violated; 2 usage (pytest refused the options, or no
     game day matched); 3 inconclusive (a game day was, no game day ran,
     pytest failed in a way no game day recorded, or a fault is still open);
-    130/143 interrupted by SIGINT/SIGTERM (faults reverted).
+    130/143 interrupted by SIGINT/SIGTERM (faults reverted; the verdict is
+    inconclusive, whatever the game days before it recorded).
 
     The session's verdict is not decided again: it is combined with one
     verdict per thing only this command knows, and the reason given is that
     of the first judgement that carries the combined verdict.
     """
-    if pytest_rc in SIGNAL_EXITS:
-        return Decision(None, pytest_rc, "interrupted: the running game day's fault was "
-                                         "reverted and the suite stopped")
+    if pytest_rc in SIGNAL_EXITS:  # never a violation: the run was cut short
+        before = ("" if results is None or not results.gamedays else
+                  f"; the game days recorded before it: {results.verdict}")
+        return Decision("inconclusive", pytest_rc,
+                        f"{interruption_reason(pytest_rc - EXIT_SIGNAL_BASE)}: the running "
+                        f"game day's fault was reverted and the suite stopped{before}")
     if pytest_rc == PYTEST_USAGE:
         return Decision(None, EXIT_USAGE, "pytest refused the command line (see above)")
     if pytest_rc == PYTEST_NO_TESTS:

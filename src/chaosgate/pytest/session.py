@@ -4,8 +4,8 @@
 registers its ``DSession``) by :mod:`.plugin` when ``--chaos-target`` is
 given, so a suite that never runs a game day never imports this. Its hooks
 stop the session when a game day was interrupted (SIGINT/SIGTERM, its fault
-reverted), write the results at the end and print each verdict in the
-terminal summary. It records each game day's
+reverted; the game day is recorded as inconclusive, never fail), write the
+results at the end and print each verdict in the terminal summary. It records each game day's
 :class:`~chaosgate.report.model.GameDayResult` and rewrites
 ``--chaos-results`` after each one with the session's verdict, decided
 here (:meth:`ChaosSession.decided`; atomically: a crash keeps what was
@@ -92,7 +92,16 @@ class ChaosSession:
             stopped = call.excinfo.value
             item.session.shouldstop = f"{stopped}: faults reverted, session stopped"
             self.interrupted = stopped.exit_code
+            if "gameday" in getattr(item, "fixturenames", ()):
+                self.record(self.interrupted_result(item, stopped))
         return report
+
+    @staticmethod
+    def interrupted_result(item: pytest.Item, stopped: Interrupted) -> GameDayResult:
+        """An interrupted game day: inconclusive (never fail), nothing judged."""
+        return GameDayResult(item.name, "inconclusive", suite=item.nodeid.split("::")[0],
+                             message=f"{stopped}: the game day was cut short and its fault "
+                                     "reverted; no gate was judged")
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write the results file and Allure's environment and categories; an interrupted

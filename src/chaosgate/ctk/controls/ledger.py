@@ -62,8 +62,10 @@ def revert_leftovers(configuration: Mapping[str, Any] | None, heal_timeout: floa
 
 def configure_control(configuration: Configuration = None, secrets: Secrets = None,
                       experiment: Experiment = None, **_arguments: Any) -> None:
-    """Remember the configuration (for cleanup)."""
-    current().configuration = configuration
+    """Remember the configuration (for cleanup); note the first SIGINT/SIGTERM of the run."""
+    run = current()
+    run.configuration = configuration
+    run.watch_signals()
 
 
 def after_experiment_control(context: Experiment, state: Journal = None,
@@ -85,8 +87,10 @@ def after_experiment_control(context: Experiment, state: Journal = None,
 
 
 def cleanup_control() -> None:
-    """Revert again (idempotent) in case ``after_experiment`` never ran."""
+    """Revert again (idempotent) in case ``after_experiment`` never ran; put the signal
+    handlers back."""
     run = current()
+    run.unwatch_signals()
     if run.fault_session is not None and run.fault_session.still_applied():
         try:
             revert_leftovers(run.configuration)

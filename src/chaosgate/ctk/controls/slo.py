@@ -14,7 +14,11 @@ gates, the verdicts, and the run's verdict with its exit code.
 Then :func:`chaosgate.ctk.journal.journal_verdict` marks the journal: a failed gate
 (or the hypothesis not met after the method) makes the run *deviated*; an
 inconclusive one (no data, a fault that did not take hold, a control that
-failed, an interrupted run) makes it *failed*. ``chaos run`` exits 1 in
+failed) makes it *failed*. An interrupted run (Chaos Toolkit's status
+``interrupted``, or a SIGINT/SIGTERM this control saw: ``configure_control``
+notes the first one) is not evaluated at all: its windows were cut short,
+so its verdict is inconclusive ("interrupted by SIGTERM") and its
+``exit_code`` 130/143, never a fail. ``chaos run`` exits 1 in
 both cases, 0 only when the SLOs held. Arguments (optional)::
 
     max_budget_burn: 0.10      share of the error budget a run may burn
@@ -36,20 +40,22 @@ from ...gameday import Evaluation, Gate, evaluate
 from ...gameday.gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN
 from ...report.redact import redact_obj
 from ...slo.evaluate import records_verdicts
-from ...verdict import exit_code
+from ...verdict import interruption_reason
 from ..config import prometheus_client
 from ..journal import (
     ChaosgateSection,
     MeasuredSection,
+    journal_exit_code,
     journal_verdict,
     section,
     steady_states,
+    was_interrupted,
 )
 from ..observe import catalog
 from ..state import current, log
 from . import chaosgate_section
 
-__all__ = ["after_experiment_control", "evaluate_run"]
+__all__ = ["after_experiment_control", "cleanup_control", "configure_control", "evaluate_run"]
 
 
 def evaluate_run(configuration: Configuration, secrets: Secrets, *,
@@ -87,6 +93,27 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
     return section(result, faults, client)
 
 
+def _interrupted_section(signum: int | None) -> MeasuredSection:
+    """An interrupted run: its faults as they were, and one inconclusive gate; nothing is
+    judged on its cut-short windows (a 4 s "steady state after" is not a violation)."""
+    why = interruption_reason(signum)
+    gate = Gate("run not interrupted", "inconclusive", why, "a run not cut short",
+                f"{why}: the load and the observation windows were cut short, so no SLO "
+                "gate was judged")
+    return section(Evaluation([gate]), [a.timeline for a in current().faults])
+
+
+def configure_control(configuration: Configuration = None, secrets: Secrets = None,
+                      experiment: Experiment = None, **_arguments: Any) -> None:
+    """Note the first SIGINT/SIGTERM of the run (an interrupted run is judged inconclusive)."""
+    current().watch_signals()
+
+
+def cleanup_control() -> None:
+    """Put back the signal handlers :func:`configure_control` wrapped."""
+    current().unwatch_signals()
+
+
 def _redact_experiment(journal: dict[str, Any]) -> None:
     """The journal's copy of the experiment, its ``secrets`` block redacted (the run's own
     experiment is left alone)."""
@@ -105,17 +132,24 @@ def after_experiment_control(context: Experiment, state: Journal = None,
     if not isinstance(state, dict):
         return
     run = current()
-    try:
-        measured = evaluate_run(configuration, secrets, max_budget_burn=float(max_budget_burn),
-                                budget_period=float(budget_period_days) * 86400,
-                                recovery_slo=str(recovery_slo))
-    except Exception as exc:
-        why = run.problem("slo control could not evaluate the run", exc)
-        measured = section(Evaluation([Gate("evaluation", "inconclusive", "", "", why)]), [])
-    verdict, reasons = journal_verdict(state, measured["gates_verdict"], run.problems)
+    if was_interrupted(state, run.interrupted_by):
+        measured = _interrupted_section(run.interrupted_by)
+    else:
+        try:
+            measured = evaluate_run(configuration, secrets,
+                                    max_budget_burn=float(max_budget_burn),
+                                    budget_period=float(budget_period_days) * 86400,
+                                    recovery_slo=str(recovery_slo))
+        except Exception as exc:
+            why = run.problem("slo control could not evaluate the run", exc)
+            measured = section(Evaluation([Gate("evaluation", "inconclusive", "", "", why)]),
+                               [])
+    verdict, reasons = journal_verdict(state, measured["gates_verdict"], run.problems,
+                                       interrupted_by=run.interrupted_by)
     out = chaosgate_section(state)
     out.update(cast(ChaosgateSection, measured))  # the measured keys, all present
-    out["verdict"], out["exit_code"] = verdict, exit_code(verdict)
+    out["verdict"] = verdict
+    out["exit_code"] = journal_exit_code(state, verdict, run.interrupted_by)
     out["reasons"], out["steady_state"] = reasons, steady_states(state)
     _redact_experiment(state)
     ttr = ", ".join(f"{k} {v:.2f} s" for k, v in measured["ttr"].items() if v is not None)
