@@ -21,8 +21,7 @@ def dead_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def target(tmp_path: Path) -> Path:
+def nowhere_target(tmp_path: Path, ingress_port: int = 9) -> Path:
     """A valid target whose Prometheus is a port nothing listens on."""
     path = tmp_path / "target.yaml"
     path.write_text(f"""\
@@ -31,10 +30,16 @@ kind: Target
 name: nowhere
 platform: {{type: kubernetes}}
 prometheus: {{url: "http://127.0.0.1:{dead_port()}", scrape_interval: 15s}}
-ingress: {{url: "http://127.0.0.1:9"}}
+ingress: {{url: "http://127.0.0.1:{ingress_port}"}}
 services: {{shop: {{selector: app=shop}}}}
 """)
     return path
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    """A valid target whose Prometheus is a port nothing listens on."""
+    return nowhere_target(tmp_path)
 
 
 def run(*args: str) -> tuple[int, str]:
