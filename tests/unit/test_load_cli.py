@@ -8,6 +8,7 @@ subprocess whose locustfile raises at import (no load is sent anywhere).
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,35 @@ def test_absurd_durations_are_refused_before_anything(tmp_path: Path, duration: 
                          "--duration", duration)
     assert code == EXIT_USAGE, out
     assert "--duration" in out and "Traceback" not in out
+
+
+@pytest.fixture
+def goes_down() -> Iterator[int]:
+    """A port that accepts one connection (the pre-flight), then nothing listens there."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+
+    def once() -> None:
+        conn, _ = s.accept()
+        conn.close()
+        s.close()
+
+    thread = threading.Thread(target=once, daemon=True)
+    thread.start()
+    yield int(s.getsockname()[1])
+    thread.join(timeout=1)
+    s.close()
+
+
+def test_every_request_failing_to_connect_is_inconclusive(
+        tmp_path: Path, goes_down: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # the profile names its locustfile relative to the repository
+    code, out = load_run(tmp_path, "--target", str(nowhere_target(tmp_path, goes_down)),
+                         "--profile", "steady", "--users", "2", "--duration", "2s")
+    assert code == EXIT_INCONCLUSIVE, out
+    assert f"failed to connect to 127.0.0.1:{goes_down}" in out and "Fix:" in out
+    assert "Traceback" not in out
 
 
 def test_a_locust_crash_is_one_line_with_the_log_path(tmp_path: Path, listener: int) -> None:
