@@ -117,6 +117,21 @@ def test_dry_run_touches_nothing(sandbox, files, args):
     assert sandbox.patroni.leader() == leader
 
 
+def test_a_failover_with_etcd_stopped_names_etcd_and_the_fix(sandbox, files):
+    """Deliverable 6: the dependency that is down (etcd) is named, with its URL and the fix."""
+    target, ledger = files
+    sandbox.supervisor.stop("etcd")
+    try:
+        result = run("fault", "failover-db", "--method", "switchover", "--target", str(target),
+                     "--ledger", str(ledger), "--dry-run")
+    finally:
+        sandbox.supervisor.start("etcd")
+    assert result.returncode == 3
+    assert f"etcd, Patroni's DCS, at {sandbox.topo.etcd_url} is not answering" in result.stderr
+    assert "Fix: start etcd" in result.stderr and "Traceback" not in result.stderr
+    assert not ledger.exists()
+
+
 @pytest.mark.parametrize("args,expected", [
     (("kill-pods", "--selector", "app=orders", "--qty", "2"), "max_pods_per_fault"),
     (("kill-pods", "--selector", "app=orders", "--namespace", "kube-system"), "protected"),

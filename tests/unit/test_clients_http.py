@@ -8,7 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from chaosgate.clients.http import healthy, parse_haproxy_csv, post_status
+from chaosgate.clients.http import (
+    describe_failure,
+    endpoint,
+    healthy,
+    parse_haproxy_csv,
+    post_status,
+    unreachable,
+)
 
 CSV = """# pxname,svname,qcur,status,weight
 shop,FRONTEND,,OPEN,
@@ -63,3 +70,35 @@ def test_nothing_listening_is_unhealthy_not_an_error() -> None:
 
 def test_post_status(port: int) -> None:
     assert post_status(f"http://127.0.0.1:{port}/api/checkout", {"items": []}) == 201
+
+
+# -- why a dependency is down ----------------------------------------------------------
+def _dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_endpoint_defaults_the_port_by_scheme() -> None:
+    assert endpoint("http://shop.example.com") == ("shop.example.com", 80)
+    assert endpoint("https://shop.example.com/x") == ("shop.example.com", 443)
+    assert endpoint("http://127.0.0.1:8008/") == ("127.0.0.1", 8008)
+
+
+def test_unreachable_names_a_refused_port_and_passes_a_listening_one(port: int) -> None:
+    assert unreachable(f"http://127.0.0.1:{_dead_port()}") == "connection refused"
+    assert unreachable(f"http://127.0.0.1:{port}") is None
+
+
+def test_describe_failure_finds_the_refusal_inside_requests_errors() -> None:
+    import requests
+
+    try:
+        requests.get(f"http://127.0.0.1:{_dead_port()}/", timeout=2)
+    except requests.RequestException as exc:
+        assert describe_failure(exc, 2) == "connection refused"
+    else:
+        pytest.fail("nothing should listen on that port")
+    assert describe_failure(requests.ReadTimeout("slow"), 2.5) == "no answer within 2.5 s"

@@ -219,3 +219,11 @@ def test_allure_control_records_phases_and_writes_a_redacted_result(
     for file in out.iterdir():
         assert SECRET not in file.read_text(errors="replace"), file.name
     assert journal["chaosgate"]["allure"]["status"] == "broken"
+
+
+@pytest.mark.parametrize("window", [0.0, -5.0, float("inf"), float("nan"), 1e15])
+def test_a_probe_window_out_of_bounds_is_usage_before_any_query(window: float) -> None:
+    from chaosgate.ctk.observe import verdicts
+
+    with pytest.raises(UsageError, match=r"window: .*Fix: give a window from 1ms to 400d"):
+        verdicts([], window, "server", None, None)

@@ -94,6 +94,8 @@ def test_raw_series_are_derived_from_increase_queries(tmp_path: Path) -> None:
     ("[$window]))\n      total: sum(increase(requests", "[$windw]))\n      total: sum("
      "increase(requests", "slos[0].query.bad", "did you mean 'window'"),
     ("    window: 5m\n", "    window: 5 minutes\n", "slos[1].window", "duration"),
+    ("    window: 5m\n", "    window: 99999999999999d\n", "slos[1].window", "400 days"),
+    ("    window: 5m\n", "    window: 401d\n", "slos[1].window", "from 1ms to 400d"),
     ("  - name: ttr", "  - name: availability", "name", "defined twice"),
     ("objective: 30s", "objective: 30s\n    of: [fats]", "of", "did you mean 'fast'"),
     ("    route: /api/x\n", "", "slos[1].route", "required key is missing"),

@@ -21,8 +21,7 @@ def dead_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def target(tmp_path: Path) -> Path:
+def nowhere_target(tmp_path: Path, ingress_port: int = 9) -> Path:
     """A valid target whose Prometheus is a port nothing listens on."""
     path = tmp_path / "target.yaml"
     path.write_text(f"""\
@@ -31,10 +30,16 @@ kind: Target
 name: nowhere
 platform: {{type: kubernetes}}
 prometheus: {{url: "http://127.0.0.1:{dead_port()}", scrape_interval: 15s}}
-ingress: {{url: "http://127.0.0.1:9"}}
+ingress: {{url: "http://127.0.0.1:{ingress_port}"}}
 services: {{shop: {{selector: app=shop}}}}
 """)
     return path
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    """A valid target whose Prometheus is a port nothing listens on."""
+    return nowhere_target(tmp_path)
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -73,3 +78,19 @@ def test_bad_input_exits_2(target: Path, args: list[str], words: str) -> None:
 def test_a_bad_target_exits_2(tmp_path: Path) -> None:
     code, out = run("--target", str(tmp_path / "missing.yaml"))
     assert code == EXIT_USAGE and "file not found" in out
+
+
+@pytest.mark.parametrize("window", ["99999999999999d", "401d", "0", "inf", "nan"])
+def test_a_window_out_of_bounds_is_usage_before_any_query(target: Path, window: str) -> None:
+    code, out = run("--target", str(target), "--catalog", PROBES, "--window", window)
+    assert code == EXIT_USAGE, out
+    assert "--window" in out and "PromQL" not in out and "Traceback" not in out
+
+
+def test_window_problem_bounds() -> None:
+    from chaosgate.slo.model import MAX_WINDOW_S, window_problem
+
+    assert window_problem(600.0) is None and window_problem(MAX_WINDOW_S) is None
+    assert window_problem(0.001) is None
+    for bad in (0.0, -1.0, MAX_WINDOW_S + 1, float("inf"), float("nan"), 10**400, "10m", True):
+        assert window_problem(bad) is not None, bad

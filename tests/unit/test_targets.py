@@ -244,6 +244,8 @@ ERRORS: list[tuple[str, Callable[[], dict[str, Any]], dict[str, object], str, st
      "prometheus.scrape_interval", "zero"),
     ("duration-number", k8s_doc, {"prometheus.scrape_interval": 15},
      "prometheus.scrape_interval", "expected a duration string"),
+    ("duration-huge", k8s_doc, {"prometheus.scrape_interval": "99999999999999d"},
+     "prometheus.scrape_interval", "longer than 1 hour"),
     ("inline-bearer", k8s_doc, {"prometheus.auth": {"bearer_token": "abc"}},
      "prometheus.auth.bearer_token", "bearer_token_env"),
     ("inline-password", k8s_doc,

@@ -3,9 +3,13 @@
 Locust runs as a subprocess (locally, or a master with ``--workers N``);
 the command shows live progress, then exact per-route figures from the
 request log and how they compare with Locust's own summary. Exit codes:
-0 the run completed, 2 usage error, 3 the run did not complete (Locust
-failed, was killed over time, or sent no request), 130/143 interrupted by
-SIGINT/SIGTERM (no verdict; Locust is killed first).
+0 the run completed, 2 usage error (every value is checked before Locust
+starts), 3 inconclusive: the ingress does not accept connections (checked
+before Locust starts), every request failed to connect, or the run did not
+complete (Locust failed, was killed over time, or sent no request). What
+went wrong is one line naming the host:port or quoting Locust's last error
+line, with the path of its full log; Locust's output is never dumped.
+130/143 interrupted by SIGINT/SIGTERM (no verdict; Locust is killed first).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from ._common import console, duration_option, err_console, target_option
@@ -69,6 +72,7 @@ def run_command(target_file: str, profile: str, duration: float | None, users: i
                 rate: float | None, workers: int, request_timeout: float | None, out_root: str,
                 progress: bool, as_json: bool) -> None:
     """Run a load profile against a target, e.g. ``--profile open --rate 20 --duration 30s``."""
+    from ..clients.http import unreachable
     from ..exceptions import Inconclusive, UsageError
     from ..load.profiles import find_profile, read_profile
     from ..load.runner import run_load, spec_for_target
@@ -84,16 +88,35 @@ def run_command(target_file: str, profile: str, duration: float | None, users: i
                                rate=rate, workers=workers, request_timeout=request_timeout)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    refused = unreachable(target.ingress_url)
+    if refused is not None:
+        raise Inconclusive(f"the ingress {_where(target.ingress_url)} is not reachable "
+                           f"({refused}); no load was started. {_fix(target.source)}")
     result = run_load(spec, console=err_console, show_progress=progress)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         _print_result(result)
-    if not result.ok or result.requests == 0:
-        where = result.logs[0] if result.logs else "-"
-        err_console.print(f"last lines of Locust's output ({where}):\n"
-                          f"{escape(result.log_tail())}")
-        raise Inconclusive(f"the load run did not complete; Locust's log: {where}")
+    log = result.logs[0] if result.logs else "-"
+    problem = result.problem()
+    if problem is not None:
+        raise Inconclusive(f"the load run did not complete: {problem}. Full log: {log}")
+    if result.unanswered:
+        raise Inconclusive(f"every request ({result.requests}) failed to connect to "
+                           f"{_where(target.ingress_url)}: nothing answered, so the run "
+                           f"measured nothing. {_fix(target.source)}")
+
+
+def _where(url: str) -> str:
+    from ..clients.http import endpoint
+
+    host, port = endpoint(url)
+    return f"{host}:{port}"
+
+
+def _fix(target_source: str) -> str:
+    return (f"Fix: is the system up? (the sandbox: chaosgate sandbox up) or correct "
+            f"ingress.url in {target_source}")
 
 
 def _print_result(run: LoadRun) -> None:

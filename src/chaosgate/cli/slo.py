@@ -84,9 +84,12 @@ def check(target_file: str, window: float | None, catalog: str, names: tuple[str
     from ..slo.catalog import load_catalog, prom_duration
     from ..slo.check import check_slos
     from ..slo.evaluate import objective_text
+    from ..slo.model import WINDOW_FIX, window_problem
     from ..targets import load_target
     from ..verdict import combine, exit_code
 
+    if window is not None and (problem := window_problem(window)) is not None:
+        raise UsageError(f"--window: {problem}. Fix: {WINDOW_FIX}")
     target = load_target(target_file)
     slos = load_catalog(catalog).select(names)
     for s in slos:

@@ -1,7 +1,12 @@
 """The only module that talks to Patroni's REST API.
 
 Used by the sandbox manager (is there a leader and a streaming replica?) and
-by the database faults (switchover, failover, timeline history).
+by the database faults (switchover, failover, timeline history). A failed
+call names each REST endpoint and why it failed (connection refused, no
+answer, connection closed: Patroni's answer to a request it cannot serve
+when its DCS is down); :meth:`PatroniClient.listening` says which endpoints
+accept connections at all, so a caller can tell Patroni down from its DCS
+down.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 import requests
 
 from ..exceptions import SandboxError
+from .http import describe_failure, unreachable
 
 __all__ = ["ClusterMember", "PatroniClient"]
 
@@ -50,8 +56,12 @@ class PatroniClient:
                 resp.raise_for_status()
                 return resp.json()
             except (requests.RequestException, ValueError) as exc:
-                errors.append(f"{url}: {exc}")
-        raise SandboxError(f"no Patroni REST API answered {path}: " + "; ".join(errors))
+                errors.append(f"{url} {describe_failure(exc, self.timeout)}")
+        raise SandboxError(f"no Patroni REST API answered {path} ({'; '.join(errors)})")
+
+    def listening(self) -> dict[str, str | None]:
+        """Each REST endpoint -> why it accepts no TCP connection (None: it does)."""
+        return {url: unreachable(url, timeout=self.timeout) for url in self.urls}
 
     def cluster(self) -> list[ClusterMember]:
         """Members with role, state, timeline and lag."""
@@ -107,7 +117,7 @@ class PatroniClient:
             try:
                 resp = self._session.post(url + path, json=body, timeout=max(self.timeout, 30))
             except requests.RequestException as exc:
-                errors.append(f"{url}: {exc}")
+                errors.append(f"{url} {describe_failure(exc, max(self.timeout, 30))}")
                 continue
             if resp.status_code == 200:
                 return resp.text

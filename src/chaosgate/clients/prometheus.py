@@ -8,7 +8,9 @@ mistaken for "no errors".
 Errors, by cause:
 
 - unreachable, timing out, answering 5xx or not JSON: :class:`Inconclusive`
-  (exit 3), counted by the breaker;
+  (exit 3), counted by the breaker; the message names Prometheus' URL, the
+  cause (connection refused, no answer within N s, HTTP 503, ...) and the
+  fix (start it, or correct ``prometheus.url`` in the target file);
 - a query Prometheus rejects (400 ``bad_data``, 422 ``execution``):
   :class:`PromQLError` (a usage error, exit 2) with Prometheus' message;
 - wrong credentials (401/403) or a failed TLS verification:
@@ -43,6 +45,7 @@ from urllib3.util.retry import Retry
 
 from ..exceptions import Inconclusive, TargetError, UsageError
 from ..targets import Credentials, PrometheusConfig
+from .http import describe_failure
 
 __all__ = ["PromQLError", "PrometheusClient", "Sample", "Series"]
 
@@ -76,6 +79,13 @@ class _Refused(Exception):
         self.error = error
 
 
+class _LastCall(threading.local):
+    """This thread's last raw response, and why its last failed call failed."""
+
+    response: requests.Response | None = None
+    failure: str = "no answer"
+
+
 class PrometheusClient:
     """Instant queries, range queries and raw samples from one Prometheus server."""
 
@@ -97,12 +107,18 @@ class PrometheusClient:
         self._credentials = credentials or Credentials
         self._session = session or requests.Session()
         self._session.verify = verify
-        self._last = threading.local()  # the raw response of this thread's last call
+        self._last = _LastCall()  # this thread's last raw response and failure
         self._session.hooks["response"].append(self._keep_response)
         self._prom = PrometheusConnect(self.url, session=self._session, timeout=timeout,
                                        retry=Retry(total=0, raise_on_status=False))
         self._breaker = breaker or pybreaker.CircuitBreaker(
             fail_max=3, reset_timeout=5, exclude=[_Refused])
+
+    def _fix(self) -> str:
+        """What to do when Prometheus does not answer."""
+        where = self._source or "the target file"
+        return (f"Fix: start Prometheus (the sandbox: chaosgate sandbox up) or correct "
+                f"prometheus.url in {where}")
 
     def _keep_response(self, resp: requests.Response, *_args: Any, **_kwargs: Any) -> None:
         self._last.response = resp
@@ -147,28 +163,36 @@ class PrometheusClient:
                     self._prom.get_targets(state=params.get("state"))
             except PrometheusApiClientException:
                 pass  # classified from the raw response below
-            resp = self._last.response
-            if resp is None:
-                raise requests.ConnectionError(f"no answer from {self.url}{path}")
-            if resp.status_code in (400, 401, 403, 422):
-                raise _Refused(self._refusal(resp, params))
-            resp.raise_for_status()
-            return resp.json()
+            except requests.RequestException as exc:
+                self._last.failure = describe_failure(exc, self.timeout)
+                raise
+            try:
+                resp = self._last.response
+                if resp is None:
+                    raise requests.ConnectionError(f"no answer from {self.url}{path}")
+                if resp.status_code in (400, 401, 403, 422):
+                    raise _Refused(self._refusal(resp, params))
+                resp.raise_for_status()
+                return resp.json()
+            except (requests.RequestException, ValueError) as exc:
+                self._last.failure = describe_failure(exc, self.timeout)
+                raise
 
         try:
             body = self._breaker.call(call)
         except _Refused as exc:
             raise exc.error from None
         except pybreaker.CircuitBreakerError as exc:
-            raise Inconclusive(f"Prometheus at {self.url} is failing; not asking it now") from exc
+            raise Inconclusive(f"Prometheus at {self.url} is failing ({self._last.failure}); "
+                               f"not asking it now. {self._fix()}") from exc
         except requests.exceptions.SSLError:
             raise TargetError(self._source or self.url, "prometheus.tls",
                               f"TLS verification of {self.url} failed",
                               "set prometheus.tls.ca_file to the CA that signed Prometheus' "
                               "certificate") from None
         except (requests.RequestException, ValueError) as exc:
-            raise Inconclusive(f"Prometheus at {self.url} is not reachable: "
-                               f"{_describe(exc, self.timeout)}") from exc
+            raise Inconclusive(f"Prometheus at {self.url} is not reachable "
+                               f"({self._last.failure}). {self._fix()}") from exc
         finally:
             self._prom.headers = None
         if not isinstance(body, dict) or body.get("status") != "success":
@@ -229,19 +253,6 @@ class PrometheusClient:
 
 def _epoch(value: str) -> datetime:
     return datetime.fromtimestamp(float(value), tz=UTC)
-
-
-def _describe(exc: Exception, timeout: float) -> str:
-    """A short cause for an outage message (never headers, so never credentials)."""
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {timeout:g} s"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection failed (refused or reset)"
-    if isinstance(exc, ValueError):
-        return "the answer is not JSON"
-    return type(exc).__name__
 
 
 def _series(result: dict[str, Any]) -> Series:

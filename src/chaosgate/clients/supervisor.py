@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..exceptions import SandboxError
+from .http import describe_failure
 
 __all__ = ["ProcessInfo", "SupervisorClient", "start_supervisord"]
 
@@ -49,6 +50,7 @@ class SupervisorClient:
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url
+        self.timeout = timeout
         self._proxy = xmlrpc.client.ServerProxy(url, transport=_TimeoutTransport(timeout))
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -60,7 +62,10 @@ class SupervisorClient:
         except xmlrpc.client.Fault as exc:
             raise SandboxError(f"supervisord {method}{args}: {exc.faultString}") from exc
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
-            raise SandboxError(f"supervisord at {self.url} is not reachable: {exc}") from exc
+            why = describe_failure(exc, self.timeout)
+            raise SandboxError(
+                f"supervisord at {self.url} is not reachable ({why}): is the sandbox running? "
+                "Fix: chaosgate sandbox status, then chaosgate sandbox up") from exc
 
     def alive(self) -> bool:
         """True when supervisord answers and is RUNNING."""

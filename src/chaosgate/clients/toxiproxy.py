@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from ..exceptions import Inconclusive, UsageError
+from .http import describe_failure
 
 __all__ = ["ProxyState", "ToxiproxyClient", "ToxiproxyEvent"]
 
@@ -73,7 +74,11 @@ class ToxiproxyClient:
             resp = self._session.request(method, self.url + path, json=body,
                                          timeout=self.timeout)
         except requests.RequestException as exc:
-            raise Inconclusive(f"the fault proxy at {self.url} is not reachable: {exc}") from exc
+            raise Inconclusive(
+                f"the fault proxy at {self.url} is not reachable "
+                f"({describe_failure(exc, self.timeout)}). Fix: start it (the sandbox: "
+                "chaosgate sandbox status shows it) or correct the target's fault proxy URL"
+            ) from exc
         if resp.status_code not in ok:
             detail = resp.text.strip()[:200]
             if resp.status_code == 404 and path.startswith("/proxies/"):

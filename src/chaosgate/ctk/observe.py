@@ -24,7 +24,7 @@ from ..slo.catalog import load_catalog
 from ..slo.check import check_slos, fetch_bins
 from ..slo.evaluate import SLOVerdict, records_verdicts
 from ..slo.measure import measure, timeline_slos
-from ..slo.model import SLO, Catalog
+from ..slo.model import SLO, WINDOW_FIX, Catalog, window_problem
 from ..slo.timeline import Timeline
 from .config import prometheus_client
 from .state import current, log
@@ -50,10 +50,16 @@ def observer_of(observer: str) -> str:
     return observer
 
 
+def _check_window(window: float) -> None:
+    """UsageError (exit 2) naming the probe's ``window`` argument when it is out of bounds."""
+    problem = window_problem(window)
+    if problem is not None:
+        raise UsageError(f"window: {problem}. Fix: {WINDOW_FIX} (in seconds)")
+
+
 def window_records(window: float) -> tuple[list[RequestRecord], float, float]:
     """Requests started in the last ``window`` seconds (all recorded), with the window."""
-    if window <= 0:
-        raise UsageError(f"window: {window:g} s is not a positive duration")
+    _check_window(window)
     end = current().settle()
     start = end - window
     return [r for r in current().records(until=end) if r.t >= start], start, end
@@ -63,6 +69,7 @@ def verdicts(slos: Sequence[SLO], window: float, observer: str,
              configuration: Mapping[str, Any] | None,
              secrets: Mapping[str, Any] | None) -> list[SLOVerdict]:
     """One verdict per ratio SLO over the last ``window`` s; raises when one has no data."""
+    _check_window(window)
     chosen = [s for s in slos if s.is_ratio]
     if observer_of(observer) == "client":
         records, start, end = window_records(window)

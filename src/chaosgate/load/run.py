@@ -5,11 +5,17 @@ log (:mod:`.stats`), Locust's own per-route totals for comparison, where
 every file of the run is, how its processes ended, and the CPU time they
 used. The records themselves stay on disk; :meth:`LoadRun.records` reads
 them back in start order for timelines.
+
+What went wrong is said in one line, never by dumping Locust's output:
+:meth:`LoadRun.problem` (Locust crashed, overran or sent nothing: "Locust
+exited 1: <its last error line>") and :attr:`LoadRun.unanswered` (requests
+were sent but every one failed to connect: nothing answered at the host).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +23,24 @@ from typing import Any
 from .requestlog import RequestRecord, read_request_log
 from .stats import LoadStats, LocustEntry, Mismatch, locust_entries
 
-__all__ = ["Checkout", "LoadRun", "read_checkout_log", "read_locust_json"]
+__all__ = ["Checkout", "LoadRun", "last_error_line", "read_checkout_log", "read_locust_json"]
+
+_ERROR_LINE = re.compile(r"(?:\b\w*(?:Error|Exception|Exit)\b|\berror:|\bERROR\b|Traceback)")
+_MAX_LINE = 300  # characters of a quoted log line
+
+
+def last_error_line(text: str) -> str:
+    """The line of a Locust log that says what went wrong, in one line. Pure.
+
+    The last line that names an error (``OverflowError: ...``, ``locust: error:
+    ...``, a logged ``ERROR``), else the last non-empty line; a traceback's
+    frames are never returned, and the line is cut to 300 characters.
+    """
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("File \"", "Traceback (most recent", "^"))]
+    hits = [ln for ln in lines if _ERROR_LINE.search(ln)]
+    line = (hits or lines or ["(no output)"])[-1]
+    return line if len(line) <= _MAX_LINE else line[:_MAX_LINE - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -123,6 +146,54 @@ class LoadRun:
             return "\n".join(self.logs[0].read_text(errors="replace").splitlines()[-lines:])
         except (OSError, IndexError):
             return ""
+
+    def _last_error(self, index: int) -> str:
+        """:func:`last_error_line` of process ``index``'s log (its last 64 KiB)."""
+        try:
+            with open(self.logs[index], "rb") as f:
+                f.seek(0, 2)
+                start = max(0, f.tell() - 65536)
+                f.seek(start)
+                text = f.read().decode(errors="replace")
+        except (OSError, IndexError):
+            return "(no log)"
+        if start == 0:  # the first line is the command chaosgate ran
+            text = text.partition("\n")[2]
+        return last_error_line(text)
+
+    @property
+    def unanswered(self) -> bool:
+        """Requests were sent and every one failed to connect (no HTTP response at all).
+
+        A run like that measured nothing about the system, so it is
+        inconclusive: the ingress is down or the host is wrong. Timeouts and
+        HTTP errors are answers (a slow or failing system is data).
+        """
+        total = self.stats.total
+        return total.count > 0 and total.ok == 0 and set(total.errors_by_kind) == {"connection"}
+
+    def problem(self) -> str | None:
+        """Why the run did not complete, in one line (None when it did).
+
+        Locust overran its time and was stopped, exited non-zero, wrote no
+        summary, or sent no request; the line quotes the last error line of
+        its log (:func:`last_error_line`), never a traceback.
+        """
+        last = self._last_error(0)
+        if self.killed:
+            return f"Locust overran its run time and was stopped by chaosgate: {last}"
+        failed = [i for i, code in enumerate(self.exit_codes) if code != 0]
+        if failed:
+            i, code = failed[0], self.exit_codes[failed[0]]
+            role = self.logs[i].stem.removeprefix("locust-") if i < len(self.logs) else "?"
+            how = "never exited" if code == -1 else (
+                f"was killed by signal {-code}" if code < 0 else f"exited {code}")
+            return f"Locust ({role}) {how}: {self._last_error(i)}"
+        if not self.exit_codes or not self.locust_json.exists():
+            return f"Locust wrote no summary: {last}"
+        if self.requests == 0:
+            return f"Locust sent no request: {last}"
+        return None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly summary (for reports and Allure attachments)."""

@@ -17,16 +17,23 @@ timeline and that timeline in the leader's ``/history`` (:func:`rejoined`).
 
 The change's data (:class:`PatroniFailoverData`) is private to this module;
 its ``subjects`` are ``(old_leader,)``.
+
+When Patroni cannot say who leads, the error names the dependency that is
+down (:func:`outage_message`, exit 3): etcd (Patroni's DCS, asked directly
+for its ``/health``), the Patroni REST endpoints that refuse connections, or
+Patroni answering but unable to read etcd (a partition between them?), each
+with the fix.
 """
 
 from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
 
+from ..clients.etcd import etcd_problem
 from ..clients.patroni import ClusterMember, PatroniClient
 from ..clients.processes import identify, signal_identity
 from ..clients.supervisor import SupervisorClient
@@ -37,7 +44,8 @@ from ..targets import Target
 from . import groundtruth
 from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 
-__all__ = ["PatroniFailoverData", "SandboxPatroni", "postmaster_pid", "rejoined"]
+__all__ = ["PatroniFailoverData", "SandboxPatroni", "outage_message", "postmaster_pid",
+           "rejoined"]
 
 PatroniMethod = Literal["switchover", "failover", "node-crash"]
 
@@ -113,6 +121,35 @@ def rejoined(old_leader: str, old_timeline: int | None, members: Sequence[Cluste
     return ProbeResult(True, f"{detail}; timeline {timeline} is in {leader.name}'s /history")
 
 
+def outage_message(what: str, etcd_url: str, etcd_down: str | None,
+                   patroni_down: Mapping[str, str | None], target_source: str) -> str:
+    """What is down behind a Patroni error, and the fix. Pure.
+
+    ``what`` is the error seen; ``etcd_down`` why etcd's ``/health`` failed
+    (None: healthy); ``patroni_down`` each Patroni REST endpoint -> why it
+    refuses TCP connections (None: it accepts them). etcd down is named
+    first: Patroni without its DCS has no leader, whatever else is up.
+    """
+    refused = {url: why for url, why in patroni_down.items() if why is not None}
+    patroni = "; ".join(f"{url} {why}" for url, why in refused.items())
+    restart = ("in the sandbox: chaosgate sandbox status shows it, chaosgate sandbox down "
+               "then chaosgate sandbox up starts it again")
+    cleanup = f"chaosgate cleanup --target {target_source}"
+    if etcd_down is not None:
+        both = bool(refused) and len(refused) == len(patroni_down)
+        also = f"; the Patroni REST API is down too ({patroni})" if both else ""
+        return (f"etcd, Patroni's DCS, at {etcd_url} is not answering ({etcd_down}): Patroni "
+                f"cannot read or keep the cluster's leader{also}. Fix: start etcd"
+                f"{' and Patroni' if both else ''} ({restart}), then try again")
+    if refused and len(refused) == len(patroni_down):
+        return (f"Patroni is down: no REST API accepts connections ({patroni}); etcd at "
+                f"{etcd_url} is up. Fix: if a fault crashed a member, run {cleanup}; "
+                f"else start Patroni ({restart})")
+    return (f"{what}; etcd at {etcd_url} answers chaosgate, so Patroni cannot reach it or is "
+            f"failing. Fix: revert any partition between Patroni and etcd ({cleanup}) and "
+            "check Patroni's log (in the sandbox's state directory, logs/)")
+
+
 class SandboxPatroni:
     """:class:`~chaosgate.platforms.base.DatabaseAdapter` for the sandbox's Patroni cluster."""
 
@@ -135,7 +172,12 @@ class SandboxPatroni:
         try:
             return self.patroni.cluster()
         except SandboxError as exc:
-            raise Inconclusive(str(exc)) from exc
+            raise self._outage(str(exc)) from exc
+
+    def _outage(self, what: str) -> Inconclusive:
+        """Inconclusive (exit 3) naming what is down behind ``what``, and the fix."""
+        return Inconclusive(outage_message(what, self.topo.etcd_url, etcd_problem(
+            self.topo.etcd_url), self.patroni.listening(), self.target.source))
 
     def members(self) -> list[DbMemberState]:
         """Members from Patroni's ``/cluster``."""
@@ -162,8 +204,14 @@ class SandboxPatroni:
         members = self._cluster()
         leader = next((m for m in members if m.is_leader and m.state == "running"), None)
         if leader is None or not self.healthy():
-            raise Inconclusive("the Patroni cluster is not healthy (no running leader with a "
-                               "streaming replica); refusing to fail it over")
+            unhealthy = ("the Patroni cluster is not healthy (no running leader with a "
+                         "streaming replica); refusing to fail it over")
+            etcd_down = etcd_problem(self.topo.etcd_url)
+            if etcd_down is not None:
+                raise self._outage(unhealthy)
+            raise Inconclusive(f"{unhealthy}. Fix: wait until chaosgate sandbox status shows "
+                               "a leader and a streaming replica (a fault still open? "
+                               f"chaosgate cleanup --target {self.target.source})")
         replicas = [m.name for m in members if not m.is_leader]
         if candidate is not None and candidate not in replicas:
             raise UsageError(f"--candidate {candidate!r} is not a replica. "
@@ -192,7 +240,7 @@ class SandboxPatroni:
             else:
                 self._crash(change.fault_id, data["program"], Path(data["data_dir"]))
         except SandboxError as exc:
-            raise Inconclusive(str(exc)) from exc
+            raise self._outage(str(exc)) from exc
 
     def _crash(self, fault_id: str, program: str, data_dir: Path) -> None:
         patroni_pid = self.supervisor.process(program).pid

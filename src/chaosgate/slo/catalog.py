@@ -35,10 +35,12 @@ from .model import (
     RATIO_TYPES,
     SLO,
     SLO_TYPES,
+    WINDOW_FIX,
     Catalog,
     CatalogError,
     prom_duration,
     render,
+    window_problem,
 )
 from .stats import exact
 
@@ -167,6 +169,15 @@ def _latency(fields: Fields) -> tuple[float, float, float]:
     return threshold, pct, float(exact(pct) / 100)
 
 
+def _window(fields: Fields) -> float:
+    """The SLO's evaluation window, within :func:`window_problem`'s bounds."""
+    seconds = fields.duration("window", "10m")
+    problem = window_problem(seconds)
+    if problem is not None:
+        raise fields.error("window", problem, WINDOW_FIX)
+    return seconds
+
+
 def parse_slo(fields: Fields) -> SLO:
     """One entry of ``slos:`` (``recovery`` SLOs keep ``of`` unresolved)."""
     fields.only(sorted({k for keys in _KEYS.values() for k in keys}))
@@ -197,7 +208,7 @@ def parse_slo(fields: Fields) -> SLO:
     query = _query(fields, slo_type, threshold)
     return SLO(
         name=name, type=slo_type, objective=objective, description=description,
-        window=fields.duration("window", "10m"), query=query,
+        window=_window(fields), query=query,
         series=_series(fields, query), route=route, threshold=threshold,
         percentile=percentile, alert=fields.string("alert", "ShopAvailabilityBurn")
         if "alert" in fields else None, source=fields.source,

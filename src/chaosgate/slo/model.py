@@ -7,6 +7,7 @@ timeline and check modules.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,15 +16,50 @@ from ..exceptions import TargetError
 from ..targets._reader import did_you_mean
 
 __all__ = [
+    "MAX_WINDOW_S",
     "PLACEHOLDER",
     "RATIO_TYPES",
     "SLO",
     "SLO_TYPES",
+    "WINDOW_FIX",
     "Catalog",
     "CatalogError",
     "prom_duration",
     "render",
+    "window_problem",
 ]
+
+#: Longest SLO evaluation window, in seconds: 400 days. No Prometheus keeps
+#: that much (15 days by default), and a range much longer overflows PromQL's
+#: int64 milliseconds, which Prometheus reports as a PromQL error.
+MAX_WINDOW_S = 400 * 86400.0
+#: Shortest window: 1 ms, the resolution of :func:`prom_duration`.
+MIN_WINDOW_S = 0.001
+#: What to do about a window :func:`window_problem` refuses.
+WINDOW_FIX = "give a window from 1ms to 400d, e.g. 10m"
+
+
+def window_problem(seconds: object) -> str | None:
+    """Why ``seconds`` cannot be an SLO evaluation window; None when it can. Pure.
+
+    A window must be a finite number of seconds from 1 ms to 400 days
+    (:data:`MAX_WINDOW_S`), so that a window from the command line, the
+    catalogue or an experiment fails as bad input (exit 2) before any query,
+    never as a PromQL error from Prometheus.
+    """
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return f"{seconds!r} is not a number of seconds"
+    try:
+        finite = math.isfinite(seconds)
+    except OverflowError:  # an int too large for a float
+        finite = False
+    if not finite:
+        return f"{seconds!r} is not a finite window"
+    if seconds < MIN_WINDOW_S:
+        return f"{seconds:g} s is not a positive window"
+    if seconds > MAX_WINDOW_S:
+        return f"{seconds:g} s is longer than 400 days"
+    return None
 
 RATIO_TYPES = ("availability", "error_ratio", "latency", "ratio")
 SLO_TYPES = (*RATIO_TYPES, "recovery")

@@ -177,10 +177,18 @@ def _secret_source(f: Fields, stem: str) -> tuple[str | None, Path | None]:
     return env, f.file(file_key, "/var/run/secrets/prometheus/token")
 
 
+#: Longest ``prometheus.scrape_interval`` (seconds): 1 hour. Server-side edges are
+#: only as precise as one interval, and a load run lingers two of them at its end.
+MAX_SCRAPE_INTERVAL_S = 3600.0
+
+
 def _prometheus(f: Fields) -> PrometheusConfig:
     f.only(("url", "scrape_interval", "auth", "tls"))
     url = f.url("url", "http://prometheus.monitoring:9090")
     interval = f.duration("scrape_interval", "30s")
+    if interval > MAX_SCRAPE_INTERVAL_S:
+        raise f.error("scrape_interval", f"{interval:g} s is longer than 1 hour",
+                      "give your Prometheus' scrape_interval, e.g. 15s or 30s (at most 1h)")
     auth = None
     if "auth" in f:
         a = f.section("auth", "{bearer_token_env: PROM_TOKEN}")
