@@ -2,8 +2,9 @@
 
 Each fault command turns its options, ``--duration`` included, into a fault
 spec (the same data a scenario or an experiment writes,
-:mod:`chaosgate.faults.spec`), checks every value (exit 2 before anything is
-loaded or touched), loads the target, plans the fault (``--dry-run`` prints
+:mod:`chaosgate.faults.spec`), loads the target, checks every value against
+it (its ``safety`` limits; exit 2 before the platform is reached or anything
+is touched), plans the fault (``--dry-run`` prints
 the plan and stops: nothing touched, no ledger entry) and runs it through one
 :class:`~chaosgate.faults.FaultSession`: inject through the ledger, verify it
 took hold, hold it ``--duration`` seconds, revert it, wait until the system
@@ -29,6 +30,7 @@ from ._common import console, err_console, ledger_option, target_option
 
 if TYPE_CHECKING:
     from ..faults import FaultRun, FaultSession, FaultTimeline
+    from ..targets import Target
 
 __all__ = ["cleanup", "fault"]
 
@@ -83,14 +85,12 @@ def _print_run(run: FaultRun) -> None:
         _say(f"  {line}")
 
 
-def _session(target_file: str, ledger_path: str, seed: int | None) -> FaultSession:
+def _session(target: Target, ledger_path: str, seed: int | None) -> FaultSession:
     from rich.markup import escape
 
     from ..faults import FaultSession, Ledger
     from ..platforms import platform_for
-    from ..targets import load_target
 
-    target = load_target(target_file)
     return FaultSession(target, platform_for(target), Ledger(ledger_path), seed=seed,
                         log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"),
                         owner="chaosgate fault")
@@ -102,16 +102,18 @@ def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bo
     """Build the fault ``spec`` describes and run it end to end through one session."""
     from ..exceptions import FaultNotEffective, FaultRevertedElsewhere, Inconclusive, UsageError
     from ..faults import check_spec
+    from ..targets import load_target
 
     source = f"chaosgate fault {spec['kind']}"
     spec = {k: v for k, v in {**spec, "duration": duration}.items() if v not in (None, ())}
-    check_spec(spec, source)  # every value, before the target, the platform or the ledger
+    target = load_target(target_file)  # reads one file; its safety block bounds the values
+    check_spec(spec, source, target.safety.limits)  # before the platform or the ledger
     for option, seconds in (("--verify-timeout", verify_timeout),
                             ("--heal-timeout", heal_timeout)):
         if not (math.isfinite(seconds) and 0 < seconds <= MAX_WAIT_S):
             raise UsageError(f"{source}: {option}: {seconds!r} is not a timeout in seconds. "
                              f"Fix: pass {option} above 0 and at most {MAX_WAIT_S:g}")
-    session = _session(target_file, ledger_path, seed)
+    session = _session(target, ledger_path, seed)
     fault = session.build(spec, source=source)
     if dry_run or session.dry_run:
         _say(fault.plan())

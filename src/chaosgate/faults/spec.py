@@ -10,8 +10,11 @@ the field and the fix.
 
 :func:`check_spec` checks the field names and every value before anything
 is touched (no platform, no ledger): numbers finite (no nan, no inf), ints
-not bools, and within the bounds below. The upper bounds are module
-constants for now; they belong in the target's ``safety`` block later.
+not bools, and within the target's limits (its ``safety`` block,
+:class:`~chaosgate.targets.SafetyLimits`: ``max_fault_duration``,
+``max_latency_ms``, ``max_memory_mb``, ``max_cpu_workers``; the defaults
+when the target sets none). A value above a limit is refused naming the
+option, the limit and where it comes from.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, TypeGuard
 
 from ..exceptions import UsageError
 from ..platforms.base import DIRECTIONS, STRESS_MODES, FaultKind
+from ..targets import DEFAULT_LIMITS, LIMIT_UNITS, SafetyLimits
 from .base import Fault, FaultContext
 from .database import DatabaseFailover
 from .network import Latency, NetworkPartition, build_scope
@@ -31,14 +35,11 @@ from .resources import ResourceExhaustion
 __all__ = ["FAULT_FIELDS", "MAX_CPU_WORKERS", "MAX_DURATION_S", "MAX_LATENCY_MS",
            "MAX_MEMORY_MB", "build_fault", "check_spec", "describe_fault"]
 
-#: Longest a fault may be held (seconds); a stress's self-ending safety net adds its margin.
-MAX_DURATION_S = 3600.0
-#: Largest added network delay (ms): beyond it every request times out anyway.
-MAX_LATENCY_MS = 60_000
-#: Largest memory hog (MiB).
-MAX_MEMORY_MB = 8192
-#: Most busy loops of a CPU stress.
-MAX_CPU_WORKERS = 64
+# The defaults of the target's limits, under their old names.
+MAX_DURATION_S = DEFAULT_LIMITS.max_fault_duration
+MAX_LATENCY_MS = DEFAULT_LIMITS.max_latency_ms
+MAX_MEMORY_MB = DEFAULT_LIMITS.max_memory_mb
+MAX_CPU_WORKERS = DEFAULT_LIMITS.max_cpu_workers
 
 #: How the CLI user passes each field (``chaosgate fault <kind> --option``).
 _OPTIONS = {"duration": "--duration", "qty": "--qty", "percent": "--percent",
@@ -60,8 +61,12 @@ FAULT_FIELDS: dict[FaultKind, tuple[frozenset[str], frozenset[str]]] = {
 }
 
 
-def check_spec(spec: Mapping[str, Any], source: str) -> FaultKind:
-    """The spec's kind, after checking its fields; UsageError naming the field and the fix."""
+def check_spec(spec: Mapping[str, Any], source: str,
+               limits: SafetyLimits = DEFAULT_LIMITS) -> FaultKind:
+    """The spec's kind, after checking its fields; UsageError naming the field and the fix.
+
+    ``limits`` are the target's (``target.safety.limits``); the defaults without a target.
+    """
     try:
         kind = FaultKind(str(spec.get("kind")))
     except ValueError:
@@ -79,13 +84,29 @@ def check_spec(spec: Mapping[str, Any], source: str) -> FaultKind:
     for name, check in _CHECKS.items():
         # an optional field set to null is unset; a null duration or required field is not
         if name in spec and (spec[name] is not None or name in required | {"duration"}):
-            problem = check(spec[name], spec)
+            problem = check(spec[name], spec, limits) or _above_limit(name, spec[name], limits)
             if problem is not None:
                 what, fix = problem
                 how = _OPTIONS[name] if source.startswith("chaosgate fault") else name
                 raise UsageError(f"{source}: fault.{name}: {spec[name]!r} {what}. "
                                  f"Fix: {fix.format(how=how)}")
     return kind
+
+
+#: field -> the safety limit (``safety.<key>`` in the target file) that bounds it.
+_LIMITED = {"duration": "max_fault_duration", "latency_ms": "max_latency_ms",
+            "memory_mb": "max_memory_mb", "cpu_workers": "max_cpu_workers"}
+
+
+def _above_limit(name: str, value: float, limits: SafetyLimits) -> _Problem:
+    """A value the field's own check passed, above the target's limit for it."""
+    key = _LIMITED.get(name)
+    if key is None or value <= getattr(limits, key):
+        return None
+    unit = "s" if name == "duration" else LIMIT_UNITS[key]
+    limit = f"{getattr(limits, key):g}"  # in the option's unit: seconds, ms, MiB
+    return (f"is above the limit of {limit} {unit} ({limits.origin(key)})",
+            f"pass {{how}} at most {limit}, or {limits.raise_fix(key)}")
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -98,35 +119,36 @@ def _is_number(value: object) -> TypeGuard[float]:
 
 
 _Problem = tuple[str, str] | None
+_Check = Callable[[object, Mapping[str, Any], SafetyLimits], _Problem]
 
 
-def _duration(value: object, _spec: Mapping[str, Any]) -> _Problem:
-    if _is_number(value) and 0 <= value <= MAX_DURATION_S:
+def _duration(value: object, _spec: Mapping[str, Any], limits: SafetyLimits) -> _Problem:
+    if _is_number(value) and value >= 0:
         return None
     return ("is not a duration in seconds",
-            f"pass {{how}} between 0 and {MAX_DURATION_S:g} (seconds)")
+            f"pass {{how}} between 0 and {limits.max_fault_duration:g} (seconds)")
 
 
-def _qty(value: object, _spec: Mapping[str, Any]) -> _Problem:
+def _qty(value: object, _spec: Mapping[str, Any], _limits: SafetyLimits) -> _Problem:
     if _is_int(value) and value >= 1:
         return None
     return "is not a number of pods", "pass {how} as a whole number of at least 1"
 
 
-def _percent(value: object, _spec: Mapping[str, Any]) -> _Problem:
+def _percent(value: object, _spec: Mapping[str, Any], _limits: SafetyLimits) -> _Problem:
     if _is_number(value) and 0 < value <= 100:
         return None
     return "is not a percentage of pods", "pass {how} above 0 and at most 100"
 
 
-def _latency(value: object, _spec: Mapping[str, Any]) -> _Problem:
-    if _is_int(value) and 0 < value <= MAX_LATENCY_MS:
+def _latency(value: object, _spec: Mapping[str, Any], limits: SafetyLimits) -> _Problem:
+    if _is_int(value) and value > 0:
         return None
     return ("is not a positive delay in ms",
-            f"pass {{how}} as a whole number of ms between 1 and {MAX_LATENCY_MS}")
+            f"pass {{how}} as a whole number of ms between 1 and {limits.max_latency_ms}")
 
 
-def _jitter(value: object, spec: Mapping[str, Any]) -> _Problem:
+def _jitter(value: object, spec: Mapping[str, Any], _limits: SafetyLimits) -> _Problem:
     latency = spec.get("latency_ms")
     if not (_is_int(value) and value >= 0):
         return "is not a jitter in ms", "pass {how} as a whole number of ms, 0 or more"
@@ -136,22 +158,22 @@ def _jitter(value: object, spec: Mapping[str, Any]) -> _Problem:
     return None
 
 
-def _memory(value: object, _spec: Mapping[str, Any]) -> _Problem:
-    if _is_int(value) and 0 < value <= MAX_MEMORY_MB:
+def _memory(value: object, _spec: Mapping[str, Any], limits: SafetyLimits) -> _Problem:
+    if _is_int(value) and value > 0:
         return None
     return ("is not a positive number of MiB",
-            f"pass {{how}} between 1 and {MAX_MEMORY_MB}")
+            f"pass {{how}} between 1 and {limits.max_memory_mb}")
 
 
-def _workers(value: object, _spec: Mapping[str, Any]) -> _Problem:
-    if _is_int(value) and 1 <= value <= MAX_CPU_WORKERS:
+def _workers(value: object, _spec: Mapping[str, Any], limits: SafetyLimits) -> _Problem:
+    if _is_int(value) and value >= 1:
         return None
-    return "is not a number of busy loops", f"pass {{how}} between 1 and {MAX_CPU_WORKERS}"
+    return ("is not a number of busy loops",
+            f"pass {{how}} between 1 and {limits.max_cpu_workers}")
 
 
-def _one_of(choices: tuple[str, ...], what: str) -> Callable[[object, Mapping[str, Any]],
-                                                              _Problem]:
-    def check(value: object, _spec: Mapping[str, Any]) -> _Problem:
+def _one_of(choices: tuple[str, ...], what: str) -> _Check:
+    def check(value: object, _spec: Mapping[str, Any], _limits: SafetyLimits) -> _Problem:
         if isinstance(value, str) and value in choices:
             return None
         return f"is not {what}", f"pass {{how}} as one of {', '.join(choices)}"
@@ -159,14 +181,15 @@ def _one_of(choices: tuple[str, ...], what: str) -> Callable[[object, Mapping[st
     return check
 
 
-def _method(value: object, _spec: Mapping[str, Any]) -> _Problem:
+def _method(value: object, _spec: Mapping[str, Any], _limits: SafetyLimits) -> _Problem:
     if isinstance(value, str) and value.strip():
         return None
     return "is not a failover method", "pass {how}, e.g. switchover"
 
 
-#: field -> its check: None, or (what is wrong, the fix with ``{how}`` for the option).
-_CHECKS: dict[str, Callable[[object, Mapping[str, Any]], _Problem]] = {
+#: field -> its check: None, or (what is wrong, the fix with ``{how}`` for the option);
+#: the upper bound of a field in ``_LIMITED`` is checked after it (``_above_limit``).
+_CHECKS: dict[str, _Check] = {
     "duration": _duration, "qty": _qty, "percent": _percent, "latency_ms": _latency,
     "jitter_ms": _jitter, "memory_mb": _memory, "cpu_workers": _workers,
     "mode": _one_of(STRESS_MODES, "a stress mode"),
@@ -176,7 +199,7 @@ _CHECKS: dict[str, Callable[[object, Mapping[str, Any]], _Problem]] = {
 
 def build_fault(ctx: FaultContext, spec: Mapping[str, Any], source: str = "fault") -> Fault:
     """The :class:`Fault` that ``spec`` describes, bound to ``ctx`` (nothing applied yet)."""
-    kind = check_spec(spec, source)
+    kind = check_spec(spec, source, ctx.target.safety.limits)
     s = dict(spec)
     if kind is FaultKind.KILL_PODS:
         return PodKill(ctx, s["selector"], s.get("namespace"), s.get("qty"), s.get("percent"))

@@ -10,8 +10,9 @@ command:
   workers from the master;
 - adds the recorder as a second locustfile (``-f shop.py,recorder.py``);
 - is checked first: :class:`LoadSpec` refuses a parameter out of bounds
-  (:func:`check_load_parameters`: finite, positive, at most 24 h, 10 000
-  requests/s, ...) with a UsageError, exit 2, before Locust starts;
+  (:func:`check_load_parameters`: finite, positive, duration, rate and users
+  within the target's ``safety`` limits, by default 24 h, 10 000 requests/s
+  and 10 000 users) with a UsageError, exit 2, before Locust starts;
 - is bounded: ``--headless --run-time`` (whole seconds, rounded up), and a
   master gives up on workers that do not connect (``--expect-workers-max-wait``);
 - writes Locust's final statistics with ``--json-file`` (Locust appends
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exceptions import UsageError
+from ..targets import DEFAULT_LIMITS, LIMIT_UNITS, SafetyLimits
 from .profiles import Profile
 
 __all__ = ["MAX_DURATION_S", "MAX_RATE", "MAX_REQUEST_TIMEOUT_S", "MAX_USERS", "MAX_WORKERS",
@@ -37,12 +39,10 @@ RECORDER_PATH = Path(__file__).with_name("recorder.py")
 EXPECT_WORKERS_MAX_WAIT = 30  # seconds a master waits for its workers to connect
 
 
-#: Longest load run (seconds): 24 h.
-MAX_DURATION_S = 24 * 3600.0
-#: Highest open-model arrival rate (requests per second, all workers together).
-MAX_RATE = 10_000.0
-#: Most users (closed model) or arrival schedulers (open model).
-MAX_USERS = 10_000
+# The defaults of the target's load limits (its safety block), under their old names.
+MAX_DURATION_S = DEFAULT_LIMITS.max_load_duration
+MAX_RATE = DEFAULT_LIMITS.max_load_rate
+MAX_USERS = DEFAULT_LIMITS.max_load_users
 #: Most Locust worker processes of a distributed run.
 MAX_WORKERS = 64
 #: Longest per-request timeout (seconds).
@@ -70,21 +70,41 @@ def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _above(name: str, value: float, key: str, limits: SafetyLimits, option: str) -> None:
+    """LoadParameterError when ``value`` is above the target's limit ``key``."""
+    limit = getattr(limits, key)
+    if value <= limit:
+        return
+    shown = limits.display(key)
+    shown += "" if LIMIT_UNITS[key] == "s" else f" {LIMIT_UNITS[key]}"
+    raise _bad(name, value, f"within the limit of {shown} ({limits.origin(key)})",
+               f"pass {option} at most {shown}, or {limits.raise_fix(key)}")
+
+
 def check_load_parameters(*, duration: float, rate: float | None = None,
                           users: int | None = None, workers: int = 0,
-                          request_timeout: float | None = None) -> None:
-    """LoadParameterError (a UsageError, exit 2) naming the first parameter out of bounds:
-    every number finite (no nan, no inf) and within the bounds above, before Locust starts.
+                          request_timeout: float | None = None,
+                          limits: SafetyLimits = DEFAULT_LIMITS) -> None:
+    """LoadParameterError (a UsageError, exit 2) naming the first parameter out of bounds,
+    before Locust starts: every number finite (no nan, no inf) and positive; duration, rate
+    and users within ``limits`` (the target's, else the defaults); workers and the request
+    timeout within the bounds above.
     """
-    if not (_finite(duration) and 0 < duration <= MAX_DURATION_S):
+    if not (_finite(duration) and duration > 0):
         raise _bad("duration", duration, "a load duration",
-                   f"pass --duration above 0 and at most {MAX_DURATION_S / 3600:g}h")
-    if rate is not None and not (_finite(rate) and 0 < rate <= MAX_RATE):
-        raise _bad("rate", rate, "an arrival rate",
-                   f"pass --rate above 0 and at most {MAX_RATE:g} requests per second")
-    if users is not None and not (_whole(users) and 1 <= users <= MAX_USERS):
-        raise _bad("users", users, "a number of users",
-                   f"pass --users between 1 and {MAX_USERS}")
+                   f"pass --duration above 0 and at most {limits.max_load_duration / 3600:g}h")
+    _above("duration", duration, "max_load_duration", limits, "--duration")
+    if rate is not None:
+        if not (_finite(rate) and rate > 0):
+            raise _bad("rate", rate, "an arrival rate",
+                       f"pass --rate above 0 and at most {limits.max_load_rate:g} requests "
+                       "per second")
+        _above("rate", rate, "max_load_rate", limits, "--rate")
+    if users is not None:
+        if not (_whole(users) and users >= 1):
+            raise _bad("users", users, "a number of users",
+                       f"pass --users between 1 and {limits.max_load_users}")
+        _above("users", users, "max_load_users", limits, "--users")
     if not (_whole(workers) and 0 <= workers <= MAX_WORKERS):
         raise _bad("workers", workers, "a number of workers",
                    f"pass --workers between 0 and {MAX_WORKERS}")
@@ -115,10 +135,12 @@ class LoadSpec:
     extra_args: tuple[str, ...] = ()
     python: str = field(default=sys.executable)
     cwd: Path = field(default_factory=Path.cwd)
+    limits: SafetyLimits = DEFAULT_LIMITS  # the target's (safety block); checked below
 
     def __post_init__(self) -> None:
         check_load_parameters(duration=self.duration, rate=self.rate, users=self.users,
-                              workers=self.workers, request_timeout=self.request_timeout)
+                              workers=self.workers, request_timeout=self.request_timeout,
+                              limits=self.limits)
 
     @property
     def run_time_s(self) -> int:

@@ -239,7 +239,8 @@ def spec_for_target(target: Target, profile: Profile, duration: float, *,
 
     On a sandbox target the client metrics go to the sandbox's load
     generator port and file_sd file, lingering two scrape intervals at the
-    end so that Prometheus scrapes the final counts. ``options`` are
+    end so that Prometheus scrapes the final counts. The target's safety
+    limits bound the duration, rate and users. ``options`` are
     :class:`LoadSpec` fields (users, rate, workers, request_timeout, ...).
     """
     run_id = run_id or new_run_id()
@@ -248,6 +249,7 @@ def spec_for_target(target: Target, profile: Profile, duration: float, *,
         options.setdefault("metrics_port", topo.ports.loadgen_metrics)
         options.setdefault("sd_file", topo.loadgen_sd_file.resolve())
         options.setdefault("metrics_linger", 2 * target.prometheus.scrape_interval)
+    options.setdefault("limits", target.safety.limits)
     return LoadSpec(profile=profile, host=target.ingress_url, duration=duration,
                     out_dir=out_root / run_id, run_id=run_id, **options)
 

@@ -9,7 +9,9 @@ A sandbox pod is one process, so:
 - ``memory``: a hog allocates and touches ``memory_mb`` MiB (host memory
   pressure; sandbox pods have no memory limit of their own);
 - ``freeze``: SIGSTOP of the pod's pid; revert sends SIGCONT. A watchdog hog
-  thaws it by itself after ``duration_s`` should chaosgate die.
+  thaws it by itself after ``duration_s`` (always finite: the fault's
+  duration, or the target's ``safety.max_fault_duration``, plus a margin)
+  should chaosgate die.
 
 The change (:class:`StressChangeData`, private to this module; its
 ``subjects`` are the pod names) records each pod's identity (pid and start
@@ -42,20 +44,26 @@ from ..clients.processes import (
 )
 from ..exceptions import FaultNotEffective
 from ..sandbox.topology import HOST, Topology
+from ..targets import LIMIT_CEILINGS
 from .base import Change, FaultKind, PodRef, ProbeResult, StressMode, StressSpec
 from .hog import find_hogs, hog_command
 
 __all__ = ["StressActuator", "StressChangeData", "StressedPod", "plan_stress"]
 
 DEFAULT_MAX_SECONDS = 3600.0
-#: No hog or freeze watchdog outlives this, whatever the spec says (a fault spec is held
-#: at most an hour, plus the stress's safety margin): a frozen pod always thaws.
-HARD_MAX_SECONDS = 4 * 3600.0
+#: No hog or freeze watchdog outlives this, whatever the spec says: a fault is held at
+#: most the ceiling of ``safety.max_fault_duration`` (12 h), and a stress's safety net
+#: adds its margin (two minutes; an hour is left for it). A frozen pod always thaws.
+HARD_MAX_SECONDS = LIMIT_CEILINGS.max_fault_duration + 3600.0
 
 
 def watchdog_seconds(duration_s: float | None) -> float:
     """When the hog (or the freeze watchdog) ends by itself: ``duration_s`` clamped to
-    (0, HARD_MAX_SECONDS]; DEFAULT_MAX_SECONDS when unset, not positive or not finite."""
+    (0, HARD_MAX_SECONDS]; DEFAULT_MAX_SECONDS when unset, not positive or not finite.
+
+    The fault layer already bounds ``duration_s`` by the target's
+    ``safety.max_fault_duration`` plus its margin; this is the last line.
+    """
     if duration_s is None or not math.isfinite(duration_s) or duration_s <= 0:
         return DEFAULT_MAX_SECONDS
     return min(duration_s, HARD_MAX_SECONDS)

@@ -4,7 +4,10 @@ A target file (schema ``chaosgate/v1``, see ``targets/sandbox.yaml`` and
 ``targets/kubernetes.example.yaml``) names the platform (the embedded
 sandbox or a Kubernetes cluster), Prometheus, the ingress, the services and
 their label selectors, the network links and dependencies faults can cut,
-the database a failover acts on, and the safety limits every fault keeps.
+the database a failover acts on, and the safety limits every fault keeps:
+the blast radius, and the upper bounds of fault and load parameters
+(:class:`SafetyLimits`: defaults a target may lower, or raise up to
+``LIMIT_CEILINGS``).
 
 - :func:`load_target` reads one file; :func:`parse_target` validates plain
   data. Both raise :class:`~chaosgate.exceptions.TargetError` naming the
@@ -21,7 +24,10 @@ from __future__ import annotations
 from ._files import dump_target, load_target
 from ._model import (
     API_VERSION,
+    DEFAULT_LIMITS,
     KIND,
+    LIMIT_CEILINGS,
+    LIMIT_UNITS,
     PROTECTED_NAMESPACES,
     BasicAuth,
     Credentials,
@@ -33,6 +39,7 @@ from ._model import (
     PrometheusAuth,
     PrometheusConfig,
     Safety,
+    SafetyLimits,
     Service,
     Target,
     TLSConfig,
@@ -44,8 +51,11 @@ from ._selector import Requirement, Selector, SelectorError
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_LIMITS",
     "DEFAULT_STATE_DIR",
     "KIND",
+    "LIMIT_CEILINGS",
+    "LIMIT_UNITS",
     "PROTECTED_NAMESPACES",
     "SANDBOX_NAMESPACE",
     "BasicAuth",
@@ -59,6 +69,7 @@ __all__ = [
     "PrometheusConfig",
     "Requirement",
     "Safety",
+    "SafetyLimits",
     "Selector",
     "SelectorError",
     "Service",

@@ -22,7 +22,10 @@ from ._selector import Selector
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_LIMITS",
     "KIND",
+    "LIMIT_CEILINGS",
+    "LIMIT_UNITS",
     "PROTECTED_NAMESPACES",
     "BasicAuth",
     "Credentials",
@@ -34,9 +37,11 @@ __all__ = [
     "PrometheusAuth",
     "PrometheusConfig",
     "Safety",
+    "SafetyLimits",
     "Service",
     "TLSConfig",
     "Target",
+    "format_limit",
 ]
 
 #: The schema this module reads and writes.
@@ -250,14 +255,87 @@ class Database:
 
 
 @dataclass(frozen=True)
+class SafetyLimits:
+    """Upper bounds of fault and load parameters, from the target's ``safety`` block.
+
+    Each is optional in the file; the defaults below are what a target that
+    does not set it gets (``DEFAULT_LIMITS``). A target may lower a limit, or
+    raise it up to its ceiling (``LIMIT_CEILINGS``): the largest value the
+    code is known to handle safely (a finite stress watchdog, a delay the
+    fault proxy can hold). Durations are in seconds (written ``1h``, ``10m``
+    in the file). ``source`` (the target file, "" for none) and ``explicit``
+    (the keys the file sets) only say where a limit comes from, in messages.
+    """
+
+    max_fault_duration: float = 3600.0  # seconds a fault may be held
+    max_latency_ms: int = 60_000  # added network delay: beyond it every request times out
+    max_memory_mb: int = 8192  # a memory hog's MiB
+    max_cpu_workers: int = 64  # busy loops of a CPU stress
+    max_load_duration: float = 24 * 3600.0  # seconds a load run may last
+    max_load_rate: float = 10_000.0  # open-model arrivals per second, all workers together
+    max_load_users: int = 10_000  # users (closed model) or arrival schedulers (open model)
+    source: str = field(default="", compare=False)
+    explicit: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def origin(self, key: str) -> str:
+        """Where limit ``key`` comes from, for a message.
+
+        ``targets/x.yaml safety.max_latency_ms = 5000``, or ``the default
+        safety.max_latency_ms = 60000; targets/x.yaml does not set it``.
+        """
+        setting = f"safety.{key} = {self.display(key)}"
+        if key in self.explicit and self.source:
+            return f"{self.source} {setting}"
+        return f"the default {setting}" + (f"; {self.source} does not set it"
+                                           if self.source else "")
+
+    def display(self, key: str) -> str:
+        """Limit ``key`` as the file would write it (``1h``, ``90s``, ``60000``)."""
+        return format_limit(key, getattr(self, key))
+
+    def raise_fix(self, key: str) -> str:
+        """How to allow more: raise the limit in the target file, within its ceiling."""
+        where = f" in {self.source}" if self.source else " in the target's safety block"
+        return (f"raise safety.{key}{where} (at most {LIMIT_CEILINGS.display(key)}) "
+                "if the system can take it")
+
+
+def format_limit(key: str, value: float) -> str:
+    """``value`` of limit ``key`` as a target file writes it: ``1h``, ``90s``, ``1000000``."""
+    if LIMIT_UNITS[key] == "s":
+        for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
+            if value >= seconds and value % seconds == 0 and (unit != "d" or value > seconds):
+                return f"{value / seconds:g}{unit}"
+        return f"{value:g}s"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+#: What a target that sets no limit gets.
+DEFAULT_LIMITS = SafetyLimits()
+#: The most a target may allow: beyond these chaosgate itself is not safe (see decisions.md).
+LIMIT_CEILINGS = SafetyLimits(
+    max_fault_duration=12 * 3600.0, max_latency_ms=600_000, max_memory_mb=1024 * 1024,
+    max_cpu_workers=1024, max_load_duration=7 * 24 * 3600.0, max_load_rate=1_000_000.0,
+    max_load_users=100_000,
+)
+#: Each limit's unit: "s" (a duration string in the file), or what its number counts.
+LIMIT_UNITS: dict[str, str] = {
+    "max_fault_duration": "s", "max_latency_ms": "ms", "max_memory_mb": "MiB",
+    "max_cpu_workers": "busy loops", "max_load_duration": "s",
+    "max_load_rate": "requests per second", "max_load_users": "users",
+}
+
+
+@dataclass(frozen=True)
 class Safety:
-    """The blast-radius limits every fault respects."""
+    """The blast-radius limits every fault respects, and the parameter limits."""
 
     namespaces: tuple[str, ...]
     max_pods_per_fault: int = 1
     max_percent_per_fault: float = 50.0
     min_ready_replicas: int = 1
     dry_run: bool = False
+    limits: SafetyLimits = DEFAULT_LIMITS
 
     def allows_namespace(self, namespace: str) -> bool:
         """Whether faults may touch ``namespace``.

@@ -9,6 +9,7 @@ problem and the fix for anything of the wrong type or unknown.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -43,7 +44,13 @@ def parse_duration(text: str) -> float:
     match = _DURATION.match(text.strip())
     if not text.strip() or match is None:
         raise ValueError(f"{text!r} is not a duration")
-    seconds = sum(int(g) * u for g, u in zip(match.groups(), _DURATION_UNITS, strict=True) if g)
+    try:
+        seconds = sum(int(g) * u for g, u in zip(match.groups(), _DURATION_UNITS, strict=True)
+                      if g)
+    except OverflowError:  # a number of hundreds of digits
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise ValueError(f"{text[:40]!r} is too long a duration")
     if seconds <= 0:
         raise ValueError(f"{text!r} is zero")
     return seconds

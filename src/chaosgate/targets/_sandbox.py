@@ -11,7 +11,7 @@ from typing import Any
 
 from ..exceptions import TargetError
 from ..sandbox.topology import HOST, SHOP_APPS, Topology
-from ._model import API_VERSION, KIND, Target
+from ._model import API_VERSION, DEFAULT_LIMITS, KIND, LIMIT_UNITS, Target
 
 __all__ = ["SANDBOX_NAMESPACE", "check_sandbox_target", "render_sandbox_target"]
 
@@ -68,8 +68,19 @@ def render_sandbox_target(topology: Topology) -> dict[str, Any]:
             "max_percent_per_fault": 50,
             "min_ready_replicas": 1,
             "dry_run": False,
+            **_default_limits(),
         },
     }
+
+
+def _default_limits() -> dict[str, str | int | float]:
+    """The parameter limits' defaults, as a target file writes them (``1h``, ``60000``)."""
+    limits: dict[str, str | int | float] = {}
+    for key, unit in LIMIT_UNITS.items():
+        value = getattr(DEFAULT_LIMITS, key)
+        limits[key] = DEFAULT_LIMITS.display(key) if unit == "s" else \
+            int(value) if float(value).is_integer() else value
+    return limits
 
 
 def check_sandbox_target(target: Target) -> None:

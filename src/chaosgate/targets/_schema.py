@@ -10,15 +10,20 @@ always reports the same first error.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 from ..sandbox.topology import DEFAULT_BASE_PORT
 from ._model import (
     API_VERSION,
+    DEFAULT_LIMITS,
     KIND,
+    LIMIT_CEILINGS,
+    LIMIT_UNITS,
     BasicAuth,
     Database,
     DatabaseType,
@@ -30,9 +35,11 @@ from ._model import (
     PrometheusAuth,
     PrometheusConfig,
     Safety,
+    SafetyLimits,
     Service,
     Target,
     TLSConfig,
+    format_limit,
 )
 from ._reader import Fields, did_you_mean
 from ._sandbox import check_sandbox_target
@@ -325,10 +332,10 @@ def _dependencies(root: Fields, endpoints: Mapping[str, list[str]],
 
 def _safety(root: Fields, namespace: str) -> Safety:
     if "safety" not in root:
-        return Safety(namespaces=(namespace,))
+        return Safety(namespaces=(namespace,), limits=SafetyLimits(source=root.source))
     f = root.section("safety", "{namespaces: [shop], max_pods_per_fault: 1}")
     f.only(("namespaces", "max_pods_per_fault", "max_percent_per_fault", "min_ready_replicas",
-            "dry_run"))
+            "dry_run", *LIMIT_UNITS))
     namespaces = f.strings("namespaces", "[shop]") if "namespaces" in f else [namespace]
     for i, ns in enumerate(namespaces):
         if not _NAMESPACE_GLOB.match(ns):
@@ -349,4 +356,35 @@ def _safety(root: Fields, namespace: str) -> Safety:
         min_ready_replicas=f.integer("min_ready_replicas", "1", 0, 100000)
         if "min_ready_replicas" in f else 1,
         dry_run=f.boolean("dry_run", False),
+        limits=_limits(f),
     )
+
+
+def _limits(f: Fields) -> SafetyLimits:
+    """The parameter limits the safety block sets; each above 0 and within its ceiling."""
+    values: dict[str, Any] = {}
+    for key, unit in LIMIT_UNITS.items():
+        if key not in f:
+            continue
+        ceiling = getattr(LIMIT_CEILINGS, key)
+        example = DEFAULT_LIMITS.display(key)
+        if unit == "s":
+            value: float = f.duration(key, example)
+        elif isinstance(ceiling, int):
+            value = f.get(key, lambda v: v if isinstance(v, int) and not isinstance(v, bool)
+                          else None, "a whole number", example)
+        else:
+            value = f.number(key, example)
+        shown = format_limit(key, value) if math.isfinite(value) else f"{value}"
+        most = LIMIT_CEILINGS.display(key)
+        fix = (f"use a duration above 0 and at most {most}" if unit == "s" else
+               f"use a whole number from 1 to {most} ({unit})" if isinstance(ceiling, int) else
+               f"use a number above 0 and at most {most} ({unit})")
+        fix += f", or leave it out for the default, {example}"
+        if not math.isfinite(value) or value <= 0:
+            raise f.error(key, f"{shown} is not a positive limit", fix)
+        if value > ceiling:
+            raise f.error(key, f"{shown} is above chaosgate's ceiling of {most}, the most it "
+                          "handles safely", fix)
+        values[key] = value
+    return replace(SafetyLimits(source=f.source, explicit=frozenset(values)), **values)
