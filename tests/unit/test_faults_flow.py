@@ -221,3 +221,23 @@ def test_revert_entry_marks_a_failed_revert(session, ctx):
     [after] = ctx.ledger.open_entries()
     assert after.state == "revert_failed" and "proxy unreachable" in (after.error or "")
     applied.revert()
+
+
+def test_no_fault_is_applied_once_the_parent_is_gone(session, ctx, monkeypatch):
+    # a pid that held no process: the game-day parent named in CHAOSGATE_PARENT is gone
+    monkeypatch.setenv("CHAOSGATE_PARENT", f"{2**22 + 7}:1")
+    actuator = Recorder(session.ledger)
+    with pytest.raises(signals.OwnerGone) as stopped:
+        session.inject(Stub(ctx, actuator))
+    assert stopped.value.exit_code == 143 and "no new fault" in str(stopped.value)
+    assert actuator.calls == [] and session.ledger.records() == []
+
+
+def test_faults_are_applied_while_the_parent_lives(session, ctx, monkeypatch):
+    from chaosgate.clients.children import parent_env
+
+    monkeypatch.setenv("CHAOSGATE_PARENT", parent_env()["CHAOSGATE_PARENT"])  # this process
+    actuator = Recorder(session.ledger)
+    session.inject(Stub(ctx, actuator))
+    session.revert_all()
+    assert actuator.calls[:2] == ["apply", "verify"] and "revert" in actuator.calls

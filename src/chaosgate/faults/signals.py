@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Interrupted", "interrupting", "shielded"]
+__all__ = ["Interrupted", "OwnerGone", "interrupting", "shielded"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -36,6 +36,15 @@ class Interrupted(BaseException):
         self.signum = signum
         self.exit_code = 128 + signum
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+class OwnerGone(Interrupted):
+    """The chaosgate process that started this one is gone (a game day's pytest after a
+    SIGKILL of ``chaosgate gameday``): stop as on SIGTERM, apply no new fault."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(signal.SIGTERM)
+        self.args = (f"{why}: no new fault is applied",)
 
 
 def _in_main_thread() -> bool:

@@ -241,6 +241,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     spec = spec_for_target(target, profile, budget, rate=config.rate,
                            out_root=config.out_dir / _slug(config.name))
     load = LoadSession(spec, show_progress=show_progress)
+    faults.check_owner()  # no game day starts once chaosgate gameday is gone
     with run.phase("load: start", log) as step:
         load.start()
         step.detail = f"{config.rate:g} requests/s, open model, profile {profile.name}"
