@@ -182,3 +182,24 @@ def test_records_are_json_with_the_boot(tmp_path):
     path = ChildRegistry(tmp_path).add(OWNER, CHILD, "stress hog")
     doc = json.loads(path.read_text())
     assert doc["role"] == "stress hog" and doc["boot_id"] == boot_id()
+
+
+def test_chaosgate_cleanup_ends_and_reports_an_orphan(tmp_path):
+    from click.testing import CliRunner
+
+    from chaosgate.cli import app
+    from chaosgate.sandbox.topology import build_topology
+    from chaosgate.targets import dump_target, render_sandbox_target
+
+    target = tmp_path / "target.yaml"
+    dump_target(render_sandbox_target(build_topology(tmp_path / "sb", 28790)), target)
+    with _parent(tmp_path, "main", "none") as (parent, child):  # beside the ledger below
+        parent.kill()
+        parent.wait(timeout=10)
+        result = CliRunner().invoke(app, ["cleanup", "--target", str(target), "--ledger",
+                                          str(tmp_path / "ledger.jsonl")])
+        assert result.exit_code == 0, result.output
+        assert f"ended (SIGTERM): sleeper pid {child} of dead owner pid {parent.pid}" \
+            in result.output
+        assert "nothing to clean up" not in result.output
+        assert not _alive(child)
