@@ -186,10 +186,14 @@ def end_orphans(registries: Sequence[ChildRegistry], *, grace: float = ORPHAN_TE
     outcome: dict[Path, str] = {}
     for sig in (signal.SIGTERM, signal.SIGKILL):
         left = [rec for rec in to_end if rec.path not in outcome]
-        for rec in left:
+        for rec in list(left):
             log(f"ending {rec.role} pid {rec.child.pid} of dead owner pid {rec.owner.pid} "
                 f"({sig.name})")
-            signal_identity(rec.child, sig)
+            try:
+                signal_identity(rec.child, sig)
+            except PermissionError:  # another user's process: reported, left alone
+                outcome[rec.path] = "left alone (no permission to signal it)"
+                left.remove(rec)
         deadline = time.monotonic() + grace
         while left and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -198,7 +202,7 @@ def end_orphans(registries: Sequence[ChildRegistry], *, grace: float = ORPHAN_TE
                 left.remove(rec)
     ended = [Orphan(rec, outcome.get(rec.path, "still alive after SIGKILL")) for rec in to_end]
     for rec in to_end:
-        if rec.path in outcome:
+        if outcome.get(rec.path, "").startswith("ended"):
             rec.path.unlink(missing_ok=True)
     return ended
 
