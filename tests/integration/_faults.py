@@ -34,6 +34,18 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = WAIT) -> N
     pytest.fail(f"gave up after {timeout:g} s waiting for {what} (last error: {last})")
 
 
+def wait_applied(proc: subprocess.Popen[str], ledger: Path, timeout: float = 60) -> None:
+    """Wait until ``ledger`` shows a fault applied; fail if ``proc`` exits first."""
+
+    def applied() -> bool:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"the command exited early ({proc.returncode}): {out[-3000:]}")
+        return any(e.state == "applied" for e in Ledger(ledger).open_entries())
+
+    eventually(applied, "the ledger to show the fault applied", timeout)
+
+
 def write_target(sandbox: SandboxManager, directory: Path) -> Path:
     """The sandbox's target file, written to ``directory``."""
     path = directory / "target.yaml"

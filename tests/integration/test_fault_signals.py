@@ -4,21 +4,32 @@ A real ``chaosgate fault partition --duration 60`` runs as a subprocess
 against the session sandbox. Once the ledger shows the fault applied, it is
 signalled: SIGINT and SIGTERM make it revert before it exits; after a
 SIGKILL the partition stays (nobody is left to revert it) until
-``chaosgate cleanup`` reverts it from the ledger. A ``chaosgate cleanup
+``chaosgate cleanup`` reverts it from the ledger. A freeze's watchdog dies
+with the SIGKILLed command and thaws the pod first. A ``chaosgate cleanup
 --force`` under the live owner ends the owner's hold early: it exits 3
 (inconclusive) and says the fault was reverted by cleanup.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from _faults import chaosgate, ensure_healthy, eventually, links_clean, write_target
+from _faults import (
+    chaosgate,
+    ensure_healthy,
+    eventually,
+    links_clean,
+    wait_applied,
+    write_target,
+)
 
+from chaosgate.clients.children import ChildRegistry
+from chaosgate.clients.processes import identify
 from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.faults import Ledger
 from chaosgate.platforms.hog import find_hogs
@@ -36,16 +47,6 @@ def start_partition(target: Path, ledger: Path, duration: int = 60) -> subproces
          "--selector", "app=orders", "--dependency", "postgres", "--duration", str(duration),
          "--ledger", str(ledger)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_applied(proc: subprocess.Popen[str], ledger: Path) -> None:
-    def applied() -> bool:
-        if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            pytest.fail(f"chaosgate exited early ({proc.returncode}): {out}")
-        return any(e.state == "applied" for e in Ledger(ledger).open_entries())
-
-    eventually(applied, "the ledger to show the partition applied", 60)
 
 
 def links_down(sandbox: SandboxManager) -> bool:
@@ -120,24 +121,37 @@ def test_sigkill_then_cleanup_leaves_nothing(sandbox, tmp_path):
         ensure_healthy(sandbox)
 
 
-def test_sigkill_during_a_freeze_then_cleanup_thaws_the_pod(sandbox, tmp_path):
+def test_sigkill_during_a_freeze_thaws_the_pod_at_once_then_cleanup_closes_it(sandbox,
+                                                                              tmp_path):
     target, ledger = write_target(sandbox, tmp_path), tmp_path / "ledger.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "chaosgate.cli", "fault", "stress", "--target", str(target),
          "--selector", "app=catalog", "--mode", "freeze", "--duration", "60",
-         "--ledger", str(ledger)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--ledger", str(ledger)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "CHAOSGATE_LEDGER": str(ledger)})
     try:
         wait_applied(proc, ledger)
-        proc.kill()
-        proc.wait(timeout=30)
         [entry] = Ledger(ledger).open_entries()
         [pod] = entry.change.data["pods"]
-        assert process_state(pod["pid"]) == "T", "the pod should stay frozen after a SIGKILL"
+        pidfile = Path(entry.change.data["pidfile"])
+        eventually(lambda: find_hogs(pidfile) != [], "the freeze watchdog to run", 30)
+        watchdog = find_hogs(pidfile)
+        assert process_state(pod["pid"]) == "T"
+        [record] = ChildRegistry(tmp_path / "children").records()  # the watchdog, recorded
+        assert record.child in watchdog and record.owner.pid == proc.pid
+        proc.kill()
+        proc.wait(timeout=30)
+        # the watchdog dies with its owner, thawing the pod first (the acceptance bound is
+        # 5 s; polled generously here)
+        eventually(lambda: process_state(pod["pid"]) != "T", "the pod to thaw", 15)
+        eventually(lambda: not any(identify(i.pid) == i for i in watchdog),
+                   "the watchdog to end with its owner", 15)
         result = chaosgate("cleanup", "--target", str(target), "--ledger", str(ledger))
         assert result.returncode == 0, result.stdout + result.stderr
-        assert process_state(pod["pid"]) != "T"
-        assert find_hogs(Path(entry.change.data["pidfile"])) == []
+        assert f"reverted stress {entry.id}" in result.stdout
+        assert find_hogs(pidfile) == []
         assert Ledger(ledger).open_entries() == []
+        assert ChildRegistry(tmp_path / "children").records() == []
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -255,3 +255,23 @@ def test_a_fault_reverted_by_cleanup_during_the_hold_ends_it_inconclusive(sessio
     assert rec.calls.count("revert") == 1  # not reverted again by the owner
     assert [r["op"] for r in ctx.ledger.records()].count("reverted") == 1
     assert session.still_applied() == [] and session.revert_all().clean
+
+
+def test_no_fault_is_applied_once_the_parent_is_gone(session, ctx, monkeypatch):
+    # a pid that held no process: the game-day parent named in CHAOSGATE_PARENT is gone
+    monkeypatch.setenv("CHAOSGATE_PARENT", f"{2**22 + 7}:1")
+    actuator = Recorder(session.ledger)
+    with pytest.raises(signals.OwnerGone) as stopped:
+        session.inject(Stub(ctx, actuator))
+    assert stopped.value.exit_code == 143 and "no new fault" in str(stopped.value)
+    assert actuator.calls == [] and session.ledger.records() == []
+
+
+def test_faults_are_applied_while_the_parent_lives(session, ctx, monkeypatch):
+    from chaosgate.clients.children import parent_env
+
+    monkeypatch.setenv("CHAOSGATE_PARENT", parent_env()["CHAOSGATE_PARENT"])  # this process
+    actuator = Recorder(session.ledger)
+    session.inject(Stub(ctx, actuator))
+    session.revert_all()
+    assert actuator.calls[:2] == ["apply", "verify"] and "revert" in actuator.calls

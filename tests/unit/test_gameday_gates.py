@@ -229,3 +229,24 @@ def test_every_kind_accepts_a_duration() -> None:
 def test_describe_fault() -> None:
     spec = {"kind": "kill-pods", "selector": "app=orders", "qty": 1}
     assert describe_fault(spec) == "kill-pods (selector=app=orders, qty=1)"
+
+
+def test_a_steady_state_stops_within_a_step_once_the_gameday_parent_is_gone(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from chaosgate.faults import FaultSession, Ledger, signals
+    from chaosgate.sandbox.topology import build_topology
+    from chaosgate.targets import parse_target, render_sandbox_target
+
+    target = parse_target(render_sandbox_target(build_topology(tmp_path / "sb", 47000)))
+    faults = FaultSession(target, platform=None, ledger=Ledger(tmp_path / "l.jsonl"))  # type: ignore[arg-type]
+    clock = FakeClock()
+    monkeypatch.setattr(engine, "time", clock)
+    watch = engine._RequestWatch(FakeLoad(clock, "/api/checkout", 5),  # type: ignore[arg-type]
+                                 faults.check_owner)
+    monkeypatch.delenv("CHAOSGATE_PARENT", raising=False)
+    watch.step()  # no CHAOSGATE_PARENT: nothing to check
+    monkeypatch.setenv("CHAOSGATE_PARENT", f"{2**22 + 13}:1")  # a parent that is gone
+    with pytest.raises(signals.OwnerGone):
+        engine._steady_state(watch, [CHECKOUT], lambda: clock.now, 2.0, max_extension=60,
+                             what="steady state after", nominal="observation",
+                             log=lambda _m: None)

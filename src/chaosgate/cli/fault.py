@@ -244,6 +244,10 @@ def cleanup(target_file: str, ledger_path: str, force: bool) -> None:
     ledger = Ledger(ledger_path)
     report = revert_open_entries(target, ledger, platform_for(target), force=force,
                                  log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"))
+    for orphan in report.ended:
+        rec = orphan.record
+        _say(f"{orphan.outcome}: {rec.role} pid {rec.child.pid} of dead owner pid "
+             f"{rec.owner.pid}")
     for entry, healed in report.reverted:
         state = "healed" if healed.ok else "NOT healed yet"
         _say(f"reverted {entry.fault} {entry.id} (applied by pid {entry.pid}): "
@@ -256,7 +260,7 @@ def cleanup(target_file: str, ledger_path: str, force: bool) -> None:
     for entry in others:
         _say(f"not this target's: {entry.fault} {entry.id} on {entry.target.get('name')} "
              f"({entry.target.get('source')})")
-    if not report.reverted and report.clean:
+    if not report.reverted and not report.ended and report.clean:
         _say(f"nothing to clean up: no open fault of {target.name!r} in {ledger.path}")
     if not report.clean:
         raise Inconclusive(f"{len(report.failed) + len(report.skipped)} fault(s) of "

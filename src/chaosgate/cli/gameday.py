@@ -54,8 +54,17 @@ _COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
 
 
 def _run_pytest(cmd: list[str], log: Any) -> int:
-    """Run pytest in its own session; forward the first SIGINT/SIGTERM; its exit code."""
-    proc = subprocess.Popen(cmd, start_new_session=True)
+    """Run pytest in its own session; forward the first SIGINT/SIGTERM; its exit code.
+
+    pytest dies with this process even on a SIGKILL: the kernel sends it SIGTERM
+    (so it reverts its running fault and stops), and it checks this process's
+    identity (``CHAOSGATE_PARENT``) before every fault
+    (:mod:`chaosgate.clients.children`).
+    """
+    from ..clients.children import parent_env, release, spawn
+
+    proc = spawn(cmd, role="pytest", death_signal=signal.SIGTERM, start_new_session=True,
+                 env={**os.environ, **parent_env()})
     received: list[tuple[int, float]] = []  # (signal, when)
 
     def forward(signum: int, _frame: FrameType | None) -> None:
@@ -78,6 +87,8 @@ def _run_pytest(cmd: list[str], log: Any) -> int:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        if proc.poll() is not None:
+            release(proc.pid)
     if received and rc not in (130, 143):
         rc = 128 + received[0][0]
     return rc

@@ -7,6 +7,7 @@
 - :mod:`.kubernetes`: the Kubernetes API (official client);
 - :mod:`.http`: plain HTTP health checks (``/healthz``, HAProxy's stats CSV);
 - :mod:`.processes`: local processes (``/proc``, signals to processes chaosgate started);
+- :mod:`.children`: starting them so that they die with their owner, and their registry;
 - :mod:`.locust`: Locust, always as a subprocess;
 - :mod:`.allure`: the Allure report generator (npm), as a subprocess.
 

@@ -4,7 +4,10 @@ Locust is never imported in a chaosgate, pytest or ``chaos`` process (it
 monkey-patches gevent, which breaks ``ssl`` and pytest-xdist). A
 :class:`LocustProcess` is started here with its output in a log file, in a
 session of its own, and is only ever signalled through its own ``Popen``
-(so chaosgate never signals a process it did not start). The command lines
+(so chaosgate never signals a process it did not start). It dies with the
+process that started it, even on a SIGKILL (the kernel sends it SIGKILL:
+a measurement nobody reads is useless; :mod:`.children`), and is recorded
+as that process's child until it is reaped. The command lines
 come from :mod:`chaosgate.load.command`; supervising the run (deadline,
 SIGTERM then SIGKILL) is :class:`chaosgate.load.runner.LoadSession`'s.
 """
@@ -19,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from .children import release, spawn
 
 __all__ = ["LocustProcess"]
 
@@ -41,9 +46,9 @@ class LocustProcess:
         out = open(log, "wb")  # noqa: SIM115 - closed when the process is reaped
         out.write((" ".join(cmd) + "\n").encode())
         out.flush()
-        popen = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, cwd=cwd, env=dict(env),
-                                 start_new_session=True)
+        popen = spawn(cmd, role=f"Locust {role}", death_signal=signal.SIGKILL, stdout=out,
+                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
+                      env=dict(env), start_new_session=True)
         return cls(role, popen, log, out)
 
     @property
@@ -61,6 +66,7 @@ class LocustProcess:
             self.popen.returncode = self.exit_code
             self.cpu_s = usage.ru_utime + usage.ru_stime
             self.out.close()
+            release(self.popen.pid)
         return True
 
     def signal(self, sig: signal.Signals) -> None:
@@ -75,3 +81,4 @@ class LocustProcess:
         if self.exit_code is None:
             self.popen.wait(timeout=timeout)
             self.reap()
+        release(self.popen.pid)

@@ -7,6 +7,11 @@ reverts it (idempotently: a half-applied or already-reverted change is
 fine), closes the entry, and checks that the effect is gone. Faults still
 owned by a live chaosgate process on this host are left alone unless
 ``force`` is set: that process will revert them itself.
+
+First it ends the processes chaosgate started (pytest, Locust, hogs) whose
+owner is gone, from the children registry beside the ledger, by recorded
+identity (:func:`chaosgate.clients.children.end_orphans`): a fault is never
+reverted under a child that could still act.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..clients.children import ChildRegistry, Orphan, default_registry, end_orphans
 from ..platforms.base import Change, Platform, ProbeResult
 from ..targets import Target
 from .base import Actuator, poll
@@ -32,6 +38,7 @@ class CleanupReport:
     reverted: list[tuple[LedgerEntry, ProbeResult]] = field(default_factory=list)
     failed: list[tuple[LedgerEntry, str]] = field(default_factory=list)
     skipped: list[tuple[LedgerEntry, str]] = field(default_factory=list)
+    ended: list[Orphan] = field(default_factory=list)  # children of dead owners
 
     @property
     def clean(self) -> bool:
@@ -58,6 +65,8 @@ def cleanup(target: Target, ledger: Ledger, platform: Platform, *, force: bool =
             log: Callable[[str], None] = lambda _m: None) -> CleanupReport:
     """Revert every open fault of ``target`` in ``ledger``, newest first."""
     report = CleanupReport()
+    registries = [ChildRegistry(ledger.path.resolve().parent / "children"), default_registry()]
+    report.ended = end_orphans(registries, log=log)
     for entry in reversed(ledger.open_entries(target_key(target))):
         change = entry.change
         if not force and _owner_alive(entry):

@@ -17,6 +17,10 @@ through a :class:`FaultSession`. The session owns:
   first, through its handle, then every entry of its own the ledger still
   lists as open, rebuilt from the ledger alone (:func:`revert_entry`, which
   ``chaosgate cleanup`` uses for other processes' leftovers);
+- a lifeline: before every fault, :meth:`~FaultSession.check_owner` stops
+  the run (:class:`~chaosgate.faults.signals.OwnerGone`, like a SIGTERM)
+  when the process that started this one (``CHAOSGATE_PARENT``, set by
+  ``chaosgate gameday`` for its pytest) is gone;
 - :meth:`~FaultSession.guard`: SIGINT and SIGTERM interrupt the block
   (:class:`~chaosgate.faults.signals.Interrupted`) and ``revert_all`` runs
   when it ends, with both signals ignored.
@@ -37,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..clients.children import parent_gone
 from ..exceptions import FaultNotEffective, FaultRevertedElsewhere
 from ..platforms import database_for
 from ..platforms.base import Change, FaultKind, Platform, ProbeResult
@@ -220,7 +225,16 @@ class FaultSession:
         """The target's safety block asks for dry runs only."""
         return self.target.safety.dry_run
 
+    def check_owner(self) -> None:
+        """Raise :class:`~chaosgate.faults.signals.OwnerGone` when the process that started
+        this one (``CHAOSGATE_PARENT``: ``chaosgate gameday``) is gone."""
+        why = parent_gone()
+        if why is not None:
+            self.log(f"{why}: stopping, no new fault")
+            raise signals.OwnerGone(why)
+
     def _apply(self, fault: Fault) -> AppliedFault:
+        self.check_owner()  # before every fault: never one after the owner's death
         self.fault_ids.append(fault.fault_id)
         applied = fault.inject()  # reverts by itself if applying fails or is interrupted
         self.faults.append(applied)

@@ -26,7 +26,7 @@ from types import FrameType
 
 from ..verdict import interrupted_exit_code, interruption_reason
 
-__all__ = ["Interrupted", "interrupting", "shielded"]
+__all__ = ["Interrupted", "OwnerGone", "interrupting", "shielded"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -38,6 +38,15 @@ class Interrupted(BaseException):
         self.signum = signum
         self.exit_code = interrupted_exit_code(signum)
         super().__init__(interruption_reason(signum))
+
+
+class OwnerGone(Interrupted):
+    """The chaosgate process that started this one is gone (a game day's pytest after a
+    SIGKILL of ``chaosgate gameday``): stop as on SIGTERM, apply no new fault."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(signal.SIGTERM)
+        self.args = (f"{why}: no new fault is applied",)
 
 
 def _in_main_thread() -> bool:

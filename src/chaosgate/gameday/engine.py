@@ -241,10 +241,11 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     spec = spec_for_target(target, profile, budget, rate=config.rate,
                            out_root=config.out_dir / _slug(config.name))
     load = LoadSession(spec, show_progress=show_progress)
+    faults.check_owner()  # no game day starts once chaosgate gameday is gone
     with run.phase("load: start", log) as step:
         load.start()
         step.detail = f"{config.rate:g} requests/s, open model, profile {profile.name}"
-    watch = _RequestWatch(load)
+    watch = _RequestWatch(load, faults.check_owner)
     slos = list(catalog)
     try:
         with faults.guard(config.heal_timeout):
@@ -287,15 +288,23 @@ def run_gameday(target: Target, config: GameDayConfig, *,
 
 
 class _RequestWatch:
-    """The request log of a running load, read incrementally (the load polled meanwhile)."""
+    """The request log of a running load, read incrementally (the load polled meanwhile).
 
-    def __init__(self, session: LoadSession) -> None:
+    Each step first calls ``check_owner`` (the fault session's: it raises once the
+    ``chaosgate gameday`` that started this process is gone, so a game day whose
+    death signal was lost during a revert stops within a step, not at its end).
+    """
+
+    def __init__(self, session: LoadSession,
+                 check_owner: Callable[[], None] = lambda: None) -> None:
         self.session = session
+        self.check_owner = check_owner
         self.records: list[RequestRecord] = []
         self.first: float | None = None  # the earliest request start seen
 
     def step(self) -> None:
         """One supervision step and the new records; raises if the load stopped early."""
+        self.check_owner()
         if not self.session.poll():  # also enforces the run's time bound
             raise ChaosgateError("the load generator stopped early; see its log in "
                                  f"{self.session.spec.out_dir}")

@@ -10,8 +10,9 @@ A sandbox pod is one process, so:
   pressure; sandbox pods have no memory limit of their own);
 - ``freeze``: SIGSTOP of the pod's pid; revert sends SIGCONT. A watchdog hog
   thaws it by itself after ``duration_s`` (always finite: the fault's
-  duration, or the target's ``safety.max_fault_duration``, plus a margin)
-  should chaosgate die.
+  duration, or the target's ``safety.max_fault_duration``, plus a margin),
+  or at once should chaosgate die (every hog dies with the process that
+  started it, even on a SIGKILL).
 
 The change (:class:`StressChangeData`, private to this module; its
 ``subjects`` are the pod names) records each pod's identity (pid and start
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import NotRequired, TypedDict, cast
 
 from ..clients import http
+from ..clients.children import release, spawn
 from ..clients.processes import (
     Identity,
     cpu_seconds,
@@ -167,9 +169,11 @@ class StressActuator:
         if data["mode"] == "cpu":
             for pod in pods:
                 os.sched_setaffinity(pod["pid"], {data["core"]})
-            cmd = hog_command(pidfile, max_seconds, cpu=data["cpu_workers"], core=data["core"])
+            cmd = hog_command(pidfile, max_seconds, cpu=data["cpu_workers"], core=data["core"],
+                              parent=os.getpid())
         elif data["mode"] == "memory":
-            cmd = hog_command(pidfile, max_seconds, memory_mb=data["memory_mb"])
+            cmd = hog_command(pidfile, max_seconds, memory_mb=data["memory_mb"],
+                              parent=os.getpid())
         else:
             frozen = []
             for pod in pods:
@@ -178,10 +182,12 @@ class StressActuator:
                     raise FaultNotEffective(f"{pod['name']} (pid {pod['pid']}) is not the "
                                             "process that was selected; nothing was frozen")
                 frozen.append(identity)
-            cmd = hog_command(pidfile, max_seconds, cont=tuple(frozen))
-        self._children[change.fault_id] = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+            cmd = hog_command(pidfile, max_seconds, cont=tuple(frozen), parent=os.getpid())
+        # the hog arms its own death signal once its handler is in place (a freeze
+        # watchdog thaws its pods on it): dies with this process, even on a SIGKILL
+        self._children[change.fault_id] = spawn(
+            cmd, role="stress hog", death_signal=None, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def verify(self, change: Change) -> ProbeResult:
         """cpu: the hog burns CPU; memory: it holds the memory; freeze: the pod answers nothing."""
@@ -215,6 +221,7 @@ class StressActuator:
         if child is not None:  # ours: started by apply (maybe before it wrote its pid file)
             child.kill()
             child.wait(timeout=10)
+            release(child.pid)
         pidfile.unlink(missing_ok=True)
         for pod in data["pods"]:
             identity = _frozen_identity(pod)
