@@ -300,13 +300,15 @@ def _chaosgate(*args: str) -> subprocess.CompletedProcess[str]:
 # -- the plan and the summary ------------------------------------------------------------------
 
 
-def plan(runs: int, rng: random.Random) -> list[tuple[str, signal.Signals, float]]:
-    """``runs`` (case, signal, delay) triples: every case and signal about equally often."""
+def plan(runs: int, rng: random.Random, earliest: float = 0.0
+         ) -> list[tuple[str, signal.Signals, float]]:
+    """``runs`` (case, signal, delay) triples: every case and signal about equally often,
+    delays from ``earliest`` to :data:`LATEST_SIGNAL_S` s."""
     cases, out = sorted(CASES), []
     for n in range(runs):
         case = cases[n % len(cases)]
         sig = SIGNALS[(n // len(cases)) % len(SIGNALS)]
-        out.append((case, sig, round(rng.uniform(0.0, LATEST_SIGNAL_S), 3)))
+        out.append((case, sig, round(rng.uniform(earliest, LATEST_SIGNAL_S), 3)))
     rng.shuffle(out)
     return out
 

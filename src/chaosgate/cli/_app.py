@@ -11,7 +11,10 @@ thread (a fault session's guard installs its own while it holds faults, and
 reverts). An interruption anywhere, ``KeyboardInterrupt`` included, is one
 line on stderr (``interrupted by SIGTERM: no verdict (inconclusive)``) and
 exit 130 or 143, never a traceback and never click's "Aborted!" (exit 1,
-which would read as a violation).
+which would read as a violation). Once the command has ended, the
+``chaosgate`` program ignores both signals: Python's shutdown would
+otherwise put back the default handlers, and a signal landing then would
+kill a process whose work is done with a signal instead of its exit code.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..exceptions import ChaosgateError
 from ..faults.signals import Interrupted
 from ..verdict import EXIT_USAGE
 from ._common import err_console
+from ._startup import is_chaosgate_program
 
 __all__ = ["ChaosgateGroup", "app", "main"]
 
@@ -91,6 +95,15 @@ def app() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app, return its exit code (an interruption:
     130/143, see the module doc)."""
+    try:
+        return _run(argv)
+    finally:
+        if is_chaosgate_program():  # done: a late signal must not replace the exit code
+            for sig in _SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         with _signals_interrupt():
             app.main(args=argv, prog_name="chaosgate", standalone_mode=True)
