@@ -153,6 +153,33 @@ def test_missing_target_file_exits_2(tmp_path):
     assert result.returncode == 2
 
 
+def test_cleanup_restores_links_toxiproxy_python_destroyed(sandbox, files):
+    import toxiproxy
+    from toxiproxy.api import APIConsumer
+
+    from chaosgate.sandbox.links import LinkHolds
+
+    target, ledger = files
+    try:
+        client = toxiproxy.Toxiproxy()
+        client.update_api_consumer("127.0.0.1", sandbox.topo.ports.faultproxy_api)
+        APIConsumer.host, APIConsumer.port = "127.0.0.1", sandbox.topo.ports.faultproxy_api
+        client.destroy_all()  # the usual teardown of a toxiproxy-python test
+        assert not any(x.name in client.proxies() for x in sandbox.topo.links)
+        result = run("cleanup", "--target", str(target), "--ledger", str(ledger))
+        assert result.returncode == 0
+        for link in sandbox.topo.links:
+            assert f"restored sandbox link {link.name}: deleted from the fault proxy" \
+                in result.stdout
+        assert "nothing to clean up" not in result.stdout
+        assert sandbox.link_issues() == []
+        eventually(lambda: checkout_status(sandbox) == 201, "a checkout after cleanup", 60)
+        again = run("cleanup", "--target", str(target), "--ledger", str(ledger))
+        assert again.returncode == 0 and "nothing to clean up" in again.stdout
+    finally:
+        sandbox.restore_links(LinkHolds())
+
+
 def test_cleanup_with_nothing_open_exits_0(files):
     target, ledger = files
     result = run("cleanup", "--target", str(target), "--ledger", str(ledger))

@@ -11,10 +11,16 @@ import time
 import psycopg
 import pytest
 import requests
-from _faults import eventually
+from _faults import chaosgate, checkout_status, ensure_healthy, eventually
 
+from chaosgate.clients.toxiproxy import ToxiproxyClient
+from chaosgate.faults import Ledger
+from chaosgate.platforms.base import LatencySpec, NetworkScope
+from chaosgate.platforms.sandbox_net import plan_latency
 from chaosgate.sandbox.events import read_events
+from chaosgate.sandbox.links import LinkHolds
 from chaosgate.sandbox.manager import SandboxManager, leftover_processes
+from chaosgate.targets import parse_target, render_sandbox_target
 
 pytestmark = pytest.mark.integration
 
@@ -162,6 +168,79 @@ def test_cli_status_prints_the_table(sandbox: SandboxManager) -> None:
     ).stdout
     for name in ("gateway-0", "orders-1", "pg0", "pg1", "etcd", "haproxy", "prometheus"):
         assert name in out
+
+
+def _sandbox_cli(sandbox: SandboxManager, command: str,
+                 ledger: object) -> subprocess.CompletedProcess[str]:
+    result = chaosgate("sandbox", command, "--state-dir", str(sandbox.topo.state_dir),
+                       "--base-port", str(sandbox.topo.ports.base), "--ledger", str(ledger))
+    print(result.stdout, result.stderr)
+    return result
+
+
+def test_status_shows_a_deleted_and_a_disabled_link_and_up_restores_them(sandbox, tmp_path):
+    topo = sandbox.topo
+    leader = sandbox.patroni.leader()
+    assert leader is not None
+    deleted, disabled = f"orders-{leader.name}", "gateway-catalog"
+    ledger = tmp_path / "ledger.jsonl"
+    try:
+        # what toxiproxy-python's destroy() does, and a disable through the API
+        requests.delete(f"{topo.faultproxy_url}/proxies/{deleted}", timeout=5
+                        ).raise_for_status()
+        ToxiproxyClient(topo.faultproxy_url).set_enabled(disabled, False)
+        status = _sandbox_cli(sandbox, "status", ledger)
+        assert status.returncode == 3
+        def row(name: str) -> str:
+            return next(line for line in status.stdout.splitlines()
+                        if f" {name} " in line and " link " in line)
+
+        assert "MISSING" in row(deleted) and "DISABLED" in row(disabled)
+        assert f"{deleted} MISSING" in status.stderr and f"{disabled} DISABLED" in status.stderr
+        assert "chaosgate sandbox up" in status.stderr
+
+        up = _sandbox_cli(sandbox, "up", ledger)
+        assert up.returncode == 0
+        assert f"restored link {deleted}: deleted from the fault proxy" in up.stderr
+        assert f"restored link {disabled}: disabled" in up.stderr
+        assert _sandbox_cli(sandbox, "status", ledger).returncode == 0
+        # the shop answers again (its pods reconnect on their own schedule)
+        eventually(lambda: checkout_status(sandbox) == 201, "a checkout after `sandbox up`", 60)
+        assert requests.get(f"{topo.ingress_url}/api/products", timeout=5).status_code == 200
+    finally:
+        sandbox.restore_links(LinkHolds())
+        ensure_healthy(sandbox)
+
+
+def test_up_leaves_a_toxic_an_open_fault_holds(sandbox, tmp_path):
+    topo = sandbox.topo
+    target = parse_target(render_sandbox_target(topo))
+    change = plan_latency(target, LatencySpec(NetworkScope("shop", links=("gateway-orders",)),
+                                              50), "cg-held", {x.name: x.listen_address
+                                                               for x in topo.links})
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    client = ToxiproxyClient(topo.faultproxy_url)
+    toxic = {"name": "cg-held-latency-upstream", "type": "latency", "stream": "upstream",
+             "toxicity": 1.0, "attributes": {"latency": 50, "jitter": 0}}
+    ledger.open(change, change.kind, target)  # this process owns the fault
+    try:
+        client.add_toxic("gateway-orders", toxic)
+        client.add_toxic("gateway-catalog", {**toxic, "name": "stray"})
+        status = _sandbox_cli(sandbox, "status", ledger.path)
+        assert status.returncode == 3  # the stray toxic; the held one is FAULT
+        assert "gateway-catalog TOXIC" in status.stderr and "gateway-orders" not in status.stderr
+        assert "held by open fault cg-held" in status.stdout
+        up = _sandbox_cli(sandbox, "up", ledger.path)
+        assert up.returncode == 0, up.stderr
+        assert "restored link gateway-catalog: toxic stray" in up.stderr
+        proxies = client.proxies()
+        assert proxies["gateway-orders"].toxic_names == ("cg-held-latency-upstream",)
+        assert proxies["gateway-catalog"].toxic_names == ()
+        assert _sandbox_cli(sandbox, "status", ledger.path).returncode == 0
+    finally:
+        client.remove_toxic("gateway-orders", toxic["name"])
+        client.remove_toxic("gateway-catalog", "stray")
+        ledger.mark(change.fault_id, "reverted", note="test")
 
 
 @pytest.mark.sandbox_teardown

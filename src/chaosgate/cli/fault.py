@@ -231,7 +231,12 @@ def stress(selector: str, namespace: str | None, mode: str, qty: int | None,
 @ledger_option
 @click.option("--force", is_flag=True, help="Also revert faults a live chaosgate still owns.")
 def cleanup(target_file: str, ledger_path: str, force: bool) -> None:
-    """Revert every fault the ledger still lists as open (e.g. after a SIGKILL)."""
+    """Revert every fault the ledger still lists as open (e.g. after a SIGKILL).
+
+    On a running sandbox it also restores the fault proxy's links to the
+    topology (a deleted link created again, a disabled one enabled, a toxic
+    no open fault holds removed) and says so.
+    """
     from rich.markup import escape
 
     from ..exceptions import Inconclusive
@@ -256,12 +261,19 @@ def cleanup(target_file: str, ledger_path: str, force: bool) -> None:
         _say(f"left open {entry.fault} {entry.id}: {why} (use --force)")
     for entry, error in report.failed:
         err_console.print(f"[red]revert failed[/] {entry.fault} {entry.id}: {escape(error)}")
+    for issue in report.links:
+        _say(f"restored sandbox {issue.describe()}")
+    if report.links_error:
+        err_console.print(f"[red]links not restored[/]: {escape(report.links_error)}")
     others = [e for e in ledger.open_entries() if e.target.get("key") != target_key(target)]
     for entry in others:
         _say(f"not this target's: {entry.fault} {entry.id} on {entry.target.get('name')} "
              f"({entry.target.get('source')})")
-    if not report.reverted and not report.ended and report.clean:
+    if not report.reverted and not report.ended and not report.links and report.clean:
         _say(f"nothing to clean up: no open fault of {target.name!r} in {ledger.path}")
+    if report.links_error and not report.failed and not report.skipped:
+        raise Inconclusive(f"the sandbox's links of {target.name!r} are not as its topology "
+                           "declares: see above")
     if not report.clean:
         raise Inconclusive(f"{len(report.failed) + len(report.skipped)} fault(s) of "
                            f"{target.name!r} are still open in {ledger.path}. Fix: see above; "

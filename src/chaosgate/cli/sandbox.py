@@ -1,4 +1,11 @@
-"""``chaosgate sandbox up|status|down``: the embedded sandbox, a replicated shop on 127.0.0.1."""
+"""``chaosgate sandbox up|status|down``: the embedded sandbox, a replicated shop on 127.0.0.1.
+
+``status`` and ``up`` hold the fault proxy's links against the topology:
+``status`` shows each link (UP; FAULT when an open fault of the ledger holds
+it; MISSING, MOVED, DISABLED or TOXIC otherwise) and exits 3 when one is
+wrong; ``up`` restores them, leaving alone what an open fault of the ledger
+(``--ledger``, the one ``chaosgate cleanup`` reads) holds.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +18,10 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ._common import DEFAULT_STATE_DIR, console, err_console
+from ._common import DEFAULT_STATE_DIR, console, err_console, ledger_option
 
 if TYPE_CHECKING:
+    from ..sandbox.links import LinkHolds
     from ..sandbox.manager import ComponentStatus
     from ..sandbox.topology import Topology
 
@@ -46,6 +54,30 @@ def _options(func: F) -> F:
     )(func)
 
 
+def _holds(topo: Topology, ledger_path: str) -> LinkHolds:
+    """What the open faults of this sandbox in the ledger hold on its links."""
+    from ..faults import Ledger
+    from ..faults.cleanup import link_holds
+    from ..faults.ledger import sandbox_key
+
+    return link_holds(Ledger(ledger_path).open_entries(sandbox_key(topo.state_dir,
+                                                                   topo.ports.base)))
+
+
+def _check_links(rows: list[ComponentStatus]) -> None:
+    """Exit 3 naming every link that differs from the topology with no open fault behind it."""
+    from ..exceptions import SandboxError
+
+    wrong = [r for r in rows if r.link_wrong]
+    if wrong:
+        raise SandboxError(
+            "the fault proxy's links differ from the topology: "
+            + "; ".join(f"{r.name} {r.state} ({r.detail})" for r in wrong)
+            + ". Fix: `chaosgate sandbox up` restores them (or `chaosgate cleanup --target "
+            "FILE` for the sandbox's target file)"
+        )
+
+
 def _log(message: str) -> None:
     err_console.print(f"[dim]{escape(message)}[/]")  # may quote other processes' command lines
 
@@ -55,9 +87,11 @@ def _status_table(rows: list[ComponentStatus]) -> Table:
     for col in ("component", "kind", "state", "pid", "restarts", "detail"):
         table.add_column(col)
     for r in rows:
-        color = "green" if r.state == "RUNNING" else "red"
-        table.add_row(r.name, r.kind, f"[{color}]{r.state}[/]", str(r.pid),
-                      str(r.restarts), r.detail)
+        color = ("green" if r.state in ("RUNNING", "UP")
+                 else "yellow" if r.state == "FAULT" else "red")
+        link = r.kind == "link"
+        table.add_row(r.name, r.kind, f"[{color}]{r.state}[/]", "-" if link else str(r.pid),
+                      "-" if link else str(r.restarts), escape(r.detail))
     return table
 
 
@@ -69,8 +103,14 @@ def sandbox() -> None:
 @sandbox.command("up")
 @_options
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for health.")
-def up(state_dir: str, base_port: int | None, timeout: float) -> None:
-    """Start the sandbox (idempotent); return when every component is healthy."""
+@ledger_option
+def up(state_dir: str, base_port: int | None, timeout: float, ledger_path: str) -> None:
+    """Start the sandbox (idempotent); return when every component is healthy.
+
+    On a running sandbox it restores the fault proxy's links to the topology:
+    a deleted link is created again, a disabled one enabled, a toxic removed,
+    except what an open fault of the ledger holds.
+    """
     import time
 
     from ..sandbox.manager import SandboxManager
@@ -81,10 +121,12 @@ def up(state_dir: str, base_port: int | None, timeout: float) -> None:
     (topo.state_dir / "sandbox.json").write_text(json.dumps({"base_port": topo.ports.base})
                                                  + "\n")
     started = time.monotonic()
-    rows = SandboxManager(topo, log=_log).up(timeout=timeout)
+    rows = SandboxManager(topo, log=_log).up(timeout=timeout,
+                                             holds=_holds(topo, ledger_path))
     target_file = topo.state_dir / "target.yaml"
     dump_target(render_sandbox_target(topo), target_file)
     console.print(_status_table(rows))
+    _check_links(rows)
     console.print(f"healthy in {time.monotonic() - started:.1f} s")
     console.print(f"  shop (ingress)   {topo.ingress_url}/api/products")
     console.print(f"  prometheus       {topo.prometheus_url}")
@@ -95,11 +137,19 @@ def up(state_dir: str, base_port: int | None, timeout: float) -> None:
 
 @sandbox.command("status")
 @_options
-def status(state_dir: str, base_port: int | None) -> None:
-    """Show each pod and component with its state, pid and restarts."""
+@ledger_option
+def status(state_dir: str, base_port: int | None, ledger_path: str) -> None:
+    """Show each pod and component with its state, pid and restarts, and each link.
+
+    Exits 3 when a link of the fault proxy differs from the topology (deleted,
+    disabled, moved, or with a toxic) and no open fault of the ledger holds it.
+    """
     from ..sandbox.manager import SandboxManager
 
-    console.print(_status_table(SandboxManager(_topology(state_dir, base_port)).status()))
+    topo = _topology(state_dir, base_port)
+    rows = SandboxManager(topo).status(_holds(topo, ledger_path))
+    console.print(_status_table(rows))
+    _check_links(rows)
 
 
 @sandbox.command("down")

@@ -1,11 +1,12 @@
 """The only Toxiproxy HTTP client: the sandbox's fault proxy or a real Toxiproxy.
 
-Speaks the Toxiproxy 2.x API (``GET /proxies``, ``POST /proxies/{name}``
-with ``{"enabled": ...}``, ``POST``/``DELETE /proxies/{name}/toxics[/{toxic}]``),
-only with the verbs every 2.x release accepts (``POST`` for updates, not
-``PATCH``). Every mutating call is idempotent from the caller's view: adding
-a toxic that already exists with the same name is not an error, removing one
-that is gone is not an error. ``GET /events`` is a chaosgate extension; on a
+Speaks the Toxiproxy 2.x API (``GET /proxies``, ``POST /proxies`` to create
+one, ``POST /proxies/{name}`` with ``{"enabled": ...}`` or new addresses,
+``POST``/``DELETE /proxies/{name}/toxics[/{toxic}]``), only with the verbs
+every 2.x release accepts (``POST`` for updates, not ``PATCH``). Every
+mutating call is idempotent from the caller's view: adding a toxic (or
+creating a proxy) that already exists with the same name is not an error,
+removing one that is gone is not an error. ``GET /events`` is a chaosgate extension; on a
 real Toxiproxy :meth:`ToxiproxyClient.events` returns an empty list.
 """
 
@@ -102,6 +103,18 @@ class ToxiproxyClient:
     def proxy(self, name: str) -> ProxyState:
         """One proxy; :class:`UsageError` when it does not exist."""
         return _proxy(self._request("GET", f"/proxies/{name}").json())
+
+    def create_proxy(self, name: str, listen: str, upstream: str) -> ProxyState:
+        """Create an enabled proxy (``POST /proxies``); one of that name already there is fine."""
+        resp = self._request("POST", "/proxies",
+                             {"name": name, "listen": listen, "upstream": upstream,
+                              "enabled": True}, ok=(200, 201, 409))
+        return self.proxy(name) if resp.status_code == 409 else _proxy(resp.json())
+
+    def move_proxy(self, name: str, listen: str, upstream: str) -> ProxyState:
+        """Give a proxy another listen and upstream address (its enabled state is kept)."""
+        return _proxy(self._request("POST", f"/proxies/{name}",
+                                    {"listen": listen, "upstream": upstream}).json())
 
     def set_enabled(self, name: str, enabled: bool) -> ProxyState:
         """Enable or disable a proxy (disabling cuts its open connections)."""

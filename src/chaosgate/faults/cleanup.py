@@ -8,6 +8,12 @@ fine), closes the entry, and checks that the effect is gone. Faults still
 owned by a live chaosgate process on this host are left alone unless
 ``force`` is set: that process will revert them itself.
 
+On a sandbox target it then puts the fault proxy's links back as the
+topology declares them (:meth:`chaosgate.sandbox.manager.SandboxManager.restore_links`):
+a link deleted through the Toxiproxy API is created again, a disabled one
+enabled, a stray toxic removed; what a fault still open holds (one left
+open above because its owner lives) is left alone (:func:`link_holds`).
+
 First it ends the processes chaosgate started (pytest, Locust, hogs) whose
 owner is gone, from the children registry beside the ledger, by recorded
 identity (:func:`chaosgate.clients.children.end_orphans`): a fault is never
@@ -18,17 +24,19 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..clients.children import ChildRegistry, Orphan, default_registry, end_orphans
-from ..platforms.base import Change, Platform, ProbeResult
+from ..exceptions import ChaosgateError
+from ..platforms.base import Change, FaultKind, Platform, ProbeResult
+from ..sandbox.links import LinkHolds, LinkIssue
 from ..targets import Target
 from .base import Actuator, poll
 from .ledger import Ledger, LedgerEntry, process_start, target_key
 from .session import revert_entry
 
-__all__ = ["CleanupReport", "cleanup"]
+__all__ = ["CleanupReport", "cleanup", "link_holds"]
 
 
 @dataclass
@@ -39,11 +47,26 @@ class CleanupReport:
     failed: list[tuple[LedgerEntry, str]] = field(default_factory=list)
     skipped: list[tuple[LedgerEntry, str]] = field(default_factory=list)
     ended: list[Orphan] = field(default_factory=list)  # children of dead owners
+    links: list[LinkIssue] = field(default_factory=list)  # sandbox links put right
+    links_error: str = ""  # why the sandbox's links could not be put right
 
     @property
     def clean(self) -> bool:
-        """True when nothing of this target is left open."""
-        return not self.failed and not self.skipped
+        """True when nothing of this target is left open (or broken, for its links)."""
+        return not self.failed and not self.skipped and not self.links_error
+
+
+def link_holds(entries: Iterable[LedgerEntry]) -> LinkHolds:
+    """What the open sandbox network faults among ``entries`` hold on the fault proxy's links."""
+    from ..platforms.sandbox_net import link_holds as holds_of
+
+    holds = LinkHolds()
+    for entry in entries:
+        change = entry.change
+        if entry.is_open and change.platform == "sandbox" and change.kind in (
+                FaultKind.PARTITION, FaultKind.LATENCY):
+            holds = holds.merge(holds_of(change))
+    return holds
 
 
 def _owner_alive(entry: LedgerEntry) -> bool:
@@ -84,4 +107,20 @@ def cleanup(target: Target, ledger: Ledger, platform: Platform, *, force: bool =
 
         healed, _ = poll(probe, heal_timeout, interval=0.5)
         report.reverted.append((entry, healed))
+    if target.is_sandbox:
+        _restore_links(target, ledger, report)
     return report
+
+
+def _restore_links(target: Target, ledger: Ledger, report: CleanupReport) -> None:
+    """The sandbox's links restored into ``report`` (the caller says what was restored)."""
+    from ..sandbox.manager import SandboxManager
+
+    manager = SandboxManager(target.sandbox_topology())
+    if not manager.running():  # a sandbox that is down has no link to restore
+        return
+    holds = link_holds(ledger.open_entries(target_key(target)))
+    try:
+        report.links = manager.restore_links(holds)
+    except ChaosgateError as exc:
+        report.links_error = str(exc)

@@ -39,7 +39,7 @@ from ..platforms.base import Change, FaultKind
 from ..targets import Target
 
 __all__ = ["DEFAULT_LEDGER", "Ledger", "LedgerEntry", "LedgerRecord", "TargetRef", "fold",
-           "target_key"]
+           "sandbox_key", "target_key"]
 
 #: Where the ledger lives unless ``--ledger`` / ``CHAOSGATE_LEDGER`` say otherwise.
 DEFAULT_LEDGER = ".chaosgate/ledger.jsonl"
@@ -74,12 +74,16 @@ class LedgerRecord(TypedDict):
     error: NotRequired[str]  # revert_failed
 
 
+def sandbox_key(state_dir: Path, base_port: int | None) -> str:
+    """The :func:`target_key` of the sandbox in ``state_dir`` on ``base_port``."""
+    return f"sandbox:{state_dir.resolve()}:{base_port}"
+
+
 def target_key(target: Target) -> str:
     """A stable identity for the system a target points at (not the file's path)."""
     p = target.platform
     if p.type == "sandbox":
-        state = Path(p.state_dir or ".").resolve()
-        return f"sandbox:{state}:{p.base_port}"
+        return sandbox_key(Path(p.state_dir or "."), p.base_port)
     where = "in-cluster" if p.in_cluster else f"{p.kubeconfig or '~/.kube/config'}"
     return f"kubernetes:{where}:{p.context or '(current)'}"
 

@@ -25,6 +25,7 @@ from typing import Literal, NotRequired, TypedDict, TypeVar, cast
 
 from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import UsageError
+from ..sandbox.links import LinkHolds
 from ..targets import Link, Selector, Target
 from . import netprobe
 from .base import (
@@ -43,6 +44,7 @@ __all__ = [
     "LinkChangeData",
     "LinkEntry",
     "ToxicDict",
+    "link_holds",
     "plan_latency",
     "plan_partition",
     "resolve_links",
@@ -78,7 +80,7 @@ class LinkChangeData(TypedDict):
     """The data of a sandbox partition or latency :class:`Change`.
 
     Written by :func:`plan_partition` / :func:`plan_latency`, read only here
-    (by :class:`LinkActuator` and :func:`toxic_names`).
+    (by :class:`LinkActuator`, :func:`toxic_names` and :func:`link_holds`).
     """
 
     links: list[LinkEntry]
@@ -96,6 +98,15 @@ def _data(change: Change) -> LinkChangeData:
 def toxic_names(change: Change) -> set[str]:
     """The names of the toxics a planned network change adds (for its ground truth)."""
     return {t["name"] for entry in _data(change)["links"] for t in entry["toxics"]}
+
+
+def link_holds(change: Change) -> LinkHolds:
+    """What a network change holds while its fault is open: its toxics, the links it disables."""
+    links = _data(change)["links"]
+    return LinkHolds(
+        toxics={(e["name"], t["name"]): change.fault_id for e in links for t in e["toxics"]},
+        disabled={e["name"]: change.fault_id for e in links if e["disable"]},
+    )
 
 
 def _service_name(target: Target, selector: str, namespace: str, field: str) -> str:

@@ -3,7 +3,10 @@
 ``up`` renders the configuration, starts supervisord (which starts
 everything else), creates the shop's database, and returns only when every
 component is healthy and Prometheus scrapes every target (``up == 1``). It
-is idempotent: on a running sandbox it only checks health. ``down`` shuts
+is idempotent: on a running sandbox it checks health, and first puts the
+fault proxy's links back as the topology declares them (:meth:`restore_links`:
+a link deleted through the Toxiproxy API is created again). ``status`` lists
+the links too (:mod:`.links`). ``down`` shuts
 supervisord down and then stops what the sandbox started that outlived it
 (see :mod:`.teardown`: found by pid files, parentage and recorded identities,
 never by command line); other processes naming the state directory are
@@ -26,9 +29,11 @@ from ..clients import http, postgres
 from ..clients.patroni import PatroniClient
 from ..clients.prometheus import PrometheusClient
 from ..clients.supervisor import SupervisorClient, start_supervisord
-from ..exceptions import SandboxError
+from ..clients.toxiproxy import ToxiproxyClient
+from ..exceptions import ChaosgateError, SandboxError
 from .config import Binaries, render_all
 from .events import count_restarts, read_events
+from .links import LinkHolds, LinkIssue, check_links, link_state
 from .shop.orders import SCHEMA_SQL
 from .teardown import DownResult, LeftRunning, find_own_processes, record_processes, stop_sandbox
 from .topology import HOST, Topology, build_topology
@@ -85,11 +90,17 @@ class ComponentStatus:
     """One line of ``chaosgate sandbox status``."""
 
     name: str
-    kind: str  # pod | database | component
-    state: str
+    kind: str  # pod | database | component | link
+    state: str  # supervisord's; for a link UP, FAULT, MISSING, MOVED, DISABLED, TOXIC, UNKNOWN
     pid: int
     restarts: int
-    detail: str  # role for database members, URL for components, labels for pods
+    detail: str  # role for database members, URL for components, labels for pods,
+    # addresses or issues for links
+
+    @property
+    def link_wrong(self) -> bool:
+        """True for a link that differs from the topology with no open fault to account for it."""
+        return self.kind == "link" and self.state not in ("UP", "FAULT")
 
 
 class SandboxManager:
@@ -105,10 +116,15 @@ class SandboxManager:
             [f"http://{HOST}:{m.rest_port}" for m in topo.db_members], timeout=2
         )
         self.prometheus = PrometheusClient(topo.prometheus_url, timeout=3)
+        self.faultproxy = ToxiproxyClient(topo.faultproxy_url, timeout=3)
 
     # -- up -------------------------------------------------------------------
-    def up(self, timeout: float = 120.0) -> list[ComponentStatus]:
-        """Start the sandbox (or check a running one); return its status when healthy."""
+    def up(self, timeout: float = 120.0, holds: LinkHolds | None = None) -> list[ComponentStatus]:
+        """Start the sandbox (or check a running one); return its status when healthy.
+
+        On the way the fault proxy's links are restored (:meth:`restore_links`
+        with ``holds``, what open faults hold on them).
+        """
         deadline = time.monotonic() + timeout
         if self.supervisor.alive():
             self.log("sandbox already running; checking health")
@@ -118,6 +134,8 @@ class SandboxManager:
             self._prepare()
             self._start_supervisord()
         self._wait("every program RUNNING", self._all_running, deadline)
+        self._wait("the fault proxy's links as the topology declares them",
+                   lambda: self._links_restored(holds), deadline)
         self._wait("a Patroni leader and a streaming replica", self.patroni.healthy, deadline)
         self._wait("the shop database", self._ensure_database, deadline)
         self._wait("every shop pod healthy", self._pods_healthy, deadline)
@@ -126,7 +144,7 @@ class SandboxManager:
         self._wait("Prometheus scraping every target (up == 1)", self._prometheus_all_up, deadline)
         # so that `down` finds them even if supervisord dies before it
         record_processes(self.topo, self.supervisor)
-        return self.status()
+        return self.status(holds)
 
     def _check_ports_free(self) -> None:
         p = self.topo.ports
@@ -179,6 +197,11 @@ class SandboxManager:
         # supervisord daemonizes: the sandbox outlives this command.
         start_supervisord(supervisord, conf)
         self._wait("supervisord", self.supervisor.alive, time.monotonic() + 15)
+
+    def _links_restored(self, holds: LinkHolds | None) -> bool:
+        for issue in self.restore_links(holds):
+            self.log(f"restored {issue.describe()}")
+        return True
 
     def _wait(self, what: str, check: Callable[[], bool], deadline: float) -> None:
         self.log(f"waiting for {what}")
@@ -236,13 +259,66 @@ class SandboxManager:
         seen = {s.labels.get("instance", "") for s in samples if s.value == 1}
         return expected <= seen
 
+    # -- links ----------------------------------------------------------------
+    def link_issues(self, holds: LinkHolds | None = None) -> list[LinkIssue]:
+        """How the fault proxy's links differ from the topology (:func:`.links.check_links`)."""
+        return check_links(self.topo.links, self.faultproxy.proxies(), holds or LinkHolds())
+
+    def restore_links(self, holds: LinkHolds | None = None) -> list[LinkIssue]:
+        """Put the links back as the topology declares them; return the issues put right.
+
+        A deleted link is created again (the topology's listen and upstream,
+        enabled), a link listening or forwarding elsewhere gets the topology's
+        addresses back. With ``holds`` (what the open ledger faults hold), a
+        disabled link is enabled and a toxic removed too, unless an open fault
+        holds it: that one is its owner's, or ``chaosgate cleanup``'s, to
+        revert. Without ``holds`` (nothing is known of open faults) disabled
+        links and toxics are left alone. Raises :class:`SandboxError` naming
+        every link still wrong, and why.
+        """
+        issues = [i for i in self.link_issues(holds) if i.wrong]
+        if holds is None:
+            issues = [i for i in issues if i.kind in ("missing", "moved")]
+        fixed: list[LinkIssue] = []
+        errors: list[str] = []
+        moved: set[str] = set()
+        for issue in issues:
+            link = self.topo.link(issue.link)
+            try:
+                if issue.kind == "missing":
+                    self.faultproxy.create_proxy(link.name, link.listen_address,
+                                                 link.upstream_address)
+                elif issue.kind == "moved" and link.name not in moved:
+                    moved.add(link.name)
+                    self.faultproxy.move_proxy(link.name, link.listen_address,
+                                               link.upstream_address)
+                elif issue.kind == "disabled":
+                    self.faultproxy.set_enabled(link.name, True)
+                elif issue.kind == "toxic":
+                    self.faultproxy.remove_toxic(link.name, issue.toxic)
+            except ChaosgateError as exc:
+                errors.append(f"{issue.describe()}: {exc}")
+                continue
+            fixed.append(issue)
+        left = [i for i in self.link_issues(holds)
+                if i.wrong and (holds is not None or i.kind in ("missing", "moved"))]
+        if left:
+            raise SandboxError(
+                "the fault proxy's links differ from the topology: "
+                + "; ".join(errors or [i.describe() for i in left])
+                + ". Fix: stop what holds a port named above, then run `chaosgate sandbox up` "
+                f"again (the fault proxy's log: {self.topo.log_dir / 'faultproxy.log'})"
+            )
+        return fixed
+
     # -- status ---------------------------------------------------------------
     def running(self) -> bool:
         """True when this sandbox's supervisord answers."""
         return self.supervisor.alive()
 
-    def status(self) -> list[ComponentStatus]:
-        """Every pod, database member and component with state, pid and restarts."""
+    def status(self, holds: LinkHolds | None = None) -> list[ComponentStatus]:
+        """Every pod, database member and component with state, pid and restarts, and
+        every link of the fault proxy with its issues (``holds``: what open faults hold)."""
         if not self.supervisor.alive():
             raise SandboxError(f"the sandbox at {self.topo.state_dir} is not running")
         restarts = count_restarts(read_events(self.topo.events_file))
@@ -275,7 +351,19 @@ class SandboxManager:
             rows.append(ComponentStatus(info.name, kind, info.state, info.pid,
                                         restarts.get(info.name, 0), detail))
         order = {"component": 0, "database": 1, "pod": 2}
-        return sorted(rows, key=lambda r: (order[r.kind], r.name))
+        return sorted(rows, key=lambda r: (order[r.kind], r.name)) + self._link_rows(holds)
+
+    def _link_rows(self, holds: LinkHolds | None) -> list[ComponentStatus]:
+        try:
+            issues = self.link_issues(holds)
+        except ChaosgateError as exc:  # the fault proxy down: the links cannot be known
+            return [ComponentStatus(link.name, "link", "UNKNOWN", 0, 0, str(exc))
+                    for link in self.topo.links]
+        rows = []
+        for link in self.topo.links:
+            state, detail = link_state(link, issues)
+            rows.append(ComponentStatus(link.name, "link", state, 0, 0, detail))
+        return rows
 
     # -- down -----------------------------------------------------------------
     def down(self, timeout: float = 60.0) -> DownResult:
