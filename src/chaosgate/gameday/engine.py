@@ -364,7 +364,9 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
                       warmup=config.warmup, observe=config.observe,
                       before_end=run.before_end, after_start=run.after_start,
                       recovery_slo=config.recovery_slo, max_budget_burn=config.max_budget_burn,
-                      budget_period=config.budget_period, log=log)
+                      budget_period=config.budget_period, log=log,
+                      fault_applied=None if config.fault is None
+                      else timeline is not None and timeline.t_verified is not None)
     run.gates += result.gates
     run.measurement = result.measurement
     run.reported = list(result.reported)
