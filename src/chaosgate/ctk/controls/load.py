@@ -157,7 +157,9 @@ def after_experiment_control(context: Experiment, state: Journal = None,
     request log's path and counts in the journal."""
     try:
         _observe(state, float(observe_after))
-        report = {**_stop(), "observe_after": float(observe_after)}
+        report = _stop()
+        if "error" not in report:
+            report["observe_after"] = float(observe_after)
     except Exception as exc:
         report = {"error": current().problem("load control could not stop the load", exc)}
     if isinstance(state, dict):
