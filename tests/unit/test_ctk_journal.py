@@ -21,6 +21,7 @@ from chaosgate.ctk.journal import (
 )
 from chaosgate.faults import FaultTimeline
 from chaosgate.gameday import Evaluation, Gate, evaluate
+from chaosgate.gameday.evaluation import fault_took_hold
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.slo.catalog import build_catalog
@@ -216,3 +217,12 @@ def test_a_fault_never_applied_has_no_ttr_and_is_inconclusive_never_a_recovery_p
     verdict, reasons = journal_verdict(journal(), out["gates_verdict"], gates=out["gates"])
     assert verdict == "inconclusive" and "n/a — no fault applied" in reasons[0]
     assert section(baseline, [])["ttr_note"] is None
+
+
+def test_a_fault_took_hold_only_when_its_active_probe_saw_it() -> None:
+    verified = fault()
+    verified.t_verified = 1005.2
+    assert fault_took_hold(False, []) is None  # a baseline: no fault meant
+    assert fault_took_hold(True, [None]) is False  # the fault run never started
+    assert fault_took_hold(True, [fault()]) is False  # applied, never verified
+    assert fault_took_hold(True, [fault(), verified]) is True

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from ..clients.prometheus import PrometheusClient
 from ..exceptions import ChaosgateError
+from ..faults import FaultTimeline
 from ..load.requestlog import RequestRecord
 from ..slo.check import check_slos, fetch_bins
 from ..slo.evaluate import SLOVerdict
@@ -45,8 +46,8 @@ from .gates import (
     steady_state_gates,
 )
 
-__all__ = ["NO_FAULT", "Evaluation", "evaluate", "measure_recovery", "no_fault_recovery",
-           "steady_states"]
+__all__ = ["NO_FAULT", "Evaluation", "evaluate", "fault_took_hold", "measure_recovery",
+           "no_fault_recovery", "steady_states"]
 
 #: The TTR, and the recovery gates' value, of a run whose fault was never applied.
 NO_FAULT = "n/a — no fault applied"
@@ -124,6 +125,14 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     except ChaosgateError as exc:
         log(f"server-side SLO check failed: {exc}")
     return result
+
+
+def fault_took_hold(meant: bool, timelines: Iterable[FaultTimeline | None]) -> bool | None:
+    """``evaluate``'s ``fault_applied``: None when no fault was meant (a baseline), else
+    whether one of ``timelines`` took hold (its active probe saw it: ``t_verified``). Pure."""
+    if not meant:
+        return None
+    return any(tl is not None and tl.t_verified is not None for tl in timelines)
 
 
 def no_fault_recovery(recovery: SLO) -> tuple[Measurement, list[Gate]]:

@@ -47,6 +47,7 @@ from typing import Any, cast
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from ...gameday import Evaluation, Gate, evaluate
+from ...gameday.evaluation import fault_took_hold
 from ...gameday.gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN
 from ...report.redact import redact_obj
 from ...slo.evaluate import records_verdicts
@@ -80,13 +81,11 @@ def fault_applied(journal: Mapping[str, Any] | None = None) -> bool | None:
     (a baseline, or faults from another extension: recovery is measured from the load's
     start)."""
     faults = current().faults
-    if any(a.timeline.t_verified is not None for a in faults):
-        return True
     tried = bool(faults) or any(
         a.get("status") == "failed"
         and str(((a.get("activity") or {}).get("provider") or {}).get("func", ""))
         in FAULT_ACTIONS for a in (journal or {}).get("run") or ())
-    return False if tried else None
+    return fault_took_hold(tried, [a.timeline for a in faults])
 
 
 def evaluate_run(configuration: Configuration, secrets: Secrets, *,
