@@ -10,6 +10,12 @@ fail (a stricter recovery objective than a partition allows), Prometheus
 credentials passed as Chaos Toolkit secrets that must appear in no file,
 and a run interrupted by SIGINT or SIGTERM in the middle of its method
 (inconclusive, exit code 130/143 in the journal).
+
+The guide's example (docs/experiments.md: the fault in the method, its revert
+in the rollbacks) is extracted and run from a folder outside the repository:
+it passes on the healthy sandbox with and without ``--rollback-strategy
+always``, fails with a stricter catalogue naming the failed gates, and a fault
+action that fails gives no TTR ("n/a — no fault applied", inconclusive).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+GUIDE = ROOT / "docs" / "experiments.md"
+GUIDE_MARK = "<!-- guide-example:"
 SECRET = "cg-test-token-5b1e0c7d"
 RUN_TIMEOUT = 420
 
@@ -57,13 +65,13 @@ def chaos(work: dict[str, Any], *args: str) -> list[str]:
     return [CHAOS, "--log-file", str(work["dir"] / "chaostoolkit.log"), *args]
 
 
-def chaos_run(work: dict[str, Any], experiment: Path,
-              *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """``chaos run`` to its end; its process and journal."""
+def chaos_run(work: dict[str, Any], experiment: Path, *args: str,
+              cwd: Path = ROOT) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``chaos run`` to its end (started in ``cwd``); its process and journal."""
     journal = work["dir"] / "journal.json"
     proc = subprocess.run(chaos(work, "run", "--journal-path", str(journal), *args,
                                 str(experiment)),
-                          cwd=ROOT, env=work["env"], capture_output=True, text=True,
+                          cwd=cwd, env=work["env"], capture_output=True, text=True,
                           timeout=RUN_TIMEOUT)
     assert journal.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc, json.loads(journal.read_text())
@@ -208,4 +216,93 @@ def test_a_signal_in_the_middle_of_the_method_is_inconclusive_and_leaves_nothing
     assert section["reasons"][0].startswith(f"interrupted by {sig.name}")
     assert journal["deviated"] is False
     assert any("partition" in line for line in journal["chaosgate"]["ledger"]["reverted"])
+    nothing_left(sandbox, work, journal)
+
+
+def guide_example() -> dict[str, Any]:
+    """The example experiment of docs/experiments.md (the yaml block after its marker)."""
+    after = GUIDE.read_text().split(GUIDE_MARK, 1)[1]
+    doc: dict[str, Any] = yaml.safe_load(after.split("```yaml\n", 1)[1].split("\n```", 1)[0])
+    return doc
+
+
+def outside_the_repository(work: dict[str, Any], doc: dict[str, Any]) -> Path:
+    """``doc`` written as experiment.yaml in a folder of its own, outside the repository;
+    the catalogue named explicitly (today's default, ``probes``, is relative to the folder)."""
+    folder = work["dir"] / "elsewhere"
+    folder.mkdir(exist_ok=True)
+    work["env"].setdefault("CHAOSGATE_CATALOG", str(ROOT / "probes"))
+    path = folder / "experiment.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def verdict_line(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "chaosgate verdict:" in ln]
+    assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return lines[-1]
+
+
+@pytest.mark.parametrize("strategy", [(), ("--rollback-strategy", "always")],
+                         ids=["default", "always"])
+def test_the_guides_example_in_the_conventional_shape_passes_on_the_healthy_sandbox(
+        sandbox: SandboxManager, work: dict[str, Any], strategy: tuple[str, ...]) -> None:
+    experiment = outside_the_repository(work, guide_example())
+    proc, journal = chaos_run(work, experiment, *strategy, cwd=experiment.parent)
+    section = journal["chaosgate"]
+    assert proc.returncode == 0, (section.get("reasons"), proc.stderr[-3000:])
+    assert section["verdict"] == "pass" and journal["deviated"] is False
+    assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
+    gates = {g["name"]: g for g in section["gates"]}
+    # the load outlived the rollback: the steady state after had its requests, and the
+    # recovery its hold-down window
+    assert gates["steady state after: no server errors"]["status"] == "pass", gates
+    assert {gates[f"time-to-recover ({o})"]["status"] for o in ("client", "server")} == {"pass"}
+    assert all(v is not None for v in section["ttr"].values()) and section["ttr_note"] is None
+    assert section["load"]["observe_after"] == 20
+    assert "chaosgate verdict: PASS" in verdict_line(proc)
+    nothing_left(sandbox, work, journal)
+
+
+def test_the_guides_example_fails_with_a_stricter_objective_naming_the_gates(
+        sandbox: SandboxManager, work: dict[str, Any]) -> None:
+    strict = strict_catalog(work["dir"] / "strict", "2s")
+    doc = yaml.safe_load((strict / "shop.yaml").read_text())
+    for slo in doc["slos"]:
+        if slo["name"] in ("browse-latency-p95", "product-latency-p95"):
+            slo["threshold"] = 0.1  # the 100 ms of latency break it
+            slo["query"]["good"] = slo["query"]["good"].replace('le="0.25"', 'le="0.1"')
+    (strict / "shop.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    work["env"]["CHAOSGATE_CATALOG"] = str(strict)
+    experiment = outside_the_repository(work, guide_example())
+    proc, journal = chaos_run(work, experiment, "--rollback-strategy", "always",
+                              cwd=experiment.parent)
+    section = journal["chaosgate"]
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert section["verdict"] == "fail" and journal["deviated"] is True
+    failed = [g["name"] for g in section["gates"] if g["status"] == "fail"]
+    assert "time-to-recover (client)" in failed, section["gates"]
+    line = verdict_line(proc)
+    assert "FAIL" in line and "time-to-recover (client)" in line, line
+    assert "an SLO gate failed" not in line
+    nothing_left(sandbox, work, journal)
+
+
+def test_a_fault_action_that_failed_gives_no_ttr_and_an_inconclusive_run(
+        sandbox: SandboxManager, work: dict[str, Any]) -> None:
+    doc = guide_example()
+    doc["method"][0]["provider"]["arguments"]["links"] = ["no-such-link"]
+    experiment = outside_the_repository(work, doc)
+    proc, journal = chaos_run(work, experiment, cwd=experiment.parent)
+    section = journal["chaosgate"]
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert journal["run"][0]["status"] == "failed"
+    assert section["verdict"] == "inconclusive" and section["exit_code"] == 3
+    assert section["ttr"] == {"client": None, "server": None}
+    assert section["ttr_note"] == "n/a — no fault applied"
+    recovery = [g for g in section["gates"] if g["name"].startswith("time-to-recover")]
+    assert recovery and all(g["status"] == "inconclusive" and g["value"] == section["ttr_note"]
+                            for g in recovery), recovery
+    assert "no impact" not in json.dumps(section["recovery"])
+    assert "n/a — no fault applied" in verdict_line(proc)
     nothing_left(sandbox, work, journal)

@@ -21,7 +21,8 @@ from chaoslib.provider.python import run_python_activity
 
 from chaosgate.ctk import state
 from chaosgate.ctk.config import prometheus_client, prometheus_credentials, settings_from
-from chaosgate.ctk.controls import allure
+from chaosgate.ctk.controls import allure, slo
+from chaosgate.ctk.controls.load import observation_end
 from chaosgate.exceptions import UsageError
 from chaosgate.faults import signals
 from chaosgate.sandbox.topology import build_topology
@@ -227,3 +228,44 @@ def test_a_probe_window_out_of_bounds_is_usage_before_any_query(window: float) -
 
     with pytest.raises(UsageError, match=r"window: .*Fix: give a window from 1ms to 400d"):
         verdicts([], window, "server", None, None)
+
+
+def test_the_load_is_kept_observe_after_seconds_past_the_last_revert() -> None:
+    assert observation_end([100.0, None, 130.0], now=140.0, observe_after=20) == 150.0
+    assert observation_end([], now=140.0, observe_after=20) == 160.0  # no fault reverted
+    assert observation_end([None], now=140.0, observe_after=-5) == 140.0
+
+
+def _fault_action(func: str, status: str) -> dict[str, Any]:
+    return {"activity": {"name": func, "type": "action",
+                         "provider": {"type": "python", "module": "chaosgate.ctk.actions",
+                                      "func": func}},
+            "status": status}
+
+
+def test_a_failed_fault_action_means_no_fault_applied_and_a_run_without_one_is_a_baseline(
+        run: dict[str, Any]) -> None:
+    assert slo.fault_applied({"run": []}) is None
+    assert slo.fault_applied({"run": [_fault_action("remove_latency", "failed")]}) is None
+    assert slo.fault_applied({"run": [_fault_action("add_latency", "succeeded")]}) is None
+    assert slo.fault_applied({"run": [_fault_action("add_latency", "failed")]}) is False
+
+
+def test_a_fault_action_that_fails_is_a_failed_activity_and_no_fault_applied(
+        run: dict[str, Any]) -> None:
+    action = {"name": "slow", "provider": {"type": "python", "module": "chaosgate.ctk.actions",
+                                           "func": "add_latency",
+                                           "arguments": {"latency_ms": 100,
+                                                         "links": ["no-such-link"]}}}
+    with pytest.raises(ActivityFailed, match="no-such-link"):
+        run_python_activity(action, run, {})
+    journal = {"run": [_fault_action("add_latency", "failed")]}
+    assert state.current().faults == [] and slo.fault_applied(journal) is False
+
+
+def test_load_control_without_load_reports_it_at_once(run: dict[str, Any]) -> None:
+    journal: dict[str, Any] = {"status": "completed"}
+    apply_python_control("experiment-after",
+                         _control("chaosgate.ctk.controls.load", observe_after=600),
+                         {}, {}, state=journal, configuration=run)
+    assert journal["chaosgate"]["load"] == {"error": "no load ran"}

@@ -125,3 +125,32 @@ def test_the_controls_validate_and_expose_chaoslib_hooks() -> None:
                  "before_method_control", "after_method_control", "before_rollback_control",
                  "after_rollback_control", "before_activity_control", "after_activity_control"):
         assert callable(getattr(allure, hook)), hook
+
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "experiments.md"
+
+
+def test_every_action_says_how_long_it_blocks_and_the_guide_documents_every_activity() -> None:
+    found = discover(discover_system=False)
+    guide = GUIDE.read_text()
+    for activity in found["activities"]:
+        if activity["type"] == "action":
+            assert "Blocks" in (activity["doc"] or "") or "blocks" in (activity["doc"] or ""), \
+                activity["name"]
+        assert f"`{activity['name']}`" in guide, activity["name"]
+
+
+def test_the_guide_documents_every_control_argument_and_configuration_key() -> None:
+    from chaosgate.ctk.config import DEFAULTS
+
+    guide = GUIDE.read_text()
+    for key, (env, _default) in DEFAULTS.items():
+        assert f"`{key}`" in guide and f"`{env}`" in guide, key
+    hooks = [load.before_experiment_control, load.after_experiment_control,
+             slo.after_experiment_control, ledger.after_experiment_control,
+             allure.before_experiment_control]
+    skip = {"context", "state", "configuration", "secrets", "_arguments", "experiment"}
+    for hook in hooks:
+        for name in inspect.signature(hook).parameters:
+            if name not in skip:
+                assert f"`{name}`" in guide, (hook.__module__, name)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import signal
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chaosgate.ctk.journal import (
+    NO_FAULT_TTR,
     failed_actions,
     journal_exit_code,
     journal_verdict,
@@ -17,11 +20,14 @@ from chaosgate.ctk.journal import (
     ttr_seconds,
 )
 from chaosgate.faults import FaultTimeline
-from chaosgate.gameday import Evaluation, Gate
+from chaosgate.gameday import Evaluation, Gate, evaluate
+from chaosgate.gameday.evaluation import fault_took_hold
 from chaosgate.load.requestlog import RequestRecord
+from chaosgate.sandbox.topology import build_topology
 from chaosgate.slo.catalog import build_catalog
 from chaosgate.slo.measure import measure
 from chaosgate.slo.model import SLO
+from chaosgate.targets import dump_target, load_target, render_sandbox_target
 from chaosgate.verdict import exit_code
 
 AVAIL = SLO(name="availability", type="availability", objective=0.99,
@@ -164,3 +170,59 @@ def test_section_without_a_measurement_is_inconclusive() -> None:
     out = section(Evaluation([Gate("load", "inconclusive", "0 requests", "> 0", "none")]), [])
     assert out["gates_verdict"] == "inconclusive" and out["ttr"] == {}
     assert out["timeline"]["t_inject"] is None
+
+
+def _gate(name: str, status: str, value: str, objective: str) -> dict[str, Any]:
+    return {"name": name, "status": status, "value": value, "objective": objective,
+            "detail": "why"}
+
+
+def test_the_reasons_name_each_failed_gate_with_its_value_and_objective() -> None:
+    gates = [_gate("steady state after: availability", "fail", "97.1 %", "≥ 99 %"),
+             _gate("time-to-recover (client)", "fail", "", "≤ 30 s"),
+             _gate("steady state before: availability", "pass", "100 %", "≥ 99 %")]
+    gates[1]["detail"] = "not recovered 41.0 s after the impact"
+    verdict, reasons = journal_verdict(journal(), "fail", gates=gates)
+    assert verdict == "fail"
+    assert reasons == ["steady state after: availability: 97.1 % (objective ≥ 99 %)",
+                       "time-to-recover (client): not recovered 41.0 s after the impact "
+                       "(objective ≤ 30 s)"]
+    _, unknown = journal_verdict(journal(), "inconclusive", gates=[
+        _gate("time-to-recover (server)", "inconclusive", "no data", "≤ 30 s")])
+    assert unknown == ["the SLO gates are inconclusive: time-to-recover (server): no data "
+                       "(objective ≤ 30 s)"]
+
+
+def test_a_fault_never_applied_has_no_ttr_and_is_inconclusive_never_a_recovery_pass(
+        tmp_path: Path) -> None:
+    doc = render_sandbox_target(build_topology(tmp_path / "sb", 28790))  # nobody serves it
+    target = load_target(dump_target(doc, tmp_path / "target.yaml"))
+    target = replace(target, prometheus=replace(target.prometheus, scrape_interval=0.01))
+    healthy = records(None)  # an impact-free request log: a baseline would pass
+    baseline = evaluate(target, CATALOG, healthy, t_inject=None, warmup=2.0, observe=8.0)
+    assert any(g.name == "time-to-recover (client)" and g.status == "pass"
+               for g in baseline.gates)
+    failed = evaluate(target, CATALOG, healthy, t_inject=None, warmup=2.0, observe=8.0,
+                      fault_applied=False)
+    recovery = [g for g in failed.gates if g.name.startswith("time-to-recover")]
+    assert [(g.name, g.status, g.value) for g in recovery] == [
+        ("time-to-recover (client)", "inconclusive", NO_FAULT_TTR),
+        ("time-to-recover (server)", "inconclusive", NO_FAULT_TTR)]
+    assert failed.verdict == "inconclusive"
+    out = section(failed, [])
+    assert out["ttr"] == {"client": None, "server": None}
+    assert out["ttr_note"] == "n/a — no fault applied"
+    assert all(v["status"] == "inconclusive" and "no impact" not in v["reason"]
+               for v in out["recovery"])
+    verdict, reasons = journal_verdict(journal(), out["gates_verdict"], gates=out["gates"])
+    assert verdict == "inconclusive" and "n/a — no fault applied" in reasons[0]
+    assert section(baseline, [])["ttr_note"] is None
+
+
+def test_a_fault_took_hold_only_when_its_active_probe_saw_it() -> None:
+    verified = fault()
+    verified.t_verified = 1005.2
+    assert fault_took_hold(False, []) is None  # a baseline: no fault meant
+    assert fault_took_hold(True, [None]) is False  # the fault run never started
+    assert fault_took_hold(True, [fault()]) is False  # applied, never verified
+    assert fault_took_hold(True, [fault(), verified]) is True

@@ -13,7 +13,9 @@ without one it stays until its rollback (``heal_network``,
 ``remove_latency``, ``recover_database``, ``end_stress``, ``revert_faults``)
 or, whatever happens, until the ``ledger`` control reverts it at the end of
 the run. Each action returns the fault's id, ``t_inject`` and the ground
-truth seen so far.
+truth seen so far. Each docstring says how long its action blocks; the
+conventional experiment shape (fault in the method, revert in the rollbacks)
+and every argument are in docs/experiments.md.
 """
 
 from typing import Any
@@ -64,6 +66,10 @@ def kill_pods(selector: str, qty: int | None = None, percent: float | None = Non
     ``chaosgate_seed``) among the ready ones, within the target's safety
     block. Returns the fault id, t_inject, when each victim died, restarted
     and answered ready again.
+
+    Blocks until the killed pods are ready again (up to ``heal_timeout``,
+    default 60 s): nothing is left for a rollback to revert. Arguments:
+    ``selector``, ``qty`` or ``percent``, ``namespace``, ``heal_timeout``.
     """
     return apply_fault({"kind": FaultKind.KILL_PODS, **_pods(selector, qty, percent, namespace)},
                        configuration=configuration, duration=0.0, heal_timeout=heal_timeout)
@@ -84,6 +90,11 @@ def partition_network(selector: str | None = None, peer_selector: str | None = N
     from ``selector``. Verified by a connection through the cut that must
     fail. With ``duration`` the partition is healed after that many seconds;
     otherwise it lasts until ``heal_network`` (or the end of the run).
+
+    Blocks: without ``duration``, until the cut is verified (up to
+    ``verify_timeout``, 30 s), then returns with the partition applied (revert
+    it in the rollbacks); with ``duration=N``, about N s more, then heals and
+    waits until traffic flows (up to ``heal_timeout``, 120 s).
     """
     spec = {"kind": FaultKind.PARTITION, "direction": direction,
             **_scope(selector, peer_selector, dependency, links, namespace)}
@@ -97,7 +108,8 @@ def heal_network(heal_timeout: float = 120.0, configuration: Configuration = Non
     """Heal every partition this run applied and wait until traffic flows again.
 
     Idempotent (a rollback): nothing to heal is fine. Fails when the links
-    did not come back within ``heal_timeout`` seconds.
+    did not come back within ``heal_timeout`` seconds. Blocks until healed
+    (up to ``heal_timeout``, 120 s).
     """
     return _revert((FaultKind.PARTITION,), heal_timeout)
 
@@ -115,6 +127,12 @@ def add_latency(latency_ms: int, selector: str | None = None, peer_selector: str
     one link). Verified by a round trip through the link that must be slower.
     With ``duration`` the latency is removed after that many seconds;
     otherwise it lasts until ``remove_latency`` (or the end of the run).
+    ``direction``: to (default), from, both, seen from ``selector``.
+
+    Blocks: without ``duration``, until the latency is verified (up to
+    ``verify_timeout``, 30 s), then returns with it applied (revert it in the
+    rollbacks); with ``duration=15``, about 15 s more (an action after it does
+    not overlap it), then removes it and waits (up to ``heal_timeout``, 120 s).
     """
     spec = {"kind": FaultKind.LATENCY, "latency_ms": latency_ms, "jitter_ms": jitter_ms,
             "direction": direction,
@@ -128,7 +146,8 @@ def remove_latency(heal_timeout: float = 120.0, configuration: Configuration = N
                    secrets: Secrets = None) -> Result:
     """Remove every latency this run added and wait until the links answer at speed again.
 
-    Idempotent (a rollback): nothing to remove is fine.
+    Idempotent (a rollback): nothing to remove is fine. Blocks until the links
+    answer at speed (up to ``heal_timeout``, 120 s).
     """
     return _revert((FaultKind.LATENCY,), heal_timeout)
 
@@ -145,6 +164,10 @@ def failover_database(method: str = "node-crash", candidate: str | None = None,
     is the healthy primary (``verify_timeout``). With ``duration`` the crashed
     node is brought back after that many seconds; otherwise it stays down
     until ``recover_database`` (or the end of the run). Never fails back.
+
+    Blocks until another member is the healthy primary (up to
+    ``verify_timeout``, 60 s); with ``duration``, that many seconds more and
+    until the crashed node rejoins (up to ``heal_timeout``, 120 s).
     """
     spec: dict[str, Any] = {"kind": FaultKind.FAILOVER_DB, "method": method}
     if candidate is not None:
@@ -158,7 +181,8 @@ def recover_database(heal_timeout: float = 120.0, configuration: Configuration =
                      secrets: Secrets = None) -> Result:
     """Bring back a node ``failover_database`` crashed; wait until it streams as a replica.
 
-    Idempotent (a rollback). The new primary keeps its role.
+    Idempotent (a rollback). The new primary keeps its role. Blocks until the
+    node streams (up to ``heal_timeout``, 120 s).
     """
     return _revert((FaultKind.FAILOVER_DB,), heal_timeout)
 
@@ -176,6 +200,10 @@ def stress(selector: str, mode: str = "cpu", qty: int | None = None,
     stress by itself two minutes after its planned end (``duration``, else
     five minutes) even if nothing reverts it. Without ``duration`` it lasts
     until ``end_stress`` (or the end of the run).
+
+    Blocks until the hog is verified (up to ``verify_timeout``, 30 s); with
+    ``duration``, that many seconds more and until the pods are ready again
+    (up to ``heal_timeout``, 120 s). ``mode`` memory holds ``memory_mb`` MB.
     """
     spec = {"kind": FaultKind.STRESS, "mode": mode, "cpu_workers": cpu_workers,
             "memory_mb": memory_mb, "duration": 300.0 if duration is None else duration,
@@ -191,7 +219,8 @@ def freeze(selector: str, qty: int | None = None, percent: float | None = None,
            configuration: Configuration = None, secrets: Secrets = None) -> Result:
     """Freeze pods (SIGSTOP in the sandbox): alive but answering nothing, until thawed.
 
-    The same as ``stress`` with ``mode: freeze`` (refused on Kubernetes).
+    The same as ``stress`` with ``mode: freeze`` (refused on Kubernetes), and
+    blocks as it does: until verified, plus ``duration`` and the thaw when given.
     """
     return stress(selector, "freeze", qty, percent, namespace, duration=duration,
                   verify_timeout=verify_timeout, heal_timeout=heal_timeout,
@@ -203,7 +232,8 @@ def end_stress(heal_timeout: float = 120.0, configuration: Configuration = None,
                secrets: Secrets = None) -> Result:
     """End every stress and freeze this run started; wait until the pods are ready again.
 
-    Idempotent (a rollback).
+    Idempotent (a rollback). Blocks until the pods are ready (up to
+    ``heal_timeout``, 120 s).
     """
     return _revert((FaultKind.STRESS,), heal_timeout)
 
@@ -215,6 +245,7 @@ def revert_faults(heal_timeout: float = 120.0, configuration: Configuration = No
 
     Idempotent: a safe rollback for any experiment. The ``ledger`` control
     does the same at the end of every run, even when Chaos Toolkit skips
-    rollbacks (a failed or interrupted run).
+    rollbacks (a failed or interrupted run). Blocks until every fault is
+    reverted and healed (up to ``heal_timeout`` each, 120 s).
     """
     return _revert((), heal_timeout)

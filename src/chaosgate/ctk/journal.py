@@ -6,11 +6,17 @@ The controls fill ``journal["chaosgate"]``::
     verdict     pass | fail | inconclusive       (docs/architecture.md §6)
     exit_code   0 | 1 | 3 | 130 | 143            what chaosgate's own front ends exit with
                                                  (130/143: interrupted by SIGINT/SIGTERM)
-    reasons     why the verdict is not a pass (first: "interrupted by SIGTERM: ...")
+    reasons     why the verdict is not a pass, naming each gate that failed
+                ("steady state after: availability: 97.1 % (objective ≥ 99 %)");
+                first: "interrupted by SIGTERM: ..." when interrupted
     load        the load control: profile, rate, request log, counts
     faults      each fault: id, kind, t_inject, t_revert, ground truth, summary
     timeline    t_inject, and per observer t_impact, t_detect, t_recover, TTR (± bounds)
-    ttr         {client: s, server: s}: time to recover per observer (0.0: no impact)
+    ttr         {client: s, server: s}: time to recover per observer (0.0: no impact;
+                None: not measured)
+    ttr_note    why there is no TTR: "n/a — no fault applied" when the run's fault
+                never took hold (its action failed): the recovery gates are then
+                inconclusive, never "pass ... no impact observed"
     gates       what decided (steady state, error budget, recovery), as the engine's
     verdicts    the statistical SLO verdicts (PromQL included), reported, not gating
     ledger      the ledger control: reverted at the end, left open
@@ -40,6 +46,7 @@ from typing import Any, TypedDict
 from ..faults import FaultTimeline
 from ..faults.summary import summarize
 from ..gameday import Evaluation
+from ..gameday.evaluation import NO_FAULT as NO_FAULT_TTR
 from ..slo.evaluate import SLOVerdict
 from ..slo.timeline import Timeline
 from ..verdict import (
@@ -52,6 +59,7 @@ from ..verdict import (
 
 __all__ = [
     "KEY",
+    "NO_FAULT_TTR",
     "VERSION",
     "ChaosgateSection",
     "LedgerSection",
@@ -59,6 +67,7 @@ __all__ = [
     "TimelineSection",
     "failed_actions",
     "fault_json",
+    "gate_lines",
     "journal_exit_code",
     "journal_verdict",
     "section",
@@ -87,6 +96,7 @@ class MeasuredSection(TypedDict):
     faults: list[dict[str, Any]]  # FaultTimeline.to_json() and its summary lines
     timeline: TimelineSection
     ttr: dict[str, float | None]  # per observer
+    ttr_note: str | None  # NO_FAULT_TTR when no fault took hold, else None
     ttr_bounds: dict[str, dict[str, Any] | None]  # per observer: estimate and bounds
     recovery: list[dict[str, Any]]  # recovery SLO verdicts
     gates: list[dict[str, Any]]  # gameday.gates.Gate as dicts
@@ -136,7 +146,11 @@ def fault_json(timeline: FaultTimeline) -> dict[str, Any]:
 
 def section(evaluation: Evaluation, faults: Sequence[FaultTimeline],
             client_verdicts: Iterable[SLOVerdict] = ()) -> MeasuredSection:
-    """The measured part of the section: faults, timelines per observer, gates, verdicts."""
+    """The measured part of the section: faults, timelines per observer, gates, verdicts.
+
+    When the evaluation found no fault applied (:attr:`Evaluation.no_fault`), each
+    observer's TTR is None and ``ttr_note`` says "n/a — no fault applied".
+    """
     m = evaluation.measurement
     observers = {name: tl for name, tl in (("client", m.client if m else None),
                                           ("server", m.server if m else None))
@@ -154,13 +168,30 @@ def section(evaluation: Evaluation, faults: Sequence[FaultTimeline],
     return {
         "faults": [fault_json(tl) for tl in faults],
         "timeline": timeline,
-        "ttr": {name: ttr_seconds(tl) for name, tl in observers.items()},
+        "ttr": ({"client": None, "server": None} if evaluation.no_fault
+                else {name: ttr_seconds(tl) for name, tl in observers.items()}),
+        "ttr_note": NO_FAULT_TTR if evaluation.no_fault else None,
         "ttr_bounds": {name: _estimate(tl.ttr) for name, tl in observers.items()},
         "recovery": [v.to_json() for v in recovery],
         "gates": [asdict(g) for g in evaluation.gates],
         "gates_verdict": evaluation.verdict,
         "verdicts": [v.to_json() for v in (*evaluation.reported, *client_verdicts)],
     }
+
+
+def gate_lines(gates: Iterable[Mapping[str, Any]], status: VerdictName) -> list[str]:
+    """One line per gate of ``status`` (gates as the section's dicts): its name, what was
+    measured and the objective, e.g. ``steady state after: no server errors: 3 errors
+    (objective 0 errors)``."""
+    lines = []
+    for gate in gates:
+        if gate.get("status") != status:
+            continue
+        measured = gate.get("value") or gate.get("detail") or status
+        objective = gate.get("objective")
+        lines.append(f"{gate.get('name')}: {measured}"
+                     + (f" (objective {objective})" if objective else ""))
+    return lines
 
 
 def failed_actions(journal: Mapping[str, Any]) -> list[str]:
@@ -199,7 +230,8 @@ def journal_exit_code(journal: Mapping[str, Any], verdict: VerdictName,
 
 def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
                     problems: Sequence[str] = (),
-                    interrupted_by: int | None = None) -> tuple[VerdictName, list[str]]:
+                    interrupted_by: int | None = None,
+                    gates: Sequence[Mapping[str, Any]] = ()) -> tuple[VerdictName, list[str]]:
     """The run's verdict, applied to ``journal`` so that ``chaos run`` exits 1 unless pass.
 
     ``problems`` make the run inconclusive (a control that could not do its
@@ -207,6 +239,9 @@ def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
     met before the method, or an aborted run are inconclusive too; the
     hypothesis not met after the method is a fail, as is any failed gate.
     Fail wins over inconclusive: a violation observed is definitive.
+    Given the ``gates`` (the section's dicts), the reasons name each failed
+    (or, when none failed, inconclusive) gate with its value and objective
+    (:func:`gate_lines`); without them, "an SLO gate failed".
 
     An interrupted run (``interrupted_by`` a signal, or the journal's status
     ``interrupted``) is inconclusive whatever the gates say, never a fail:
@@ -221,9 +256,11 @@ def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
     fails: list[str] = []
     states = steady_states(journal)
     if gates_verdict == "fail":
-        fails.append("an SLO gate failed")
+        fails += gate_lines(gates, "fail") or ["an SLO gate failed"]
     elif gates_verdict == "inconclusive":
-        unknown.append("the SLO gates are inconclusive")
+        named = gate_lines(gates, "inconclusive")
+        unknown.append("the SLO gates are inconclusive" + (": " + "; ".join(named)
+                                                            if named else ""))
     if states["after"] is False:
         fails.append("the steady-state hypothesis was not met after the method")
     if states["before"] is False:

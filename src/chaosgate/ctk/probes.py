@@ -12,7 +12,8 @@ the target file, or from a ``prometheus`` secrets scope
 (``bearer_token``, or ``username``/``password``) listed in the provider's
 ``secrets``; they never appear in a result. A probe with no data fails
 (no data is never a pass). The SLOs are those of the catalogue named by
-``chaosgate_catalog`` (default ``probes/``).
+``chaosgate_catalog`` (default ``probes/``). Every probe, its arguments and a
+tolerance for it are in docs/experiments.md.
 """
 
 from chaoslib.types import Configuration, Secrets
@@ -45,7 +46,8 @@ def slo_met(slos: list[str] | None = None, window: float = 10.0, observer: str =
     "Kept" means the observed ratio meets the objective (a short window can
     show a 99.99 % SLO is kept, not prove it: the ``slo`` control reports the
     statistical verdicts). Fails (no data is never a pass) when an SLO had
-    no event in the window.
+    no event in the window. ``observer``: client, server or auto. Blocks
+    about the request timeout + 0.5 s (the requests in flight are recorded).
     """
     cat = catalog(configuration)
     found = verdicts(cat.select(slos or ()), window, observer, configuration, secrets)
@@ -62,6 +64,7 @@ def availability(window: float = 10.0, slo: str = "availability", observer: str 
 
     Client side: requests without a 5xx or a missing answer; server side:
     the SLO's PromQL. E.g. ``tolerance: {type: range, range: [0.999, 1.0]}``.
+    Blocks about the request timeout + 0.5 s.
     """
     found = verdicts([catalog(configuration).get(slo)], window, observer, configuration,
                      secrets)
@@ -74,6 +77,8 @@ def p95_latency(route: str = "/api/checkout", window: float = 10.0, percentile: 
     """The exact p95 (or ``percentile``) latency in ms of successful ``route`` requests over
     the last ``window`` seconds, from the load control's request log (nearest rank, no
     interpolation). E.g. ``tolerance: {type: range, range: [0, 500]}``.
+    Client side only: needs the ``load`` control. Blocks about the request
+    timeout + 0.5 s.
     """
     records, _, _ = window_records(window)
     durations = [r.ms for r in records if r.name == route and r.ok]
@@ -93,7 +98,9 @@ def recovery_time(slo: str = "time-to-recover", observer: str = "auto",
     seen, or until it can no longer meet the objective (``timeout`` caps
     the wait). 0.0 when nothing was impacted (or no fault was applied yet);
     when not recovered, the time since the impact (over the objective).
-    E.g. ``tolerance: {type: range, range: [0, 30]}``.
+    E.g. ``tolerance: {type: range, range: [0, 30]}``. In the conventional
+    shape (the revert in the rollbacks) leave it out of the hypothesis: after
+    the method the fault is still applied; the ``slo`` control judges the TTR.
     """
     return recovery(slo, observer, timeout, configuration, secrets)
 
@@ -138,7 +145,8 @@ def pods_ready(selector: str, namespace: str | None = None,
 def faults_applied(configuration: Configuration = None, secrets: Secrets = None) -> int:
     """How many faults this run applied that are not reverted yet (in the ledger).
 
-    E.g. ``tolerance: 0`` after the rollbacks.
+    E.g. ``tolerance: 0`` after the rollbacks (not in the hypothesis after the
+    method of the conventional shape: the fault is still applied then).
     """
     run = current()
     return len(run.session(configuration).open_entries())

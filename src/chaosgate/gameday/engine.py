@@ -60,7 +60,7 @@ from ..slo.measure import Measurement
 from ..slo.model import SLO, Catalog
 from ..targets import Target
 from ..verdict import VerdictName, combine
-from .evaluation import evaluate
+from .evaluation import evaluate, fault_took_hold
 from .gates import (
     DEFAULT_BUDGET_PERIOD,
     DEFAULT_MAX_BUDGET_BURN,
@@ -364,7 +364,8 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
                       warmup=config.warmup, observe=config.observe,
                       before_end=run.before_end, after_start=run.after_start,
                       recovery_slo=config.recovery_slo, max_budget_burn=config.max_budget_burn,
-                      budget_period=config.budget_period, log=log)
+                      budget_period=config.budget_period, log=log,
+                      fault_applied=fault_took_hold(config.fault is not None, [timeline]))
     run.gates += result.gates
     run.measurement = result.measurement
     run.reported = list(result.reported)

@@ -14,6 +14,12 @@ end the load, to the load's end), the error budget burned
 by the whole run, and the recovery SLO judged by each observer (the request
 log, and Prometheus' raw samples). The server-side verdicts of every ratio
 SLO over the load window are reported beside the gates, not gating.
+
+A run that meant to apply a fault and never did (its action failed, or the
+fault never took hold: ``fault_applied=False``) has nothing to recover
+from: its recovery gates are inconclusive with the value
+:data:`NO_FAULT` ("n/a — no fault applied"), never "pass ... no impact
+observed" with a TTR of 0.0, and no timeline is measured.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 
 from ..clients.prometheus import PrometheusClient
 from ..exceptions import ChaosgateError
+from ..faults import FaultTimeline
 from ..load.requestlog import RequestRecord
 from ..slo.check import check_slos, fetch_bins
 from ..slo.evaluate import SLOVerdict
@@ -39,7 +46,12 @@ from .gates import (
     steady_state_gates,
 )
 
-__all__ = ["Evaluation", "evaluate", "measure_recovery", "steady_states"]
+__all__ = ["NO_FAULT", "Evaluation", "evaluate", "fault_took_hold", "measure_recovery",
+           "no_fault_recovery", "steady_states"]
+
+#: The TTR, and the recovery gates' value, of a run whose fault was never applied.
+NO_FAULT = "n/a — no fault applied"
+_OBSERVERS = ("client", "server")
 
 
 @dataclass
@@ -49,6 +61,7 @@ class Evaluation:
     gates: list[Gate] = field(default_factory=list)
     measurement: Measurement | None = None
     reported: list[SLOVerdict] = field(default_factory=list)  # server side, not gating
+    no_fault: bool = False  # a fault was meant and never applied: no TTR (NO_FAULT)
 
     @property
     def verdict(self) -> VerdictName:
@@ -63,6 +76,7 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
              max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
              budget_period: float = DEFAULT_BUDGET_PERIOD,
              prometheus: PrometheusClient | None = None,
+             fault_applied: bool | None = None,
              log: Callable[[str], None] = lambda _m: None) -> Evaluation:
     """Judge one run: ``records`` by start time, ``t_inject`` of its fault (None: baseline).
 
@@ -76,8 +90,11 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     Only requests that completed by then count as the steady state before.
     ``prometheus`` defaults to a client built from the target (its own
     credentials); callers holding other credentials pass their own.
+    ``fault_applied``: False when a fault was meant but never took hold (the
+    recovery is then :func:`no_fault_recovery`); None (a baseline) or True
+    measure it from ``t_inject`` (a baseline: from the load's start).
     """
-    result = Evaluation()
+    result = Evaluation(no_fault=fault_applied is False)
     if not records:
         result.gates.append(Gate("load", "inconclusive", "0 requests", "> 0",
                                  "the load generator recorded no request"))
@@ -95,9 +112,50 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     prom = prometheus or PrometheusClient.from_config(target.prometheus)
     time.sleep(2 * target.prometheus.scrape_interval)  # the last scrapes land
     recovery = catalog.get(recovery_slo)
+    if result.no_fault:
+        result.measurement, gates = no_fault_recovery(recovery)
+        result.gates += gates
+        log(f"{recovery.name}: {NO_FAULT}: nothing to recover from")
+    else:
+        _recovery_gates(result, recovery, catalog, prom, records, t_inject or load_start,
+                        load_start, load_end, target.prometheus.scrape_interval, log)
+    try:
+        result.reported = check_slos(prom, [s for s in catalog if s.is_ratio],
+                                     window=max(load_end - load_start, 10.0), at=load_end)
+    except ChaosgateError as exc:
+        log(f"server-side SLO check failed: {exc}")
+    return result
+
+
+def fault_took_hold(meant: bool, timelines: Iterable[FaultTimeline | None]) -> bool | None:
+    """``evaluate``'s ``fault_applied``: None when no fault was meant (a baseline), else
+    whether one of ``timelines`` took hold (its active probe saw it: ``t_verified``). Pure."""
+    if not meant:
+        return None
+    return any(tl is not None and tl.t_verified is not None for tl in timelines)
+
+
+def no_fault_recovery(recovery: SLO) -> tuple[Measurement, list[Gate]]:
+    """The recovery of a run whose fault was never applied: no timeline, and per observer an
+    inconclusive verdict and gate whose value is :data:`NO_FAULT`. Pure."""
+    why = ("the fault was never applied (its action failed, or it never took hold): "
+           "there is nothing to recover from, so no time to recover")
+    verdicts = tuple(SLOVerdict(recovery.name, recovery.type, "inconclusive",
+                                f"{NO_FAULT}: {why}", obs, recovery.objective)
+                     for obs in _OBSERVERS)
+    gates = [Gate(f"{recovery.name} ({obs})", "inconclusive", NO_FAULT,
+                  f"≤ {recovery.objective:g} s", why) for obs in _OBSERVERS]
+    return Measurement(recovery.name, None, None, (), verdicts), gates
+
+
+def _recovery_gates(result: Evaluation, recovery: SLO, catalog: Catalog,
+                    prom: PrometheusClient, records: Sequence[RequestRecord], t_inject: float,
+                    load_start: float, load_end: float, scrape_interval: float,
+                    log: Callable[[str], None]) -> None:
+    """Measure the recovery from ``t_inject`` by both observers; its gates."""
     result.measurement = measure_recovery(recovery, catalog, prom, records,
-                                          t_inject or load_start, load_start, load_end,
-                                          target.prometheus.scrape_interval, log)
+                                          t_inject, load_start, load_end,
+                                          scrape_interval, log)
     for verdict in result.measurement.verdicts:
         result.gates.append(Gate(f"{recovery.name} ({verdict.observer})", verdict.status,
                                  "" if verdict.value is None else f"{verdict.value:.2f} s",
@@ -105,12 +163,6 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     if not result.measurement.verdicts:
         result.gates.append(Gate(recovery.name, "inconclusive", "no data",
                                  f"≤ {recovery.objective:g} s", "neither observer had data"))
-    try:
-        result.reported = check_slos(prom, [s for s in catalog if s.is_ratio],
-                                     window=max(load_end - load_start, 10.0), at=load_end)
-    except ChaosgateError as exc:
-        log(f"server-side SLO check failed: {exc}")
-    return result
 
 
 def steady_states(slos: Iterable[SLO], records: Sequence[RequestRecord], *,

@@ -9,7 +9,7 @@ one before)::
         provider: {type: python, module: chaosgate.ctk.controls.ledger}
       - name: chaosgate-load          # open-model load for the whole experiment
         provider: {type: python, module: chaosgate.ctk.controls.load,
-                   arguments: {rate: 30, warmup: 8}}
+                   arguments: {rate: 30, warmup: 8, observe_after: 20}}
       - name: chaosgate-slo           # gates, timeline, TTR and verdicts -> journal
         provider: {type: python, module: chaosgate.ctk.controls.slo}
       - name: chaosgate-allure        # the run as Allure results
@@ -19,7 +19,8 @@ one before)::
   Chaos Toolkit skips the rollbacks (a failed or interrupted run, SIGINT,
   SIGTERM), then checks that the ledger lists nothing of this run as open.
 - :mod:`.load`: starts a load profile before the steady-state hypothesis,
-  stops it after the rollbacks; the request log's path goes to the journal.
+  keeps it through the rollbacks and ``observe_after`` seconds past the last
+  revert, then stops it; the request log's path goes to the journal.
 - :mod:`.slo`: judges the run as a game day (the gates of
   :mod:`chaosgate.gameday.gates`), writes ``journal["chaosgate"]`` and marks
   the run deviated (fail) or failed (inconclusive), so ``chaos run`` exits 1
@@ -29,6 +30,7 @@ one before)::
 
 Chaos Toolkit ignores exceptions raised by controls, so these catch their
 own errors and record them (the run is then inconclusive, never a pass).
+Their arguments and defaults are in docs/experiments.md.
 """
 
 from __future__ import annotations

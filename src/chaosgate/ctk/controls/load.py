@@ -9,19 +9,32 @@ Arguments (all optional; ``${...}`` from the configuration works)::
     duration: 300       the most the load may run (seconds): Locust stops itself
                         then, and the harness kills it past a grace period
     request_timeout:    seconds (default: the profile's)
+    observe_after: 20   seconds of load kept after the last fault was reverted
+                        (by the method, a rollback or the ledger control) before
+                        the load stops and the ``slo`` control judges
 
 ``before_experiment`` starts Locust as a subprocess (never imported here:
 :class:`chaosgate.load.LoadSession`) against the target's ingress and waits
 ``warmup`` seconds; if it records no request, the experiment is
-interrupted (nothing could be measured). ``after_experiment`` stops it
-(after the rollbacks, so recovery is observed) and writes the request log's
-path and Locust's counts to ``journal["chaosgate"]["load"]``.
-``cleanup_control`` stops it if the run ended another way.
+interrupted (nothing could be measured). The load runs through the
+steady-state hypothesis, the method, the hypothesis after it and the
+rollbacks. ``after_experiment`` (after the ``ledger`` control, so every
+fault is reverted) keeps it ``observe_after`` seconds past the last revert
+(or past now, when no fault was reverted), so the recovery's hold-down window
+and the steady state after the fault (the second half of that period) are
+observed, then stops it and writes the request log's path and Locust's counts
+to ``journal["chaosgate"]["load"]``. The conventional shape (the fault in the
+method, its revert in the rollbacks) is thus judged on a whole recovery,
+with or without ``--rollback-strategy always``. An interrupted run (a
+signal, Chaos Toolkit's status ``interrupted``) stops at once, and so does
+a second signal during the wait. ``cleanup_control`` stops the load if the
+run ended another way.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +43,44 @@ from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from ...load.profiles import find_profile, read_profile
 from ...load.runner import LoadSession, spec_for_target
+from ..journal import was_interrupted
 from ..state import LoadInfo, current, log
 from . import chaosgate_section
 
-__all__ = ["after_experiment_control", "before_experiment_control", "cleanup_control"]
+__all__ = ["DEFAULT_OBSERVE_AFTER", "after_experiment_control", "before_experiment_control",
+           "cleanup_control", "observation_end"]
 
 POLL = 0.25
+DEFAULT_OBSERVE_AFTER = 20.0  # seconds: a 10 s hold-down and a 10 s steady state after
+
+
+def observation_end(reverts: Iterable[float | None], now: float, observe_after: float) -> float:
+    """When the load may stop: ``observe_after`` s after the last revert (``now`` when no
+    fault was reverted). Pure."""
+    marks = [t for t in reverts if t is not None]
+    return max(marks, default=now) + max(observe_after, 0.0)
+
+
+def _observe(state: Journal, observe_after: float) -> None:
+    """Keep the load until :func:`observation_end`, unless the run was interrupted or the
+    load stopped; a signal meanwhile ends the wait (the run is then judged interrupted)."""
+    run = current()
+    if run.load is None or run.load_run is not None:
+        return
+    if was_interrupted(state if isinstance(state, dict) else {}, run.interrupted_by):
+        return
+    until = observation_end([a.timeline.t_healed or a.timeline.t_revert for a in run.faults],
+                            time.time(), observe_after)
+    if until > time.time():
+        log.info("load: observing %.0f s more after the last revert (observe_after %g s)",
+                 until - time.time(), observe_after)
+    try:
+        while time.time() < until and run.interrupted_by is None and run.load.poll():
+            time.sleep(POLL)
+    except (KeyboardInterrupt, SystemExit, InterruptExecution):
+        log.warning("chaosgate: the observation after the faults was interrupted")
+        if isinstance(state, dict):
+            state["status"] = "interrupted"
 
 
 def _start(configuration: Configuration, rate: float, profile: str, warmup: float,
@@ -64,7 +109,11 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
                               profile: str = "open", warmup: float = 8.0,
                               duration: float = 300.0, request_timeout: float | None = None,
                               **_arguments: Any) -> None:
-    """Start the load and let it run ``warmup`` seconds; interrupt the run if it cannot."""
+    """Start the load and let it run ``warmup`` seconds; interrupt the run if it cannot.
+
+    ``observe_after`` (read in ``after_experiment``) is accepted here too, as
+    Chaos Toolkit passes a control's arguments to every hook.
+    """
     run = current()
     run.configuration = configuration or run.configuration
     try:
@@ -102,10 +151,15 @@ def _stop() -> dict[str, Any]:
 
 def after_experiment_control(context: Experiment, state: Journal = None,
                              configuration: Configuration = None, secrets: Secrets = None,
+                             observe_after: float = DEFAULT_OBSERVE_AFTER,
                              **_arguments: Any) -> None:
-    """Stop the load and put the request log's path and counts in the journal."""
+    """Keep the load ``observe_after`` s past the last revert, then stop it and put the
+    request log's path and counts in the journal."""
     try:
+        _observe(state, float(observe_after))
         report = _stop()
+        if "error" not in report:
+            report["observe_after"] = float(observe_after)
     except Exception as exc:
         report = {"error": current().problem("load control could not stop the load", exc)}
     if isinstance(state, dict):

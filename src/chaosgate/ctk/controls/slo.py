@@ -9,7 +9,16 @@ log and Prometheus' raw samples); the statistical verdict of every ratio
 SLO is reported beside. It writes ``journal["chaosgate"]`` (see
 :mod:`chaosgate.ctk.journal`): the faults and their ground truth, the
 timeline (``t_inject``; per observer ``t_impact``, ``t_recover``, TTR), the
-gates, the verdicts, and the run's verdict with its exit code.
+gates, the verdicts, and the run's verdict with its exit code. It judges after the
+``load`` control stopped the load, so after the rollbacks and the load's
+``observe_after`` seconds: the steady state after is the second half of that
+period, and the recovery's hold-down window fits in it. A run whose fault
+never took hold (its action failed) has no TTR: "n/a — no fault applied",
+inconclusive, never a recovery pass.
+
+The console line names what decided: ``chaosgate verdict: FAIL (TTR client
+0.41 s, server 1.00 s): steady state after: no server errors: 3 errors
+(objective 0 errors)``.
 
 Then :func:`chaosgate.ctk.journal.journal_verdict` marks the journal: a failed gate
 (or the hypothesis not met after the method) makes the run *deviated*; an
@@ -32,11 +41,13 @@ Secrets: a ``prometheus`` scope (``bearer_token``, or ``username`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from ...gameday import Evaluation, Gate, evaluate
+from ...gameday.evaluation import fault_took_hold
 from ...gameday.gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN
 from ...report.redact import redact_obj
 from ...slo.evaluate import records_verdicts
@@ -55,14 +66,38 @@ from ..observe import catalog
 from ..state import current, log
 from . import chaosgate_section
 
-__all__ = ["after_experiment_control", "cleanup_control", "configure_control", "evaluate_run"]
+__all__ = ["FAULT_ACTIONS", "after_experiment_control", "cleanup_control", "configure_control",
+           "evaluate_run", "fault_applied"]
+
+#: The actions of :mod:`chaosgate.ctk.actions` that apply a fault.
+FAULT_ACTIONS = frozenset({"kill_pods", "partition_network", "add_latency",
+                           "failover_database", "stress", "freeze"})
+
+
+def fault_applied(journal: Mapping[str, Any] | None = None) -> bool | None:
+    """Whether this run's fault took hold: True when one did (its active probe saw it);
+    False when a chaosgate action tried and none did (a fault not effective, or a fault
+    action that failed before applying anything); None when no chaosgate fault action ran
+    (a baseline, or faults from another extension: recovery is measured from the load's
+    start)."""
+    faults = current().faults
+    tried = bool(faults) or any(
+        a.get("status") == "failed"
+        and str(((a.get("activity") or {}).get("provider") or {}).get("func", ""))
+        in FAULT_ACTIONS for a in (journal or {}).get("run") or ())
+    return fault_took_hold(tried, [a.timeline for a in faults])
 
 
 def evaluate_run(configuration: Configuration, secrets: Secrets, *,
                  max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
                  budget_period: float = DEFAULT_BUDGET_PERIOD,
-                 recovery_slo: str = "time-to-recover") -> MeasuredSection:
-    """Evaluate this run's load and faults; the measured part of the journal section."""
+                 recovery_slo: str = "time-to-recover",
+                 journal: Mapping[str, Any] | None = None) -> MeasuredSection:
+    """Evaluate this run's load and faults; the measured part of the journal section.
+
+    A run whose fault never took hold (:func:`fault_applied` False) has no TTR:
+    its recovery gates are inconclusive, "n/a — no fault applied".
+    """
     run = current()
     target = run.target(configuration)
     cat = catalog(configuration)
@@ -85,7 +120,7 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
     result = evaluate(target, cat, records, t_inject=t_inject, warmup=warmup, observe=observe,
                       before_end=min(applying) if applying else None,
                       recovery_slo=recovery_slo, max_budget_burn=max_budget_burn,
-                      budget_period=budget_period,
+                      budget_period=budget_period, fault_applied=fault_applied(journal),
                       prometheus=prometheus_client(target, secrets), log=log.info)
     client = records_verdicts([s for s in cat if s.is_ratio], records, start=load_start,
                               end=load_end) if records else []
@@ -139,19 +174,21 @@ def after_experiment_control(context: Experiment, state: Journal = None,
             measured = evaluate_run(configuration, secrets,
                                     max_budget_burn=float(max_budget_burn),
                                     budget_period=float(budget_period_days) * 86400,
-                                    recovery_slo=str(recovery_slo))
+                                    recovery_slo=str(recovery_slo), journal=state)
         except Exception as exc:
             why = run.problem("slo control could not evaluate the run", exc)
             measured = section(Evaluation([Gate("evaluation", "inconclusive", "", "", why)]),
                                [])
     verdict, reasons = journal_verdict(state, measured["gates_verdict"], run.problems,
-                                       interrupted_by=run.interrupted_by)
+                                       interrupted_by=run.interrupted_by,
+                                       gates=measured["gates"])
     out = chaosgate_section(state)
     out.update(cast(ChaosgateSection, measured))  # the measured keys, all present
     out["verdict"] = verdict
     out["exit_code"] = journal_exit_code(state, verdict, run.interrupted_by)
     out["reasons"], out["steady_state"] = reasons, steady_states(state)
     _redact_experiment(state)
-    ttr = ", ".join(f"{k} {v:.2f} s" for k, v in measured["ttr"].items() if v is not None)
+    ttr = measured.get("ttr_note") or ", ".join(
+        f"{k} {v:.2f} s" for k, v in measured["ttr"].items() if v is not None)
     log.info("chaosgate verdict: %s%s%s", verdict.upper(), f" (TTR {ttr})" if ttr else "",
              "" if not reasons else ": " + "; ".join(reasons))
