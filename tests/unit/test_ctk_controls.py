@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,10 +51,38 @@ def test_settings_come_from_configuration_then_environment_then_defaults() -> No
     assert (s.target, s.seed) == (Path("conf.yaml"), 7)
     assert settings_from({}, env).target == Path("env.yaml")
     d = settings_from(None, {})
-    assert (d.target, d.catalog, d.ledger) == (
-        Path("targets/sandbox.yaml"), Path("probes"), Path(".chaosgate/ledger.jsonl"))
-    with pytest.raises(UsageError, match="chaosgate_seed"):
+    assert (d.target, d.catalog, d.ledger) == (Path("targets/sandbox.yaml"), Path("probes"),
+                                               None)  # None: the target's own ledger
+    with pytest.raises(UsageError, match=r"chaosgate_seed.*--var chaosgate_seed=N"):
         settings_from({"chaosgate_seed": "x"}, {})
+
+
+def test_an_undeclared_var_comes_after_the_configuration_and_before_the_environment() -> None:
+    env = {"CHAOSGATE_CATALOG": "env-probes", "CHAOSGATE_LEDGER": "env.jsonl"}
+    given = {"chaosgate_catalog": "var-probes", "chaosgate_ledger": "var.jsonl"}
+    s = settings_from({"chaosgate_catalog": "conf-probes"}, env, given)
+    assert (s.catalog, s.ledger) == (Path("conf-probes"), Path("var.jsonl"))
+    assert settings_from({}, env, {}).ledger == Path("env.jsonl")
+
+
+def test_chaos_run_reads_an_undeclared_var_and_its_fix_names_the_var(tmp_path: Path) -> None:
+    """`--var chaosgate_catalog=...` with no such key in the experiment: the probe reads that
+    catalogue, and its fix names the option `chaos run` has (not --catalog)."""
+    experiment = tmp_path / "exp.json"
+    experiment.write_text(json.dumps({
+        "version": "1.0.0", "title": "undeclared var", "description": "d",
+        "method": [{"type": "probe", "name": "slos", "provider": {
+            "type": "python", "module": "chaosgate.ctk.probes", "func": "slo_met"}}]}))
+    missing = tmp_path / "no-such-catalogue"
+    log = tmp_path / "chaostoolkit.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSGATE_")}
+    subprocess.run([str(Path(sys.executable).with_name("chaos")), "--log-file", str(log), "run",
+                    "--journal-path", str(tmp_path / "journal.json"), "--var",
+                    f"chaosgate_catalog={missing}", str(experiment)],
+                   cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    text = log.read_text()
+    assert f"{missing}: no such file or folder" in text, text[-3000:]
+    assert "--var chaosgate_catalog=PATH" in text and "point --catalog" not in text
 
 
 @pytest.mark.parametrize("secrets,header", [

@@ -11,6 +11,7 @@ import pytest
 
 from chaosgate.exceptions import UsageError
 from chaosgate.faults.ledger import Ledger, fold, target_key
+from chaosgate.frontends import option
 from chaosgate.platforms.base import Change, FaultKind
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.targets import parse_target, render_sandbox_target
@@ -83,8 +84,11 @@ def test_a_torn_last_line_is_skipped(tmp_path):
 def test_unwritable_ledger_is_a_usage_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(UsageError, match="--ledger"):
+    with pytest.raises(UsageError, match="CHAOSGATE_LEDGER=FILE"):
         Ledger(blocker / "ledger.jsonl").mark("x", "applied")
+    with pytest.raises(UsageError, match="--var chaosgate_ledger=FILE"):
+        Ledger(blocker / "ledger.jsonl", option=option("ledger", "chaos run")).mark("x",
+                                                                                   "applied")
 
 
 def _writer(path: str, worker: int, n: int) -> None:

@@ -55,12 +55,12 @@ def target_option(required: bool = True, default: str | None = None,
 
 
 def ledger_option(func: F) -> F:
-    """``--ledger FILE`` (``$CHAOSGATE_LEDGER``): the write-ahead ledger of applied faults."""
-    from ..faults.ledger import DEFAULT_LEDGER
-
-    return click.option("--ledger", "ledger_path", envvar="CHAOSGATE_LEDGER",
-                        default=DEFAULT_LEDGER, show_default=True,
-                        help="Write-ahead ledger of applied faults.")(func)
+    """``--ledger FILE`` (``$CHAOSGATE_LEDGER``): the write-ahead ledger of applied faults;
+    None when neither is given (the target's own ledger, :func:`chaosgate.faults.ledger_for`)."""
+    return click.option("--ledger", "ledger_path", envvar="CHAOSGATE_LEDGER", default=None,
+                        help="Write-ahead ledger of applied faults [default: the target's: "
+                             "<state_dir>/ledger.jsonl for a sandbox, else "
+                             "$XDG_STATE_HOME/chaosgate/<target>/ledger.jsonl].")(func)
 
 
 def parse_duration_option(_ctx: click.Context, _param: click.Parameter,

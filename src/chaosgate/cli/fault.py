@@ -85,19 +85,19 @@ def _print_run(run: FaultRun) -> None:
         _say(f"  {line}")
 
 
-def _session(target: Target, ledger_path: str, seed: int | None) -> FaultSession:
+def _session(target: Target, ledger_path: str | None, seed: int | None) -> FaultSession:
     from rich.markup import escape
 
-    from ..faults import FaultSession, Ledger
+    from ..faults import FaultSession, ledger_for
     from ..platforms import platform_for
 
-    return FaultSession(target, platform_for(target), Ledger(ledger_path), seed=seed,
+    return FaultSession(target, platform_for(target), ledger_for(target, ledger_path), seed=seed,
                         log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"),
                         owner="chaosgate fault")
 
 
 def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bool,
-         seed: int | None, ledger_path: str, verify_timeout: float,
+         seed: int | None, ledger_path: str | None, verify_timeout: float,
          heal_timeout: float) -> None:
     """Build the fault ``spec`` describes and run it end to end through one session."""
     from ..exceptions import FaultNotEffective, FaultRevertedElsewhere, Inconclusive, UsageError
@@ -230,8 +230,10 @@ def stress(selector: str, namespace: str | None, mode: str, qty: int | None,
 @target_option()
 @ledger_option
 @click.option("--force", is_flag=True, help="Also revert faults a live chaosgate still owns.")
-def cleanup(target_file: str, ledger_path: str, force: bool) -> None:
-    """Revert every fault the ledger still lists as open (e.g. after a SIGKILL).
+def cleanup(target_file: str, ledger_path: str | None, force: bool) -> None:
+    """Revert every fault the target's ledger still lists as open (e.g. after a SIGKILL),
+    from any folder; without --ledger, also those of the old default ledger,
+    ./.chaosgate/ledger.jsonl, when there is one.
 
     On a running sandbox it also restores the fault proxy's links to the
     topology (a deleted link created again, a disabled one enabled, a toxic
@@ -240,41 +242,51 @@ def cleanup(target_file: str, ledger_path: str, force: bool) -> None:
     from rich.markup import escape
 
     from ..exceptions import Inconclusive
-    from ..faults import Ledger, target_key
+    from ..faults import LEGACY_LEDGER, Ledger, ledger_for, target_key
     from ..faults.cleanup import cleanup as revert_open_entries
     from ..platforms import platform_for
     from ..targets import load_target
 
     target = load_target(target_file)
-    ledger = Ledger(ledger_path)
-    report = revert_open_entries(target, ledger, platform_for(target), force=force,
-                                 log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"))
-    for orphan in report.ended:
-        rec = orphan.record
-        _say(f"{orphan.outcome}: {rec.role} pid {rec.child.pid} of dead owner pid "
-             f"{rec.owner.pid}")
-    for entry, healed in report.reverted:
-        state = "healed" if healed.ok else "NOT healed yet"
-        _say(f"reverted {entry.fault} {entry.id} (applied by pid {entry.pid}): "
-             f"{entry.change.description}; {state}: {healed.detail}")
-    for entry, why in report.skipped:
-        _say(f"left open {entry.fault} {entry.id}: {why} (use --force)")
-    for entry, error in report.failed:
-        err_console.print(f"[red]revert failed[/] {entry.fault} {entry.id}: {escape(error)}")
-    for issue in report.links:
-        _say(f"restored sandbox {issue.describe()}")
-    if report.links_error:
-        err_console.print(f"[red]links not restored[/]: {escape(report.links_error)}")
-    others = [e for e in ledger.open_entries() if e.target.get("key") != target_key(target)]
-    for entry in others:
-        _say(f"not this target's: {entry.fault} {entry.id} on {entry.target.get('name')} "
-             f"({entry.target.get('source')})")
-    if not report.reverted and not report.ended and not report.links and report.clean:
-        _say(f"nothing to clean up: no open fault of {target.name!r} in {ledger.path}")
-    if report.links_error and not report.failed and not report.skipped:
+    ledgers = [ledger_for(target, ledger_path)]
+    legacy = LEGACY_LEDGER.absolute()
+    if ledger_path is None and legacy.exists() and legacy.resolve() != ledgers[0].path.resolve():
+        ledgers.append(Ledger(legacy))  # faults left before ledgers were per target
+    platform = platform_for(target)
+    left_open, links_error = 0, None
+    for ledger in ledgers:
+        report = revert_open_entries(target, ledger, platform, force=force,
+                                     log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"))
+        for orphan in report.ended:
+            rec = orphan.record
+            _say(f"{orphan.outcome}: {rec.role} pid {rec.child.pid} of dead owner pid "
+                 f"{rec.owner.pid}")
+        for entry, healed in report.reverted:
+            state = "healed" if healed.ok else "NOT healed yet"
+            _say(f"reverted {entry.fault} {entry.id} (applied by pid {entry.pid}): "
+                 f"{entry.change.description}; {state}: {healed.detail}")
+        for entry, why in report.skipped:
+            _say(f"left open {entry.fault} {entry.id}: {why} (use --force)")
+        for entry, error in report.failed:
+            err_console.print(f"[red]revert failed[/] {entry.fault} {entry.id}: "
+                              f"{escape(error)}")
+        for issue in report.links:
+            _say(f"restored sandbox {issue.describe()}")
+        if report.links_error:
+            links_error = report.links_error
+            err_console.print(f"[red]links not restored[/]: {escape(report.links_error)}")
+        others = [e for e in ledger.open_entries() if e.target.get("key") != target_key(target)]
+        for entry in others:
+            _say(f"not this target's: {entry.fault} {entry.id} on {entry.target.get('name')} "
+                 f"({entry.target.get('source')})")
+        if not report.reverted and not report.ended and not report.links and report.clean:
+            _say(f"nothing to clean up: no open fault of {target.name!r} in {ledger.path}")
+        left_open += len(report.failed) + len(report.skipped)
+    if left_open:
+        where = " and ".join(str(ledger.path) for ledger in ledgers)
+        raise Inconclusive(f"{left_open} fault(s) of {target.name!r} are still open in "
+                           f"{where}. Fix: see above; `chaosgate cleanup --force` also "
+                           "reverts a live owner's faults")
+    if links_error:
         raise Inconclusive(f"the sandbox's links of {target.name!r} are not as its topology "
                            "declares: see above")
-    if not report.clean:
-        raise Inconclusive(f"{len(report.failed) + len(report.skipped)} fault(s) of "
-                           f"{target.name!r} are still open in {ledger.path}. Fix: see above; "
-                           "`chaosgate cleanup --force` also reverts a live owner's faults")

@@ -122,11 +122,10 @@ def _start_sandbox(manager: Any, was_running: bool, console: Console) -> None:
 def _revert_leftovers(target: Target, console: Console) -> list[str]:
     """Revert faults the ledger still lists as open for ``target`` (a killed pytest);
     the ids of those still open afterwards."""
-    from ..faults import Ledger, cleanup, target_key
-    from ..faults.ledger import DEFAULT_LEDGER
+    from ..faults import cleanup, ledger_for, target_key
     from ..platforms import platform_for
 
-    ledger = Ledger(os.environ.get("CHAOSGATE_LEDGER") or DEFAULT_LEDGER)
+    ledger = ledger_for(target)  # $CHAOSGATE_LEDGER or the target's: the one pytest used
     if not ledger.path.exists() or not ledger.open_entries(target_key(target)):
         return []
     report = cleanup(target, ledger, platform_for(target),
@@ -214,6 +213,7 @@ def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profi
     130/143 interrupted (the fault was reverted).
     """
     from ..exceptions import Inconclusive, UsageError
+    from ..faults import ledger_for
     from ..gameday.suite import ReportPaths, pytest_command, suite_verdict
     from ..report.model import GameDayResults, load_results
     from ..targets import load_target
@@ -234,6 +234,7 @@ def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profi
         cmd = pytest_command(sys.executable, suite, target_file, paths, repeat=repeat,
                              rate=rate, profile=profile, keyword=keyword)
         console.print(f"[dim]$ {escape(shlex.join(cmd))}[/]")
+        ledger_for(target)  # pytest is recorded beside the target's ledger, as it records its own
         rc = _run_pytest(cmd, lambda m: err_console.print(f"[yellow]{escape(m)}[/]"))
         still_open = _revert_leftovers(target, console)
         try:

@@ -74,6 +74,7 @@ def run_command(target_file: str, profile: str, duration: float | None, users: i
     """Run a load profile against a target, e.g. ``--profile open --rate 20 --duration 30s``."""
     from ..clients.http import unreachable
     from ..exceptions import Inconclusive, UsageError
+    from ..faults import ledger_for
     from ..load.profiles import find_profile, read_profile
     from ..load.runner import run_load, spec_for_target
     from ..targets import load_target
@@ -92,6 +93,7 @@ def run_command(target_file: str, profile: str, duration: float | None, users: i
     if refused is not None:
         raise Inconclusive(f"the ingress {_where(target.ingress_url)} is not reachable "
                            f"({refused}); no load was started. {_fix(target.source)}")
+    ledger_for(target)  # Locust is recorded beside the target's ledger, for cleanup
     result = run_load(spec, console=err_console, show_progress=progress)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))

@@ -10,6 +10,7 @@ wrong; ``up`` restores them, leaving alone what an open fault of the ledger
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -54,14 +55,17 @@ def _options(func: F) -> F:
     )(func)
 
 
-def _holds(topo: Topology, ledger_path: str) -> LinkHolds:
-    """What the open faults of this sandbox in the ledger hold on its links."""
+def _holds(topo: Topology, ledger_path: str | None) -> LinkHolds:
+    """What the open faults of this sandbox in its ledger (``--ledger``, else
+    ``$CHAOSGATE_LEDGER``, else ``<state_dir>/ledger.jsonl``) hold on its links."""
     from ..faults import Ledger
     from ..faults.cleanup import link_holds
-    from ..faults.ledger import sandbox_key
+    from ..faults.ledger import LEDGER_ENV, LEDGER_NAME, sandbox_key
 
-    return link_holds(Ledger(ledger_path).open_entries(sandbox_key(topo.state_dir,
-                                                                   topo.ports.base)))
+    path = (ledger_path or os.environ.get(LEDGER_ENV)
+            or topo.state_dir.resolve() / LEDGER_NAME)
+    return link_holds(Ledger(path).open_entries(sandbox_key(topo.state_dir,
+                                                            topo.ports.base)))
 
 
 def _check_links(rows: list[ComponentStatus]) -> None:
@@ -104,7 +108,7 @@ def sandbox() -> None:
 @_options
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for health.")
 @ledger_option
-def up(state_dir: str, base_port: int | None, timeout: float, ledger_path: str) -> None:
+def up(state_dir: str, base_port: int | None, timeout: float, ledger_path: str | None) -> None:
     """Start the sandbox (idempotent); return when every component is healthy.
 
     On a running sandbox it restores the fault proxy's links to the topology:
@@ -138,7 +142,7 @@ def up(state_dir: str, base_port: int | None, timeout: float, ledger_path: str) 
 @sandbox.command("status")
 @_options
 @ledger_option
-def status(state_dir: str, base_port: int | None, ledger_path: str) -> None:
+def status(state_dir: str, base_port: int | None, ledger_path: str | None) -> None:
     """Show each pod and component with its state, pid and restarts, and each link.
 
     Exits 3 when a link of the fault proxy differs from the topology (deleted,

@@ -13,7 +13,8 @@ Three mechanisms, one module (the starting side of :mod:`.processes`):
   thread through one spawner thread that lives as long as the process.
 - **A registry of children per owner** (:class:`ChildRegistry`): one small
   JSON file per child, ``<owner pid>-<ticks>.<child pid>-<ticks>.json``, in
-  the ``children/`` folder beside the ledger, removed when the child is
+  the ``children/`` folder beside the target's ledger (:func:`use_registry`,
+  called when a front end opens the ledger), removed when the child is
   reaped (:func:`release`). ``chaosgate cleanup`` ends the children of owners
   that are gone (:func:`end_orphans`), by recorded identity (pid and start
   time), never by command line: the death signal makes this rare, but a
@@ -47,7 +48,7 @@ from .processes import Identity, boot_id, identify, read_stat, signal_identity
 
 __all__ = ["PARENT_ENV", "ChildRecord", "ChildRegistry", "Orphan", "arm_death_signal",
            "classify", "default_registry", "end_orphans", "parent_env", "parent_gone",
-           "parse_identity", "parse_record_name", "release", "spawn"]
+           "parse_identity", "parse_record_name", "release", "spawn", "use_registry"]
 
 #: The environment variable a game-day child reads its parent's identity from.
 PARENT_ENV = "CHAOSGATE_PARENT"
@@ -159,8 +160,24 @@ class ChildRegistry:
         return found
 
 
+_REGISTRY: list[Path] = []  # the folder use_registry chose for this process
+
+
+def use_registry(directory: Path | None) -> None:
+    """Record the children this process starts from now on in ``directory``: the
+    ``children/`` folder beside the ledger of the target it works on (None: forget it)."""
+    with _LOCK:
+        _REGISTRY[:] = [] if directory is None else [directory.absolute()]
+
+
 def default_registry() -> ChildRegistry:
-    """The registry beside the ledger (``$CHAOSGATE_LEDGER`` or ``.chaosgate/ledger.jsonl``)."""
+    """Where this process records its children: the folder :func:`use_registry` chose,
+    else beside ``$CHAOSGATE_LEDGER``, else ``.chaosgate/children`` under the working
+    directory (a process that never opened a target's ledger)."""
+    with _LOCK:
+        chosen = list(_REGISTRY)
+    if chosen:
+        return ChildRegistry(chosen[0])
     ledger = os.environ.get("CHAOSGATE_LEDGER") or ".chaosgate/ledger.jsonl"
     return ChildRegistry(Path(ledger).resolve().parent / "children")
 

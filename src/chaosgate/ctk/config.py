@@ -1,17 +1,26 @@
 """What chaosgate's Chaos Toolkit activities and controls work on: configuration and secrets.
 
-Configuration keys (each also read from its environment variable when the
-experiment's configuration does not set it, then a default)::
+Configuration keys, each read from, in order: the experiment's configuration
+(where ``chaos run --var key=value`` overrides a declared key), ``chaos run
+--var key=value`` (or ``--var-file``) even when the experiment does not
+declare the key, its environment variable, then a default::
 
     chaosgate_target   CHAOSGATE_TARGET   targets/sandbox.yaml   the target file
-    chaosgate_ledger   CHAOSGATE_LEDGER   .chaosgate/ledger.jsonl  write-ahead fault ledger
+    chaosgate_ledger   CHAOSGATE_LEDGER   the target's ledger    write-ahead fault ledger
     chaosgate_catalog  CHAOSGATE_CATALOG  probes                 the SLO catalogue
     chaosgate_reports  CHAOSGATE_REPORTS  reports                load logs, Allure results
     chaosgate_seed     CHAOSGATE_SEED     (none)                 seed of the victim selection
 
-The experiments declare them as ``{type: env, key: CHAOSGATE_TARGET, default:
-targets/sandbox.yaml}`` so the same file runs on the sandbox and elsewhere;
-``chaos run --var chaosgate_target=FILE`` overrides both.
+The target's ledger is ``<state_dir>/ledger.jsonl`` for a sandbox, else
+``$XDG_STATE_HOME/chaosgate/<target>/ledger.jsonl``
+(:func:`chaosgate.faults.ledger.default_ledger_path`): ``chaosgate cleanup
+--target FILE`` finds it from any folder.
+
+Chaos Toolkit merges ``--var`` only into keys the experiment declares; the
+others it keeps to itself. :func:`cli_vars` reads them from the ``chaos run``
+command line as Chaos Toolkit parsed it (click's current context, whose
+``var`` and ``var_file`` parameters are its own), once on the main thread,
+and remembers them for the run's other threads.
 
 Secrets: Prometheus credentials may come from Chaos Toolkit secrets instead
 of the target file's ``prometheus.auth``: a ``prometheus`` scope with
@@ -30,7 +39,7 @@ from typing import Any, Dict  # noqa: UP035 - see Result
 
 from ..clients.prometheus import PrometheusClient
 from ..exceptions import UsageError
-from ..faults import DEFAULT_LEDGER
+from ..frontends import option
 from ..targets import Credentials, Target
 
 __all__ = [
@@ -38,6 +47,7 @@ __all__ = [
     "SECRETS_SCOPE",
     "Result",
     "Settings",
+    "cli_vars",
     "prometheus_client",
     "prometheus_credentials",
     "settings_from",
@@ -49,7 +59,7 @@ Result = Dict[str, Any]  # noqa: UP006
 #: configuration key -> (environment variable, default)
 DEFAULTS: Mapping[str, tuple[str, str | None]] = {
     "chaosgate_target": ("CHAOSGATE_TARGET", "targets/sandbox.yaml"),
-    "chaosgate_ledger": ("CHAOSGATE_LEDGER", DEFAULT_LEDGER),
+    "chaosgate_ledger": ("CHAOSGATE_LEDGER", None),  # None: the target's own ledger
     "chaosgate_catalog": ("CHAOSGATE_CATALOG", "probes"),
     "chaosgate_reports": ("CHAOSGATE_REPORTS", "reports"),
     "chaosgate_seed": ("CHAOSGATE_SEED", None),
@@ -62,36 +72,62 @@ class Settings:
     """The paths and seed one run uses."""
 
     target: Path
-    ledger: Path
+    ledger: Path | None  # None: the target's own ledger (chaosgate.faults.ledger_for)
     catalog: Path
     reports: Path
     seed: int | None = None
 
 
+_SEEN_VARS: list[dict[str, Any]] = []  # the --var values cli_vars found, for other threads
+
+
+def cli_vars() -> Mapping[str, Any]:
+    """The configuration values of ``chaos run --var``/``--var-file``, declared in the
+    experiment or not; empty outside ``chaos run`` (an experiment run from Python)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)  # thread-local: the main thread's
+    params = None if ctx is None else ctx.params
+    if params is None or not ({"var", "var_file"} & set(params)):
+        return _SEEN_VARS[0] if _SEEN_VARS else {}
+    from chaoslib import merge_vars
+
+    found = dict(merge_vars(params.get("var") or None, list(params.get("var_file") or ()))[0])
+    _SEEN_VARS[:] = [found]
+    return found
+
+
 def _value(configuration: Mapping[str, Any] | None, key: str,
-           environ: Mapping[str, str]) -> str | None:
-    given = (configuration or {}).get(key)
-    if given not in (None, ""):
-        return str(given)
+           environ: Mapping[str, str], given_vars: Mapping[str, Any]) -> str | None:
+    for source in (configuration or {}, given_vars):
+        given = source.get(key)
+        if given not in (None, ""):
+            return str(given)
     env, default = DEFAULTS[key]
     return environ.get(env) or default
 
 
 def settings_from(configuration: Mapping[str, Any] | None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
-    """The settings of a run: configuration first, then the environment, then defaults."""
+                  environ: Mapping[str, str] | None = None,
+                  given_vars: Mapping[str, Any] | None = None) -> Settings:
+    """The settings of a run: the configuration, then ``--var`` (``given_vars``, default
+    :func:`cli_vars`), then the environment, then defaults."""
     env = os.environ if environ is None else environ
+    extra = cli_vars() if given_vars is None else given_vars
 
     def path(key: str) -> Path:
-        return Path(_value(configuration, key, env) or ".")
+        return Path(_value(configuration, key, env, extra) or ".")
 
-    seed = _value(configuration, "chaosgate_seed", env)
+    ledger = _value(configuration, "chaosgate_ledger", env, extra)
+    seed = _value(configuration, "chaosgate_seed", env, extra)
     try:
         parsed = None if seed is None else int(seed)
     except ValueError:
         raise UsageError(f"chaosgate_seed: {seed!r} is not an integer. Fix: give a whole "
-                         "number, or leave it out for a random selection") from None
-    return Settings(target=path("chaosgate_target"), ledger=path("chaosgate_ledger"),
+                         f"number ({option('seed', 'chaos run')}), or leave it out for a "
+                         "random selection") from None
+    return Settings(target=path("chaosgate_target"),
+                    ledger=None if ledger is None else Path(ledger),
                     catalog=path("chaosgate_catalog"), reports=path("chaosgate_reports"),
                     seed=parsed)
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..exceptions import Inconclusive, UsageError
+from ..frontends import option
 from ..load.requestlog import RequestRecord
 from ..slo.catalog import load_catalog
 from ..slo.check import check_slos, fetch_bins
@@ -37,7 +38,8 @@ POLL = 1.0  # seconds between two looks at a recovery in progress
 
 def catalog(configuration: Mapping[str, Any] | None) -> Catalog:
     """The SLO catalogue the configuration names (``chaosgate_catalog``)."""
-    return load_catalog(current().settings(configuration).catalog)
+    return load_catalog(current().settings(configuration).catalog,
+                        option=option("catalog", "chaos run"))
 
 
 def observer_of(observer: str) -> str:
@@ -57,12 +59,15 @@ def _check_window(window: float) -> None:
         raise UsageError(f"window: {problem}. Fix: {WINDOW_FIX} (in seconds)")
 
 
-def window_records(window: float) -> tuple[list[RequestRecord], float, float]:
-    """Requests started in the last ``window`` seconds (all recorded), with the window."""
+def window_records(window: float, *, server_observer: bool = False
+                   ) -> tuple[list[RequestRecord], float, float]:
+    """Requests started in the last ``window`` seconds (all recorded), with the window.
+    ``server_observer``: the asking probe also takes ``observer: server``."""
     _check_window(window)
     end = current().settle()
     start = end - window
-    return [r for r in current().records(until=end) if r.t >= start], start, end
+    records = current().records(until=end, server_observer=server_observer)
+    return [r for r in records if r.t >= start], start, end
 
 
 def verdicts(slos: Sequence[SLO], window: float, observer: str,
@@ -72,7 +77,7 @@ def verdicts(slos: Sequence[SLO], window: float, observer: str,
     _check_window(window)
     chosen = [s for s in slos if s.is_ratio]
     if observer_of(observer) == "client":
-        records, start, end = window_records(window)
+        records, start, end = window_records(window, server_observer=True)
         found = records_verdicts(chosen, records, start=start, end=end)
     else:
         prom = prometheus_client(current().target(configuration), secrets)
@@ -90,7 +95,8 @@ def _timeline(slo: SLO, cat: Catalog, observer: str, t_inject: float,
     run = current()
     end = run.settle()
     if observer == "client":
-        found = measure(slo, cat, t_inject=t_inject, records=run.records(until=end), t_end=end)
+        records = run.records(until=end, server_observer=True)
+        found = measure(slo, cat, t_inject=t_inject, records=records, t_end=end)
         timeline = found.client
     else:
         target = run.target(configuration)

@@ -29,7 +29,7 @@ from types import FrameType
 from typing import Any
 
 from ..exceptions import UsageError
-from ..faults import AppliedFault, FaultSession, Ledger
+from ..faults import AppliedFault, FaultSession, ledger_for
 from ..load.requestlog import RequestRecord, read_request_log
 from ..load.run import LoadRun
 from ..load.runner import LoadSession
@@ -91,9 +91,13 @@ class RunState:
 
     def _target_and_platform(self, configuration: Mapping[str, Any] | None
                              ) -> tuple[Target, Platform]:
-        path = self.settings(configuration).target.resolve()
+        settings = self.settings(configuration)
+        path = settings.target.resolve()
         if path not in self._targets:
             target = load_target(path)
+            # the children this run starts (Locust, hogs) are recorded beside the target's
+            # ledger, where `chaosgate cleanup --target` looks, from whatever folder
+            ledger_for(target, settings.ledger, "chaos run")
             self._targets[path] = (target, platform_for(target))
         return self._targets[path]
 
@@ -102,7 +106,8 @@ class RunState:
         if self.fault_session is None:
             settings = self.settings(configuration)
             target, platform = self._target_and_platform(configuration)
-            self.fault_session = FaultSession(target, platform, Ledger(settings.ledger),
+            self.fault_session = FaultSession(target, platform,
+                                              ledger_for(target, settings.ledger, "chaos run"),
                                               seed=settings.seed, log=log.info,
                                               owner="chaosgate ledger control")
         return self.fault_session
@@ -160,13 +165,18 @@ class RunState:
         """The load control's request log, when it runs one."""
         return None if self.load is None else self.load.spec.request_log
 
-    def records(self, until: float | None = None) -> list[RequestRecord]:
-        """The request log so far (requests started before ``until``), by start time."""
+    def records(self, until: float | None = None, *,
+                server_observer: bool = False) -> list[RequestRecord]:
+        """The request log so far (requests started before ``until``), by start time.
+
+        ``server_observer``: the probe asking takes ``observer: server`` (Prometheus
+        instead of the request log), so the fix may suggest it."""
         path = self.request_log
         if path is None:
+            other = ", or pass the probe observer: server" if server_observer else ""
             raise UsageError("no request log: this probe reads the load the `load` control "
                              "drives. Fix: add chaosgate.ctk.controls.load to the experiment's "
-                             "controls, or use observer: server")
+                             f"controls{other}")
         if self.load is not None and self.load_run is None and self.load.procs:
             self.load.poll()  # keep the run bounded (deadline) while nobody waits on it
         if not path.exists():

@@ -20,7 +20,7 @@ from ..platforms.base import FaultKind
 from .base import AppliedFault, Fault, FaultContext, new_fault_id
 from .cleanup import CleanupReport, cleanup
 from .database import DatabaseFailover
-from .ledger import DEFAULT_LEDGER, Ledger, LedgerEntry, target_key
+from .ledger import LEGACY_LEDGER, Ledger, LedgerEntry, ledger_for, ledger_path, target_key
 from .network import Latency, NetworkPartition, build_scope
 from .pods import PodKill
 from .resources import ResourceExhaustion
@@ -31,7 +31,7 @@ from .spec import build_fault, check_spec, describe_fault
 from .timeline import FaultTimeline
 
 __all__ = [
-    "DEFAULT_LEDGER",
+    "LEGACY_LEDGER",
     "AppliedFault",
     "CleanupReport",
     "DatabaseFailover",
@@ -55,6 +55,8 @@ __all__ = [
     "check_spec",
     "cleanup",
     "describe_fault",
+    "ledger_for",
+    "ledger_path",
     "new_fault_id",
     "target_key",
 ]

@@ -19,13 +19,27 @@ Records (one JSON object per line, ``v`` 1)::
 Appends take an exclusive ``flock`` and readers a shared one, so two
 processes never interleave or read half a line. :func:`fold` (pure) turns
 records into :class:`LedgerEntry` states.
+
+**One ledger per target**, wherever the command runs
+(:func:`default_ledger_path`): a sandbox's is ``<state_dir>/ledger.jsonl``;
+any other target's is ``$XDG_STATE_HOME/chaosgate/<name>/ledger.jsonl``
+(``~/.local/state`` when unset), ``<name>`` made from :func:`target_key`.
+``--ledger`` (``--chaos-ledger``, ``chaosgate_ledger``) and
+``CHAOSGATE_LEDGER`` override it. :func:`ledger_for` opens a target's
+ledger and records the children this process starts beside it, so
+``chaosgate cleanup --target T`` from any folder finds every fault and
+every orphan any front end left on T. Before this, the default was
+``.chaosgate/ledger.jsonl`` under the working directory
+(:data:`LEGACY_LEDGER`); cleanup still reads it there.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -33,16 +47,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
+from ..clients.children import use_registry
 from ..clients.processes import identify
 from ..exceptions import UsageError
+from ..frontends import FrontEnd, option
 from ..platforms.base import Change, FaultKind
 from ..targets import Target
 
-__all__ = ["DEFAULT_LEDGER", "Ledger", "LedgerEntry", "LedgerRecord", "TargetRef", "fold",
-           "sandbox_key", "target_key"]
+__all__ = ["LEDGER_ENV", "LEGACY_LEDGER", "Ledger", "LedgerEntry", "LedgerRecord", "TargetRef",
+           "default_ledger_path", "fold", "ledger_for", "ledger_path", "sandbox_key",
+           "state_home", "target_key", "target_slug"]
 
-#: Where the ledger lives unless ``--ledger`` / ``CHAOSGATE_LEDGER`` say otherwise.
-DEFAULT_LEDGER = ".chaosgate/ledger.jsonl"
+#: The environment variable that names the ledger in every front end.
+LEDGER_ENV = "CHAOSGATE_LEDGER"
+#: The default before ledgers were per target: relative to the working directory.
+LEGACY_LEDGER = Path(".chaosgate/ledger.jsonl")
+LEDGER_NAME = "ledger.jsonl"
 VERSION = 1
 OPEN_STATES = ("open", "applied", "revert_failed")
 Op = Literal["open", "applied", "reverted", "revert_failed"]
@@ -86,6 +106,51 @@ def target_key(target: Target) -> str:
         return sandbox_key(Path(p.state_dir or "."), p.base_port)
     where = "in-cluster" if p.in_cluster else f"{p.kubeconfig or '~/.kube/config'}"
     return f"kubernetes:{where}:{p.context or '(current)'}"
+
+
+def target_slug(key: str) -> str:
+    """A folder name for the target ``key`` (pure): readable, safe, stable, and distinct
+    for distinct keys (a hash of the whole key ends it)."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._-")[:60] or "target"
+    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def state_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME`` (when absolute, as the XDG spec requires), else ``~/.local/state``."""
+    env = os.environ if environ is None else environ
+    given = env.get("XDG_STATE_HOME", "")
+    if given and Path(given).is_absolute():
+        return Path(given)
+    home = env.get("HOME") or str(Path.home())
+    return Path(home) / ".local" / "state"
+
+
+def default_ledger_path(target: Target, environ: Mapping[str, str] | None = None) -> Path:
+    """Where ``target``'s ledger lives when nothing names another (an absolute path):
+    a sandbox's in its state folder, any other in the XDG state folder."""
+    p = target.platform
+    if p.type == "sandbox":
+        return Path(p.state_dir or ".").resolve() / LEDGER_NAME
+    return state_home(environ) / "chaosgate" / target_slug(target_key(target)) / LEDGER_NAME
+
+
+def ledger_path(target: Target, given: str | Path | None = None,
+                environ: Mapping[str, str] | None = None) -> Path:
+    """The ledger a front end uses: ``given`` (its option), else ``$CHAOSGATE_LEDGER``,
+    else the target's default (:func:`default_ledger_path`)."""
+    env = os.environ if environ is None else environ
+    chosen = given or env.get(LEDGER_ENV)
+    return Path(chosen) if chosen else default_ledger_path(target, env)
+
+
+def ledger_for(target: Target, given: str | Path | None = None,
+               front_end: FrontEnd = "chaosgate") -> Ledger:
+    """``target``'s ledger (:func:`ledger_path`), whose errors name ``front_end``'s ledger
+    option. From now on the children this process starts are recorded beside it
+    (``children/``), where ``chaosgate cleanup`` of the same target looks for orphans."""
+    ledger = Ledger(ledger_path(target, given), option=option("ledger", front_end))
+    use_registry(ledger.path.absolute().parent / "children")
+    return ledger
 
 
 @dataclass(frozen=True)
@@ -164,10 +229,12 @@ def _replace(entry: LedgerEntry, **changes: Any) -> LedgerEntry:
 
 
 class Ledger:
-    """One ledger file; every method opens, locks and closes it."""
+    """One ledger file; every method opens, locks and closes it. ``option``: how the front
+    end that opened it names another ledger (for the fix of an unwritable one)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, option: str = f"{LEDGER_ENV}=FILE") -> None:
         self.path = Path(path)
+        self.option = option
 
     def _append(self, record: LedgerRecord) -> None:
         line = json.dumps(record, sort_keys=True) + "\n"
@@ -177,7 +244,8 @@ class Ledger:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise UsageError(f"cannot write the ledger {self.path}: {exc.strerror or exc}. "
-                             "Fix: pass a writable --ledger PATH") from exc
+                             f"Fix: make it writable, or name a writable file with "
+                             f"{self.option}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, line.encode())

@@ -48,8 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import ChaosgateError, FaultNotEffective, FaultRevertedElsewhere
-from ..faults import DEFAULT_LEDGER, FaultRun, FaultSession, Ledger, describe_fault
+from ..faults import FaultRun, FaultSession, describe_fault, ledger_for
 from ..faults.timeline import FaultTimeline
+from ..frontends import option
 from ..load.profiles import find_profile, read_profile
 from ..load.requestlog import RequestRecord
 from ..load.run import LoadRun
@@ -94,7 +95,7 @@ class GameDayConfig:
     max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN
     budget_period: float = DEFAULT_BUDGET_PERIOD
     seed: int | None = None
-    ledger: Path = Path(DEFAULT_LEDGER)
+    ledger: Path | None = None  # None: $CHAOSGATE_LEDGER, else the target's own ledger
     out_dir: Path = Path("reports/gamedays")
     verify_timeout: float = 30.0
     heal_timeout: float = 120.0
@@ -214,7 +215,7 @@ def apply_checks(run: GameDayRun, checks: Sequence[Check]) -> list[Gate]:
 
 
 def _catalog(config: GameDayConfig) -> Catalog:
-    return load_catalog(config.catalog)
+    return load_catalog(config.catalog, option=option("catalog", "pytest"))
 
 
 def run_gameday(target: Target, config: GameDayConfig, *,
@@ -229,7 +230,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     catalog = _catalog(config)
     run = GameDayRun(config, target, started=time.time(), phase_hook=phase_hook)
     profile = read_profile(find_profile(config.profile, Path.cwd()))
-    faults = FaultSession(target, platform_for(target), Ledger(config.ledger),
+    faults = FaultSession(target, platform_for(target), ledger_for(target, config.ledger, "pytest"),
                           seed=config.seed, log=log, owner=f"game day {config.name!r}")
     fault = None
     if config.fault is not None:

@@ -67,7 +67,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--chaos-results", metavar="FILE", default="reports/gameday.json",
         help="where the game-day results (JSON) go (default: reports/gameday.json)")
     add("--chaos-ledger", metavar="FILE", default=None,
-        help="the fault ledger (default: $CHAOSGATE_LEDGER or .chaosgate/ledger.jsonl)")
+        help="the fault ledger (default: $CHAOSGATE_LEDGER, else the target's: "
+             "<state_dir>/ledger.jsonl for a sandbox, else "
+             "$XDG_STATE_HOME/chaosgate/<target>/ledger.jsonl)")
     add("--chaos-kubeconfig", metavar="FILE", default=None,
         help="kubeconfig of a real cluster: enables the live Kubernetes suite")
 
@@ -136,13 +138,16 @@ def chaos_target(pytestconfig: pytest.Config) -> Target:
     if not path:
         pytest.skip(NO_TARGET)
     from ..exceptions import TargetError
+    from ..faults import ledger_for
     from ..targets import load_target
 
     try:
         target = load_target(path)
     except TargetError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    _session(pytestconfig).facts_from(target)
+    session = _session(pytestconfig)
+    session.facts_from(target)
+    ledger_for(target, session.settings.ledger, "pytest")  # children are recorded beside it
     return target
 
 
@@ -159,11 +164,12 @@ def chaos_fault(request: pytest.FixtureRequest, chaos_target: Target,
                 chaos_platform: Platform) -> Iterator[FaultFactory]:
     """``chaos_fault(spec)``: inject a fault from a spec; every one is reverted at teardown
     (SIGINT/SIGTERM revert at once), from the ledger if its handle could not."""
-    from ..faults import FaultSession, Ledger
+    from ..faults import FaultSession, ledger_for
     from .fixtures import FaultFactory
 
     state = _session(request.config)
-    session = FaultSession(chaos_target, chaos_platform, Ledger(state.settings.ledger),
+    session = FaultSession(chaos_target, chaos_platform,
+                           ledger_for(chaos_target, state.settings.ledger, "pytest"),
                            log=state.progress(), owner="chaos_fault teardown")
     factory = FaultFactory(session, dry_run=state.settings.dry_run,
                            on_plan=lambda plan: state.plans.append((request.node.name, plan)))

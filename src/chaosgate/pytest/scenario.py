@@ -30,8 +30,9 @@ import allure as _allure_module
 import pytest
 
 from ..exceptions import FaultNotEffective, Inconclusive, SLOViolated, UsageError
-from ..faults import FaultContext, Ledger, LedgerEntry, build_fault
+from ..faults import FaultContext, Ledger, LedgerEntry, build_fault, ledger_for, ledger_path
 from ..faults.signals import interrupting
+from ..frontends import option
 from ..gameday.engine import Check, GameDayConfig, GameDayRun, Phase, run_gameday
 from ..gameday.results import (
     build_result,
@@ -133,7 +134,8 @@ class GameDayRunner:
             plan = (f"no fault (baseline): {config.warmup + config.observe:g} s of load at "
                     f"{config.rate:g}/s")
         else:
-            ctx = FaultContext(self.target, self.platform, Ledger(config.ledger), config.seed)
+            ledger = ledger_for(self.target, config.ledger, "pytest")
+            ctx = FaultContext(self.target, self.platform, ledger, config.seed)
             plan = build_fault(ctx, config.fault, source=f"game day {config.name!r}").plan()
             plan = plan.removeprefix("[dry-run] ")
         self.session.plans.append((config.name, plan))
@@ -156,7 +158,7 @@ class GameDayRunner:
             _allure.dynamic.description(redact_text(description))
         if self.session.settings.dry_run:
             self._dry_run(config)
-        catalog = load_catalog(config.catalog)
+        catalog = load_catalog(config.catalog, option=option("catalog", "pytest"))
         runs, log_lines = self._run_all(config, checks, catalog)
         result = self._result(config, runs, catalog, feature, story, severity, description)
         ap.attach_slo_table(result.slos)
@@ -220,7 +222,8 @@ class GameDayRunner:
         entry = None
         if fault is not None:
             ap.attach_journal(fault.to_json(), name="fault timeline (ground truth)")
-            found = Ledger(run.config.ledger).entries().get(fault.fault_id)
+            ledger = Ledger(ledger_path(run.target, run.config.ledger))
+            found = ledger.entries().get(fault.fault_id)
             entry = None if found is None else _ledger_json(found)
         ap.attach_journal(journal(run, ledger_entry=entry), name="game-day journal")
         return plot

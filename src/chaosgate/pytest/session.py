@@ -16,7 +16,6 @@ suspended, and writes Allure's ``environment.properties`` and
 
 from __future__ import annotations
 
-import os
 import platform as _platform
 import socket
 import time
@@ -26,7 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from ..faults import DEFAULT_LEDGER
 from ..faults.signals import Interrupted
 from ..report.model import GameDayResult, GameDayResults, save_gameday_results
 from ..report.tables import format_seconds
@@ -50,19 +48,20 @@ class PytestSettings:
     repeat: int = 1
     dry_run: bool = False
     results: Path = Path(DEFAULT_RESULTS)
-    ledger: Path = Path(DEFAULT_LEDGER)
+    ledger: Path | None = None  # None: $CHAOSGATE_LEDGER, else the target's own ledger
     alluredir: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> PytestSettings:
-        """Read the options (``--chaos-ledger`` falls back to ``$CHAOSGATE_LEDGER``)."""
+        """Read the options (without ``--chaos-ledger``: ``$CHAOSGATE_LEDGER``, else the
+        target's own ledger, :func:`chaosgate.faults.ledger_path`)."""
         opt = config.getoption
-        ledger = opt("--chaos-ledger") or os.environ.get("CHAOSGATE_LEDGER") or DEFAULT_LEDGER
+        ledger = opt("--chaos-ledger")
         return cls(target=opt("--chaos-target"), profile=opt("--chaos-profile"),
                    rate=opt("--chaos-rate"), repeat=int(opt("--chaos-repeat")),
                    dry_run=bool(opt("--chaos-dry-run")),
                    results=Path(opt("--chaos-results") or DEFAULT_RESULTS),
-                   ledger=Path(ledger),
+                   ledger=Path(ledger) if ledger else None,
                    alluredir=getattr(config.option, "allure_report_dir", None))
 
     @property

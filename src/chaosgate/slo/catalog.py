@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from .. import frontends
 from ..exceptions import TargetError
 from ..targets._reader import Fields, did_you_mean, line_of, read_yaml
 from ..targets._safe_yaml import read_document
@@ -299,17 +300,20 @@ def _parse_file(file: Path) -> list[SLO]:
     return parse_catalog(data, str(file), lines)
 
 
-def load_catalog(path: str | Path = "probes") -> Catalog:
-    """Read a catalogue file, or every ``*.yaml``/``*.yml`` file of a folder, and validate it."""
+def load_catalog(path: str | Path = "probes", *,
+                 option: str = frontends.option("catalog", "chaosgate")) -> Catalog:
+    """Read a catalogue file, or every ``*.yaml``/``*.yml`` file of a folder, and validate it.
+
+    ``option`` is how the caller's front end names the catalogue
+    (:func:`chaosgate.frontends.option`): the fix of a missing one names it."""
     root = Path(path)
+    fix = f"point {option} at a catalogue folder (the shop's: probes/) or at one catalogue file"
     if root.is_dir():
         files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
         if not files:
-            raise CatalogError(root, "", "no *.yaml file in this folder",
-                               "point --catalog at probes/ or at one catalogue file")
+            raise CatalogError(root, "", "no *.yaml file in this folder", fix)
     elif root.exists():
         files = [root]
     else:
-        raise CatalogError(root, "", "no such file or folder",
-                           "point --catalog at probes/ or at one catalogue file")
+        raise CatalogError(root, "", "no such file or folder", fix)
     return build_catalog(slo for file in files for slo in _parse_file(file))

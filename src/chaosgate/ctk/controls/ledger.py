@@ -25,6 +25,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
+from ..config import cli_vars
 from ..journal import LedgerSection
 from ..state import current, log
 from . import chaosgate_section
@@ -62,9 +63,11 @@ def revert_leftovers(configuration: Mapping[str, Any] | None, heal_timeout: floa
 
 def configure_control(configuration: Configuration = None, secrets: Secrets = None,
                       experiment: Experiment = None, **_arguments: Any) -> None:
-    """Remember the configuration (for cleanup); note the first SIGINT/SIGTERM of the run."""
+    """Remember the configuration (for cleanup) and the ``--var`` values (for the run's
+    threads: :func:`chaosgate.ctk.config.cli_vars`); note the first SIGINT/SIGTERM."""
     run = current()
     run.configuration = configuration
+    cli_vars()
     run.watch_signals()
 
 
@@ -80,8 +83,10 @@ def after_experiment_control(context: Experiment, state: Journal = None,
     except Exception as exc:
         report = {"clean": False, "error": run.problem("ledger control could not revert", exc)}
     if report.get("open"):
+        target = run.settings(run.configuration).target
         run.problems.append("faults of this run are still open in the ledger: "
-                            + "; ".join(report["open"]) + ". Fix: run `chaosgate cleanup`")
+                            + "; ".join(report["open"]) + ". Fix: run `chaosgate cleanup "
+                            f"--target {target}`")
     if isinstance(state, dict):
         chaosgate_section(state)["ledger"] = report
 
