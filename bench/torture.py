@@ -370,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="chaosgate-torture-") as tmp:
         work = Path(tmp)
+        work.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
         manager = SandboxManager(build_topology(work / "sandbox", args.base_port))
         try:
             manager.up(timeout=300)
