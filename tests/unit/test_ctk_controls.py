@@ -24,6 +24,7 @@ from chaosgate.ctk.config import prometheus_client, prometheus_credentials, sett
 from chaosgate.ctk.controls import allure
 from chaosgate.exceptions import UsageError
 from chaosgate.faults import signals
+from chaosgate.paths import default_folder
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.targets import dump_target, render_sandbox_target
 
@@ -48,8 +49,8 @@ def test_settings_come_from_configuration_then_environment_then_defaults() -> No
     assert (s.target, s.seed) == (Path("conf.yaml"), 7)
     assert settings_from({}, env).target == Path("env.yaml")
     d = settings_from(None, {})
-    assert (d.target, d.catalog, d.ledger) == (
-        Path("targets/sandbox.yaml"), Path("probes"), Path(".chaosgate/ledger.jsonl"))
+    assert (d.target, d.ledger) == (Path("targets/sandbox.yaml"), Path(".chaosgate/ledger.jsonl"))
+    assert d.catalog == default_folder("probes", d.target) and d.catalog.is_absolute()
     with pytest.raises(UsageError, match="chaosgate_seed"):
         settings_from({"chaosgate_seed": "x"}, {})
 

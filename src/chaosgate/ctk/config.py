@@ -5,9 +5,14 @@ experiment's configuration does not set it, then a default)::
 
     chaosgate_target   CHAOSGATE_TARGET   targets/sandbox.yaml   the target file
     chaosgate_ledger   CHAOSGATE_LEDGER   .chaosgate/ledger.jsonl  write-ahead fault ledger
-    chaosgate_catalog  CHAOSGATE_CATALOG  probes                 the SLO catalogue
-    chaosgate_reports  CHAOSGATE_REPORTS  reports                load logs, Allure results
+    chaosgate_catalog  CHAOSGATE_CATALOG  (beside the target)    the SLO catalogue
+    chaosgate_reports  CHAOSGATE_REPORTS  (beside the target)    load logs, Allure results
     chaosgate_seed     CHAOSGATE_SEED     (none)                 seed of the victim selection
+
+Without a value, the catalogue is ``probes/`` beside the target file (its
+folder, then the folder above), else the one shipped with chaosgate; the
+reports go to ``reports/`` of the target's project folder; never the
+working directory (:mod:`chaosgate.paths`).
 
 The experiments declare them as ``{type: env, key: CHAOSGATE_TARGET, default:
 targets/sandbox.yaml}`` so the same file runs on the sandbox and elsewhere;
@@ -31,6 +36,7 @@ from typing import Any, Dict  # noqa: UP035 - see Result
 from ..clients.prometheus import PrometheusClient
 from ..exceptions import UsageError
 from ..faults import DEFAULT_LEDGER
+from ..paths import default_folder, default_reports
 from ..targets import Credentials, Target
 
 __all__ = [
@@ -50,8 +56,8 @@ Result = Dict[str, Any]  # noqa: UP006
 DEFAULTS: Mapping[str, tuple[str, str | None]] = {
     "chaosgate_target": ("CHAOSGATE_TARGET", "targets/sandbox.yaml"),
     "chaosgate_ledger": ("CHAOSGATE_LEDGER", DEFAULT_LEDGER),
-    "chaosgate_catalog": ("CHAOSGATE_CATALOG", "probes"),
-    "chaosgate_reports": ("CHAOSGATE_REPORTS", "reports"),
+    "chaosgate_catalog": ("CHAOSGATE_CATALOG", None),  # None: chaosgate.paths decides
+    "chaosgate_reports": ("CHAOSGATE_REPORTS", None),
     "chaosgate_seed": ("CHAOSGATE_SEED", None),
 }
 SECRETS_SCOPE = "prometheus"
@@ -85,14 +91,18 @@ def settings_from(configuration: Mapping[str, Any] | None,
     def path(key: str) -> Path:
         return Path(_value(configuration, key, env) or ".")
 
+    target = path("chaosgate_target")
+    catalog = _value(configuration, "chaosgate_catalog", env)
+    reports = _value(configuration, "chaosgate_reports", env)
     seed = _value(configuration, "chaosgate_seed", env)
     try:
         parsed = None if seed is None else int(seed)
     except ValueError:
         raise UsageError(f"chaosgate_seed: {seed!r} is not an integer. Fix: give a whole "
                          "number, or leave it out for a random selection") from None
-    return Settings(target=path("chaosgate_target"), ledger=path("chaosgate_ledger"),
-                    catalog=path("chaosgate_catalog"), reports=path("chaosgate_reports"),
+    return Settings(target=target, ledger=path("chaosgate_ledger"),
+                    catalog=Path(catalog) if catalog else default_folder("probes", target),
+                    reports=Path(reports) if reports else default_reports(target),
                     seed=parsed)
 
 

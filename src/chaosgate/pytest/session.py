@@ -28,6 +28,7 @@ import pytest
 
 from ..faults import DEFAULT_LEDGER
 from ..faults.signals import Interrupted
+from ..paths import default_reports
 from ..report.model import GameDayResult, GameDayResults, save_gameday_results
 from ..report.tables import format_seconds
 from ..targets import Target
@@ -37,7 +38,8 @@ __all__ = ["PLUGIN_NAME", "ChaosSession", "PytestSettings"]
 #: The name the session is registered under (``config.pluginmanager.get_plugin``).
 PLUGIN_NAME = "chaosgate-session"
 
-DEFAULT_RESULTS = "reports/gameday.json"
+#: The results file, in the target's reports folder (:func:`chaosgate.paths.default_reports`).
+DEFAULT_RESULTS = "gameday.json"
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class PytestSettings:
     rate: float | None = None
     repeat: int = 1
     dry_run: bool = False
-    results: Path = Path(DEFAULT_RESULTS)
+    results: Path = Path("reports") / DEFAULT_RESULTS
+    catalog: Path | None = None  # --chaos-catalog; default: beside the target, else shipped
     ledger: Path = Path(DEFAULT_LEDGER)
     alluredir: str | None = None
 
@@ -58,10 +61,13 @@ class PytestSettings:
         """Read the options (``--chaos-ledger`` falls back to ``$CHAOSGATE_LEDGER``)."""
         opt = config.getoption
         ledger = opt("--chaos-ledger") or os.environ.get("CHAOSGATE_LEDGER") or DEFAULT_LEDGER
-        return cls(target=opt("--chaos-target"), profile=opt("--chaos-profile"),
+        target = opt("--chaos-target")
+        results = opt("--chaos-results") or default_reports(target) / DEFAULT_RESULTS
+        catalog = opt("--chaos-catalog", default=None)
+        return cls(target=target, profile=opt("--chaos-profile"),
                    rate=opt("--chaos-rate"), repeat=int(opt("--chaos-repeat")),
                    dry_run=bool(opt("--chaos-dry-run")),
-                   results=Path(opt("--chaos-results") or DEFAULT_RESULTS),
+                   results=Path(results), catalog=Path(catalog) if catalog else None,
                    ledger=Path(ledger),
                    alluredir=getattr(config.option, "allure_report_dir", None))
 
