@@ -18,10 +18,14 @@ The working directory is never searched. Reports are written, not read, so
 step 3 does not apply: they go to ``reports/`` of the target's project
 folder (the first folder of step 2 that holds one of these folders, else
 the target file's own folder).
+
+``python -m chaosgate.paths [NAME]`` prints where the shipped folders are
+(e.g. to ``chaos run`` a shipped experiment from an installed package).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 __all__ = ["DATA", "SHIPPED", "default_folder", "default_reports", "project_folder", "shipped"]
@@ -75,3 +79,20 @@ def default_reports(target_file: str | Path | None) -> Path:
     """
     project = project_folder(target_file)
     return (project if project is not None else Path.cwd()) / "reports"
+
+
+def _main(argv: list[str]) -> int:
+    """Print the shipped folders (all, or those named); exit 2 naming an unknown one."""
+    names = argv or list(SHIPPED)
+    unknown = [n for n in names if n not in SHIPPED]
+    if unknown:
+        print(f"error: {', '.join(unknown)}: not shipped. Fix: name one of "
+              f"{', '.join(SHIPPED)}", file=sys.stderr)
+        return 2
+    for name in names:
+        print(shipped(name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -8,7 +8,14 @@ import pytest
 
 from chaosgate.ctk.config import settings_from
 from chaosgate.load.profiles import find_profile
-from chaosgate.paths import SHIPPED, default_folder, default_reports, project_folder, shipped
+from chaosgate.paths import (
+    SHIPPED,
+    _main,
+    default_folder,
+    default_reports,
+    project_folder,
+    shipped,
+)
 
 
 def _project(root: Path, *folders: str, target: str = "target.yaml") -> Path:
@@ -91,3 +98,11 @@ def test_chaos_toolkit_settings_resolve_from_the_target(tmp_path: Path, elsewher
     given = settings_from({"chaosgate_target": str(target)},
                           {"CHAOSGATE_CATALOG": "c.yaml", "CHAOSGATE_REPORTS": "out"})
     assert (given.catalog, given.reports) == (Path("c.yaml"), Path("out"))
+
+
+def test_python_m_chaosgate_paths_prints_the_shipped_folders(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["experiments"]) == 0
+    assert capsys.readouterr().out.strip() == str(shipped("experiments"))
+    assert _main(["reports"]) == 2
+    assert "reports: not shipped" in capsys.readouterr().err

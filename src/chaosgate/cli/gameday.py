@@ -155,21 +155,35 @@ def _print_table(results: list[GameDayResult], console: Console) -> None:
 
 def _reports(results: GameDayResults, paths: ReportPaths, target: Target,
              single_file: bool, console: Console) -> int:
-    """Build the Allure HTML and the summary; 0, or the exit code of what failed."""
-    from ..clients.allure import build_allure_html
-    from ..exceptions import ChaosgateError
+    """Build the Allure HTML and the summary; 0, or the exit code of what failed.
+
+    A generator that is not installed (chaosgate installed as a package,
+    without npm) is noted and costs nothing: the verdict's exit code stands.
+    """
+    from ..clients.allure import ALLURE_ENV, build_allure_html, find_allure_cli
+    from ..exceptions import ChaosgateError, UsageError
     from ..report.summary import write_summary
 
     code = 0
     href = None
     try:
-        index = build_allure_html(paths.allure_results, paths.allure_report,
-                                  single_file=single_file)
-        href = os.path.relpath(index, paths.summary.resolve().parent)
-        console.print(f"Allure report  {index}")
-    except ChaosgateError as exc:
-        console.print(f"[red]Allure report not built:[/] {exc}")
-        code = exc.exit_code
+        cli = find_allure_cli()
+    except UsageError as exc:
+        cli = None
+        if os.environ.get(ALLURE_ENV):  # named, but wrong: the user's error
+            console.print(f"[red]Allure report not built:[/] {exc}")
+            code = exc.exit_code
+        else:
+            console.print(f"[yellow]Allure report skipped:[/] {exc}")
+    if cli is not None:
+        try:
+            index = build_allure_html(paths.allure_results, paths.allure_report,
+                                      single_file=single_file, allure_cli=cli)
+            href = os.path.relpath(index, paths.summary.resolve().parent)
+            console.print(f"Allure report  {index}")
+        except ChaosgateError as exc:
+            console.print(f"[red]Allure report not built:[/] {exc}")
+            code = exc.exit_code
     page = write_summary(paths.summary, results, allure_href=href, target=target.name,
                          generated_at=time.time())
     console.print(f"summary        {page.resolve()}")
