@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from chaosgate.ctk.config import settings_from
-from chaosgate.load.profiles import find_profile
+from chaosgate.load.profiles import find_profile, read_profile
+from chaosgate.load.runner import spec_for_target
 from chaosgate.paths import (
     SHIPPED,
     _main,
@@ -16,6 +17,8 @@ from chaosgate.paths import (
     project_folder,
     shipped,
 )
+from chaosgate.sandbox.topology import build_topology
+from chaosgate.targets import dump_target, load_target, render_sandbox_target
 
 
 def _project(root: Path, *folders: str, target: str = "target.yaml") -> Path:
@@ -106,3 +109,12 @@ def test_python_m_chaosgate_paths_prints_the_shipped_folders(
     assert capsys.readouterr().out.strip() == str(shipped("experiments"))
     assert _main(["reports"]) == 2
     assert "reports: not shipped" in capsys.readouterr().err
+
+
+def test_load_logs_go_to_the_targets_reports_folder(tmp_path: Path, elsewhere: Path) -> None:
+    target_file = dump_target(render_sandbox_target(build_topology(tmp_path / "sb", 48310)),
+                              tmp_path / "p" / "targets" / "t.yaml")
+    (tmp_path / "p" / "probes").mkdir()
+    profile = read_profile(find_profile("open", elsewhere, target_file))
+    spec = spec_for_target(load_target(target_file), profile, 10, run_id="x")
+    assert spec.out_dir == tmp_path / "p" / "reports" / "locust" / "x"
