@@ -1,6 +1,7 @@
 """chaosgate installed from its wheel (not editable), run from an empty folder.
 
-The wheel is built from this checkout (``pip wheel --no-deps``) and installed
+The wheel is built from a copy of this checkout (``pip wheel --no-deps``;
+the build backend comes from PyPI, or pip's cache) and installed
 into a fresh virtualenv in a temporary folder. The virtualenv borrows the
 dependencies of the interpreter running the tests through a ``.pth`` file
 (a path entry, so that folder's own ``.pth`` files, among them the editable
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -31,6 +33,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 300
+SKIP = (".git", ".venv", "node_modules", "build", "dist", "reports", ".chaosgate", "*.egg-info",
+        "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis")
 
 
 class Installed:
@@ -67,8 +71,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     base = tmp_path_factory.mktemp("wheel")
     dist, venv, empty = base / "dist", base / "venv", base / "empty"
     empty.mkdir()
+    # built from a copy: setuptools builds in the tree, and a stale build/ would be packed
+    source = base / "source"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*SKIP))
     _ok(subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                        str(dist), str(ROOT)], capture_output=True, text=True, timeout=240))
+                        str(dist), str(source)], capture_output=True, text=True, timeout=240))
     wheel = next(dist.glob("chaosgate-*.whl"))
     _ok(subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)],
                        capture_output=True, text=True, timeout=60))
