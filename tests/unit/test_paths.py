@@ -118,3 +118,13 @@ def test_load_logs_go_to_the_targets_reports_folder(tmp_path: Path, elsewhere: P
     profile = read_profile(find_profile("open", elsewhere, target_file))
     spec = spec_for_target(load_target(target_file), profile, 10, run_id="x")
     assert spec.out_dir == tmp_path / "p" / "reports" / "locust" / "x"
+
+
+def test_the_repository_commands_find_the_repository_folders(elsewhere: Path) -> None:
+    """`make gameday` and the README run with targets/sandbox.yaml: the root's folders."""
+    root = Path(__file__).resolve().parents[2]
+    sandbox = root / "targets" / "sandbox.yaml"
+    for name in SHIPPED:
+        assert default_folder(name, sandbox) == root / name
+        assert shipped(name) == root / name  # the package's links name them
+    assert default_reports(sandbox) == root / "reports"
