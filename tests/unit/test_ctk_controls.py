@@ -27,6 +27,7 @@ from chaosgate.ctk.controls import allure, slo
 from chaosgate.ctk.controls.load import observation_end
 from chaosgate.exceptions import UsageError
 from chaosgate.faults import signals
+from chaosgate.paths import default_folder
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.targets import dump_target, render_sandbox_target
 
@@ -51,8 +52,8 @@ def test_settings_come_from_configuration_then_environment_then_defaults() -> No
     assert (s.target, s.seed) == (Path("conf.yaml"), 7)
     assert settings_from({}, env).target == Path("env.yaml")
     d = settings_from(None, {})
-    assert (d.target, d.catalog, d.ledger) == (Path("targets/sandbox.yaml"), Path("probes"),
-                                               None)  # None: the target's own ledger
+    assert (d.target, d.ledger) == (Path("targets/sandbox.yaml"), None)  # the target's own
+    assert d.catalog == default_folder("probes", d.target) and d.catalog.is_absolute()
     with pytest.raises(UsageError, match=r"chaosgate_seed.*--var chaosgate_seed=N"):
         settings_from({"chaosgate_seed": "x"}, {})
 

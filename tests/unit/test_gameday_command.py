@@ -6,6 +6,7 @@ tests/integration/test_gameday_cli.py.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -13,10 +14,16 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from chaosgate.cli import app
-from chaosgate.cli.gameday import _run_pytest
+from chaosgate.cli.gameday import _reports, _run_pytest
+from chaosgate.clients import allure as allure_client
+from chaosgate.gameday.suite import ReportPaths
+from chaosgate.report.model import GameDayResults
+from chaosgate.targets import load_target
 
 CHILD = """
 import signal, sys, time
@@ -69,3 +76,22 @@ def test_sigterm_is_passed_on_once_and_gives_143(tmp_path: Path) -> None:
     assert seen.read_text() == "SIGTERM"
     assert len(messages) == 1 and messages[0].startswith("SIGTERM")
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_without_the_allure_generator_the_report_is_skipped_not_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed package without npm: the verdict's exit code stands, the summary is
+    written; a CHAOSGATE_ALLURE that names no generator is still the user's error (2)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(allure_client.ALLURE_ENV, raising=False)
+    monkeypatch.setattr(allure_client, "_PACKAGE_ROOT", tmp_path)
+    target = load_target(Path(__file__).resolve().parents[2] / "targets" / "sandbox.yaml")
+    paths = ReportPaths(tmp_path / "reports")
+    out = io.StringIO()
+    code = _reports(GameDayResults.of(()), paths, target, True, Console(file=out, width=400))
+    assert code == 0
+    assert "Allure report skipped" in out.getvalue() and paths.summary.is_file()
+    monkeypatch.setenv(allure_client.ALLURE_ENV, str(tmp_path / "missing"))
+    out = io.StringIO()
+    code = _reports(GameDayResults.of(()), paths, target, True, Console(file=out, width=400))
+    assert code == 2 and "Allure report not built" in out.getvalue()

@@ -6,7 +6,8 @@
   line on stderr and its exit code; an interrupted fault session -> 130/143);
 - :mod:`._common`: the consoles and the options several commands share;
 - one module per command: :mod:`.sandbox`, :mod:`.validate`, :mod:`.fault`
-  (and ``cleanup``), :mod:`.load`, :mod:`.slo`, :mod:`.report`, :mod:`.gameday`.
+  (and ``cleanup``), :mod:`.load`, :mod:`.slo`, :mod:`.report`, :mod:`.gameday`,
+  :mod:`.init`.
 
 Command modules import click and rich only; everything heavy is imported
 inside the command that needs it, so ``chaosgate --help`` stays fast.
@@ -23,6 +24,7 @@ _arm()  # first: a signal while the rest is imported exits 130/143, without a tr
 from ._app import app, main  # noqa: E402
 from .fault import cleanup, fault  # noqa: E402
 from .gameday import gameday  # noqa: E402
+from .init import init  # noqa: E402
 from .load import load  # noqa: E402
 from .report import report  # noqa: E402
 from .sandbox import sandbox  # noqa: E402
@@ -31,5 +33,5 @@ from .validate import validate  # noqa: E402
 
 __all__ = ["app", "main"]
 
-for _command in (sandbox, validate, fault, cleanup, load, slo, report, gameday):
+for _command in (sandbox, validate, fault, cleanup, load, slo, report, gameday, init):
     app.add_command(_command)

@@ -154,21 +154,35 @@ def _print_table(results: list[GameDayResult], console: Console) -> None:
 
 def _reports(results: GameDayResults, paths: ReportPaths, target: Target,
              single_file: bool, console: Console) -> int:
-    """Build the Allure HTML and the summary; 0, or the exit code of what failed."""
-    from ..clients.allure import build_allure_html
-    from ..exceptions import ChaosgateError
+    """Build the Allure HTML and the summary; 0, or the exit code of what failed.
+
+    A generator that is not installed (chaosgate installed as a package,
+    without npm) is noted and costs nothing: the verdict's exit code stands.
+    """
+    from ..clients.allure import ALLURE_ENV, build_allure_html, find_allure_cli
+    from ..exceptions import ChaosgateError, UsageError
     from ..report.summary import write_summary
 
     code = 0
     href = None
     try:
-        index = build_allure_html(paths.allure_results, paths.allure_report,
-                                  single_file=single_file)
-        href = os.path.relpath(index, paths.summary.resolve().parent)
-        console.print(f"Allure report  {index}")
-    except ChaosgateError as exc:
-        console.print(f"[red]Allure report not built:[/] {exc}")
-        code = exc.exit_code
+        cli = find_allure_cli()
+    except UsageError as exc:
+        cli = None
+        if os.environ.get(ALLURE_ENV):  # named, but wrong: the user's error
+            console.print(f"[red]Allure report not built:[/] {exc}")
+            code = exc.exit_code
+        else:
+            console.print(f"[yellow]Allure report skipped:[/] {exc}")
+    if cli is not None:
+        try:
+            index = build_allure_html(paths.allure_results, paths.allure_report,
+                                      single_file=single_file, allure_cli=cli)
+            href = os.path.relpath(index, paths.summary.resolve().parent)
+            console.print(f"Allure report  {index}")
+        except ChaosgateError as exc:
+            console.print(f"[red]Allure report not built:[/] {exc}")
+            code = exc.exit_code
     page = write_summary(paths.summary, results, allure_href=href, target=target.name,
                          generated_at=time.time())
     console.print(f"summary        {page.resolve()}")
@@ -188,8 +202,9 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 
 @click.command("gameday")
 @target_option(default="targets/sandbox.yaml", help="Target file (the sandbox by default).")
-@click.option("--suite", default="scenarios", show_default=True, type=click.Path(),
-              help="The game-day scenarios (a pytest folder or file).")
+@click.option("--suite", default=None, type=click.Path(),
+              help="The game-day scenarios, a pytest folder or file (default: scenarios/ "
+                   "beside the target file or the folder above it, else the shipped ones).")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
               help="Run each game day N times: TTR per run, MTTR with a confidence interval.")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -198,13 +213,16 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 @click.option("-k", "keyword", default=None, help="Only the game days matching this pytest -k.")
 @click.option("--keep-sandbox", is_flag=True,
               help="Leave a sandbox this command started running afterwards.")
-@click.option("--reports-dir", default="reports", show_default=True,
-              type=click.Path(file_okay=False), help="Where every report goes.")
+@click.option("--reports-dir", default=None, type=click.Path(file_okay=False),
+              help="Where every report goes (default: reports/ of the target's project "
+                   "folder: the target file's folder or the one above that holds "
+                   "probes/, scenarios/, reports/, ...).")
 @click.option("--single-file/--directory-report", default=True, show_default=True,
               help="Allure report as one self-contained index.html (opens from disk), or a "
                    "directory to serve over HTTP.")
-def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profile: str | None,
-            keyword: str | None, keep_sandbox: bool, reports_dir: str, single_file: bool) -> None:
+def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None,
+            profile: str | None, keyword: str | None, keep_sandbox: bool,
+            reports_dir: str | None, single_file: bool) -> None:
     """Run the game-day suite against a target, print the verdicts, build the reports.
 
     Starts the sandbox when the target is the sandbox (and stops it again
@@ -215,14 +233,16 @@ def gameday(target_file: str, suite: str, repeat: int, rate: float | None, profi
     from ..exceptions import Inconclusive, UsageError
     from ..faults import ledger_for
     from ..gameday.suite import ReportPaths, pytest_command, suite_verdict
+    from ..paths import default_folder, default_reports
     from ..report.model import GameDayResults, load_results
     from ..targets import load_target
 
     target = load_target(target_file)
+    suite = suite or str(default_folder("scenarios", target.source))
     if not Path(suite).exists():
-        raise UsageError(f"--suite {suite}: no such folder or file. Fix: point it at the "
-                         "game-day scenarios (scenarios/ in the chaosgate checkout)")
-    paths = ReportPaths(Path(reports_dir))
+        raise UsageError(f"--suite {suite}: no such folder or file. Fix: point --suite at "
+                         "the game-day scenarios, or leave it out for the shipped ones")
+    paths = ReportPaths(Path(reports_dir) if reports_dir else default_reports(target.source))
     manager, was_running = None, True
     try:
         shutil.rmtree(paths.allure_results, ignore_errors=True)

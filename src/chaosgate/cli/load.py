@@ -63,29 +63,32 @@ def load() -> None:
               help="Distributed: a master and N workers (0: one local process).")
 @click.option("--request-timeout", type=click.FloatRange(min=0, min_open=True),
               help="Seconds per request (default: the profile's, else 2).")
-@click.option("--out", "out_root", default="reports/locust", show_default=True,
-              type=click.Path(file_okay=False), help="Each run writes to OUT/<run id>/.")
+@click.option("--out", "out_root", default=None, type=click.Path(file_okay=False),
+              help="Each run writes to OUT/<run id>/ (default: locust/ in reports/ of the "
+                   "target's project folder).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Live progress display (on stderr).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
 def run_command(target_file: str, profile: str, duration: float | None, users: int | None,
-                rate: float | None, workers: int, request_timeout: float | None, out_root: str,
-                progress: bool, as_json: bool) -> None:
+                rate: float | None, workers: int, request_timeout: float | None,
+                out_root: str | None, progress: bool, as_json: bool) -> None:
     """Run a load profile against a target, e.g. ``--profile open --rate 20 --duration 30s``."""
     from ..clients.http import unreachable
     from ..exceptions import Inconclusive, UsageError
     from ..faults import ledger_for
     from ..load.profiles import find_profile, read_profile
     from ..load.runner import run_load, spec_for_target
+    from ..paths import default_reports
     from ..targets import load_target
 
     target = load_target(target_file)
     try:
-        prof = read_profile(find_profile(profile, Path.cwd()))
+        prof = read_profile(find_profile(profile, Path.cwd(), target.source))
         seconds = duration if duration is not None else prof.run_time
         if seconds is None:
             raise click.UsageError(f"{prof.path} sets no run-time: pass --duration")
-        spec = spec_for_target(target, prof, seconds, out_root=Path(out_root), users=users,
+        out = Path(out_root) if out_root else default_reports(target.source) / "locust"
+        spec = spec_for_target(target, prof, seconds, out_root=out, users=users,
                                rate=rate, workers=workers, request_timeout=request_timeout)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

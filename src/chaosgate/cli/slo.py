@@ -69,18 +69,20 @@ def slo() -> None:
 @slo.command("check")
 @target_option(help="Target file: where Prometheus answers and how to authenticate.")
 @duration_option("--window", help="Evaluation window, e.g. 10m (default: each SLO's own window).")
-@click.option("--catalog", default="probes", show_default=True,
-              help="SLO catalogue: a folder of *.yaml files or one file.")
+@click.option("--catalog", default=None,
+              help="SLO catalogue: a folder of *.yaml files or one file (default: probes/ "
+                   "beside the target file or the folder above it, else the shipped one).")
 @click.option("--slo", "names", multiple=True, help="Check only this SLO (repeatable).")
 @click.option("--confidence", default=0.95, show_default=True,
               type=click.FloatRange(0.5, 0.999999),
               help="Confidence of the Clopper-Pearson bound a pass must clear.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
-def check(target_file: str, window: float | None, catalog: str, names: tuple[str, ...],
+def check(target_file: str, window: float | None, catalog: str | None, names: tuple[str, ...],
           confidence: float, as_json: bool) -> None:
     """Judge each SLO over a window ending now; exit 0 pass, 1 violated, 3 inconclusive."""
     from ..clients.prometheus import PrometheusClient
     from ..exceptions import UsageError
+    from ..paths import default_folder
     from ..slo.catalog import load_catalog, prom_duration
     from ..slo.check import check_slos
     from ..slo.evaluate import objective_text
@@ -91,7 +93,7 @@ def check(target_file: str, window: float | None, catalog: str, names: tuple[str
     if window is not None and (problem := window_problem(window)) is not None:
         raise UsageError(f"--window: {problem}. Fix: {WINDOW_FIX}")
     target = load_target(target_file)
-    slos = load_catalog(catalog).select(names)
+    slos = load_catalog(catalog or default_folder("probes", target.source)).select(names)
     for s in slos:
         if names and not s.is_ratio:
             raise UsageError(f"{s.name!r} is a recovery SLO: it is judged on a fault's "

@@ -57,8 +57,10 @@ def find_allure_cli(start: Path | str | None = None) -> Path:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     raise UsageError(f"the Allure report generator is not installed ({_BIN} not found in "
-                     f"{here} or its parents). Fix: run scripts/bootstrap "
-                     f"(it installs the npm package 'allure' with npm ci)")
+                     f"{here} or its parents). Fix: run scripts/bootstrap in a chaosgate "
+                     f"checkout (it installs the npm package 'allure' with npm ci); with "
+                     f"chaosgate installed as a package, `npm install allure` here, or set "
+                     f"{ALLURE_ENV} to its executable")
 
 
 def result_files(results_dir: Path | str) -> list[Path]:

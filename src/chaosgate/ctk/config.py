@@ -7,14 +7,17 @@ declare the key, its environment variable, then a default::
 
     chaosgate_target   CHAOSGATE_TARGET   targets/sandbox.yaml   the target file
     chaosgate_ledger   CHAOSGATE_LEDGER   the target's ledger    write-ahead fault ledger
-    chaosgate_catalog  CHAOSGATE_CATALOG  probes                 the SLO catalogue
-    chaosgate_reports  CHAOSGATE_REPORTS  reports                load logs, Allure results
+    chaosgate_catalog  CHAOSGATE_CATALOG  (beside the target)    the SLO catalogue
+    chaosgate_reports  CHAOSGATE_REPORTS  (beside the target)    load logs, Allure results
     chaosgate_seed     CHAOSGATE_SEED     (none)                 seed of the victim selection
 
 The target's ledger is ``<state_dir>/ledger.jsonl`` for a sandbox, else
 ``$XDG_STATE_HOME/chaosgate/<target>/ledger.jsonl``
 (:func:`chaosgate.faults.ledger.default_ledger_path`): ``chaosgate cleanup
---target FILE`` finds it from any folder.
+--target FILE`` finds it from any folder. Without a value, the catalogue is
+``probes/`` beside the target file (its folder, then the folder above), else
+the one shipped with chaosgate; the reports go to ``reports/`` of the
+target's project folder; never the working directory (:mod:`chaosgate.paths`).
 
 Chaos Toolkit merges ``--var`` only into keys the experiment declares; the
 others it keeps to itself. :func:`cli_vars` reads them from the ``chaos run``
@@ -40,6 +43,7 @@ from typing import Any, Dict  # noqa: UP035 - see Result
 from ..clients.prometheus import PrometheusClient
 from ..exceptions import UsageError
 from ..frontends import option
+from ..paths import default_folder, default_reports
 from ..targets import Credentials, Target
 
 __all__ = [
@@ -60,8 +64,8 @@ Result = Dict[str, Any]  # noqa: UP006
 DEFAULTS: Mapping[str, tuple[str, str | None]] = {
     "chaosgate_target": ("CHAOSGATE_TARGET", "targets/sandbox.yaml"),
     "chaosgate_ledger": ("CHAOSGATE_LEDGER", None),  # None: the target's own ledger
-    "chaosgate_catalog": ("CHAOSGATE_CATALOG", "probes"),
-    "chaosgate_reports": ("CHAOSGATE_REPORTS", "reports"),
+    "chaosgate_catalog": ("CHAOSGATE_CATALOG", None),  # None: chaosgate.paths decides
+    "chaosgate_reports": ("CHAOSGATE_REPORTS", None),
     "chaosgate_seed": ("CHAOSGATE_SEED", None),
 }
 SECRETS_SCOPE = "prometheus"
@@ -118,7 +122,10 @@ def settings_from(configuration: Mapping[str, Any] | None,
     def path(key: str) -> Path:
         return Path(_value(configuration, key, env, extra) or ".")
 
+    target = path("chaosgate_target")
     ledger = _value(configuration, "chaosgate_ledger", env, extra)
+    catalog = _value(configuration, "chaosgate_catalog", env, extra)
+    reports = _value(configuration, "chaosgate_reports", env, extra)
     seed = _value(configuration, "chaosgate_seed", env, extra)
     try:
         parsed = None if seed is None else int(seed)
@@ -126,9 +133,9 @@ def settings_from(configuration: Mapping[str, Any] | None,
         raise UsageError(f"chaosgate_seed: {seed!r} is not an integer. Fix: give a whole "
                          f"number ({option('seed', 'chaos run')}), or leave it out for a "
                          "random selection") from None
-    return Settings(target=path("chaosgate_target"),
-                    ledger=None if ledger is None else Path(ledger),
-                    catalog=path("chaosgate_catalog"), reports=path("chaosgate_reports"),
+    return Settings(target=target, ledger=None if ledger is None else Path(ledger),
+                    catalog=Path(catalog) if catalog else default_folder("probes", target),
+                    reports=Path(reports) if reports else default_reports(target),
                     seed=parsed)
 
 

@@ -12,8 +12,9 @@ the target file, or from a ``prometheus`` secrets scope
 (``bearer_token``, or ``username``/``password``) listed in the provider's
 ``secrets``; they never appear in a result. A probe with no data fails
 (no data is never a pass). The SLOs are those of the catalogue named by
-``chaosgate_catalog`` (default ``probes/``). Every probe, its arguments and a
-tolerance for it are in docs/experiments.md.
+``chaosgate_catalog`` (default: ``probes/`` beside the target file, else the
+shipped one). Every probe, its arguments and a tolerance for it are in
+docs/experiments.md.
 """
 
 from chaoslib.types import Configuration, Secrets

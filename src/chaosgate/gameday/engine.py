@@ -55,6 +55,7 @@ from ..load.profiles import find_profile, read_profile
 from ..load.requestlog import RequestRecord
 from ..load.run import LoadRun
 from ..load.runner import LoadSession, spec_for_target
+from ..paths import default_folder, default_reports
 from ..platforms import platform_for
 from ..slo.catalog import load_catalog
 from ..slo.measure import Measurement
@@ -73,7 +74,7 @@ from .gates import (
 )
 
 __all__ = ["Check", "GameDayConfig", "GameDayRun", "Phase", "PhaseHook", "apply_checks",
-           "run_gameday"]
+           "catalog_of", "out_dir_of", "run_gameday"]
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,13 @@ class GameDayConfig:
     # each of its gates has MIN_STEADY_REQUESTS requests (0: never extend)
     max_extension: float = 60.0
     profile: str = "open"
-    catalog: Path = Path("probes")
+    catalog: Path | None = None  # default: probes/ beside the target file, else shipped
     recovery_slo: str = "time-to-recover"
     max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN
     budget_period: float = DEFAULT_BUDGET_PERIOD
     seed: int | None = None
     ledger: Path | None = None  # None: $CHAOSGATE_LEDGER, else the target's own ledger
-    out_dir: Path = Path("reports/gamedays")
+    out_dir: Path | None = None  # default: gamedays/ in the target's reports folder
     verify_timeout: float = 30.0
     heal_timeout: float = 120.0
 
@@ -214,8 +215,17 @@ def apply_checks(run: GameDayRun, checks: Sequence[Check]) -> list[Gate]:
     return added
 
 
-def _catalog(config: GameDayConfig) -> Catalog:
-    return load_catalog(config.catalog, option=option("catalog", "pytest"))
+def catalog_of(config: GameDayConfig, target: Target) -> Catalog:
+    """The game day's SLO catalogue: its own, else ``probes/`` beside the target file,
+    else the shipped one (:mod:`chaosgate.paths`)."""
+    return load_catalog(config.catalog or default_folder("probes", target.source),
+                        option=option("catalog", "pytest"))
+
+
+def out_dir_of(config: GameDayConfig, target: Target) -> Path:
+    """Where the game day's load logs go: its own folder, else ``gamedays/`` of the
+    target's reports folder (:mod:`chaosgate.paths`)."""
+    return config.out_dir or default_reports(target.source) / "gamedays"
 
 
 def run_gameday(target: Target, config: GameDayConfig, *,
@@ -227,10 +237,11 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     ``checks`` judge the finished run further (their gates count in the
     verdict); ``phase_hook`` wraps each phase as it runs.
     """
-    catalog = _catalog(config)
+    catalog = catalog_of(config, target)
     run = GameDayRun(config, target, started=time.time(), phase_hook=phase_hook)
-    profile = read_profile(find_profile(config.profile, Path.cwd()))
-    faults = FaultSession(target, platform_for(target), ledger_for(target, config.ledger, "pytest"),
+    profile = read_profile(find_profile(config.profile, Path.cwd(), target.source))
+    faults = FaultSession(target, platform_for(target),
+                          ledger_for(target, config.ledger, "pytest"),
                           seed=config.seed, log=log, owner=f"game day {config.name!r}")
     fault = None
     if config.fault is not None:
@@ -240,7 +251,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     budget = (config.warmup + config.hold_s + config.heal_timeout + config.observe
               + 2 * max(config.max_extension, 0.0) + 30)
     spec = spec_for_target(target, profile, budget, rate=config.rate,
-                           out_root=config.out_dir / _slug(config.name))
+                           out_root=out_dir_of(config, target) / _slug(config.name))
     load = LoadSession(spec, show_progress=show_progress)
     faults.check_owner()  # no game day starts once chaosgate gameday is gone
     with run.phase("load: start", log) as step:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..paths import default_folder
 from ..targets import parse_duration as targets_parse_duration
 
 __all__ = [
@@ -125,11 +126,12 @@ class Profile:
         return None if value is None else parse_duration(value)
 
     def locustfile(self, cwd: Path) -> Path | None:
-        """The ``locustfile`` it names: relative to ``cwd`` as Locust reads it, else to the file."""
+        """The ``locustfile`` it names: relative to the .conf's folder or the one above
+        (``loadprofiles/shop.py`` beside ``loadprofiles/``), else to ``cwd`` as Locust reads it."""
         value = self.options.get("locustfile")
         if value is None:
             return None
-        for base in (cwd, self.path.parent, self.path.parent.parent):
+        for base in (self.path.parent, self.path.parent.parent, cwd):
             candidate = (base / value).resolve()
             if candidate.exists():
                 return candidate
@@ -193,11 +195,14 @@ def target_users(p: ShapeParams, t: float) -> tuple[int, float]:
     return p.users, p.spawn_rate
 
 
-def find_profile(name: str, cwd: Path) -> Path:
-    """The .conf of profile ``name``: a path, else ``loadprofiles/<name>.conf``.
+def find_profile(name: str, cwd: Path, target_file: str | Path | None = None) -> Path:
+    """The .conf of profile ``name``: a path, else ``<name>.conf`` of the profile folder.
 
-    Looked up under ``cwd``, then in the chaosgate checkout this module
-    belongs to. ValueError lists the profiles there are when none matches.
+    A path (``x.conf``, ``dir/x``) is read as written, a relative one from
+    ``cwd``. A bare name is looked up in ``loadprofiles/`` beside the target
+    file, else in the profiles shipped with chaosgate
+    (:func:`chaosgate.paths.default_folder`); never in the working
+    directory. ValueError lists the profiles there are when none matches.
     """
     direct = Path(name)
     if direct.suffix == ".conf" or direct.parent != Path("."):
@@ -205,9 +210,8 @@ def find_profile(name: str, cwd: Path) -> Path:
         if candidate.is_file():
             return candidate
         raise ValueError(f"profile file {name} does not exist")
-    dirs = [cwd / "loadprofiles", Path(__file__).resolve().parents[3] / "loadprofiles"]
-    for folder in dirs:
-        if (folder / f"{name}.conf").is_file():
-            return folder / f"{name}.conf"
-    known = sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.conf")})
-    raise ValueError(f"unknown profile {name!r}; known: {', '.join(known) or 'none'}")
+    folder = default_folder("loadprofiles", target_file)
+    if (folder / f"{name}.conf").is_file():
+        return folder / f"{name}.conf"
+    known = sorted(p.stem for p in folder.glob("*.conf")) if folder.is_dir() else []
+    raise ValueError(f"unknown profile {name!r} in {folder}; known: {', '.join(known) or 'none'}")

@@ -26,6 +26,7 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from ..clients.locust import LocustProcess
+from ..paths import default_reports
 from ..targets import Target
 from .command import EXPECT_WORKERS_MAX_WAIT, LoadSpec, build_commands
 from .export import remove_sd_targets
@@ -233,9 +234,10 @@ class LoadSession:
 
 
 def spec_for_target(target: Target, profile: Profile, duration: float, *,
-                    out_root: Path = Path("reports/locust"), run_id: str | None = None,
+                    out_root: Path | None = None, run_id: str | None = None,
                     **options: Any) -> LoadSpec:
-    """A LoadSpec against ``target``'s ingress, its results in ``out_root/<run_id>``.
+    """A LoadSpec against ``target``'s ingress, its results in ``out_root/<run_id>``
+    (default: ``locust/`` in the target's reports folder, :mod:`chaosgate.paths`).
 
     On a sandbox target the client metrics go to the sandbox's load
     generator port and file_sd file, lingering two scrape intervals at the
@@ -244,6 +246,7 @@ def spec_for_target(target: Target, profile: Profile, duration: float, *,
     :class:`LoadSpec` fields (users, rate, workers, request_timeout, ...).
     """
     run_id = run_id or new_run_id()
+    root = out_root if out_root is not None else default_reports(target.source) / "locust"
     if target.is_sandbox:
         topo = target.sandbox_topology()
         options.setdefault("metrics_port", topo.ports.loadgen_metrics)
@@ -251,7 +254,7 @@ def spec_for_target(target: Target, profile: Profile, duration: float, *,
         options.setdefault("metrics_linger", 2 * target.prometheus.scrape_interval)
     options.setdefault("limits", target.safety.limits)
     return LoadSpec(profile=profile, host=target.ingress_url, duration=duration,
-                    out_dir=out_root / run_id, run_id=run_id, **options)
+                    out_dir=root / run_id, run_id=run_id, **options)
 
 
 def run_load(spec: LoadSpec, **session_options: Any) -> LoadRun:

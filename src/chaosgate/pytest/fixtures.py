@@ -96,7 +96,8 @@ class LoadFactory:
         """
         if self.dry_run:
             pytest.skip("dry run: no load is sent")
-        prof = read_profile(find_profile(profile or self.profile or "open", Path.cwd()))
+        prof = read_profile(find_profile(profile or self.profile or "open", Path.cwd(),
+                                         self.target.source))
         chosen = rate or self.rate
         if chosen is not None:
             options["rate"] = chosen

@@ -12,7 +12,9 @@ Options: ``--chaos-target FILE`` (without it game days skip, saying why),
 game day N times: TTR per run, MTTR with a bootstrap interval, the MTTR
 plot), ``--chaos-dry-run`` (print each game day's fault plan; no load, no
 fault, no ledger entry), ``--chaos-results FILE`` (game-day results JSON,
-default ``reports/gameday.json``), ``--chaos-ledger FILE``,
+default ``gameday.json`` in ``reports/`` of the target's project folder),
+``--chaos-catalog PATH`` (the SLO catalogue; default ``probes/`` beside the
+target file, else the shipped one: :mod:`chaosgate.paths`), ``--chaos-ledger FILE``,
 ``--chaos-kubeconfig FILE`` (the live Kubernetes suite).
 
 Markers: ``gameday`` (a game-day scenario: needs ``--chaos-target``) and
@@ -64,8 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run each game day N times: TTR per run, MTTR with a confidence interval")
     add("--chaos-dry-run", action="store_true", default=False,
         help="print what each fault would do and touch nothing (no load, no ledger entry)")
-    add("--chaos-results", metavar="FILE", default="reports/gameday.json",
-        help="where the game-day results (JSON) go (default: reports/gameday.json)")
+    add("--chaos-results", metavar="FILE", default=None,
+        help="where the game-day results (JSON) go (default: gameday.json in reports/ of "
+             "the target's project folder)")
+    add("--chaos-catalog", metavar="PATH", default=None,
+        help="the SLO catalogue, a folder or a file (default: probes/ beside the target "
+             "file or the folder above it, else the one shipped with chaosgate)")
     add("--chaos-ledger", metavar="FILE", default=None,
         help="the fault ledger (default: $CHAOSGATE_LEDGER, else the target's: "
              "<state_dir>/ledger.jsonl for a sandbox, else "
@@ -197,13 +203,17 @@ def chaos_load(request: pytest.FixtureRequest, chaos_target: Target) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def chaos_slo(chaos_target: Target) -> SLOAccess:
-    """The SLO catalogue (``probes/``) and the target's Prometheus client."""
+def chaos_slo(request: pytest.FixtureRequest, chaos_target: Target) -> SLOAccess:
+    """The SLO catalogue (``--chaos-catalog``, else ``probes/`` beside the target file, else
+    the shipped one) and the target's Prometheus client."""
     from ..clients.prometheus import PrometheusClient
+    from ..paths import default_folder
     from ..slo.catalog import load_catalog
     from .fixtures import SLOAccess
 
-    return SLOAccess(load_catalog("probes"), PrometheusClient.from_config(chaos_target.prometheus))
+    chosen = request.config.getoption("--chaos-catalog", default=None)
+    catalog = load_catalog(chosen or default_folder("probes", chaos_target.source))
+    return SLOAccess(catalog, PrometheusClient.from_config(chaos_target.prometheus))
 
 
 @pytest.fixture

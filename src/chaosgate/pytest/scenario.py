@@ -32,8 +32,7 @@ import pytest
 from ..exceptions import FaultNotEffective, Inconclusive, SLOViolated, UsageError
 from ..faults import FaultContext, Ledger, LedgerEntry, build_fault, ledger_for, ledger_path
 from ..faults.signals import interrupting
-from ..frontends import option
-from ..gameday.engine import Check, GameDayConfig, GameDayRun, Phase, run_gameday
+from ..gameday.engine import Check, GameDayConfig, GameDayRun, Phase, catalog_of, run_gameday
 from ..gameday.results import (
     build_result,
     failure_message,
@@ -42,11 +41,11 @@ from ..gameday.results import (
     slo_rows,
     ttr_of,
 )
+from ..paths import default_folder
 from ..platforms.base import Platform
 from ..report import allure_pytest as ap
 from ..report.model import GameDayResult
 from ..report.redact import redact_text
-from ..slo.catalog import load_catalog
 from ..slo.model import Catalog
 from ..targets import Target
 from .session import ChaosSession
@@ -123,6 +122,8 @@ class GameDayRunner:
             changes["profile"] = s.profile
         if config.out_dir == _DEFAULTS.out_dir:
             changes["out_dir"] = s.out_dir
+        if config.catalog is None:
+            changes["catalog"] = s.catalog or default_folder("probes", self.target.source)
         kind = (config.fault or {}).get("kind")
         if self.marked_kind is not None and kind != self.marked_kind:
             raise UsageError(f"{self.request.node.nodeid}: marked fault({self.marked_kind!r}) "
@@ -158,7 +159,7 @@ class GameDayRunner:
             _allure.dynamic.description(redact_text(description))
         if self.session.settings.dry_run:
             self._dry_run(config)
-        catalog = load_catalog(config.catalog, option=option("catalog", "pytest"))
+        catalog = catalog_of(config, self.target)
         runs, log_lines = self._run_all(config, checks, catalog)
         result = self._result(config, runs, catalog, feature, story, severity, description)
         ap.attach_slo_table(result.slos)

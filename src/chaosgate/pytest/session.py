@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from ..faults.signals import Interrupted
+from ..paths import default_reports
 from ..report.model import GameDayResult, GameDayResults, save_gameday_results
 from ..report.tables import format_seconds
 from ..targets import Target
@@ -35,7 +36,8 @@ __all__ = ["PLUGIN_NAME", "ChaosSession", "PytestSettings"]
 #: The name the session is registered under (``config.pluginmanager.get_plugin``).
 PLUGIN_NAME = "chaosgate-session"
 
-DEFAULT_RESULTS = "reports/gameday.json"
+#: The results file, in the target's reports folder (:func:`chaosgate.paths.default_reports`).
+DEFAULT_RESULTS = "gameday.json"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ class PytestSettings:
     rate: float | None = None
     repeat: int = 1
     dry_run: bool = False
-    results: Path = Path(DEFAULT_RESULTS)
+    results: Path = Path("reports") / DEFAULT_RESULTS
+    catalog: Path | None = None  # --chaos-catalog; default: beside the target, else shipped
     ledger: Path | None = None  # None: $CHAOSGATE_LEDGER, else the target's own ledger
     alluredir: str | None = None
 
@@ -57,10 +60,13 @@ class PytestSettings:
         target's own ledger, :func:`chaosgate.faults.ledger_path`)."""
         opt = config.getoption
         ledger = opt("--chaos-ledger")
-        return cls(target=opt("--chaos-target"), profile=opt("--chaos-profile"),
+        target = opt("--chaos-target")
+        results = opt("--chaos-results") or default_reports(target) / DEFAULT_RESULTS
+        catalog = opt("--chaos-catalog", default=None)
+        return cls(target=target, profile=opt("--chaos-profile"),
                    rate=opt("--chaos-rate"), repeat=int(opt("--chaos-repeat")),
                    dry_run=bool(opt("--chaos-dry-run")),
-                   results=Path(opt("--chaos-results") or DEFAULT_RESULTS),
+                   results=Path(results), catalog=Path(catalog) if catalog else None,
                    ledger=Path(ledger) if ledger else None,
                    alluredir=getattr(config.option, "allure_report_dir", None))
 

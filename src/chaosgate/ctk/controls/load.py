@@ -88,7 +88,7 @@ def _start(configuration: Configuration, rate: float, profile: str, warmup: floa
     run = current()
     settings = run.settings(configuration)
     target = run.target(configuration)
-    prof = read_profile(find_profile(profile, Path.cwd()))
+    prof = read_profile(find_profile(profile, Path.cwd(), target.source))
     options: dict[str, Any] = {"rate": rate}
     if request_timeout is not None:
         options["request_timeout"] = request_timeout
