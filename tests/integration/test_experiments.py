@@ -227,11 +227,10 @@ def guide_example() -> dict[str, Any]:
 
 
 def outside_the_repository(work: dict[str, Any], doc: dict[str, Any]) -> Path:
-    """``doc`` written as experiment.yaml in a folder of its own, outside the repository;
-    the catalogue named explicitly (today's default, ``probes``, is relative to the folder)."""
+    """``doc`` written as experiment.yaml in a folder of its own, outside the repository
+    (the catalogue is the one beside the target, else the shipped one: never named)."""
     folder = work["dir"] / "elsewhere"
     folder.mkdir(exist_ok=True)
-    work["env"].setdefault("CHAOSGATE_CATALOG", str(ROOT / "probes"))
     path = folder / "experiment.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -248,7 +247,9 @@ def verdict_line(proc: subprocess.CompletedProcess[str]) -> str:
 def test_the_guides_example_in_the_conventional_shape_passes_on_the_healthy_sandbox(
         sandbox: SandboxManager, work: dict[str, Any], strategy: tuple[str, ...]) -> None:
     experiment = outside_the_repository(work, guide_example())
-    proc, journal = chaos_run(work, experiment, *strategy, cwd=experiment.parent)
+    target = work["env"].pop("CHAOSGATE_TARGET")  # named as the guide says: --var
+    proc, journal = chaos_run(work, experiment, *strategy, "--var",
+                              f"chaosgate_target={target}", cwd=experiment.parent)
     section = journal["chaosgate"]
     assert proc.returncode == 0, (section.get("reasons"), proc.stderr[-3000:])
     assert section["verdict"] == "pass" and journal["deviated"] is False
