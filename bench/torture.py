@@ -14,7 +14,10 @@ looks for what escaped:
   5 s after it ended;
 - **tracebacks**: ``Traceback`` in what the command printed;
 - **exit codes** other than the expected ones (130 after SIGINT, 143 after
-  SIGTERM, or the command's own code when it ended before the signal).
+  SIGTERM, or the command's own code when it ended before the signal). A
+  SIGTERM in the interpreter's own start-up (the ~20 ms before chaosgate's
+  first line, :mod:`chaosgate.cli._startup`) kills the process silently with
+  the signal, which the shell reports as 143; such runs are counted apart.
 
 ``--gameday-kills N`` adds N SIGKILLs of ``chaosgate gameday`` in the middle
 of a fault: within 5 s none of its processes may be alive, and no fault may
@@ -75,6 +78,9 @@ CASES: dict[str, tuple[str, ...]] = {
 }
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 EXPECTED = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
+#: A SIGTERM in the interpreter's own start-up, before chaosgate's first line runs, kills
+#: the process with the signal: the shell sees 143 and nothing was touched. Counted apart.
+STARTUP_KILL = -signal.SIGTERM
 HOLD_S = 4.0  # --duration of every tortured fault
 LATEST_SIGNAL_S = 5.0  # signals land in [0, this) s after the start: start-up to revert
 ORPHAN_GRACE_S = 5.0  # children must be gone this long after their owner ended
@@ -101,8 +107,15 @@ class Run:
     def bad_exit(self) -> bool:
         """An exit code that is neither the signal's nor a normal end's."""
         if self.signalled:
-            return self.exit_code not in (EXPECTED[self.sig], 0)
+            return self.exit_code not in (EXPECTED[self.sig], 0) and not self.killed_starting
         return self.exit_code != 0
+
+    @property
+    def killed_starting(self) -> bool:
+        """Killed by a SIGTERM before chaosgate could handle it (Python's start-up)."""
+        if self.signalled and self.sig == signal.SIGTERM and self.exit_code == STARTUP_KILL:
+            return not self.output.strip()
+        return False
 
 
 class Torture:
@@ -330,6 +343,8 @@ def summary(results: Sequence[Run]) -> str:
         f"{sum(bool(r.orphans) for r in results)} runs",
         f"faults opened after a SIGKILL: {sum(bool(r.late) for r in results)} runs",
         f"tracebacks: {sum(r.traceback for r in results)} runs",
+        f"killed by SIGTERM in Python's start-up, before chaosgate's first line (the shell "
+        f"sees 143, nothing touched): {sum(r.killed_starting for r in results)} runs",
         f"unexpected exit codes: {sum(r.bad_exit for r in results)} runs",
     ]
     for r in results:
