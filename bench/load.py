@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 
 from chaosgate.load.profiles import read_profile
 from chaosgate.load.runner import LoadSession, new_run_id, spec_for_target
-from chaosgate.sandbox.manager import SandboxManager, leftover_processes
+from chaosgate.sandbox.manager import temporary_sandbox
 from chaosgate.sandbox.topology import Topology, build_topology
 from chaosgate.targets import Target, parse_target, render_sandbox_target
 
@@ -68,19 +68,10 @@ def sandbox(base_port: int, state_dir: str | None, keep: bool) -> Iterator[Topol
     if keep:
         yield build_topology(Path(state_dir or ".chaosgate/sandbox").resolve(), base_port)
         return
-    state = Path(tempfile.mkdtemp(prefix="chaosgate-bench-load-"))
-    state.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
-    topo = build_topology(state, base_port)
-    manager = SandboxManager(topo, log=lambda m: print(f"  sandbox: {m}", file=sys.stderr))
     print(f"starting the sandbox on base port {base_port} ...", file=sys.stderr)
-    try:
-        manager.up(timeout=240)
-        yield topo
-    finally:
-        manager.down()
-        left = leftover_processes(topo)
-        if left:
-            print(f"warning: sandbox processes left: {left}", file=sys.stderr)
+    with temporary_sandbox(base_port, prefix="chaosgate-bench-load-", timeout=240,
+                           log=lambda m: print(f"  sandbox: {m}", file=sys.stderr)) as manager:
+        yield manager.topo
 
 
 class CpuWindow(threading.Thread):

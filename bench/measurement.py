@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -43,8 +42,7 @@ from chaosgate.faults.timeline import FaultTimeline  # noqa: E402
 from chaosgate.load.profiles import find_profile, read_profile  # noqa: E402
 from chaosgate.load.runner import LoadSession, spec_for_target  # noqa: E402
 from chaosgate.platforms import platform_for  # noqa: E402
-from chaosgate.sandbox.manager import SandboxManager  # noqa: E402
-from chaosgate.sandbox.topology import build_topology  # noqa: E402
+from chaosgate.sandbox.manager import temporary_sandbox  # noqa: E402
 from chaosgate.slo.catalog import load_catalog  # noqa: E402
 from chaosgate.slo.check import fetch_bins  # noqa: E402
 from chaosgate.slo.measure import measure, timeline_slos  # noqa: E402
@@ -144,19 +142,15 @@ def main() -> int:
     args = ap.parse_args()
     log = lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True)  # noqa: E731
 
-    state = Path(tempfile.mkdtemp(prefix="chaosgate-bench-"))
-    state.chmod(0o755)
-    topo = build_topology(state, args.base_port)
-    manager = SandboxManager(topo, log=log)
-    doc = render_sandbox_target(topo)
-    # Killing every catalog replica is the point here: relax the safety block.
-    doc["safety"].update({"max_pods_per_fault": 2, "max_percent_per_fault": 100,
-                          "min_ready_replicas": 0})
-    target = parse_target(doc, "bench target")
-    catalog = load_catalog(ROOT / "probes")
-    recovery = catalog.get("time-to-recover")
-    try:
-        manager.up(timeout=300)
+    with temporary_sandbox(args.base_port, prefix="chaosgate-bench-", log=log) as manager:
+        topo, state = manager.topo, manager.topo.state_dir
+        doc = render_sandbox_target(topo)
+        # Killing every catalog replica is the point here: relax the safety block.
+        doc["safety"].update({"max_pods_per_fault": 2, "max_percent_per_fault": 100,
+                              "min_ready_replicas": 0})
+        target = parse_target(doc, "bench target")
+        catalog = load_catalog(ROOT / "probes")
+        recovery = catalog.get("time-to-recover")
         duration = args.reps * 2 * (GAP + args.partition + 8) + 40
         spec = spec_for_target(target, read_profile(find_profile("open", ROOT)), duration,
                                rate=args.rate, out_root=state / "load")
@@ -175,8 +169,6 @@ def main() -> int:
                 for s in timeline_slos(recovery, catalog)}
         report(trials, records, bins, recovery, catalog, poller, args,
                target.prometheus.scrape_interval)
-    finally:
-        manager.down()
     return 0
 
 

@@ -41,7 +41,6 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ from chaosgate.clients.supervisor import SupervisorClient  # noqa: E402
 from chaosgate.clients.toxiproxy import ToxiproxyClient  # noqa: E402
 from chaosgate.faults import Ledger  # noqa: E402
 from chaosgate.platforms.hog import find_hogs  # noqa: E402
-from chaosgate.sandbox.manager import SandboxManager  # noqa: E402
+from chaosgate.sandbox.manager import SandboxManager, temporary_sandbox  # noqa: E402
 
 #: The fault commands tortured: name -> arguments after ``chaosgate fault``.
 CASES: dict[str, tuple[str, ...]] = {
@@ -380,31 +379,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     print(f"seed {seed}: {args.runs} fault runs, {args.gameday_kills} game-day SIGKILL(s)")
-    from chaosgate.sandbox.topology import build_topology
     from chaosgate.targets import dump_target, render_sandbox_target
 
-    with tempfile.TemporaryDirectory(prefix="chaosgate-torture-") as tmp:
-        work = Path(tmp)
-        work.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
-        manager = SandboxManager(build_topology(work / "sandbox", args.base_port))
-        try:
-            manager.up(timeout=300)
-            target = work / "target.yaml"
-            dump_target(render_sandbox_target(manager.topo), target)
-            torture = Torture(manager, target, work)
-            results = []
-            started = time.monotonic()
-            for n, (case, sig, delay) in enumerate(plan(args.runs, random.Random(seed)), 1):
-                result = torture.run(case, sig, delay)
-                results.append(result)
-                print(f"[{n}/{args.runs} {time.monotonic() - started:.0f} s] {case} "
-                      f"{sig.name} at {delay:.2f} s -> exit {result.exit_code}"
-                      + (" PROBLEM" if failures([result]) else ""), flush=True)
-            for _ in range(args.gameday_kills):
-                results.append(torture.gameday_kill(work / "reports"))
-                print(f"gameday SIGKILL -> orphans {results[-1].orphans or 'none'}", flush=True)
-        finally:
-            manager.down()
+    results: list[Run] = []
+    with temporary_sandbox(args.base_port, prefix="chaosgate-torture-",
+                           log=lambda m: print(f"  sandbox: {m}", file=sys.stderr)) as manager:
+        work = manager.topo.state_dir / "torture"
+        work.mkdir()
+        target = work / "target.yaml"
+        dump_target(render_sandbox_target(manager.topo), target)
+        torture = Torture(manager, target, work)
+        started = time.monotonic()
+        for n, (case, sig, delay) in enumerate(plan(args.runs, random.Random(seed)), 1):
+            result = torture.run(case, sig, delay)
+            results.append(result)
+            print(f"[{n}/{args.runs} {time.monotonic() - started:.0f} s] {case} "
+                  f"{sig.name} at {delay:.2f} s -> exit {result.exit_code}"
+                  + (" PROBLEM" if failures([result]) else ""), flush=True)
+        for _ in range(args.gameday_kills):
+            results.append(torture.gameday_kill(work / "reports"))
+            print(f"gameday SIGKILL -> orphans {results[-1].orphans or 'none'}", flush=True)
     print(summary(results))
     bad = failures(results)
     for line in bad:

@@ -10,17 +10,16 @@ process is left behind.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from chaosgate.sandbox.manager import SandboxManager, leftover_processes
-from chaosgate.sandbox.topology import Topology, build_topology
+from chaosgate.sandbox.manager import SandboxManager, temporary_sandbox
+from chaosgate.sandbox.topology import Topology
 
 TEST_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "28100"))
+KEEP_LOGS = Path(__file__).resolve().parents[2] / "reports" / "test-sandbox-logs"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,27 +34,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def sandbox_topology() -> Iterator[Topology]:
-    state = Path(tempfile.mkdtemp(prefix="chaosgate-sandbox-"))
-    state.chmod(0o755)
-    topo = build_topology(state, TEST_BASE_PORT)
-    yield topo
-    # Keep the component logs for a post-mortem (reports/ is git-ignored).
-    keep = Path(__file__).resolve().parents[2] / "reports" / "test-sandbox-logs"
-    shutil.rmtree(keep, ignore_errors=True)
-    if topo.log_dir.exists():
-        shutil.copytree(topo.log_dir, keep)
-    shutil.rmtree(state, ignore_errors=True)
+def sandbox() -> Iterator[SandboxManager]:
+    """A healthy sandbox; brought down, with no process left, at the end (its component
+    logs kept in reports/test-sandbox-logs for a post-mortem; reports/ is git-ignored)."""
+    with temporary_sandbox(TEST_BASE_PORT, log=print, keep_logs=KEEP_LOGS) as manager:
+        yield manager
 
 
 @pytest.fixture(scope="session")
-def sandbox(sandbox_topology: Topology) -> Iterator[SandboxManager]:
-    """A healthy sandbox; brought down, with no process left, at the end."""
-    manager = SandboxManager(sandbox_topology, log=print)
-    try:
-        manager.up(timeout=300)
-        yield manager
-    finally:
-        manager.down()
-        left = leftover_processes(sandbox_topology)
-        assert not left, f"sandbox processes left behind: {left}"
+def sandbox_topology(sandbox: SandboxManager) -> Topology:
+    """The session sandbox's topology (ports, URLs, state folder)."""
+    return sandbox.topo

@@ -20,8 +20,10 @@ import pwd
 import shutil
 import socket
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,7 @@ __all__ = [
     "SandboxManager",
     "find_binaries",
     "leftover_processes",
+    "temporary_sandbox",
 ]
 
 PG_BIN_DIR = "/usr/lib/postgresql/15/bin"
@@ -389,3 +392,30 @@ def leftover_processes(topo: Topology) -> list[int]:
         topo = build_topology(topo.state_dir.absolute(), topo.ports.base)
     owned, _ = find_own_processes(topo, SupervisorClient(topo.supervisor_url, timeout=5))
     return sorted(i.pid for i in owned)
+
+
+@contextmanager
+def temporary_sandbox(base_port: int, *, prefix: str = "chaosgate-sandbox-",
+                      log: Callable[[str], None] = print, timeout: float = 300,
+                      keep_logs: Path | None = None) -> Iterator[SandboxManager]:
+    """A sandbox of its own, healthy, in a fresh temporary state folder (for tests and
+    benchmarks); at the end brought down, its component logs copied to ``keep_logs``,
+    the folder removed. SandboxError names any of its processes still alive after
+    ``down`` (the folder is kept then, for a post-mortem)."""
+    state = Path(tempfile.mkdtemp(prefix=prefix))
+    state.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
+    manager = SandboxManager(build_topology(state, base_port), log=log)
+    try:
+        manager.up(timeout=timeout)
+        yield manager
+    finally:
+        manager.down()
+        left = leftover_processes(manager.topo)
+        if keep_logs is not None:
+            shutil.rmtree(keep_logs, ignore_errors=True)
+            if manager.topo.log_dir.exists():
+                shutil.copytree(manager.topo.log_dir, keep_logs)
+        if left:
+            raise SandboxError(f"sandbox processes left behind: {left} (state folder kept: "
+                               f"{state})")
+        shutil.rmtree(state, ignore_errors=True)
