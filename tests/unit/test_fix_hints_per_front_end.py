@@ -10,7 +10,10 @@ is a parameter of the action or of the load control.
 from __future__ import annotations
 
 import inspect
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,9 @@ from chaosgate.platforms import platform_for
 from chaosgate.platforms.base import PodRef
 from chaosgate.pytest.fixtures import LoadFactory
 from chaosgate.sandbox.topology import build_topology
-from chaosgate.targets import Safety, parse_target, render_sandbox_target
+from chaosgate.targets import Safety, dump_target, parse_target, render_sandbox_target
+
+pytest_plugins = ["pytester"]
 
 TARGET = parse_target(render_sandbox_target(build_topology(Path("/tmp/sb"), 28790)))
 LATENCY = {"kind": FaultKind.LATENCY, "selector": "app=orders", "dependency": "postgres"}
@@ -201,3 +206,61 @@ def test_every_setting_is_worded_for_every_front_end() -> None:
         for front_end in FRONT_ENDS:
             assert option(setting, front_end).strip(), (setting, front_end)
 
+
+
+# -- the real front ends print it -------------------------------------------------------------
+
+
+def _target_file(folder: Path) -> Path:
+    """A sandbox target file on ports nothing listens on (nothing here may reach it)."""
+    return dump_target(render_sandbox_target(build_topology(folder / "sb", 28790)),
+                       folder / "target.yaml")
+
+
+def test_chaos_run_prints_the_actions_argument(tmp_path: Path) -> None:
+    """``chaos run`` of a bad action: refused before anything is reached (no sandbox)."""
+    target = _target_file(tmp_path)
+    experiment = {"title": "too slow", "description": "a latency above the limit",
+                  "method": [{"type": "action", "name": "slow", "provider": {
+                      "type": "python", "module": "chaosgate.ctk.actions", "func": "add_latency",
+                      "arguments": {"latency_ms": 60_001, "selector": "app=orders",
+                                    "dependency": "postgres"}}}]}
+    (tmp_path / "exp.json").write_text(json.dumps(experiment))
+    chaos = Path(sys.executable).with_name("chaos")
+    done = subprocess.run([str(chaos), "--no-version-check", "--log-file", "chaos.log", "run",
+                           "--var", f"chaosgate_target={target}", "exp.json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    output = done.stdout + done.stderr
+    assert ("Fix: pass the action's latency_ms argument at most 60000" in output), output
+    assert "--latency" not in output
+
+
+def test_pytest_game_days_and_fixtures_print_the_spec_and_fixture(
+        pytester: pytest.Pytester, tmp_path: Path) -> None:
+    target = _target_file(tmp_path)
+    slow = {"kind": "latency", "selector": "app=orders", "dependency": "postgres",
+            "latency_ms": 60_001}
+    pytester.makepyfile(test_bad=f'''
+        import pytest
+        from chaosgate.gameday import GameDayConfig
+
+        @pytest.mark.gameday
+        def test_game_day(gameday):
+            gameday(GameDayConfig(name="slow", fault={slow!r}))
+
+        def test_fault(chaos_fault):
+            chaos_fault({{"kind": "partition", "dependency": "postgres"}})
+
+        def test_load(chaos_load):
+            chaos_load(30, rate=5, users=0)
+    ''')
+    result = pytester.runpytest_subprocess("-p", "no:locust", "-p", "no:cacheprovider",
+                                           f"--chaos-target={target}",
+                                           f"--chaos-ledger={tmp_path / 'ledger.jsonl'}")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines_random([
+        "*Fix: pass the fault spec's latency_ms at most 60000*",
+        "*Fix: name one side with the fault spec's selector*",
+        "*Fix: pass chaos_load(users=N) between 1 and*",
+    ])
+    result.stdout.no_fnmatch_line("*Fix: pass --*")
