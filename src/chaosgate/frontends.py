@@ -58,7 +58,7 @@ _FAULT_OPTIONS: Mapping[str, Mapping[FrontEnd, str]] = {
         ("memory_mb", "--memory-mb"), ("cpu_workers", "--workers"),
         ("mode", "--mode"), ("direction", "--direction"), ("method", "--method"),
         ("selector", "--selector"), ("peer_selector", "--peer-selector"),
-        ("dependency", "--dependency"), ("links", "--link (repeatable)"))
+        ("dependency", "--dependency"), ("links", "--link"))
 }
 
 #: load parameter -> front end -> how it is set: ``chaosgate load run``, the

@@ -60,9 +60,10 @@ def build_scope(target: Target, selector: str | None, namespace: str | None,
                          f"{how('selector')} (e.g. app=orders), or name the links with "
                          f"{how('links')}")
     if bool(peer_selector) == bool(dependency):
-        raise UsageError(f"network fault: {'both' if peer_selector else 'neither'} of "
-                         f"peer_selector and dependency given. Fix: name the other side with "
-                         f"exactly one of {how('peer_selector')} (e.g. app=catalog) or "
+        problem = ("both peer_selector and dependency are given" if peer_selector
+                   else "the other side is not named")
+        raise UsageError(f"network fault: {problem}. Fix: name the other side with exactly "
+                         f"one of {how('peer_selector')} (e.g. app=catalog) or "
                          f"{how('dependency')} (e.g. postgres)")
     if dependency:
         target.dependency(dependency)  # TargetError naming the known ones
