@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +27,9 @@ from chaosgate.ctk.controls.load import observation_end
 from chaosgate.exceptions import UsageError
 from chaosgate.faults import signals
 from chaosgate.paths import default_folder
-from chaosgate.sandbox.topology import build_topology
-from chaosgate.targets import dump_target, render_sandbox_target
 
 SECRET = "tok-3f9a-never-in-a-file"
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def run(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A fresh run state and a configuration naming a target nobody serves."""
-    state.reset()
-    target = dump_target(render_sandbox_target(build_topology(tmp_path / "sb", 28790)),
-                         tmp_path / "target.yaml")
-    yield {"chaosgate_target": str(target), "chaosgate_ledger": str(tmp_path / "ledger.jsonl"),
-           "chaosgate_catalog": str(ROOT / "probes"), "chaosgate_reports": str(tmp_path / "r")}
-    state.reset()
+# the ``run`` fixture (a fresh run state, a target nobody serves) is in conftest.py
 
 
 def test_settings_come_from_configuration_then_environment_then_defaults() -> None:

@@ -103,8 +103,12 @@ def test_the_cli_user_is_told_the_option_a_spec_author_the_field() -> None:
     with pytest.raises(UsageError, match=r"fault\.memory_mb: -1 is not a positive number of "
                                          r"MiB\. Fix: pass --memory-mb between 1 and 8192"):
         check_spec(bad, "chaosgate fault stress")
-    with pytest.raises(UsageError, match="Fix: pass memory_mb between 1 and 8192"):
-        check_spec(bad, "game day 'x'")
+    with pytest.raises(UsageError, match="Fix: pass the fault spec's memory_mb between 1 and "
+                                         "8192"):
+        check_spec(bad, "game day 'x'", front_end="pytest")
+    with pytest.raises(UsageError, match="Fix: pass the action's memory_mb argument between 1 "
+                                         "and 8192"):
+        check_spec(bad, "chaosgate action (stress)", front_end="chaos run")
     with pytest.raises(UsageError, match="below the latency"):
         check_spec(spec(FaultKind.LATENCY, latency_ms=100, jitter_ms=500),
                    "chaosgate fault latency")

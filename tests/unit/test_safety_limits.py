@@ -158,8 +158,9 @@ def test_check_spec_refuses_a_value_above_the_targets_lowered_limit(tmp_path: Pa
         f"raise safety.max_latency_ms in {SOURCE} (at most 600000) if the system can take it")
     with pytest.raises(UsageError, match=rf"fault\.duration: 61 is above the limit of 60 s "
                                          rf"\({SOURCE} safety\.max_fault_duration = 1m\)\. "
-                                         r"Fix: pass duration at most 60"):
-        check_spec({**LATENCY, "latency_ms": 100, "duration": 61}, "game day 'x'", limits)
+                                         r"Fix: pass the fault spec's duration at most 60"):
+        check_spec({**LATENCY, "latency_ms": 100, "duration": 61}, "game day 'x'", limits,
+                   front_end="pytest")
     # still caught: what the field's own check refuses, with the target's limit in the fix
     with pytest.raises(UsageError, match="between 1 and 5000"):
         check_spec({**LATENCY, "latency_ms": -1}, "s", limits)

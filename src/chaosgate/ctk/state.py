@@ -109,7 +109,8 @@ class RunState:
             self.fault_session = FaultSession(target, platform,
                                               ledger_for(target, settings.ledger, "chaos run"),
                                               seed=settings.seed, log=log.info,
-                                              owner="chaosgate ledger control")
+                                              owner="chaosgate ledger control",
+                                              front_end="chaos run")
         return self.fault_session
 
     def watch_signals(self) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from ..exceptions import Inconclusive
+from ..frontends import FrontEnd
 from ..platforms.base import Change, FaultKind, Moment, Platform, PodRef, ProbeResult
 from ..targets import Selector, Target
 from .ledger import Ledger
@@ -72,13 +73,15 @@ class Actuator(Protocol):
 
 @dataclass
 class FaultContext:
-    """What every fault needs: the target, its platform, the ledger, a seed, a logger."""
+    """What every fault needs: the target, its platform, the ledger, a seed, a logger, and
+    the front end whose user wrote the fault (its errors name fields as that one spells them)."""
 
     target: Target
     platform: Platform
     ledger: Ledger
     seed: int | None = None
     log: Callable[[str], None] = field(default=lambda _m: None)
+    front_end: FrontEnd = "chaosgate"
 
 
 def poll(probe: Callable[[], ProbeResult], timeout: float,
@@ -212,6 +215,8 @@ class PodFault(Fault):
         pods = self.ctx.platform.list_pods(self.selector, self.namespace)
         if not pods:
             raise Inconclusive(f"no pod matches {self.selector} in namespace {self.namespace}")
-        chosen = pick(pods, how_many(len(pods), self.qty, self.percent), self.ctx.seed)
-        check_blast_radius(safety, chosen, pods)
+        front_end = self.ctx.front_end
+        count = how_many(len(pods), self.qty, self.percent, front_end=front_end)
+        chosen = pick(pods, count, self.ctx.seed, front_end=front_end)
+        check_blast_radius(safety, chosen, pods, front_end=front_end)
         return chosen, pods

@@ -10,11 +10,14 @@ answers late).
 
 Safety: the namespaces on both sides must be allowed. Pod-count limits do
 not apply: a network fault acts on a service's traffic, not on pods.
+A scope naming no side, or too many, is refused naming the options as the
+front end that prints it spells them (``front_end``, :mod:`chaosgate.frontends`).
 """
 
 from __future__ import annotations
 
 from ..exceptions import UsageError
+from ..frontends import FrontEnd, option
 from ..platforms.base import Change, Direction, FaultKind, LatencySpec, NetworkScope, PartitionSpec
 from ..targets import Selector, Target
 from .base import Actuator, Fault, FaultContext
@@ -40,18 +43,28 @@ def scope_for_links(target: Target, links: tuple[str, ...]) -> NetworkScope:
 
 def build_scope(target: Target, selector: str | None, namespace: str | None,
                 peer_selector: str | None, dependency: str | None,
-                links: tuple[str, ...]) -> NetworkScope:
-    """Validate the CLI/API choice of sides into a :class:`NetworkScope`."""
+                links: tuple[str, ...], *, front_end: FrontEnd = "chaosgate") -> NetworkScope:
+    """Validate the choice of sides into a :class:`NetworkScope`; a UsageError naming the
+    options as ``front_end`` spells them."""
+    def how(name: str) -> str:
+        return option(f"fault.{name}", front_end)
+
     if links:
         if selector or peer_selector or dependency:
-            raise UsageError("--link names both sides already; "
-                             "drop --selector/--peer-selector/--dependency")
+            raise UsageError(f"network fault: {how('links')} names both sides already. Fix: "
+                             f"drop {how('selector')}, {how('peer_selector')} and "
+                             f"{how('dependency')}")
         return scope_for_links(target, links)
     if not selector:
-        raise UsageError("name one side with --selector (e.g. app=orders), or use --link")
+        raise UsageError(f"network fault: no side is named. Fix: name one side with "
+                         f"{how('selector')} (e.g. app=orders), or name the links with "
+                         f"{how('links')}")
     if bool(peer_selector) == bool(dependency):
-        raise UsageError("name the other side with exactly one of --peer-selector "
-                         "(e.g. app=catalog) or --dependency (e.g. postgres)")
+        problem = ("both peer_selector and dependency are given" if peer_selector
+                   else "the other side is not named")
+        raise UsageError(f"network fault: {problem}. Fix: name the other side with exactly "
+                         f"one of {how('peer_selector')} (e.g. app=catalog) or "
+                         f"{how('dependency')} (e.g. postgres)")
     if dependency:
         target.dependency(dependency)  # TargetError naming the known ones
     return NetworkScope(

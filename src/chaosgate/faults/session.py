@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 from ..clients.children import parent_gone
 from ..exceptions import FaultNotEffective, FaultRevertedElsewhere
+from ..frontends import FrontEnd
 from ..platforms import database_for
 from ..platforms.base import Change, FaultKind, Platform, ProbeResult
 from ..targets import Target
@@ -174,8 +175,9 @@ class FaultSession:
 
     def __init__(self, target: Target, platform: Platform, ledger: Ledger, *,
                  seed: int | None = None, log: Log = lambda _m: None,
-                 owner: str = "chaosgate") -> None:
-        self.context = FaultContext(target, platform, ledger, seed, log=log)
+                 owner: str = "chaosgate", front_end: FrontEnd = "chaosgate") -> None:
+        self.context = FaultContext(target, platform, ledger, seed, log=log,
+                                    front_end=front_end)
         self.owner = owner  # who reverts, as the ledger notes it ("chaos_fault teardown", ...)
         self.faults: list[AppliedFault] = []  # every fault applied, oldest first
         self.fault_ids: list[str] = []  # every fault opened, applied or not

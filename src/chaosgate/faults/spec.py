@@ -14,7 +14,11 @@ not bools, and within the target's limits (its ``safety`` block,
 :class:`~chaosgate.targets.SafetyLimits`: ``max_fault_duration``,
 ``max_latency_ms``, ``max_memory_mb``, ``max_cpu_workers``; the defaults
 when the target sets none). A value above a limit is refused naming the
-option, the limit and where it comes from.
+option, the limit and where it comes from. The fix names the field as the
+front end that will print it spells it (``front_end``, see
+:mod:`chaosgate.frontends`): ``--latency MS`` for ``chaosgate fault``, the
+action's ``latency_ms`` argument under ``chaos run``, the fault spec's
+``latency_ms`` in pytest.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
 from ..exceptions import UsageError
+from ..frontends import FrontEnd, option
 from ..platforms.base import DIRECTIONS, STRESS_MODES, FaultKind
 from ..targets import DEFAULT_LIMITS, LIMIT_UNITS, SafetyLimits
 from .base import Fault, FaultContext
@@ -41,12 +46,6 @@ MAX_LATENCY_MS = DEFAULT_LIMITS.max_latency_ms
 MAX_MEMORY_MB = DEFAULT_LIMITS.max_memory_mb
 MAX_CPU_WORKERS = DEFAULT_LIMITS.max_cpu_workers
 
-#: How the CLI user passes each field (``chaosgate fault <kind> --option``).
-_OPTIONS = {"duration": "--duration", "qty": "--qty", "percent": "--percent",
-            "latency_ms": "--latency", "jitter_ms": "--jitter", "memory_mb": "--memory-mb",
-            "cpu_workers": "--workers", "mode": "--mode", "direction": "--direction",
-            "method": "--method"}
-
 # kind -> (required fields, optional fields); "duration" is allowed everywhere.
 FAULT_FIELDS: dict[FaultKind, tuple[frozenset[str], frozenset[str]]] = {
     FaultKind.KILL_PODS: (frozenset({"selector"}), frozenset({"namespace", "qty", "percent"})),
@@ -62,10 +61,12 @@ FAULT_FIELDS: dict[FaultKind, tuple[frozenset[str], frozenset[str]]] = {
 
 
 def check_spec(spec: Mapping[str, Any], source: str,
-               limits: SafetyLimits = DEFAULT_LIMITS) -> FaultKind:
+               limits: SafetyLimits = DEFAULT_LIMITS, *,
+               front_end: FrontEnd = "chaosgate") -> FaultKind:
     """The spec's kind, after checking its fields; UsageError naming the field and the fix.
 
     ``limits`` are the target's (``target.safety.limits``); the defaults without a target.
+    The fix names the field as ``front_end`` spells it (:func:`chaosgate.frontends.option`).
     """
     try:
         kind = FaultKind(str(spec.get("kind")))
@@ -87,7 +88,7 @@ def check_spec(spec: Mapping[str, Any], source: str,
             problem = check(spec[name], spec, limits) or _above_limit(name, spec[name], limits)
             if problem is not None:
                 what, fix = problem
-                how = _OPTIONS[name] if source.startswith("chaosgate fault") else name
+                how = option(f"fault.{name}", front_end)
                 raise UsageError(f"{source}: fault.{name}: {spec[name]!r} {what}. "
                                  f"Fix: {fix.format(how=how)}")
     return kind
@@ -198,15 +199,16 @@ _CHECKS: dict[str, _Check] = {
 
 
 def build_fault(ctx: FaultContext, spec: Mapping[str, Any], source: str = "fault") -> Fault:
-    """The :class:`Fault` that ``spec`` describes, bound to ``ctx`` (nothing applied yet)."""
-    kind = check_spec(spec, source, ctx.target.safety.limits)
+    """The :class:`Fault` that ``spec`` describes, bound to ``ctx`` (nothing applied yet);
+    its errors name the fields as ``ctx.front_end`` spells them."""
+    kind = check_spec(spec, source, ctx.target.safety.limits, front_end=ctx.front_end)
     s = dict(spec)
     if kind is FaultKind.KILL_PODS:
         return PodKill(ctx, s["selector"], s.get("namespace"), s.get("qty"), s.get("percent"))
     if kind in (FaultKind.PARTITION, FaultKind.LATENCY):
         scope = build_scope(ctx.target, s.get("selector"), s.get("namespace"),
                             s.get("peer_selector"), s.get("dependency"),
-                            tuple(s.get("links", ())))
+                            tuple(s.get("links", ())), front_end=ctx.front_end)
         if kind is FaultKind.PARTITION:
             return NetworkPartition(ctx, scope, s.get("direction", "both"))
         return Latency(ctx, scope, int(s["latency_ms"]), int(s.get("jitter_ms", 0)),

@@ -242,7 +242,8 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     profile = read_profile(find_profile(config.profile, Path.cwd(), target.source))
     faults = FaultSession(target, platform_for(target),
                           ledger_for(target, config.ledger, "pytest"),
-                          seed=config.seed, log=log, owner=f"game day {config.name!r}")
+                          seed=config.seed, log=log, owner=f"game day {config.name!r}",
+                          front_end="pytest")
     fault = None
     if config.fault is not None:
         fault = faults.build(config.fault, source=f"game day {config.name!r}")
@@ -250,7 +251,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     # the longest run: both steady-state phases extended to their bound
     budget = (config.warmup + config.hold_s + config.heal_timeout + config.observe
               + 2 * max(config.max_extension, 0.0) + 30)
-    spec = spec_for_target(target, profile, budget, rate=config.rate,
+    spec = spec_for_target(target, profile, budget, rate=config.rate, front_end="pytest",
                            out_root=out_dir_of(config, target) / _slug(config.name))
     load = LoadSession(spec, show_progress=show_progress)
     faults.check_owner()  # no game day starts once chaosgate gameday is gone

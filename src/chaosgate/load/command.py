@@ -12,7 +12,9 @@ command:
 - is checked first: :class:`LoadSpec` refuses a parameter out of bounds
   (:func:`check_load_parameters`: finite, positive, duration, rate and users
   within the target's ``safety`` limits, by default 24 h, 10 000 requests/s
-  and 10 000 users) with a UsageError, exit 2, before Locust starts;
+  and 10 000 users) with a UsageError, exit 2, before Locust starts; the fix
+  names the parameter as the front end that prints it spells it
+  (:attr:`LoadSpec.front_end`, :func:`chaosgate.frontends.option`);
 - is bounded: ``--headless --run-time`` (whole seconds, rounded up), and a
   master gives up on workers that do not connect (``--expect-workers-max-wait``);
 - writes Locust's final statistics with ``--json-file`` (Locust appends
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exceptions import UsageError
+from ..frontends import FrontEnd, option
 from ..targets import DEFAULT_LIMITS, LIMIT_UNITS, SafetyLimits
 from .profiles import Profile
 
@@ -70,7 +73,7 @@ def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _above(name: str, value: float, key: str, limits: SafetyLimits, option: str) -> None:
+def _above(name: str, value: float, key: str, limits: SafetyLimits, how: str) -> None:
     """LoadParameterError when ``value`` is above the target's limit ``key``."""
     limit = getattr(limits, key)
     if value <= limit:
@@ -78,40 +81,46 @@ def _above(name: str, value: float, key: str, limits: SafetyLimits, option: str)
     shown = limits.display(key)
     shown += "" if LIMIT_UNITS[key] == "s" else f" {LIMIT_UNITS[key]}"
     raise _bad(name, value, f"within the limit of {shown} ({limits.origin(key)})",
-               f"pass {option} at most {shown}, or {limits.raise_fix(key)}")
+               f"pass {how} at most {shown}, or {limits.raise_fix(key)}")
 
 
 def check_load_parameters(*, duration: float, rate: float | None = None,
                           users: int | None = None, workers: int = 0,
                           request_timeout: float | None = None,
-                          limits: SafetyLimits = DEFAULT_LIMITS) -> None:
+                          limits: SafetyLimits = DEFAULT_LIMITS,
+                          front_end: FrontEnd = "chaosgate") -> None:
     """LoadParameterError (a UsageError, exit 2) naming the first parameter out of bounds,
     before Locust starts: every number finite (no nan, no inf) and positive; duration, rate
     and users within ``limits`` (the target's, else the defaults); workers and the request
-    timeout within the bounds above.
+    timeout within the bounds above. The fix names the parameter as ``front_end`` spells it.
     """
+    def how(name: str) -> str:
+        return option(f"load.{name}", front_end)
+
     if not (_finite(duration) and duration > 0):
         raise _bad("duration", duration, "a load duration",
-                   f"pass --duration above 0 and at most {limits.max_load_duration / 3600:g}h")
-    _above("duration", duration, "max_load_duration", limits, "--duration")
+                   f"pass {how('duration')} above 0 and at most "
+                   f"{limits.max_load_duration / 3600:g}h")
+    _above("duration", duration, "max_load_duration", limits, how("duration"))
     if rate is not None:
         if not (_finite(rate) and rate > 0):
             raise _bad("rate", rate, "an arrival rate",
-                       f"pass --rate above 0 and at most {limits.max_load_rate:g} requests "
-                       "per second")
-        _above("rate", rate, "max_load_rate", limits, "--rate")
+                       f"pass {how('rate')} above 0 and at most {limits.max_load_rate:g} "
+                       "requests per second")
+        _above("rate", rate, "max_load_rate", limits, how("rate"))
     if users is not None:
         if not (_whole(users) and users >= 1):
             raise _bad("users", users, "a number of users",
-                       f"pass --users between 1 and {limits.max_load_users}")
-        _above("users", users, "max_load_users", limits, "--users")
+                       f"pass {how('users')} between 1 and {limits.max_load_users}")
+        _above("users", users, "max_load_users", limits, how("users"))
     if not (_whole(workers) and 0 <= workers <= MAX_WORKERS):
         raise _bad("workers", workers, "a number of workers",
-                   f"pass --workers between 0 and {MAX_WORKERS}")
+                   f"pass {how('workers')} between 0 and {MAX_WORKERS}")
     if request_timeout is not None and not (
             _finite(request_timeout) and 0 < request_timeout <= MAX_REQUEST_TIMEOUT_S):
         raise _bad("request_timeout", request_timeout, "a request timeout in seconds",
-                   f"pass --request-timeout above 0 and at most {MAX_REQUEST_TIMEOUT_S:g}")
+                   f"pass {how('request_timeout')} above 0 and at most "
+                   f"{MAX_REQUEST_TIMEOUT_S:g}")
 
 
 @dataclass(frozen=True)
@@ -136,11 +145,12 @@ class LoadSpec:
     python: str = field(default=sys.executable)
     cwd: Path = field(default_factory=Path.cwd)
     limits: SafetyLimits = DEFAULT_LIMITS  # the target's (safety block); checked below
+    front_end: FrontEnd = "chaosgate"  # whose words a parameter's fix uses
 
     def __post_init__(self) -> None:
         check_load_parameters(duration=self.duration, rate=self.rate, users=self.users,
                               workers=self.workers, request_timeout=self.request_timeout,
-                              limits=self.limits)
+                              limits=self.limits, front_end=self.front_end)
 
     @property
     def run_time_s(self) -> int:

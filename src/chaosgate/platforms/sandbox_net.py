@@ -186,7 +186,7 @@ def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
                  listen: Mapping[str, str]) -> Change:
     """The change that adds ``spec.latency_ms`` ± ``spec.jitter_ms`` to ``spec.scope``'s links."""
     if spec.latency_ms <= 0 or spec.jitter_ms < 0:
-        raise UsageError("--latency must be > 0 ms and --jitter >= 0 ms")
+        raise UsageError("latency must be > 0 ms and jitter >= 0 ms")  # any front end
     entries: list[LinkEntry] = []
     for link, selected_is_source in resolve_links(target, spec.scope):
         entry = _link_entry(target, link, listen)

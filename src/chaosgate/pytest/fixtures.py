@@ -101,6 +101,7 @@ class LoadFactory:
         chosen = rate or self.rate
         if chosen is not None:
             options["rate"] = chosen
+        options.setdefault("front_end", "pytest")
         spec = spec_for_target(self.target, prof, duration, out_root=self.out_dir / "load",
                                **options)
         session = LoadSession(spec, show_progress=False)

@@ -176,7 +176,8 @@ def chaos_fault(request: pytest.FixtureRequest, chaos_target: Target,
     state = _session(request.config)
     session = FaultSession(chaos_target, chaos_platform,
                            ledger_for(chaos_target, state.settings.ledger, "pytest"),
-                           log=state.progress(), owner="chaos_fault teardown")
+                           log=state.progress(), owner="chaos_fault teardown",
+                           front_end="pytest")
     factory = FaultFactory(session, dry_run=state.settings.dry_run,
                            on_plan=lambda plan: state.plans.append((request.node.name, plan)))
     with session.guard():

@@ -136,7 +136,8 @@ class GameDayRunner:
                     f"{config.rate:g}/s")
         else:
             ledger = ledger_for(self.target, config.ledger, "pytest")
-            ctx = FaultContext(self.target, self.platform, ledger, config.seed)
+            ctx = FaultContext(self.target, self.platform, ledger, config.seed,
+                               front_end="pytest")
             plan = build_fault(ctx, config.fault, source=f"game day {config.name!r}").plan()
             plan = plan.removeprefix("[dry-run] ")
         self.session.plans.append((config.name, plan))

@@ -89,7 +89,7 @@ def _start(configuration: Configuration, rate: float, profile: str, warmup: floa
     settings = run.settings(configuration)
     target = run.target(configuration)
     prof = read_profile(find_profile(profile, Path.cwd(), target.source))
-    options: dict[str, Any] = {"rate": rate}
+    options: dict[str, Any] = {"rate": rate, "front_end": "chaos run"}
     if request_timeout is not None:
         options["request_timeout"] = request_timeout
     spec = spec_for_target(target, prof, duration, out_root=settings.reports / "locust",
