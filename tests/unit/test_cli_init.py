@@ -56,3 +56,12 @@ def test_init_refuses_to_overwrite_and_names_the_files(tmp_path: Path) -> None:
     assert code == 0, out
     assert "kind: SLOCatalog" in (tmp_path / "probes" / "slos.yaml").read_text()
 
+
+
+def test_init_where_it_cannot_write_exits_2_and_keeps_no_new_file(tmp_path: Path) -> None:
+    (tmp_path / "scenarios").write_text("a file where the scenarios folder must go\n")
+    code, out = _init(tmp_path)
+    assert code == EXIT_USAGE
+    assert "scenarios/test_kill_a_pod.py: cannot be written" in out and "Fix:" in out
+    assert "Traceback" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenarios"], "nothing new kept"

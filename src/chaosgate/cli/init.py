@@ -12,6 +12,7 @@ the default folders are found in (:mod:`chaosgate.paths`): everything beside
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -61,10 +62,24 @@ def init(folder: str, force: bool) -> None:
                          "Fix: run chaosgate init in an empty folder, or pass --force to "
                          "overwrite them")
     templates = DATA / "init"
+    created: list[Path] = []  # files and folders this run made, undone if it cannot finish
     for name, template in SCAFFOLD.items():
         destination = root / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_text((templates / template).read_text(encoding="utf-8"),
-                               encoding="utf-8")
+        try:
+            missing = [d for d in (destination.parent, *destination.parent.parents)
+                       if not d.exists()]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            created += reversed(missing)
+            destination.write_text((templates / template).read_text(encoding="utf-8"),
+                                   encoding="utf-8")
+        except OSError as exc:
+            for made in reversed(created):
+                with contextlib.suppress(OSError):  # undo what can be undone
+                    made.rmdir() if made.is_dir() else made.unlink()
+            raise UsageError(f"{destination}: cannot be written ({exc.strerror or exc}); "
+                             "no new file was kept. Fix: choose a folder you can write "
+                             "to") from None
+        if name not in existing:
+            created.append(destination)
         console.print(f"wrote {destination}")
     console.print(_NEXT)
