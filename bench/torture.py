@@ -82,7 +82,7 @@ EXPECTED = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIG
 STARTUP_KILL = -signal.SIGTERM
 HOLD_S = 4.0  # --duration of every tortured fault
 LATEST_SIGNAL_S = 5.0  # signals land in [0, this) s after the start: start-up to revert
-ORPHAN_GRACE_S = 5.0  # children must be gone this long after their owner ended
+ORPHAN_GRACE_S = 5.0  # the acceptance figure: children gone this long after their owner
 TRACEBACK = "Traceback (most recent call last)"
 
 
@@ -121,12 +121,16 @@ class Torture:
     """Runs and inspects tortured commands against one sandbox."""
 
     def __init__(self, sandbox: SandboxManager, target: Path, work: Path,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print,
+                 orphan_grace: float = ORPHAN_GRACE_S) -> None:
         self.sandbox = sandbox
         self.target = target
         self.work = work
         self.ledger = work / "ledger.jsonl"
         self.log = log
+        # how long a child may outlive its owner before it counts as an orphan (the bench
+        # holds the 5 s figure; the suite checks the property with a margin, no timing)
+        self.orphan_grace = orphan_grace
 
     # -- what is left ----------------------------------------------------------------------
 
@@ -178,7 +182,7 @@ class Torture:
         result.exit_code = proc.returncode
         result.output = "".join(output)
         result.traceback = TRACEBACK in result.output
-        result.orphans = _survivors(family, ORPHAN_GRACE_S)
+        result.orphans = _survivors(family, self.orphan_grace)
         _end(family)
         result.left_before = self.leftovers()
         cleaned = self.cleanup()
@@ -215,7 +219,7 @@ class Torture:
                 proc.kill()
                 proc.wait()
                 # before the output is drained: a surviving child holds the pipe open
-                result.orphans = _survivors(family, ORPHAN_GRACE_S)
+                result.orphans = _survivors(family, self.orphan_grace)
             finally:
                 if proc.poll() is None:
                     proc.kill()
@@ -325,7 +329,7 @@ def plan(runs: int, rng: random.Random, earliest: float = 0.0
     return out
 
 
-def summary(results: Sequence[Run]) -> str:
+def summary(results: Sequence[Run], orphan_grace: float = ORPHAN_GRACE_S) -> str:
     """The figures: runs, signals landed, exit codes, leftovers, orphans, tracebacks."""
     lines = [f"runs: {len(results)} ({sum(r.signalled for r in results)} signalled "
              "before they ended)"]
@@ -338,7 +342,7 @@ def summary(results: Sequence[Run]) -> str:
         f"leftovers right after SIGINT/SIGTERM: {len(before)} runs",
         f"leftovers right after SIGKILL (cleanup's job): {len(killed)} runs",
         f"leftovers after chaosgate cleanup: {sum(bool(r.left_after) for r in results)} runs",
-        f"orphans (alive {ORPHAN_GRACE_S:g} s after their owner ended): "
+        f"orphans (alive {orphan_grace:g} s after their owner ended): "
         f"{sum(bool(r.orphans) for r in results)} runs",
         f"faults opened after a SIGKILL: {sum(bool(r.late) for r in results)} runs",
         f"tracebacks: {sum(r.traceback for r in results)} runs",
