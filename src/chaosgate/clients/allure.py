@@ -32,6 +32,7 @@ from typing import Any
 
 from ..exceptions import ChaosgateError, Inconclusive, UsageError
 from ..report.allure_results import DEFAULT_CATEGORIES
+from .children import release, spawn
 
 __all__ = ["ALLURE_ENV", "build_allure_html", "find_allure_cli", "result_files"]
 
@@ -132,19 +133,26 @@ def build_allure_html(results_dir: Path | str, output_dir: Path | str, *,
         if single_file:
             cmd.append("--single-file")
         env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-        try:
-            proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
-                                  timeout=timeout_s, check=False)
+        try:  # a child like any other: it dies with this process, even on a SIGKILL
+            proc = spawn(cmd, role="Allure report generator", cwd=work, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except FileNotFoundError as exc:
             raise UsageError(f"cannot run {cli}: {exc.strerror} (is Node.js installed?). "
                              f"Fix: run scripts/bootstrap") from exc
+        try:
+            out, err = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
             raise ChaosgateError(f"allure did not finish within {timeout_s:g} s") from exc
+        finally:
+            release(proc.pid)
         index = fresh / "index.html"
         if proc.returncode != 0 or not index.is_file():
+            text = err.decode(errors="replace") + "\n" + out.decode(errors="replace")
             raise ChaosgateError(
                 f"allure failed (exit {proc.returncode}); the previous report is kept.\n"
-                + _tail(proc.stderr + "\n" + proc.stdout))
+                + _tail(text))
         _swap(fresh, output, work / "previous")
     finally:
         shutil.rmtree(work, ignore_errors=True)
