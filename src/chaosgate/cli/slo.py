@@ -1,4 +1,4 @@
-"""``chaosgate slo check``: every SLO of the catalogue, judged through Prometheus now.
+"""``chaosgate slo check`` and ``slo rules``: the catalogue judged now, and as Prometheus rules.
 
 Prints each SLO with its observed value, objective, verdict, the numbers
 behind it and the PromQL used (``--json`` for machines). Exit codes
@@ -12,6 +12,7 @@ fault's timeline (game days, experiments) and are only listed here.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -115,3 +116,66 @@ def check(target_file: str, window: float | None, catalog: str | None, names: tu
                 console.print(f"[dim]{s.name} ({objective_text(s)}) is judged on a fault's "
                           "timeline, not here[/]")
     click.get_current_context().exit(code)
+
+
+def _service_name(source: Path) -> str:
+    """The default ``sloth_service``: the catalogue file's name, or the folder's one file's."""
+    if source.is_dir():
+        files = sorted(source.glob("*.yaml")) + sorted(source.glob("*.yml"))
+        if len(files) == 1:
+            return files[0].stem
+        return source.resolve().name
+    return source.stem
+
+
+@slo.command("rules")
+@click.option("--catalog", default=None,
+              help="SLO catalogue: a folder of *.yaml files or one file (default: probes/ "
+                   "of this folder or the one above, else the shipped one).")
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
+              help="Write the rule file here (default: print it).")
+@click.option("--service", default=None,
+              help="The sloth_service label (default: the catalogue file's name, e.g. shop "
+                   "for probes/shop.yaml; the folder's name when it holds several).")
+@duration_option("--period", help="The SLO period the budget is spent over (default: 30d).")
+@click.option("--time-scale", "time_scale", default="1", show_default=True,
+              help="Multiply every window and the period by this (e.g. 1/60: the page alert "
+                   "looks at 5s and 1m), so that game days of minutes meet alerts of hours.")
+def rules(catalog: str | None, out: str | None, service: str | None, period: float | None,
+          time_scale: str) -> None:
+    """Write Prometheus recording and alerting rules for the catalogue (Sloth-compatible).
+
+    Exit codes: 0 written, 2 bad input (catalogue or option).
+    """
+    from .. import __name__ as package
+    from ..exceptions import UsageError
+    from ..paths import default_folder
+    from ..report._files import atomic_write
+    from ..slo.catalog import load_catalog
+    from ..slo.rules import DEFAULT_PERIOD_S, RuleOptions, build_rules, dump_rules, parse_time_scale
+
+    try:
+        scale = parse_time_scale(time_scale)
+    except ValueError as exc:
+        raise UsageError(f"--time-scale: {exc}. Fix: give e.g. 1/60 or 0.5") from None
+    source = Path(catalog) if catalog else default_folder("probes", None)
+    loaded = load_catalog(source)
+    name = service or _service_name(source)
+    options = RuleOptions(service=name, period_s=period or DEFAULT_PERIOD_S, time_scale=scale)
+    try:
+        doc = build_rules(loaded, options)
+    except ValueError as exc:
+        raise UsageError(f"--time-scale {time_scale}: {exc}. Fix: give a larger factor, "
+                         "e.g. 1/60") from None
+    if not doc["groups"]:
+        raise UsageError(f"{source}: no ratio SLO to write rules for. Fix: add an "
+                         "availability, error_ratio, latency or ratio SLO")
+    text = dump_rules(doc, f"Prometheus rules for the SLO catalogue {source}, written by "
+                           f"{package} slo rules (time scale {time_scale}).\n"
+                           "Check them with: promtool check rules FILE")
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write(Path(out), text)
+        click.echo(f"wrote {out}: {sum(len(g['rules']) for g in doc['groups'])} rules in "
+                   f"{len(doc['groups'])} groups", err=True)

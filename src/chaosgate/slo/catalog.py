@@ -39,6 +39,7 @@ from .model import (
     WINDOW_FIX,
     Catalog,
     CatalogError,
+    ThresholdAlert,
     prom_duration,
     render,
     window_problem,
@@ -66,14 +67,16 @@ API_VERSION = "chaosgate/v1"
 KIND = "SLOCatalog"
 
 _COMMON = ("name", "type", "description", "window", "alert")
+_RATIO = (*_COMMON, "objective", "query", "series", "threshold_alert")
 _KEYS: dict[str, tuple[str, ...]] = {
-    "availability": (*_COMMON, "objective", "query", "series", "route"),
-    "error_ratio": (*_COMMON, "objective", "query", "series", "route"),
-    "ratio": (*_COMMON, "objective", "query", "series"),
-    "latency": (*_COMMON, "objective", "query", "series", "route", "threshold", "percentile"),
+    "availability": (*_RATIO, "route"),
+    "error_ratio": (*_RATIO, "route"),
+    "ratio": _RATIO,
+    "latency": (*_RATIO, "route", "threshold", "percentile"),
     "recovery": ("name", "type", "description", "objective", "hold_down", "of"),
 }
 _NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9_.]*[a-z0-9])?$")
+_ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VARIABLES = ("window",)
 _SERIES = re.compile(
     r"^\s*sum\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(\s*increase\s*\(\s*(?P<sel>[^\[\]]+?)\s*"
@@ -179,6 +182,35 @@ def _window(fields: Fields) -> float:
     return seconds
 
 
+def _threshold_alert(fields: Fields, slo_type: str,
+                     percentile: float | None) -> ThresholdAlert | None:
+    """The ``threshold_alert:`` block of a ratio SLO (None when absent)."""
+    if "threshold_alert" not in fields:
+        return None
+    block = fields.section("threshold_alert", "{name: ShopCheckoutSlow, for: 1m}")
+    block.only(("name", "above", "for", "window"))
+    name = block.matching("name", "ShopCheckoutSlow", _ALERT_NAME, "a Prometheus alert name",
+                          "use letters, digits and '_', starting with a letter")
+    if "above" in block:
+        above = block.number("above", "0.01")
+    elif slo_type == "latency" and percentile is not None:
+        above = round(1.0 - percentile / 100.0, 12)  # p95 above the threshold
+    else:
+        raise block.error("above", "missing: the error ratio that fires the alert",
+                          "write e.g. `above: 0.01` (1 % of requests failing)")
+    if not 0.0 <= above < 1.0:
+        raise block.error("above", f"{above:g} is not an error ratio in [0, 1)",
+                          "write e.g. `above: 0.01`")
+    for_s = block.duration("for", "1m") if "for" in block else 60.0
+    window_s = block.duration("window", "1m") if "window" in block else for_s
+    for key, seconds in (("for", for_s), ("window", window_s)):
+        problem = window_problem(seconds)
+        if problem is not None or seconds < 1.0:
+            raise block.error(key, problem or f"{seconds:g} s is under 1 s",
+                              "give a duration from 1s, e.g. 1m")
+    return ThresholdAlert(name=name, above=above, for_s=for_s, window_s=window_s)
+
+
 def parse_slo(fields: Fields) -> SLO:
     """One entry of ``slos:`` (``recovery`` SLOs keep ``of`` unresolved)."""
     fields.only(sorted({k for keys in _KEYS.values() for k in keys}))
@@ -211,8 +243,12 @@ def parse_slo(fields: Fields) -> SLO:
         name=name, type=slo_type, objective=objective, description=description,
         window=_window(fields), query=query,
         series=_series(fields, query), route=route, threshold=threshold,
-        percentile=percentile, alert=fields.string("alert", "ShopAvailabilityBurn")
-        if "alert" in fields else None, source=fields.source,
+        percentile=percentile,
+        alert=fields.matching("alert", "ShopAvailabilityBurn", _ALERT_NAME,
+                              "a Prometheus alert name",
+                              "use letters, digits and '_', starting with a letter")
+        if "alert" in fields else None,
+        threshold_alert=_threshold_alert(fields, slo_type, percentile), source=fields.source,
     )
 
 

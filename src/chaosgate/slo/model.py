@@ -24,6 +24,7 @@ __all__ = [
     "WINDOW_FIX",
     "Catalog",
     "CatalogError",
+    "ThresholdAlert",
     "prom_duration",
     "render",
     "window_problem",
@@ -72,6 +73,20 @@ class CatalogError(TargetError):
 
 
 @dataclass(frozen=True)
+class ThresholdAlert:
+    """A plain threshold alert a ratio SLO declares (``threshold_alert:`` in the catalogue).
+
+    Fires when the SLO's error ratio over ``window_s`` stays above ``above``
+    for ``for_s`` (:mod:`chaosgate.slo.rules` writes it).
+    """
+
+    name: str
+    above: float
+    for_s: float
+    window_s: float
+
+
+@dataclass(frozen=True)
 class SLO:
     """One validated SLO of the catalogue.
 
@@ -96,6 +111,7 @@ class SLO:
     hold_down: float = 10.0
     of: tuple[str, ...] = ()
     alert: str | None = None
+    threshold_alert: ThresholdAlert | None = None
     source: str = field(default="<memory>", compare=False)
 
     @property
