@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
+from chaosgate.cli._startup import catches  # noqa: E402
 from chaosgate.clients.processes import (  # noqa: E402
     Identity,
     descendants,
@@ -160,8 +161,13 @@ class Torture:
 
     # -- one run ----------------------------------------------------------------------------
 
-    def run(self, case: str, sig: signal.Signals, delay: float) -> Run:
-        """Start fault ``case``, signal it ``delay`` s later, inspect what it left."""
+    def run(self, case: str, sig: signal.Signals, delay: float, *,
+            from_armed: bool = False) -> Run:
+        """Start fault ``case``, signal it ``delay`` s later, inspect what it left.
+
+        ``from_armed``: count the delay from the moment chaosgate's start-up guard
+        is armed (``_startup.catches``), not from the spawn, so that no signal lands
+        in the interpreter's own start-up however slow the machine is."""
         result = Run(case, sig, delay)
         cmd = [sys.executable, "-m", "chaosgate.cli", "fault", *CASES[case],
                "--target", str(self.target), "--ledger", str(self.ledger),
@@ -169,6 +175,8 @@ class Torture:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, start_new_session=True)
         with _reading(proc) as output:
+            while from_armed and proc.poll() is None and not catches(proc.pid, signal.SIGTERM):
+                time.sleep(0.001)
             family = _wait_then_snapshot(proc, delay)
             if proc.poll() is None:
                 result.signalled = True

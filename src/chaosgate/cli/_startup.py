@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-__all__ = ["arm", "is_chaosgate_program"]
+__all__ = ["arm", "catches", "is_chaosgate_program"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -68,3 +68,23 @@ def arm() -> bool:
     except ValueError:  # not the main thread: Python cannot install handlers there
         return False
     return True
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (``SigCgt`` of /proc/<pid>/status).
+
+    The interpreter catches SIGINT from its own start-up but never SIGTERM,
+    and :func:`arm` installs SIGTERM's handler last: a ``chaosgate`` that
+    catches SIGTERM is armed, so a test or bench that waits for it signals
+    chaosgate's own code, not the interpreter's start-up (whose SIGINT is a
+    ``KeyboardInterrupt`` traceback chaosgate cannot prevent). False when the
+    process is gone.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except OSError:
+        return False
+    return False
