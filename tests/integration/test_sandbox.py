@@ -40,7 +40,7 @@ def test_status_lists_every_component(sandbox: SandboxManager) -> None:
     members = [r for r in rows.values() if r.kind == "database"]
     assert len(members) == 2
     assert sum(r.detail.startswith("leader") for r in members) == 1
-    for component in ("etcd", "haproxy", "prometheus", "faultproxy"):
+    for component in ("etcd", "haproxy", "prometheus", "faultproxy", "alertmanager"):
         assert rows[component].state == "RUNNING"
 
 

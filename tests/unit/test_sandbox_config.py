@@ -20,9 +20,11 @@ from chaosgate.sandbox.config import (
 )
 from chaosgate.sandbox.topology import build_topology
 
+ROOT = Path(__file__).resolve().parents[2]
 BINS = Binaries(
     python="/venv/bin/python", supervisord="/venv/bin/supervisord", etcd="/usr/bin/etcd",
     patroni="/usr/bin/patroni", haproxy="/usr/sbin/haproxy", prometheus="/usr/bin/prometheus",
+    alertmanager="/usr/bin/prometheus-alertmanager",
     pg_bin_dir="/usr/lib/postgresql/15/bin", run_as_postgres=True,
 )
 
@@ -35,7 +37,7 @@ def topo():
 def all_ports(topo):
     p = topo.ports
     ports = [p.ingress, p.haproxy_stats, p.prometheus, p.supervisor, p.faultproxy_api,
-             p.etcd_client, p.etcd_peer, p.loadgen_metrics]
+             p.etcd_client, p.etcd_peer, p.loadgen_metrics, p.alertmanager, p.alert_webhook]
     ports += [pod.port for pod in topo.pods]
     ports += [p.service(a) for a in ("catalog", "orders")]
     ports += [m.pg_port for m in topo.db_members] + [m.rest_port for m in topo.db_members]
@@ -137,9 +139,17 @@ def test_supervisord_has_every_program_and_the_event_listener(topo):
 
 
 def test_render_all_writes_only_under_conf_dir_and_parses(topo):
-    files = render_all(topo, BINS)
+    files = render_all(topo, BINS, ROOT / "probes")
     assert all(path.parent == topo.conf_dir for path in files)
-    yaml.safe_load(files[topo.conf_dir / "prometheus.yml"])
+    prometheus = yaml.safe_load(files[topo.conf_dir / "prometheus.yml"])
+    assert prometheus["rule_files"] == [str(topo.rules_file)]
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        f"127.0.0.1:{topo.ports.alertmanager}"]
+    rules = yaml.safe_load(files[topo.rules_file])
+    assert "slo:sli_error:ratio_rate10s" in {r.get("record") for g in rules["groups"]
+                                             for r in g["rules"]}  # 5 min at 1/30
+    alertmanager = yaml.safe_load(files[topo.conf_dir / "alertmanager.yml"])
+    assert alertmanager["receivers"][0]["webhook_configs"][0]["url"] == topo.alert_webhook_url
     yaml.safe_load(files[topo.conf_dir / "pg1.yml"])
     json.loads(files[topo.conf_dir / "faultproxy.json"])
 

@@ -159,8 +159,11 @@ class PrometheusClient:
                     self._prom.custom_query_range(
                         params["query"], _epoch(params["start"]), _epoch(params["end"]),
                         params["step"], params=params)
-                else:
+                elif path == "/api/v1/targets":
                     self._prom.get_targets(state=params.get("state"))
+                else:  # endpoints the library has no method for (rules, alertmanagers)
+                    self._session.get(self.url + path, params=params, timeout=self.timeout,
+                                      headers=self._prom.headers)
             except PrometheusApiClientException:
                 pass  # classified from the raw response below
             except requests.RequestException as exc:
@@ -249,6 +252,15 @@ class PrometheusClient:
         """Active scrape targets with their health."""
         data = self._api("/api/v1/targets", {"state": "active"})
         return list(data["activeTargets"])
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """The rule groups Prometheus has loaded (``/api/v1/rules``), with each rule's state."""
+        return list(self._api("/api/v1/rules", {})["groups"])
+
+    def alertmanagers(self) -> list[str]:
+        """The URLs of the Alertmanagers Prometheus sends alerts to."""
+        data = self._api("/api/v1/alertmanagers", {})
+        return [str(am["url"]) for am in data.get("activeAlertmanagers", [])]
 
 
 def _epoch(value: str) -> datetime:

@@ -45,6 +45,7 @@ class Binaries:
     patroni: str
     haproxy: str
     prometheus: str
+    alertmanager: str
     pg_bin_dir: str
     run_as_postgres: bool  # True when we are root: PostgreSQL refuses to run as root
 
@@ -152,7 +153,42 @@ def prometheus_config(topo: Topology) -> dict[str, Any]:
             "evaluation_interval": "1s",
             "external_labels": {"sandbox": "chaosgate"},
         },
+        "rule_files": [str(topo.rules_file)],
+        "alerting": {"alertmanagers": [
+            {"static_configs": [{"targets": [f"{HOST}:{topo.ports.alertmanager}"]}]}]},
         "scrape_configs": scrape_configs,
+    }
+
+
+#: The sandbox's alerts run at this time scale (``chaosgate slo rules --time-scale``): the
+#: page alert looks at 10 s and 2 min, so it fires within a game day's fault; 1/60 would
+#: give the threshold alerts 1 s windows, too short for two 1 s scrapes.
+RULES_TIME_SCALE = "1/30"
+
+
+def slo_rules(catalog_dir: Path) -> str:
+    """The rule file Prometheus loads: the sandbox catalogue's SLOs at :data:`RULES_TIME_SCALE`."""
+    from ..slo.catalog import load_catalog
+    from ..slo.rules import RuleOptions, build_rules, dump_rules, parse_time_scale
+
+    options = RuleOptions(service="shop", time_scale=parse_time_scale(RULES_TIME_SCALE))
+    return dump_rules(build_rules(load_catalog(catalog_dir), options),
+                      f"chaosgate slo rules --catalog {catalog_dir} --time-scale "
+                      f"{RULES_TIME_SCALE} (the sandbox's alerts)")
+
+
+def alertmanager_config(topo: Topology) -> dict[str, Any]:
+    """Alertmanager: every alert to chaosgate's receiver at once, resolutions too.
+
+    Waits are short (1 s) so that a notification's time is close to the
+    firing; grouping by alert, SLO and severity keeps page and ticket apart.
+    """
+    return {
+        "route": {"receiver": "chaosgate", "group_by": ["alertname", "sloth_slo",
+                                                         "sloth_severity"],
+                  "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"},
+        "receivers": [{"name": "chaosgate", "webhook_configs": [
+            {"url": topo.alert_webhook_url, "send_resolved": True, "max_alerts": 0}]}],
     }
 
 
@@ -330,6 +366,19 @@ def supervisord_conf(topo: Topology, bins: Binaries) -> str:
         topo,
         priority=60,
     )
+    lines += _program(
+        "alertmanager",
+        [
+            bins.alertmanager,
+            f"--config.file={c / 'alertmanager.yml'}",
+            f"--storage.path={s / 'data' / 'alertmanager'}",
+            f"--web.listen-address={HOST}:{topo.ports.alertmanager}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+        topo,
+        priority=55,
+    )
     lines += [
         "[eventlistener:events]",
         "command=" + shlex.join(
@@ -344,13 +393,15 @@ def supervisord_conf(topo: Topology, bins: Binaries) -> str:
     return "\n".join(lines)
 
 
-def render_all(topo: Topology, bins: Binaries) -> dict[Path, str]:
-    """Every config file of the sandbox: path -> content."""
+def render_all(topo: Topology, bins: Binaries, catalog_dir: Path) -> dict[Path, str]:
+    """Every config file of the sandbox: path -> content (``catalog_dir``: its SLOs)."""
     c = topo.conf_dir
     files = {
         c / "supervisord.conf": supervisord_conf(topo, bins),
         c / "haproxy.cfg": haproxy_cfg(topo),
         c / "prometheus.yml": yaml.safe_dump(prometheus_config(topo), sort_keys=False),
+        topo.rules_file: slo_rules(catalog_dir),
+        c / "alertmanager.yml": yaml.safe_dump(alertmanager_config(topo), sort_keys=False),
         c / "faultproxy.json": json.dumps(faultproxy_config(topo), indent=2) + "\n",
     }
     for m in topo.db_members:

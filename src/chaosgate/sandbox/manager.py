@@ -33,6 +33,7 @@ from ..clients.prometheus import PrometheusClient
 from ..clients.supervisor import SupervisorClient, start_supervisord
 from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import ChaosgateError, SandboxError
+from ..paths import shipped
 from .config import Binaries, render_all
 from .events import count_restarts, read_events
 from .links import LinkHolds, LinkIssue, check_links, link_state
@@ -60,13 +61,13 @@ GRANT USAGE, SELECT ON SEQUENCE orders_id_seq TO shop;
 def find_binaries() -> Binaries:
     """Locate every program the sandbox runs, or say which are missing."""
     wanted = {"etcd": "etcd-server", "patroni": "patroni", "haproxy": "haproxy",
-              "prometheus": "prometheus"}
+              "prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager"}
     found: dict[str, str] = {}
     missing = []
     for binary, package in wanted.items():
         path = shutil.which(binary)
         if path:
-            found[binary] = path
+            found[binary.replace("prometheus-", "")] = path
         else:
             missing.append(f"{binary} (Debian package {package})")
     if not Path(PG_BIN_DIR, "postgres").exists():
@@ -145,6 +146,8 @@ class SandboxManager:
         self._wait("HAProxy sees every backend UP", self._haproxy_all_up, deadline)
         self._wait("a checkout through the ingress", self._checkout_works, deadline)
         self._wait("Prometheus scraping every target (up == 1)", self._prometheus_all_up, deadline)
+        self._wait("Prometheus evaluating the SLO rules, Alertmanager ready",
+                   self._alerting_ready, deadline)
         # so that `down` finds them even if supervisord dies before it
         record_processes(self.topo, self.supervisor)
         return self.status(holds)
@@ -172,7 +175,7 @@ class SandboxManager:
         for d in (t.conf_dir, t.log_dir, t.run_dir, t.state_dir / "data"):
             d.mkdir(parents=True, exist_ok=True)
         bins = find_binaries()
-        for path, text in render_all(t, bins).items():
+        for path, text in render_all(t, bins, shipped("probes")).items():
             path.write_text(text)
         t.loadgen_sd_file.write_text("[]\n")
         if bins.run_as_postgres:
@@ -256,6 +259,11 @@ class SandboxManager:
                                 {"items": [{"product_id": 1, "qty": 1}], "client_seq": 0},
                                 timeout=5.0) == 201
 
+    def _alerting_ready(self) -> bool:
+        """Prometheus has loaded the rule file and sends to an Alertmanager that is ready."""
+        return (bool(self.prometheus.rule_groups()) and bool(self.prometheus.alertmanagers())
+                and http.healthy(HOST, self.topo.ports.alertmanager, path="/-/ready"))
+
     def _prometheus_all_up(self) -> bool:
         expected = {t.address for t in self.topo.scrape_targets()}
         samples = self.prometheus.query("up")
@@ -337,6 +345,7 @@ class SandboxManager:
             "prometheus": self.topo.prometheus_url,
             "faultproxy": self.topo.faultproxy_url,
             "etcd": self.topo.etcd_url,
+            "alertmanager": f"{self.topo.alertmanager_url} (to {self.topo.alert_webhook_url})",
         }
         rows = []
         for info in self.supervisor.processes():

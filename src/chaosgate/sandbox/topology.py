@@ -66,6 +66,11 @@ class Ports:
     def etcd_peer(self) -> int:
         return self.base + 6
 
+    @property
+    def alertmanager(self) -> int:
+        """Alertmanager's API and UI (clustering off)."""
+        return self.base + 7
+
     def replica(self, app: str, index: int) -> int:
         """Port of replica ``index`` of shop service ``app``."""
         return self.base + 10 + 2 * SHOP_APPS.index(app) + index
@@ -89,6 +94,12 @@ class Ports:
     def loadgen_metrics(self) -> int:
         """Where a running load generator exports client-side metrics."""
         return self.base + 50
+
+    @property
+    def alert_webhook(self) -> int:
+        """Where chaosgate's notification receiver listens while a game day or experiment
+        runs (Alertmanager's only receiver)."""
+        return self.base + 51
 
     @property
     def highest(self) -> int:
@@ -169,6 +180,25 @@ class Topology:
     @property
     def faultproxy_url(self) -> str:
         return f"http://{HOST}:{self.ports.faultproxy_api}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://{HOST}:{self.ports.alertmanager}"
+
+    @property
+    def alert_webhook_url(self) -> str:
+        """The URL Alertmanager posts notifications to (chaosgate's receiver)."""
+        return f"http://{HOST}:{self.ports.alert_webhook}/alerts"
+
+    @property
+    def rules_file(self) -> Path:
+        """The SLO rules Prometheus loads (``chaosgate slo rules`` of the sandbox's catalogue)."""
+        return self.conf_dir / "slo-rules.yml"
+
+    @property
+    def notifications_file(self) -> Path:
+        """Every notification chaosgate's receiver got, one JSON line each, with its time."""
+        return self.state_dir / "notifications.jsonl"
 
     @property
     def supervisor_url(self) -> str:

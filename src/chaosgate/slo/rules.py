@@ -25,8 +25,9 @@ burns; an alert of ``budget_share`` of the period's budget spent within
 long_window`` times the budget (the error ratio allowed by the objective).
 
 ``time_scale`` multiplies every window and the period (the factors stay),
-so that a game day of minutes meets alerts built for hours: at ``1/60`` the
-page alert looks at 5 s and 1 min. The recording names carry the windows
+and a threshold alert's window and ``for``, so that a game day of minutes
+meets alerts built for hours: at ``1/60`` the page alert looks at 5 s and
+1 min. The recording names carry the windows
 actually used (``ratio_rate5s``), never the nominal ones.
 """
 
@@ -175,10 +176,9 @@ def _metric(window_s: float) -> str:
 
 def _windows(slo_threshold: ThresholdAlert | None, scale: float, period_s: float) -> list[float]:
     nominal = {w for aw in ALERT_WINDOWS for w in (aw.short_s, aw.long_s)}
-    scaled = {w * scale for w in nominal} | {period_s}
     if slo_threshold is not None:
-        scaled.add(slo_threshold.window_s)
-    return sorted(scaled)
+        nominal.add(slo_threshold.window_s)
+    return sorted({w * scale for w in nominal} | {period_s})
 
 
 def _check_windows(windows: Iterable[float]) -> None:
@@ -205,7 +205,7 @@ def _slo_rules(slo: SLO, threshold: ThresholdAlert | None,
                options: RuleOptions) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                               list[dict[str, Any]]]:
     ids = _ids(slo, options.service)
-    period = options.period_s * options.time_scale
+    scale, period = options.time_scale, options.period_s * options.time_scale
     windows = _windows(threshold, options.time_scale, period)
     _check_windows(windows)
     sli = [{"record": _metric(w), "expr": sli_error_expr(slo, w),
@@ -245,15 +245,15 @@ def _slo_rules(slo: SLO, threshold: ThresholdAlert | None,
             },
         })
     if threshold is not None:
+        window, hold = threshold.window_s * options.time_scale, threshold.for_s * scale
         alerts.append({
             "alert": threshold.name,
-            "expr": f"max({_metric(threshold.window_s)}{flt} > {threshold.above:g}) "
-                    "without (sloth_window)",
-            "for": duration_text(threshold.for_s),
+            "expr": f"max({_metric(window)}{flt} > {threshold.above:g}) without (sloth_window)",
+            "for": duration_text(hold),
             "labels": {**ids, "chaosgate_kind": "threshold"},
             "annotations": {
-                "summary": f"{slo.name}: error ratio over {duration_text(threshold.window_s)} "
-                           f"above {threshold.above:g} for {duration_text(threshold.for_s)}.",
+                "summary": f"{slo.name}: error ratio over {duration_text(window)} "
+                           f"above {threshold.above:g} for {duration_text(hold)}.",
             },
         })
     return sli, meta, alerts
