@@ -10,6 +10,8 @@ and carries the process exit code that docs/architecture.md §6 assigns to it:
   not *broken*.
 - :class:`Inconclusive` (3): no data, an unreachable Prometheus or cluster,
   a fault that did not take hold. Never a pass.
+- :class:`FaultAborted` (4): a stop condition tripped while a fault was
+  applied; the fault was reverted at once.
 
 The ``EXIT_*`` codes are :mod:`chaosgate.verdict`'s, re-exported here for
 the callers that import them from this module.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .verdict import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from .verdict import EXIT_ABORTED, EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
 
 __all__ = [
     "EXIT_FAIL",
@@ -28,6 +30,7 @@ __all__ = [
     "EXIT_PASS",
     "EXIT_USAGE",
     "ChaosgateError",
+    "FaultAborted",
     "FaultNotEffective",
     "FaultRevertedElsewhere",
     "Inconclusive",
@@ -89,6 +92,20 @@ class FaultRevertedElsewhere(Inconclusive):
     """
 
     run: Any = None
+
+
+class FaultAborted(ChaosgateError):
+    """A stop condition tripped while a fault was applied: the fault was reverted at once
+    and the run ends ``aborted`` (exit 4), naming the condition and when it tripped.
+
+    ``run`` is the fault's :class:`~chaosgate.faults.session.FaultRun` (healing
+    awaited) and ``tripped`` the :class:`~chaosgate.faults.stop.Tripped`
+    record, when the session that raised it had them.
+    """
+
+    exit_code = EXIT_ABORTED
+    run: Any = None
+    tripped: Any = None
 
 
 class SLOViolated(ChaosgateError, AssertionError):

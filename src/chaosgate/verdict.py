@@ -1,7 +1,7 @@
 """The one verdict type of chaosgate, how verdicts combine, and their exit codes. Pure.
 
 Every judgement the harness makes (a gate, an SLO, a game day, a Chaos
-Toolkit run, a whole ``chaosgate gameday`` run) ends in one of three
+Toolkit run, a whole ``chaosgate gameday`` run) ends in one of four
 verdicts (docs/architecture.md §6):
 
 - ``pass`` (exit 0): every objective was kept, and the data show it;
@@ -9,6 +9,10 @@ verdicts (docs/architecture.md §6):
 - ``inconclusive`` (exit 3): no verdict could be formed: no data,
   Prometheus or the cluster unreachable, a fault that did not take hold, an
   error budget too low to start. **No data is never a pass.**
+- ``aborted`` (exit 4): a stop condition tripped while a fault was applied
+  (an alert fired, a PromQL expression returned a sample, the error budget
+  burned too fast), so the fault was reverted at once and the run stopped:
+  the system was hurting more than the experiment allowed.
 
 Exit code 2 (:data:`EXIT_USAGE`) is not a verdict: the input was wrong and
 nothing was judged.
@@ -22,9 +26,8 @@ everywhere ("interrupted by SIGTERM").
 
 Verdicts combine by rank (:func:`combine`): the highest ranked one wins,
 so a violation observed is definitive even when another judgement was
-inconclusive, and nothing at all is inconclusive. A future ``aborted``
-verdict (a run stopped by an abort criterion) would rank above ``fail``:
-add it to :data:`VerdictName`, :data:`_RANK` and :data:`_EXIT_CODES`.
+inconclusive, an abort outranks everything, and nothing at all is
+inconclusive.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final, Literal, TypeGuard, get_args
 
 __all__ = [
+    "EXIT_ABORTED",
     "EXIT_FAIL",
     "EXIT_INCONCLUSIVE",
     "EXIT_PASS",
@@ -49,7 +53,7 @@ __all__ = [
 ]
 
 #: A verdict, as every report, results file and journal spells it.
-VerdictName = Literal["pass", "fail", "inconclusive"]
+VerdictName = Literal["pass", "fail", "inconclusive", "aborted"]
 
 #: Every verdict, in the order of :data:`VerdictName`.
 VERDICTS: Final[tuple[VerdictName, ...]] = get_args(VerdictName)
@@ -58,14 +62,17 @@ EXIT_PASS: Final = 0
 EXIT_FAIL: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INCONCLUSIVE: Final = 3
+EXIT_ABORTED: Final = 4
 #: An interrupted run exits ``EXIT_SIGNAL_BASE + signal`` (130 SIGINT, 143 SIGTERM).
 EXIT_SIGNAL_BASE: Final = 128
 
-# Higher wins in combine(). "aborted" would be 3 here (above "fail").
-_RANK: Final[Mapping[VerdictName, int]] = {"pass": 0, "inconclusive": 1, "fail": 2}
+# Higher wins in combine().
+_RANK: Final[Mapping[VerdictName, int]] = {"pass": 0, "inconclusive": 1, "fail": 2,
+                                           "aborted": 3}
 _BY_RANK: Final[Mapping[int, VerdictName]] = {rank: v for v, rank in _RANK.items()}
 _EXIT_CODES: Final[Mapping[VerdictName, int]] = {
     "pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE,
+    "aborted": EXIT_ABORTED,
 }
 
 
@@ -83,7 +90,8 @@ def _rank(verdict: object) -> int:
 def combine(verdicts: Iterable[VerdictName]) -> VerdictName:
     """The verdict of several judgements together.
 
-    ``fail`` if any failed; else ``inconclusive`` if any was; else ``pass``.
+    ``aborted`` if any was; else ``fail`` if any failed; else ``inconclusive`` if
+    any was; else ``pass``.
     No judgement at all is ``inconclusive``: no data is never a pass. The
     result does not depend on the order of ``verdicts``.
     """
@@ -94,7 +102,7 @@ def combine(verdicts: Iterable[VerdictName]) -> VerdictName:
 
 
 def exit_code(verdict: VerdictName) -> int:
-    """The process exit code of ``verdict``: pass 0, fail 1, inconclusive 3.
+    """The process exit code of ``verdict``: pass 0, fail 1, inconclusive 3, aborted 4.
 
     Anything that is not a verdict exits as inconclusive (3), never 0.
     """

@@ -184,3 +184,48 @@ def test_cleanup_with_nothing_open_exits_0(files):
     target, ledger = files
     result = run("cleanup", "--target", str(target), "--ledger", str(ledger))
     assert result.returncode == 0 and "nothing to clean up" in result.stdout
+
+
+#: True while the gateway→catalog link is cut (disabled, or carrying a toxic): a stop
+#: condition that the partition below makes true itself, scraped by the sandbox's Prometheus.
+LINK_CUT = ('chaosgate_faultproxy_proxy_enabled{proxy="gateway-catalog"} == 0 or '
+            'chaosgate_faultproxy_toxics_active{proxy="gateway-catalog"} > 0')
+
+
+def test_a_stop_condition_reverts_the_fault_at_once_and_ends_aborted(sandbox, files):
+    target, ledger = files
+    result = run("fault", "partition", "--target", str(target), "--link", "gateway-catalog",
+                 "--duration", "60", "--stop-when", LINK_CUT, "--ledger", str(ledger))
+    assert result.returncode == 4, result.stderr
+    assert "stop condition tripped: PromQL" in result.stderr
+    assert "reverted at once and the run is aborted" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert Ledger(ledger).open_entries() == []
+    entry = next(iter(Ledger(ledger).entries().values()))
+    # the hold was cut short: reverted long before the 60 s it asked for
+    assert entry.t_reverted is not None and entry.t_applied is not None
+    assert entry.t_reverted - entry.t_applied < 30
+    assert links_clean(sandbox)
+
+
+def test_a_stop_condition_already_true_refuses_to_start(files):
+    target, ledger = files
+    result = run("fault", "partition", "--target", str(target), "--link", "gateway-catalog",
+                 "--duration", "5", "--stop-when", 'up{job="prometheus"} == 1',
+                 "--ledger", str(ledger))
+    assert result.returncode == 4, result.stderr
+    assert "before the fault was applied: nothing was touched" in result.stderr
+    assert not ledger.exists() or Ledger(ledger).entries() == {}
+
+
+@pytest.mark.parametrize(("stop_when", "expected"), [
+    ("alert:not a name", "--stop-when: 'not a name' is not a Prometheus alert name"),
+    ("sum(", "--stop-when"),  # Prometheus refuses the PromQL: bad input, nothing touched
+])
+def test_a_bad_stop_condition_exits_2_before_anything_is_touched(files, stop_when, expected):
+    target, ledger = files
+    result = run("fault", "partition", "--target", str(target), "--link", "gateway-catalog",
+                 "--duration", "5", "--stop-when", stop_when, "--ledger", str(ledger))
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert not ledger.exists() or Ledger(ledger).entries() == {}

@@ -26,9 +26,9 @@ lists = st.lists(verdicts)
 
 
 def test_the_verdicts_and_their_exit_codes() -> None:
-    assert set(VERDICTS) == {"pass", "fail", "inconclusive"}
-    ordered: tuple[VerdictName, ...] = ("pass", "fail", "inconclusive")
-    assert [exit_code(v) for v in ordered] == [0, 1, 3]
+    assert set(VERDICTS) == {"pass", "fail", "inconclusive", "aborted"}
+    ordered: tuple[VerdictName, ...] = ("pass", "fail", "inconclusive", "aborted")
+    assert [exit_code(v) for v in ordered] == [0, 1, 3, 4]
     assert (EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE) == (0, 1, 2, 3)
     assert EXIT_USAGE not in {exit_code(v) for v in VERDICTS}  # usage is not a verdict
 
@@ -38,6 +38,7 @@ def test_exceptions_re_exports_the_exit_codes() -> None:
             exceptions.EXIT_INCONCLUSIVE) == (EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE)
     assert exceptions.SLOViolated.exit_code == exit_code("fail")
     assert exceptions.Inconclusive.exit_code == exit_code("inconclusive")
+    assert exceptions.FaultAborted.exit_code == exit_code("aborted")
 
 
 @pytest.mark.parametrize(("given_", "expected"), [
@@ -47,6 +48,7 @@ def test_exceptions_re_exports_the_exit_codes() -> None:
     (["pass", "inconclusive"], "inconclusive"),
     (["inconclusive", "fail"], "fail"),
     (["fail", "pass"], "fail"),
+    (["fail", "aborted", "inconclusive"], "aborted"),  # stopped to protect the system
 ])
 def test_combine_examples(given_: list[VerdictName], expected: str) -> None:
     assert combine(given_) == expected
@@ -69,8 +71,15 @@ def test_combine_does_not_depend_on_order(items: list[VerdictName], rnd: random.
 
 
 @given(lists, lists)
-def test_fail_dominates(before: list[VerdictName], after: list[VerdictName]) -> None:
-    assert combine([*before, "fail", *after]) == "fail"
+def test_fail_dominates_all_but_an_abort(before: list[VerdictName],
+                                         after: list[VerdictName]) -> None:
+    expected = "aborted" if "aborted" in before + after else "fail"
+    assert combine([*before, "fail", *after]) == expected
+
+
+@given(lists, lists)
+def test_an_abort_dominates(before: list[VerdictName], after: list[VerdictName]) -> None:
+    assert combine([*before, "aborted", *after]) == "aborted"
 
 
 @given(lists)
@@ -85,7 +94,7 @@ def test_inconclusive_only_without_a_fail(items: list[VerdictName]) -> None:
     result = combine(items)
     if items:
         assert result in items
-    assert (result == "inconclusive") == ("fail" not in items
+    assert (result == "inconclusive") == ("fail" not in items and "aborted" not in items
                                           and ("inconclusive" in items or not items))
 
 

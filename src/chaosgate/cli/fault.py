@@ -19,7 +19,7 @@ SIGINT/SIGTERM (after reverting; no verdict).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -30,9 +30,10 @@ from ._common import console, err_console, ledger_option, target_option
 
 if TYPE_CHECKING:
     from ..faults import FaultRun, FaultSession, FaultTimeline
+    from ..faults.stop import StopWatch
     from ..targets import Target
 
-__all__ = ["cleanup", "fault"]
+__all__ = ["cleanup", "fault", "stop_watch"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +59,11 @@ def _common(default_duration: float) -> Callable[[F], F]:
                          help="Seconds the active probe may take to see the fault take hold."),
             click.option("--heal-timeout", type=float, default=120.0, show_default=True,
                          help="Seconds to wait, after the revert, for the system to heal."),
+            click.option("--stop-when", "stop_when", multiple=True,
+                         help="Revert at once and end 'aborted' (exit 4) when this holds, "
+                              "checked every second (repeatable; added to the target's "
+                              "safety.stop_when): alert:NAME, burn:SLO>5%, or a PromQL "
+                              "expression that returns a sample."),
         ]):
             func = option(func)
         return func
@@ -85,7 +91,8 @@ def _print_run(run: FaultRun) -> None:
         _say(f"  {line}")
 
 
-def _session(target: Target, ledger_path: str | None, seed: int | None) -> FaultSession:
+def _session(target: Target, ledger_path: str | None, seed: int | None,
+             stop: StopWatch | None = None) -> FaultSession:
     from rich.markup import escape
 
     from ..faults import FaultSession, ledger_for
@@ -93,14 +100,40 @@ def _session(target: Target, ledger_path: str | None, seed: int | None) -> Fault
 
     return FaultSession(target, platform_for(target), ledger_for(target, ledger_path), seed=seed,
                         log=lambda m: err_console.print(f"[dim]{escape(m)}[/]"),
-                        owner="chaosgate fault")
+                        owner="chaosgate fault", stop=stop)
+
+
+def stop_watch(target: Target, given: Sequence[str], option_name: str = "--stop-when"
+               ) -> StopWatch | None:
+    """The run's stop conditions: the target's ``safety.stop_when`` and ``given`` (an
+    option's values); None when there are none. Bad ones are exit 2."""
+    from ..clients.prometheus import PrometheusClient
+    from ..faults.stop import StopWatch
+    from ..paths import default_folder
+    from ..slo.catalog import load_catalog
+    from ..targets import parse_stop_condition
+
+    conditions = [*target.safety.stop_when,
+                  *(parse_stop_condition(text, option_name) for text in given)]
+    if not conditions:
+        return None
+    catalog = load_catalog(default_folder("probes", target.source)) \
+        if any(c.kind == "burn" for c in conditions) else None
+    return StopWatch(conditions, PrometheusClient.from_config(target.prometheus),
+                     catalog=catalog)
 
 
 def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bool,
          seed: int | None, ledger_path: str | None, verify_timeout: float,
-         heal_timeout: float) -> None:
+         heal_timeout: float, stop_when: Sequence[str] = ()) -> None:
     """Build the fault ``spec`` describes and run it end to end through one session."""
-    from ..exceptions import FaultNotEffective, FaultRevertedElsewhere, Inconclusive, UsageError
+    from ..exceptions import (
+        FaultAborted,
+        FaultNotEffective,
+        FaultRevertedElsewhere,
+        Inconclusive,
+        UsageError,
+    )
     from ..faults import check_spec
     from ..targets import load_target
 
@@ -113,20 +146,27 @@ def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bo
         if not (math.isfinite(seconds) and 0 < seconds <= MAX_WAIT_S):
             raise UsageError(f"{source}: {option}: {seconds!r} is not a timeout in seconds. "
                              f"Fix: pass {option} above 0 and at most {MAX_WAIT_S:g}")
-    session = _session(target, ledger_path, seed)
+    stop = stop_watch(target, stop_when)
+    session = _session(target, ledger_path, seed, stop)
     fault = session.build(spec, source=source)
     if dry_run or session.dry_run:
         _say(fault.plan())
+        if stop:
+            _say("stop conditions: " + "; ".join(str(c) for c in stop.conditions))
         _say("dry run: nothing was touched, no ledger entry was written")
         return
     change, _ = fault.prepared()
+    if stop:
+        stop.preflight()  # a bad PromQL is exit 2, one already true exit 4: nothing touched
+        _say("stop conditions (checked every second): "
+             + "; ".join(str(c) for c in stop.conditions))
     _say(f"{fault.kind} {change.fault_id}: {change.description}")
     try:
         with session.guard():
             run = session.run(fault, duration, verify_timeout=verify_timeout,
                               heal_timeout=heal_timeout,
                               on_applied=lambda _a: _say(f"applied; holding {duration:g} s"))
-    except (FaultNotEffective, FaultRevertedElsewhere) as exc:
+    except (FaultNotEffective, FaultRevertedElsewhere, FaultAborted) as exc:
         if exc.run is not None:
             _print_run(exc.run)
         raise

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["gameday"]
 
 CHILD_WAIT_AFTER_SIGNAL = 300.0  # seconds pytest gets to revert and stop once signalled
-_COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+_COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow", "aborted": "magenta"}
 
 
 def _run_pytest(cmd: list[str], log: Any) -> int:
@@ -220,24 +220,31 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 @click.option("--single-file/--directory-report", default=True, show_default=True,
               help="Allure report as one self-contained index.html (opens from disk), or a "
                    "directory to serve over HTTP.")
+@click.option("--stop-when", "stop_when", multiple=True,
+              help="A stop condition for every game day's fault (repeatable; added to the "
+                   "target's safety.stop_when): alert:NAME, burn:SLO>5%, or PromQL that "
+                   "returns a sample. When it holds, the fault is reverted at once and the "
+                   "game day ends aborted (exit 4).")
 def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None,
             profile: str | None, keyword: str | None, keep_sandbox: bool,
-            reports_dir: str | None, single_file: bool) -> None:
+            reports_dir: str | None, single_file: bool, stop_when: tuple[str, ...]) -> None:
     """Run the game-day suite against a target, print the verdicts, build the reports.
 
     Starts the sandbox when the target is the sandbox (and stops it again
     unless --keep-sandbox, when this command started it). Exit codes: 0 every
     game day passed, 1 an SLO was violated, 2 usage error, 3 inconclusive,
-    130/143 interrupted (the fault was reverted).
+    4 aborted by a stop condition, 130/143 interrupted (the fault was reverted).
     """
     from ..exceptions import Inconclusive, UsageError
     from ..faults import ledger_for
     from ..gameday.suite import ReportPaths, pytest_command, suite_verdict
     from ..paths import default_folder, default_reports
     from ..report.model import GameDayResults, load_results
-    from ..targets import load_target
+    from ..targets import load_target, parse_stop_condition
 
     target = load_target(target_file)
+    for text in stop_when:  # exit 2 before any sandbox or pytest is started
+        parse_stop_condition(text, "--stop-when")
     suite = suite or str(default_folder("scenarios", target.source))
     if not Path(suite).exists():
         raise UsageError(f"--suite {suite}: no such folder or file. Fix: point --suite at "
@@ -252,7 +259,8 @@ def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None
             manager, was_running = _sandbox(target, console)
             _start_sandbox(manager, was_running, console)
         cmd = pytest_command(sys.executable, suite, target_file, paths, repeat=repeat,
-                             rate=rate, profile=profile, keyword=keyword)
+                             rate=rate, profile=profile, keyword=keyword,
+                             stop_when=stop_when)
         console.print(f"[dim]$ {escape(shlex.join(cmd))}[/]")
         ledger_for(target)  # pytest is recorded beside the target's ledger, as it records its own
         rc = _run_pytest(cmd, lambda m: err_console.print(f"[yellow]{escape(m)}[/]"))

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["slo", "verdict_table"]
 
-_COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+_COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow", "aborted": "magenta"}
 
 
 def _value_text(slo: SLO, v: SLOVerdict) -> str:

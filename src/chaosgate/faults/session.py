@@ -39,10 +39,10 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..clients.children import parent_gone
-from ..exceptions import FaultNotEffective, FaultRevertedElsewhere
+from ..exceptions import FaultAborted, FaultNotEffective, FaultRevertedElsewhere
 from ..frontends import FrontEnd
 from ..platforms import database_for
 from ..platforms.base import Change, FaultKind, Platform, ProbeResult
@@ -52,6 +52,7 @@ from .base import Actuator, AppliedFault, Fault, FaultContext
 from .ledger import Ledger, LedgerEntry, target_key
 from .pods import PodKillActuator
 from .spec import build_fault
+from .stop import StopWatch, Tripped
 from .timeline import FaultTimeline, format_clock
 
 __all__ = ["FaultRun", "FaultSession", "RevertReport", "actuator_for", "hold", "revert_entry",
@@ -170,14 +171,34 @@ def not_effective(applied: AppliedFault, verify_timeout: float,
     return exc
 
 
+def aborted(applied: AppliedFault, tripped: Tripped, duration: float,
+            run: FaultRun) -> FaultAborted:
+    """The error for a fault a stop condition ended: which tripped, when, and the revert."""
+    tl = applied.timeline
+    into = "" if tl.t_inject is None else \
+        f", {tripped.t - tl.t_inject:.1f} s into its {duration:g} s hold"
+    took = "" if tl.t_revert is None else \
+        f"; reverted {max(tl.t_revert - tripped.t, 0.0):.2f} s later"
+    exc = FaultAborted(f"{tripped} at {format_clock(tripped.t)} UTC{into}{took}: "
+                       f"{tl.kind} {applied.fault_id} was reverted at once and the run is "
+                       "aborted. Fix: look at what the system did (the condition was given in "
+                       f"{tripped.condition.source or 'the run'}); run it again when it is "
+                       "healthy, with a smaller fault")
+    exc.run, exc.tripped = run, tripped
+    return exc
+
+
 class FaultSession:
     """The faults one run applies (see the module doc)."""
 
     def __init__(self, target: Target, platform: Platform, ledger: Ledger, *,
                  seed: int | None = None, log: Log = lambda _m: None,
-                 owner: str = "chaosgate", front_end: FrontEnd = "chaosgate") -> None:
+                 owner: str = "chaosgate", front_end: FrontEnd = "chaosgate",
+                 stop: StopWatch | None = None) -> None:
         self.context = FaultContext(target, platform, ledger, seed, log=log,
                                     front_end=front_end)
+        # the run's stop conditions, checked every second while a fault is held
+        self.stop = stop
         self.owner = owner  # who reverts, as the ledger notes it ("chaos_fault teardown", ...)
         self.faults: list[AppliedFault] = []  # every fault applied, oldest first
         self.fault_ids: list[str] = []  # every fault opened, applied or not
@@ -265,21 +286,33 @@ class FaultSession:
         wait until healed and gather the ground truth.
 
         Raises :class:`FaultNotEffective` (after reverting) when the active probe
-        never saw the fault take hold, and :class:`FaultRevertedElsewhere` (after
-        healing was awaited) when another process reverted it during the hold:
-        the ledger is read every second meanwhile, so the hold stops at once.
-        Either carries the :class:`FaultRun`.
+        never saw the fault take hold, :class:`FaultRevertedElsewhere` (after
+        healing was awaited) when another process reverted it during the hold,
+        and :class:`FaultAborted` (reverted at once, healing awaited) when one of
+        the session's stop conditions tripped: the ledger and the stop
+        conditions are read every second meanwhile, so the hold stops at once.
+        Each carries the :class:`FaultRun`.
         """
         applied = self._apply(fault)
         if on_applied is not None:
             on_applied(applied)
         early: LedgerEntry | None = None
+        tripped: Tripped | None = None
+
+        def look() -> LedgerEntry | Tripped | None:
+            found = reverted_elsewhere(self.ledger, applied.fault_id)
+            return found if found is not None or not self.stop else self.stop.check()
+
         try:
             verified = applied.verify(verify_timeout)
             if verified.ok:
-                early = hold((applied.timeline.t_inject or time.time()) + duration,
-                             check=lambda: reverted_elsewhere(self.ledger, applied.fault_id))
-                if early is not None:  # its revert is done and recorded: do not redo it
+                ended = cast("LedgerEntry | Tripped | None", hold(
+                    (applied.timeline.t_inject or time.time()) + duration, check=look))
+                if isinstance(ended, Tripped):
+                    tripped = ended
+                    self.log(f"{ended}: reverting {applied.fault_id} now")
+                elif isinstance(ended, LedgerEntry):  # its revert is done and recorded
+                    early = ended
                     applied.reverted = True
                     applied.timeline.t_revert = early.t_reverted
         finally:
@@ -293,6 +326,8 @@ class FaultSession:
             exc = reverted_early(applied, early, duration)
             exc.run = run
             raise exc
+        if tripped is not None:
+            raise aborted(applied, tripped, duration, run)
         return run
 
     def revert(self, applied: AppliedFault, heal_timeout: float = 120.0,

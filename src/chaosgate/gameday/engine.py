@@ -47,8 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import ChaosgateError, FaultNotEffective, FaultRevertedElsewhere
+from ..exceptions import (
+    ChaosgateError,
+    FaultAborted,
+    FaultNotEffective,
+    FaultRevertedElsewhere,
+)
 from ..faults import FaultRun, FaultSession, describe_fault, ledger_for
+from ..faults.stop import StopWatch
 from ..faults.timeline import FaultTimeline
 from ..frontends import option
 from ..load.profiles import find_profile, read_profile
@@ -60,7 +66,7 @@ from ..platforms import platform_for
 from ..slo.catalog import load_catalog
 from ..slo.measure import Measurement
 from ..slo.model import SLO, Catalog
-from ..targets import Target
+from ..targets import Target, parse_stop_condition
 from ..verdict import VerdictName, combine
 from .evaluation import evaluate, fault_took_hold
 from .gates import (
@@ -100,6 +106,9 @@ class GameDayConfig:
     out_dir: Path | None = None  # default: gamedays/ in the target's reports folder
     verify_timeout: float = 30.0
     heal_timeout: float = 120.0
+    # stop conditions (alert:NAME, burn:SLO>X%, PromQL), added to the target's
+    # safety.stop_when; checked every second while the fault is held
+    stop_when: tuple[str, ...] = ()
 
     @property
     def hold_s(self) -> float:
@@ -132,6 +141,7 @@ class GameDayRun:
     load: LoadRun | None = None
     fault_run: FaultRun | None = None
     fault_error: str = ""
+    aborted: str = ""  # a stop condition tripped: which, when, how soon the revert followed
     measurement: Measurement | None = None
     gates: list[Gate] = field(default_factory=list)
     reported: list[Any] = field(default_factory=list)  # slo.evaluate.SLOVerdict, not gating
@@ -156,8 +166,11 @@ class GameDayRun:
 
     @property
     def verdict(self) -> VerdictName:
-        """The run's verdict, decided here only: its gates combined; a fault that did not
-        take hold makes it inconclusive whatever the gates say."""
+        """The run's verdict, decided here only: its gates combined; a stop condition that
+        tripped makes it aborted, a fault that did not take hold inconclusive, whatever
+        the gates say."""
+        if self.aborted:
+            return "aborted"
         if self.fault_error:
             return "inconclusive"
         return combine(g.status for g in self.gates)
@@ -240,10 +253,11 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     catalog = catalog_of(config, target)
     run = GameDayRun(config, target, started=time.time(), phase_hook=phase_hook)
     profile = read_profile(find_profile(config.profile, Path.cwd(), target.source))
+    stop = _stop_watch(target, config, catalog, run.started)
     faults = FaultSession(target, platform_for(target),
                           ledger_for(target, config.ledger, "pytest"),
                           seed=config.seed, log=log, owner=f"game day {config.name!r}",
-                          front_end="pytest")
+                          front_end="pytest", stop=stop)
     fault = None
     if config.fault is not None:
         fault = faults.build(config.fault, source=f"game day {config.name!r}")
@@ -255,6 +269,10 @@ def run_gameday(target: Target, config: GameDayConfig, *,
                            out_root=out_dir_of(config, target) / _slug(config.name))
     load = LoadSession(spec, show_progress=show_progress)
     faults.check_owner()  # no game day starts once chaosgate gameday is gone
+    if stop and fault is not None:
+        stop.preflight()  # one already true: aborted before any load; bad PromQL: exit 2
+        log(f"{config.name}: stop conditions (checked every second while the fault is "
+            "held): " + "; ".join(str(c) for c in stop.conditions))
     with run.phase("load: start", log) as step:
         load.start()
         step.detail = f"{config.rate:g} requests/s, open model, profile {profile.name}"
@@ -281,6 +299,11 @@ def run_gameday(target: Target, config: GameDayConfig, *,
                         run.fault_run = exc.run
                         run.fault_error = str(exc)
                         step.status, step.detail = "broken", str(exc)
+                    except FaultAborted as exc:
+                        run.fault_run = exc.run
+                        run.aborted = str(exc)
+                        step.status, step.detail = "failed", str(exc)
+                        log(f"{config.name}: aborted: {exc}")
             with run.phase("recovery: observe after the fault", log) as step:
                 # the steady state after the fault: the second half of observe, and on
                 after = step.start + config.observe / 2
@@ -382,6 +405,20 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
     run.gates += result.gates
     run.measurement = result.measurement
     run.reported = list(result.reported)
+
+
+def _stop_watch(target: Target, config: GameDayConfig, catalog: Catalog,
+                since: float) -> StopWatch | None:
+    """The game day's stop conditions: the target's and its own; None without any."""
+    from ..clients.prometheus import PrometheusClient
+
+    conditions = [*target.safety.stop_when,
+                  *(parse_stop_condition(text, f"game day {config.name!r}", "stop_when")
+                    for text in config.stop_when)]
+    if not conditions:
+        return None
+    return StopWatch(conditions, PrometheusClient.from_config(target.prometheus),
+                     catalog=catalog, since=since, period_s=config.budget_period)
 
 
 def _slug(name: str) -> str:

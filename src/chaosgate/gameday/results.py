@@ -107,6 +107,9 @@ def slo_rows(run: GameDayRun, catalog: Catalog, prefix: str = "") -> list[SLORow
     if run.fault_error:
         rows.insert(0, SLORow(f"{prefix}fault took hold", "no", "verified by an active probe",
                               "inconclusive", "", run.fault_error))
+    if run.aborted:
+        rows.insert(0, SLORow(f"{prefix}stop conditions", "tripped", "none trips",
+                              "aborted", "", run.aborted))
     rows += [_reported_row(v, catalog, prefix) for v in run.reported
              if isinstance(v, SLOVerdict)]
     return rows
@@ -139,7 +142,7 @@ def failure_message(rows: Sequence[SLORow], verdict: VerdictName, fault_error: s
     """One line saying why a game day did not pass ('' when it passed)."""
     if verdict == "pass":
         return ""
-    if verdict == "inconclusive" and fault_error:
+    if verdict in ("inconclusive", "aborted") and fault_error:
         return fault_error
     gating = [r for r in rows if r.verdict == verdict and not r.slo.endswith(REPORTED)]
     return "; ".join(f"{r.slo}: {r.value} (objective {r.objective})"
@@ -168,7 +171,8 @@ def build_result(name: str, runs: Sequence[GameDayRun], catalog: Catalog, *,
         reps = tuple(ttr_of(r) for r in runs)
         measured = [t for t in reps if t is not None]
         ttr = sum(measured) / len(measured) if measured else None
-    fault_error = next((r.fault_error for r in runs if r.fault_error), "")
+    fault_error = next((r.aborted for r in runs if r.aborted), "") or \
+        next((r.fault_error for r in runs if r.fault_error), "")
     spec = first.config.fault
     return GameDayResult(
         name=name, verdict=verdict, slos=tuple(rows), ttr_s=ttr,

@@ -78,7 +78,7 @@ class ReportPaths:
 
 def pytest_command(python: str, suite: Path | str, target_file: Path | str, paths: ReportPaths,
                    *, repeat: int = 1, rate: float | None = None, profile: str | None = None,
-                   keyword: str | None = None) -> list[str]:
+                   keyword: str | None = None, stop_when: Sequence[str] = ()) -> list[str]:
     """The pytest command line that runs the suite against the target."""
     cmd = [python, "-m", "pytest", str(suite), "-v", "-p", "no:locust", "-p", "no:cacheprovider",
            "--chaos-target", str(target_file), "--chaos-results", str(paths.results),
@@ -90,6 +90,8 @@ def pytest_command(python: str, suite: Path | str, target_file: Path | str, path
         cmd += ["--chaos-profile", profile]
     if keyword:
         cmd += ["-k", keyword]
+    for condition in stop_when:
+        cmd += ["--chaos-stop-when", condition]
     return cmd
 
 
@@ -106,6 +108,8 @@ _SESSION_REASON: dict[VerdictName, str] = {
     "pass": "every game day kept its SLOs",
     "fail": "an SLO was violated",
     "inconclusive": "no verdict for at least one game day (never a pass)",
+    "aborted": "a stop condition tripped: a fault was reverted at once and its game day "
+               "aborted",
 }
 
 
@@ -119,6 +123,7 @@ def suite_verdict(results: GameDayResults | None, pytest_rc: int,
     passed; 1 an SLO was violated; 2 usage (pytest refused the options, or no
     game day matched); 3 inconclusive (a game day was, no game day ran,
     pytest failed in a way no game day recorded, or a fault is still open);
+    4 aborted (a stop condition reverted a game day's fault at once);
     130/143 interrupted by SIGINT/SIGTERM (faults reverted; the verdict is
     inconclusive, whatever the game days before it recorded).
 

@@ -76,6 +76,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the fault ledger (default: $CHAOSGATE_LEDGER, else the target's: "
              "<state_dir>/ledger.jsonl for a sandbox, else "
              "$XDG_STATE_HOME/chaosgate/<target>/ledger.jsonl)")
+    add("--chaos-stop-when", metavar="CONDITION", action="append", default=[],
+        help="a stop condition for every game day's fault (repeatable; added to the "
+             "target's safety.stop_when): alert:NAME, burn:SLO>5%, or PromQL that returns a "
+             "sample; when it holds the fault is reverted at once and the game day aborted")
     add("--chaos-kubeconfig", metavar="FILE", default=None,
         help="kubeconfig of a real cluster: enables the live Kubernetes suite")
 
@@ -90,6 +94,14 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["CHAOSGATE_KUBECONFIG"] = str(kubeconfig)
     if config.getoption("--chaos-repeat") < 1:
         raise pytest.UsageError("--chaos-repeat: must be at least 1")
+    for text in config.getoption("--chaos-stop-when", default=None) or ():
+        from ..exceptions import TargetError
+        from ..targets import parse_stop_condition
+
+        try:
+            parse_stop_condition(text, "--chaos-stop-when")
+        except TargetError as exc:
+            raise pytest.UsageError(str(exc)) from None
     rate = config.getoption("--chaos-rate")
     if rate is not None and not rate > 0:
         raise pytest.UsageError("--chaos-rate: must be a positive number of requests/s")
@@ -119,6 +131,14 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if not target:
         return None
     dry = " (dry run)" if config.getoption("--chaos-dry-run") else ""
+    for text in config.getoption("--chaos-stop-when", default=None) or ():
+        from ..exceptions import TargetError
+        from ..targets import parse_stop_condition
+
+        try:
+            parse_stop_condition(text, "--chaos-stop-when")
+        except TargetError as exc:
+            raise pytest.UsageError(str(exc)) from None
     rate = config.getoption("--chaos-rate")
     return (f"chaosgate target: {target}{dry}; profile "
             f"{config.getoption('--chaos-profile') or 'scenario default'}, rate "

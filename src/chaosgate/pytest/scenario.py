@@ -29,7 +29,13 @@ from typing import Any
 import allure as _allure_module
 import pytest
 
-from ..exceptions import FaultNotEffective, Inconclusive, SLOViolated, UsageError
+from ..exceptions import (
+    FaultAborted,
+    FaultNotEffective,
+    Inconclusive,
+    SLOViolated,
+    UsageError,
+)
 from ..faults import FaultContext, Ledger, LedgerEntry, build_fault, ledger_for, ledger_path
 from ..faults.signals import interrupting
 from ..gameday.engine import Check, GameDayConfig, GameDayRun, Phase, catalog_of, run_gameday
@@ -124,6 +130,8 @@ class GameDayRunner:
             changes["out_dir"] = s.out_dir
         if config.catalog is None:
             changes["catalog"] = s.catalog or default_folder("probes", self.target.source)
+        if s.stop_when:
+            changes["stop_when"] = (*config.stop_when, *s.stop_when)
         kind = (config.fault or {}).get("kind")
         if self.marked_kind is not None and kind != self.marked_kind:
             raise UsageError(f"{self.request.node.nodeid}: marked fault({self.marked_kind!r}) "
@@ -166,6 +174,8 @@ class GameDayRunner:
         ap.attach_slo_table(result.slos)
         ap.attach_text("\n".join(log_lines), name="game-day log")
         self.session.record(result)
+        if result.verdict == "aborted":
+            raise FaultAborted(f"{config.name}: {result.message}")
         if result.verdict == "fail":
             raise SLOViolated(f"{config.name}: {result.message}")
         if result.verdict == "inconclusive":
@@ -204,9 +214,11 @@ class GameDayRunner:
                                       phase_hook=allure_phase)
                     self.plot = self._attach_run(run, catalog)
                     if run.verdict != "pass":  # the repetition's step shows its verdict
-                        whole.status = "failed" if run.verdict == "fail" else "broken"
+                        whole.status = "failed" if run.verdict in ("fail", "aborted") \
+                            else "broken"
                         whole.detail = failure_message(slo_rows(run, catalog),
-                                                       run.verdict, run.fault_error)
+                                                       run.verdict,
+                                                       run.aborted or run.fault_error)
                 runs.append(run)
                 log(f"{config.name}: {run.verdict}" + (f" (repetition {k} of {repeat})"
                                                       if repeat > 1 else ""))

@@ -53,6 +53,7 @@ class PytestSettings:
     catalog: Path | None = None  # --chaos-catalog; default: beside the target, else shipped
     ledger: Path | None = None  # None: $CHAOSGATE_LEDGER, else the target's own ledger
     alluredir: str | None = None
+    stop_when: tuple[str, ...] = ()  # --chaos-stop-when, for every game day
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> PytestSettings:
@@ -68,7 +69,8 @@ class PytestSettings:
                    dry_run=bool(opt("--chaos-dry-run")),
                    results=Path(results), catalog=Path(catalog) if catalog else None,
                    ledger=Path(ledger) if ledger else None,
-                   alluredir=getattr(config.option, "allure_report_dir", None))
+                   alluredir=getattr(config.option, "allure_report_dir", None),
+                   stop_when=tuple(opt("--chaos-stop-when", default=None) or ()))
 
     @property
     def out_dir(self) -> Path:

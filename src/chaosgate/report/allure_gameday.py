@@ -42,7 +42,7 @@ __all__ = [
 
 #: The Allure status of each verdict.
 ALLURE_STATUS: Mapping[VerdictName, AllureStatus] = {
-    "pass": "passed", "fail": "failed", "inconclusive": "broken",
+    "pass": "passed", "fail": "failed", "inconclusive": "broken", "aborted": "failed",
 }
 
 

@@ -23,12 +23,14 @@ from .tables import format_seconds, slo_table_html, summary_table_html
 
 __all__ = ["allure_test_anchor", "render_summary", "write_summary"]
 
-_COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "inconclusive": "#9a6700"}
+_COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "inconclusive": "#9a6700",
+           "aborted": "#8250df"}
 _MEANING = {
     "pass": "every SLO held under every fault",
     "fail": "at least one SLO was violated",
     "inconclusive": "no verdict: data missing, infrastructure unreachable or a fault "
                     "did not take hold (never a pass)",
+    "aborted": "a stop condition tripped: a fault was reverted at once to protect the system",
 }
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:72rem;

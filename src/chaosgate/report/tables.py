@@ -24,7 +24,8 @@ __all__ = [
 
 SUMMARY_COLUMNS = ("game day", "SLO", "value", "objective", "TTR", "verdict")
 _SLO_COLUMNS = ("SLO", "value", "objective", "verdict", "PromQL", "detail")
-_VERDICT_STYLE = {"pass": "#1a7f37", "fail": "#cf222e", "inconclusive": "#9a6700"}
+_VERDICT_STYLE = {"pass": "#1a7f37", "fail": "#cf222e", "inconclusive": "#9a6700",
+                  "aborted": "#8250df"}
 
 
 def format_seconds(seconds: float | None) -> str:

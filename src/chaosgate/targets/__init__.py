@@ -48,6 +48,7 @@ from ._reader import parse_duration
 from ._sandbox import SANDBOX_NAMESPACE, render_sandbox_target
 from ._schema import DEFAULT_STATE_DIR, parse_target
 from ._selector import Requirement, Selector, SelectorError
+from ._stop import StopCondition, parse_stop_condition
 
 __all__ = [
     "API_VERSION",
@@ -73,11 +74,13 @@ __all__ = [
     "Selector",
     "SelectorError",
     "Service",
+    "StopCondition",
     "TLSConfig",
     "Target",
     "dump_target",
     "load_target",
     "parse_duration",
+    "parse_stop_condition",
     "parse_target",
     "render_sandbox_target",
 ]

@@ -19,6 +19,7 @@ from ..exceptions import TargetError
 from ..sandbox.topology import Topology, build_topology
 from ._reader import did_you_mean
 from ._selector import Selector
+from ._stop import StopCondition
 
 __all__ = [
     "API_VERSION",
@@ -335,6 +336,7 @@ class Safety:
     max_percent_per_fault: float = 50.0
     min_ready_replicas: int = 1
     dry_run: bool = False
+    stop_when: tuple[StopCondition, ...] = ()  # every fault on the target honours them
     limits: SafetyLimits = DEFAULT_LIMITS
 
     def allows_namespace(self, namespace: str) -> bool:

@@ -44,6 +44,7 @@ from ._model import (
 from ._reader import Fields, did_you_mean
 from ._sandbox import check_sandbox_target
 from ._selector import Selector, SelectorError
+from ._stop import parse_stop_condition
 
 __all__ = ["DEFAULT_STATE_DIR", "parse_target"]
 
@@ -335,7 +336,7 @@ def _safety(root: Fields, namespace: str) -> Safety:
         return Safety(namespaces=(namespace,), limits=SafetyLimits(source=root.source))
     f = root.section("safety", "{namespaces: [shop], max_pods_per_fault: 1}")
     f.only(("namespaces", "max_pods_per_fault", "max_percent_per_fault", "min_ready_replicas",
-            "dry_run", *LIMIT_UNITS))
+            "dry_run", "stop_when", *LIMIT_UNITS))
     namespaces = f.strings("namespaces", "[shop]") if "namespaces" in f else [namespace]
     for i, ns in enumerate(namespaces):
         if not _NAMESPACE_GLOB.match(ns):
@@ -357,6 +358,9 @@ def _safety(root: Fields, namespace: str) -> Safety:
         if "min_ready_replicas" in f else 1,
         dry_run=f.boolean("dry_run", False),
         limits=_limits(f),
+        stop_when=tuple(parse_stop_condition(text, f.source, f"safety.stop_when[{i}]")
+                        for i, text in enumerate(f.strings("stop_when", "[alert:ShopErrorsHigh]")
+                                                 if "stop_when" in f else [])),
     )
 
 
