@@ -5,6 +5,10 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# The suite runs on two pytest-xdist workers, each with its own sandbox and ports
+# (conftest.py); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
 
 .PHONY: bootstrap gameday test unit integration lint typecheck sandbox-up sandbox-down clean
 
@@ -19,13 +23,13 @@ gameday: bootstrap
 	$(BIN)/chaosgate gameday
 
 test: bootstrap lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) --durations=25 $(PYTEST_ARGS)
 
 unit: bootstrap
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 integration: bootstrap
-	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) tests/integration $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(BIN)/ruff check src tests bench scenarios loadprofiles
