@@ -56,7 +56,7 @@ from chaosgate.load.export import (
     remove_sd_targets,
     require_locust_process,
 )
-from chaosgate.load.requestlog import AppendLog, RequestRecord, dump_record
+from chaosgate.load.requestlog import AppendLog, RequestRecord, dump_record, record_line
 
 require_locust_process(__name__)
 
@@ -270,9 +270,8 @@ class WorkerBook:
         offset = clock["offset_s"] if clock else 0.0
         out = self.log.buffer
         records = msg.data.get("records", [])
-        for t, ms, name, method, ok, status, error in records:
-            dump_record(RequestRecord(t=t - offset, ms=ms, name=name, method=method, ok=ok,
-                                      status=status, error=error), out)
+        out.writelines(record_line(t - offset, ms, name, method, ok, status, error)
+                       for t, ms, name, method, ok, status, error in records)
         if records:
             node["records"] += len(records)
             node["last_request_t"] = records[-1][0] - offset
