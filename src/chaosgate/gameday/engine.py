@@ -391,6 +391,10 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
                       fault_applied=fault_took_hold(config.fault is not None, [timeline]),
                       clock_uncertainty=run.load.clock_uncertainty if run.load else 0.0)
     run.gates += result.gates
+    if run.load is not None and run.load.lost_workers:  # the load was short: no verdict on it
+        run.gates.append(Gate("load workers", "inconclusive",
+                              f"{len(run.load.lost_workers)} lost", "every worker to the end",
+                              "; ".join(n.describe() for n in run.load.lost_workers)))
     run.measurement = result.measurement
     run.reported = list(result.reported)
 

@@ -154,7 +154,9 @@ def _stop() -> dict[str, Any]:
             "locust_log": str(load_run.logs[0]) if load_run.logs else None,
             "requests": load_run.requests, "ok": load_run.ok,
             "exit_codes": list(load_run.exit_codes), "started": load_run.started,
-            "ended": load_run.ended, "stats": load_run.stats.to_json()}
+            "ended": load_run.ended, "stats": load_run.stats.to_json(),
+            "clock_uncertainty_s": load_run.clock_uncertainty,
+            "lost_workers": [n.describe() for n in load_run.lost_workers]}
 
 
 def after_experiment_control(context: Experiment, state: Journal = None,
