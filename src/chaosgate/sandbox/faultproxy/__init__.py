@@ -34,7 +34,7 @@ ms), ``limit_data`` (bytes, then close), ``slicer`` (average_size,
 size_variation bytes, delay µs: each chunk is written in slices about
 average_size long, delay apart). ``latency`` delays every chunk by the
 latency from when it was read and keeps reading meanwhile (as Toxiproxy; up
-to 128 MiB held), so it adds latency without limiting bandwidth.
+to 256 MiB held), so it adds latency without limiting bandwidth.
 ``toxicity`` is the probability that a toxic applies to a given connection.
 Toxics apply to already open connections too. Disabling a proxy stops its
 listener and cuts every open connection with a TCP RST. Where Toxiproxy's

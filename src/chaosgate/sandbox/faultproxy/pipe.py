@@ -14,7 +14,7 @@ Latency delays, it does not throttle: as in Toxiproxy, each chunk is sent
 earlier chunks wait, so the added latency does not depend on the body's
 size. Toxiproxy buffers 1024 chunks of up to 32 KiB (32 MiB) per latency
 toxic, which caps a stream at 32 MiB per latency period (~170 MB/s under
-200 ms); the pipe holds up to :data:`DELAY_BUFFER` bytes (128 MiB, ~670 MB/s
+200 ms); the pipe holds up to :data:`DELAY_BUFFER` bytes (256 MiB, ~1.3 GB/s
 under 200 ms, more than the proxy moves on loopback) while a latency toxic
 is selected, :data:`HIGH_WATER` otherwise.
 
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 HIGH_WATER = 1 << 20
 LOW_WATER = 1 << 18
-DELAY_BUFFER = 128 << 20  # Toxiproxy: 1024 chunks of at most 32 KiB (32 MiB)
+DELAY_BUFFER = 256 << 20  # Toxiproxy: 1024 chunks of at most 32 KiB (32 MiB)
 
 
 @dataclass
