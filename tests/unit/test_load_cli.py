@@ -180,3 +180,19 @@ def test_a_lost_worker_is_the_runs_problem_and_widens_the_clock_uncertainty(
     assert unmeasured.clock_uncertainty == 1.0 and unmeasured.problem() is None
     assert read_workers_file(tmp_path / "missing.json") == ()
     assert run.to_json()["clock_uncertainty_s"] == 0.02
+
+
+@pytest.mark.parametrize("args", [["--master"], ["--expect-workers", "2"],
+                                  ["--master", "--expect-workers", "0"]])
+def test_master_and_expect_workers_go_together(tmp_path: Path, args: list[str]) -> None:
+    code, out = load_run(tmp_path, "--target", str(nowhere_target(tmp_path, dead_port())),
+                         "--duration", "5s", *args)
+    assert code == EXIT_USAGE, out
+    assert "--expect-workers" in out and "Traceback" not in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_without_a_master_host_or_locustfile_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["load", "worker", "--locustfile", str(tmp_path / "x.py")])
+    assert result.exit_code == EXIT_USAGE
+    assert "--master-host" in result.output or "--locustfile" in result.output
