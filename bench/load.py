@@ -305,6 +305,40 @@ def write_path_rate(out: Path, seconds: float = 2.0) -> tuple[float, float]:
     return local, n / (time.perf_counter() - start)
 
 
+RECORDER_COST = r"""
+import gevent.monkey; gevent.monkey.patch_all()
+import argparse, sys, tempfile, time
+import locust.main  # noqa: F401  (the recorder's guard: a Locust process)
+from locust.env import Environment
+from chaosgate.load.recorder import Recorder
+out = tempfile.mkdtemp()
+env = Environment()
+env.parsed_options = argparse.Namespace(
+    request_log=out + "/r.jsonl", checkout_log=None, loadgen_run_id="bench",
+    request_log_flush=0.25, metrics_linger=0, loadgen_sd_file=None, loadgen_metrics_port=0,
+    ship_requests=False, workers_file=None)
+env.create_local_runner()
+recorder = Recorder(env)
+class Response:
+    status_code = 200
+response, n = Response(), 200_000
+start = time.perf_counter()
+for _ in range(n):
+    recorder.on_request("GET", "/api/products", 1.234, response=response, exception=None,
+                        context={}, start_time=time.time())
+recorder.flush()
+print((time.perf_counter() - start) / n * 1e6)
+"""
+
+
+def recorder_cost() -> float:
+    """Microseconds of the recorder's ``on_request`` (log line, counters, histogram) per
+    request, in a process of its own that is a Locust process (gevent-patched)."""
+    done = subprocess.run([sys.executable, "-c", RECORDER_COST], capture_output=True,
+                          text=True, check=True, timeout=120)
+    return float(done.stdout.split()[-1])
+
+
 def freeze_figures(host: str, server: subprocess.Popen[bytes], rate: float, out: Path,
                    freeze: float = 5.0) -> tuple[float, float, dict[str, int]]:
     """Open model at ``rate``/s, the server frozen ``freeze`` s mid-run: (intended,
@@ -335,18 +369,19 @@ def generator_bench(args: argparse.Namespace) -> None:
     began = time.monotonic()
     with flat_server(port) as server:
         rows = []
-        for i in range(args.rounds):
-            print(f"round {i + 1}/{args.rounds}: bare locust, {args.workers} workers ...",
-                  file=sys.stderr)
-            bare = bare_distributed(host, args.users, args.workers, args.duration,
-                                    out / f"bare-{i}")
-            print(f"round {i + 1}/{args.rounds}: chaosgate, {args.workers} workers ...",
-                  file=sys.stderr)
-            cg = chaosgate_distributed(host, args.users, args.workers, args.duration,
-                                       out / f"chaosgate-{i}")
-            rows.append((bare, cg))
+        for i in range(args.rounds):  # alternate the order: a drift of the machine's load
+            first = "chaosgate" if i % 2 else "bare"  # must not favour either
+            result = {}
+            for variant in (first, "bare" if first == "chaosgate" else "chaosgate"):
+                print(f"round {i + 1}/{args.rounds}: {variant}, {args.workers} workers ...",
+                      file=sys.stderr)
+                run = bare_distributed if variant == "bare" else chaosgate_distributed
+                result[variant] = run(host, args.users, args.workers, args.duration,
+                                      out / f"{variant}-{i}")
+            rows.append((result["bare"], result["chaosgate"]))
         print("write path ...", file=sys.stderr)
         local, remote = write_path_rate(out)
+        on_request = recorder_cost()
         print("open model under a 5 s freeze ...", file=sys.stderr)
         intended, achieved, outcomes = freeze_figures(host, server, args.freeze_rate,
                                                       out / "freeze")
@@ -364,6 +399,8 @@ def generator_bench(args: argparse.Namespace) -> None:
           f"chaosgate "
           f"{cg_cpu:.3f}: the recorder costs {cg_cpu - bare_cpu:+.3f} ms "
           f"({100 * (cg_cpu - bare_cpu) / bare_cpu:+.1f} %)")
+    print(f"  the recorder's own work per request (on_request, in a Locust process, "
+          f"nothing else running in it): {on_request:.1f} us")
     print(f"  request-log write path, one process: {local:,.0f} records/s local, "
           f"{remote:,.0f} records/s shipped to a master "
           f"({'met' if min(local, remote) >= 20000 else 'NOT met'}: goal >= 20 000/s)")

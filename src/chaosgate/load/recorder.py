@@ -38,11 +38,14 @@ it removes the entry.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +59,7 @@ from chaosgate.load.export import (
     remove_sd_targets,
     require_locust_process,
 )
-from chaosgate.load.requestlog import AppendLog, RequestRecord, dump_record, record_line
+from chaosgate.load.requestlog import AppendLog, record_line
 
 require_locust_process(__name__)
 
@@ -66,12 +69,17 @@ from locust import events  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 from prometheus_client import (  # noqa: E402
     CollectorRegistry,
-    Counter,
     Gauge,
-    Histogram,
     disable_created_metrics,
     make_wsgi_app,
 )
+from prometheus_client.core import (  # noqa: E402
+    CounterMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector  # noqa: E402
+from prometheus_client.utils import floatToGoString  # noqa: E402
 
 from chaosgate.sandbox.shop.metrics import LATENCY_BUCKETS  # noqa: E402
 
@@ -116,12 +124,8 @@ class Recorder:
         self.server: WSGIServer | None = None
         self.address: str | None = None
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(METRIC_REQUESTS, "Requests sent by the load generator.",
-                                ["name", "method", "outcome"], registry=self.registry)
-        self.duration = Histogram(METRIC_DURATION, "Request duration seen by the load generator.",
-                                  ["name", "method"], buckets=LATENCY_BUCKETS,
-                                  registry=self.registry)
-        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self.metrics = ClientMetrics()
+        self.registry.register(self.metrics)
         Gauge(METRIC_IN_FLIGHT, "Tasks (requests) in flight.",
               registry=self.registry).set_function(_in_flight)
         Gauge(METRIC_USERS, "Users running in this process.",
@@ -160,19 +164,12 @@ class Recorder:
             start = start_time if start_time is not None else time.time() - ms / 1000
             kind = error_kind(exception, status) if exception is not None else None
             if self.log is not None:
-                dump_record(RequestRecord(t=start, ms=round(ms, 3), name=name,
-                                          method=request_type, ok=kind is None,
-                                          status=status, error=kind), self.log.buffer)
+                self.log.buffer.write(record_line(start, round(ms, 3), name, request_type,
+                                                  kind is None, status, kind))
             elif self.ship:
                 self.shipped.append([start, round(ms, 3), name, request_type, kind is None,
                                      status, kind])
-            key = (name, request_type, kind or "ok")
-            children = self._children.get(key)
-            if children is None:  # labels() costs a lock and a lookup: once per series
-                children = self._children[key] = (self.requests.labels(*key),
-                                                   self.duration.labels(name, request_type))
-            children[0].inc()
-            children[1].observe(ms / 1000.0)
+            self.metrics.add(name, request_type, kind or "ok", ms / 1000.0)
             if (self.checkouts is not None or self.ship) and context and "client_seq" in context:
                 line = json.dumps({
                     "t": start, "client_seq": context["client_seq"],
@@ -314,6 +311,44 @@ class WorkerBook:
         if self.checkouts is not None:
             self.checkouts.close()
         self.save()
+
+
+class ClientMetrics(Collector):
+    """The requests counter and the duration histogram, counted in plain Python on the
+    request path (no lock per request: the recorder runs in one gevent thread) and
+    turned into Prometheus families when scraped. Same names, labels and bucket
+    edges as ``prometheus_client``'s Counter and Histogram would give."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}
+        # per (name, method): a count per bucket, one for +Inf, then the sum
+        self.durations: dict[tuple[str, str], list[float]] = {}
+
+    def add(self, name: str, method: str, outcome: str, seconds: float) -> None:
+        """Count one request."""
+        key = (name, method, outcome)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        counts = self.durations.get((name, method))
+        if counts is None:
+            counts = self.durations[(name, method)] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1  # le is inclusive
+        counts[-1] += seconds
+
+    def collect(self) -> Iterable[Metric]:
+        """The two families, as a scrape sees them."""
+        requests = CounterMetricFamily(METRIC_REQUESTS, "Requests sent by the load generator.",
+                                       labels=["name", "method", "outcome"])
+        for key, n in list(self.requests.items()):
+            requests.add_metric(list(key), n)
+        durations = HistogramMetricFamily(
+            METRIC_DURATION, "Request duration seen by the load generator.",
+            labels=["name", "method"])
+        edges = [*map(floatToGoString, LATENCY_BUCKETS), "+Inf"]
+        for (name, method), counts in list(self.durations.items()):
+            cumulative = list(itertools.accumulate(counts[:-1]))
+            durations.add_metric([name, method], list(zip(edges, cumulative, strict=True)),
+                                 counts[-1])
+        return [requests, durations]
 
 
 def _in_flight() -> float:
