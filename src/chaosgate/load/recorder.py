@@ -285,19 +285,25 @@ class WorkerBook:
         """Every second: ping every worker's clock; note the ones Locust marked missing."""
         while True:
             gevent.sleep(1.0)
-            clients = self.env.runner.clients
-            for node_id, node in self.workers.items():
-                worker = clients.get(node_id)
-                if worker is None:  # it quit (a lost one is kept for 60 s: seen below)
-                    node["quit_at"] = node.get("quit_at") or time.time()
-                elif worker.state == "missing":
-                    if node["lost_at"] is None:
-                        node["lost_at"] = time.time()
-                        log.warning("worker %s (index %s) lost: no heartbeat", node_id,
-                                    node["index"])
-                else:
-                    self._ping(node_id)
-            self.save()
+            try:
+                self._check_workers()
+            except Exception:  # never let the watch die: a lost worker must be seen
+                log.exception("watching the workers failed")
+
+    def _check_workers(self) -> None:
+        clients = self.env.runner.clients
+        for node_id, node in list(self.workers.items()):  # a ping may yield to a handler
+            worker = clients.get(node_id)
+            if worker is None:  # it quit (a lost one is kept for 60 s: seen below)
+                node["quit_at"] = node.get("quit_at") or time.time()
+            elif worker.state == "missing":
+                if node["lost_at"] is None:
+                    node["lost_at"] = time.time()
+                    log.warning("worker %s (index %s) lost: no heartbeat", node_id,
+                                node["index"])
+            else:
+                self._ping(node_id)
+        self.save()
 
     def save(self) -> None:
         """Write the workers file (atomically)."""
