@@ -10,7 +10,13 @@ toxic (the toxic path):
 
 - round trips of a 64-byte request/response: p50 and p99, and what the proxy adds;
 - bulk download throughput (MB/s, 10^6 bytes);
-- new connections per second (connect, 1-byte round trip, close).
+- new connections per second (connect, 1-byte round trip, close);
+- under a 200 ms latency toxic (``--latency``): the latency added to the
+  download of a 1 KB, a 2 MB and a 20 MB body (median of ``--repeats``
+  downloads, with the toxic minus without; goal: each within 10 % of the
+  latency, i.e. independent of the size), and bulk throughput once the
+  first byte arrived (median of 3, alternated), with the toxic over without
+  (goal >= 0.8).
 
 Request counts are bounded; the whole run takes well under a minute.
 """
@@ -125,6 +131,58 @@ def download(port: int, size: int) -> float:
         return size / (time.perf_counter() - start) / 1e6
 
 
+def timed_download(port: int, size: int) -> tuple[float, float]:
+    """Seconds to the first byte and to the last byte of a ``size``-byte download."""
+    buffer = bytearray(1 << 20)
+    with connect(port) as sock:
+        start = time.perf_counter()
+        sock.sendall(size.to_bytes(8, "big"))
+        got, first = 0, 0.0
+        while got < size:
+            n = sock.recv_into(buffer)
+            if not n:
+                raise EOFError(f"download ended after {got} of {size} bytes")
+            if not got:
+                first = time.perf_counter() - start
+            got += n
+        return first, time.perf_counter() - start
+
+
+def streaming_rate(port: int, size: int) -> float:
+    """MB/s from the first byte to the last of a ``size``-byte download."""
+    first, last = timed_download(port, size)
+    return size / max(last - first, 1e-9) / 1e6
+
+
+SIZES = {"1 KB": 1_000, "2 MB": 2_000_000, "20 MB": 20_000_000}
+
+
+def latency_figures(
+    api: str, source: int, latency_ms: int, repeats: int, megabytes: int
+) -> dict[str, float]:
+    """Added latency per body size and the throughput ratio under a latency toxic."""
+    ports = {}
+    for case in ("plain", "latency"):
+        body = {"name": f"bench-{case}", "upstream": f"127.0.0.1:{source}"}
+        created = requests.post(api + "/proxies", json=body, timeout=5).json()
+        ports[case] = int(created["listen"].rsplit(":", 1)[1])
+    toxic = {"type": "latency", "attributes": {"latency": latency_ms}}
+    requests.post(f"{api}/proxies/bench-latency/toxics", json=toxic, timeout=5).raise_for_status()
+    figures: dict[str, float] = {}
+    for label, size in SIZES.items():
+        plain = statistics.median(timed_download(ports["plain"], size)[1] for _ in range(repeats))
+        slow = statistics.median(timed_download(ports["latency"], size)[1] for _ in range(repeats))
+        figures[label] = (slow - plain) * 1000
+    size = megabytes * 1_000_000
+    rates: dict[str, list[float]] = {"plain": [], "latency": []}
+    for _ in range(3):  # alternated, medians: a shared machine's drift favours neither
+        for case in rates:
+            rates[case].append(streaming_rate(ports[case], size))
+    figures["plain MB/s"] = statistics.median(rates["plain"])
+    figures["latency MB/s"] = statistics.median(rates["latency"])
+    return figures
+
+
 def connection_rate(port: int, count: int) -> float:
     """New connections per second: connect, 1-byte round trip, close."""
     start = time.perf_counter()
@@ -160,6 +218,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20000, help="round trips per case")
     parser.add_argument("--megabytes", type=int, default=1000, help="bulk download size (MB)")
     parser.add_argument("--connections", type=int, default=2000, help="connections per case")
+    parser.add_argument("--latency", type=int, default=200, help="latency toxic (ms)")
+    parser.add_argument("--repeats", type=int, default=5, help="downloads per body size")
     args = parser.parse_args()
 
     echo, source, api_port = free_port(), free_port(), free_port()
@@ -195,8 +255,26 @@ def main() -> int:
                 "mbps": download(source_port, args.megabytes * 1_000_000),
                 "conns": connection_rate(echo_port, args.connections),
             }
+        latency = latency_figures(api, source, args.latency, args.repeats, args.megabytes)
     print_table(results, args)
+    print_latency(latency, args)
     return 0
+
+
+def print_latency(figures: dict[str, float], args: argparse.Namespace) -> None:
+    """Added latency per body size and the throughput ratio, against their goals."""
+    print(f"\nunder a {args.latency} ms latency toxic (median of {args.repeats} downloads)")
+    for label in SIZES:
+        added = figures[label]
+        ok = abs(added - args.latency) <= 0.1 * args.latency
+        print(f"  added latency, {label:>6} body: {added:8.1f} ms  {'ok' if ok else 'MISSED'}")
+    ratio = figures["latency MB/s"] / figures["plain MB/s"]
+    print(
+        f"  throughput after the first byte ({args.megabytes} MB, median of 3): "
+        f"{figures['latency MB/s']:.0f} MB/s with the toxic, "
+        f"{figures['plain MB/s']:.0f} MB/s without: {ratio:.2f}  "
+        f"{'ok' if ratio >= 0.8 else 'MISSED'} (goal >= 0.8)"
+    )
 
 
 def print_table(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:

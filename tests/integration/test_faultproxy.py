@@ -312,6 +312,51 @@ def test_bandwidth_limits_the_rate(echo_proxy: Any) -> None:
         assert time.monotonic() - start >= 1.5  # 2 s at 100 KB/s, minus the first slice
 
 
+def test_latency_delays_without_throttling(echo_proxy: Any) -> None:
+    """Toxiproxy's semantics: chunks are read while earlier ones wait, so a body
+    far larger than any socket buffer is taken in whole before the first of it
+    comes out; with a throttling latency the send could not finish first."""
+    echo_proxy.add_toxic(type="latency", stream="upstream", attributes={"latency": 2000})
+    payload = os.urandom(24 << 20)
+    order: list[str] = []
+    with connect(echo_proxy) as sock:
+        received: list[bytes] = []
+
+        def reader() -> None:
+            received.append(recv_exactly(sock, 1))
+            order.append("first byte back")
+            received.append(recv_exactly(sock, len(payload) - 1))
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        sock.sendall(payload)
+        order.append("all sent")
+        thread.join(WAIT * 2)
+        assert order == ["all sent", "first byte back"]
+        assert b"".join(received) == payload  # whole and in order
+
+
+def test_slicer_passes_everything_in_order(echo_proxy: Any) -> None:
+    echo_proxy.add_toxic(
+        type="slicer", attributes={"average_size": 100, "size_variation": 30, "delay": 50}
+    )
+    toxic = echo_proxy.get_toxic("slicer_downstream")
+    assert toxic.attributes == {"average_size": 100, "size_variation": 30, "delay": 50}
+    payload = os.urandom(20_000)
+    with connect(echo_proxy) as sock:
+        sock.sendall(payload)
+        assert recv_exactly(sock, len(payload)) == payload
+        # slices 100 ms apart (delay is in µs): the first recv cannot get the whole reply
+        echo_proxy.destroy_toxic("slicer_downstream")
+        echo_proxy.add_toxic(type="slicer", attributes={"average_size": 100, "delay": 100_000})
+        sock.sendall(payload[:500])
+        pieces = [sock.recv(500)]
+        while sum(map(len, pieces)) < 500:
+            pieces.append(sock.recv(500))
+        assert b"".join(pieces) == payload[:500]
+        assert len(pieces) >= 2
+
+
 def test_limit_data_closes_after_the_limit(echo_proxy: Any) -> None:
     echo_proxy.add_toxic(type="limit_data", attributes={"bytes": 10})
     with connect(echo_proxy) as sock:
@@ -418,6 +463,10 @@ def test_metrics(faultproxy: FaultProxyProcess, echo_proxy: Any) -> None:
     for direction in ("upstream", "downstream"):
         sent = metric(text, "chaosgate_faultproxy_bytes_total", proxy=name, direction=direction)
         assert sent == 1000
+        # Toxiproxy's own names and labels, for its dashboards
+        labels = {"proxy": name, "direction": direction, "listener": echo_proxy.listen}
+        assert metric(text, "toxiproxy_proxy_received_bytes_total", **labels) == 1000
+        assert metric(text, "toxiproxy_proxy_sent_bytes_total", **labels) == 1000
 
 
 def test_events_record_state_changes(faultproxy: FaultProxyProcess, echo_proxy: Any) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 
 from chaosgate.sandbox.faultproxy.events import EventLog
@@ -16,6 +19,7 @@ from chaosgate.sandbox.faultproxy.model import (
     parse_toxic,
     plan_populate,
     proxy_json,
+    slice_offsets,
     update_proxy,
     update_toxic,
 )
@@ -261,3 +265,34 @@ def test_event_log_line_flattens_the_toxic() -> None:
         "toxic_added proxy=db toxic=latency_downstream type=latency stream=downstream "
         "toxicity=1.0 latency=5 jitter=0"
     )
+
+
+# -- slicer ------------------------------------------------------------------------
+
+
+def test_parse_slicer_has_toxiproxys_attributes() -> None:
+    toxic = parse_toxic({"type": "slicer", "attributes": {"average_size": 64, "delay": 10}})
+    assert toxic.to_json()["attributes"] == {"average_size": 64, "size_variation": 0, "delay": 10}
+
+
+@pytest.mark.parametrize(
+    ("size", "average", "variation"),
+    [(100_000, 64, 16), (65_536, 1000, 0), (7, 64, 16), (1, 1, 0), (5000, 10, 50)],
+)
+def test_slices_cover_the_chunk_in_order_and_stay_near_the_average(
+    size: int, average: int, variation: int
+) -> None:
+    rng = random.Random(size)
+    bounds = slice_offsets(size, average, variation, rng.randrange)
+    variation = min(variation, average - 1)
+    assert bounds[0] == 0 and bounds[-1] == size
+    lengths = [b - a for a, b in itertools.pairwise(bounds)]
+    assert all(0 < n <= max(average + variation, 1) for n in lengths)
+    if size > average + variation:  # cut about in the middle, recursively
+        assert all(n >= (average - variation) // 2 for n in lengths)
+
+
+def test_slices_without_variation_are_halvings() -> None:
+    assert slice_offsets(100, 25, 0, random.randrange) == [0, 25, 50, 75, 100]
+    assert slice_offsets(10, 0, 0, random.randrange) == [0, 10]  # average 0: whole
+    assert slice_offsets(0, 10, 0, random.randrange) == [0]

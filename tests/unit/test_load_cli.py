@@ -152,3 +152,47 @@ def test_problem_names_how_locust_ended(tmp_path: Path) -> None:
     assert "killed by signal 9" in (a_run(tmp_path, ok, exit_code=-9).problem() or "")
     assert "overran" in (a_run(tmp_path, ok, killed=True).problem() or "")
     assert "sent no request" in (a_run(tmp_path, []).problem() or "")
+
+
+def test_a_lost_worker_is_the_runs_problem_and_widens_the_clock_uncertainty(
+    tmp_path: Path,
+) -> None:
+    import json
+    from dataclasses import replace
+
+    from chaosgate.load.run import read_workers_file
+
+    (tmp_path / "workers.json").write_text(json.dumps({"workers": [
+        {"id": "w-a", "index": 0, "records": 90, "last_request_t": 30.0, "lost_at": None,
+         "clock": {"offset_s": 0.002, "uncertainty_s": 0.004, "rtt_s": 0.008, "samples": 9}},
+        {"id": "w-b", "index": 1, "records": 40, "last_request_t": 12.0, "lost_at": 15.5,
+         "clock": {"offset_s": -0.01, "uncertainty_s": 0.02, "rtt_s": 0.04, "samples": 4}},
+    ]}))
+    nodes = read_workers_file(tmp_path / "workers.json")
+    assert [n.index for n in nodes] == [0, 1]
+    run = replace(a_run(tmp_path, [rec(0, True, None, 200)]), nodes=nodes, workers=2)
+    assert [n.id for n in run.lost_workers] == ["w-b"]
+    assert run.clock_uncertainty == 0.02
+    problem = run.problem()
+    assert problem is not None and "worker 1 (w-b)" in problem and "LOST" in problem
+    assert "3.5 s earlier" in problem and "-10.0 ms ± 20.0 ms" in problem
+    unmeasured = replace(run, nodes=(replace(nodes[0], uncertainty_s=None, offset_s=None),))
+    assert unmeasured.clock_uncertainty == 1.0 and unmeasured.problem() is None
+    assert read_workers_file(tmp_path / "missing.json") == ()
+    assert run.to_json()["clock_uncertainty_s"] == 0.02
+
+
+@pytest.mark.parametrize("args", [["--master"], ["--expect-workers", "2"],
+                                  ["--master", "--expect-workers", "0"]])
+def test_master_and_expect_workers_go_together(tmp_path: Path, args: list[str]) -> None:
+    code, out = load_run(tmp_path, "--target", str(nowhere_target(tmp_path, dead_port())),
+                         "--duration", "5s", *args)
+    assert code == EXIT_USAGE, out
+    assert "--expect-workers" in out and "Traceback" not in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_without_a_master_host_or_locustfile_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["load", "worker", "--locustfile", str(tmp_path / "x.py")])
+    assert result.exit_code == EXIT_USAGE
+    assert "--master-host" in result.output or "--locustfile" in result.output

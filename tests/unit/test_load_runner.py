@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from chaosgate.load import runner
-from chaosgate.load.command import RECORDER_PATH, LoadSpec, build_commands
+from chaosgate.load.command import RECORDER_PATH, LoadSpec, build_commands, worker_command
 from chaosgate.load.export import (
     OverloadError,
     add_sd_target,
@@ -183,6 +183,29 @@ def test_distributed_master_expects_its_workers(tmp_path: Path) -> None:
         assert "--worker" in worker and worker[worker.index("--master-port") + 1] == "5557"
         assert "--config" not in worker and "--run-time" not in worker  # refused on workers
         assert "--request-log" in worker  # the recorder starts before the master's options arrive
+
+
+def test_master_for_remote_workers_binds_where_they_reach_it(tmp_path: Path) -> None:
+    cmd = build_commands(spec(tmp_path, workers=1, remote_workers=2, master_bind="10.0.0.5",
+                              master_port=6000, launcher=("ip", "netns", "exec", "m")))
+    main = list(cmd.main)
+    assert main[:4] == ["ip", "netns", "exec", "m"]
+    assert main[main.index("--expect-workers") + 1] == "3"  # local and remote ones
+    assert main[main.index("--master-bind-host") + 1] == "10.0.0.5"
+    assert main[main.index("--master-bind-port") + 1] == "6000"
+    assert len(cmd.workers) == 1 and cmd.workers[0][:4] == ("ip", "netns", "exec", "m")
+    assert spec(tmp_path, remote_workers=1).distributed
+    with pytest.raises(ValueError, match="--expect-workers"):
+        spec(tmp_path, remote_workers=-1)
+
+
+def test_a_remote_worker_ships_its_log_and_takes_the_rest_from_the_master() -> None:
+    cmd = list(worker_command(PROFILES / "shop.py", "10.0.0.5", 6000))
+    assert cmd[cmd.index("-f") + 1] == f"{PROFILES / 'shop.py'},{RECORDER_PATH}"
+    assert cmd[cmd.index("--master-host") + 1] == "10.0.0.5"
+    assert "--ship-requests" in cmd and "--request-log" not in cmd and "--host" not in cmd
+    bare = worker_command(PROFILES / "shop.py", "h", 1, recorder=False)
+    assert "--ship-requests" not in bare and str(RECORDER_PATH) not in " ".join(bare)
 
 
 def test_distributed_needs_a_master_port(tmp_path: Path) -> None:

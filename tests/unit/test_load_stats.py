@@ -193,3 +193,18 @@ def test_comparison_names_the_routes_that_differ() -> None:
         ("POST /api/checkout", 0, 2),
     ]
     assert mismatches[0].missing_in_locust == 1
+
+
+def test_a_request_log_line_is_the_records_json_and_reads_back() -> None:
+    import json
+    from dataclasses import asdict
+
+    from chaosgate.load.requestlog import RequestRecord, record_line, records_from
+
+    records = [RequestRecord(t=1732170000.123456, ms=12.345, name='/api/"q"\u00e9', method="GET",
+                             ok=True, status=200, error=None),
+               RequestRecord(t=5, ms=0.0, name="/x", method="POST", ok=False, status=None,
+                             error="timeout")]
+    lines = [record_line(r.t, r.ms, r.name, r.method, r.ok, r.status, r.error) for r in records]
+    assert lines == [json.dumps(asdict(r), separators=(",", ":")) + "\n" for r in records]
+    assert list(records_from(lines)) == records

@@ -97,6 +97,11 @@ class GameDayConfig:
     # each of its gates has MIN_STEADY_REQUESTS requests (0: never extend)
     max_extension: float = 60.0
     profile: str = "open"
+    # distributed load: workers started elsewhere (chaosgate load worker) that the
+    # Locust master, bound to master_bind:master_port, waits for
+    expect_workers: int = 0
+    master_bind: str = "0.0.0.0"
+    master_port: int = 5557
     catalog: Path | None = None  # default: probes/ beside the target file, else shipped
     recovery_slo: str = "time-to-recover"
     max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN
@@ -265,8 +270,13 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     # the longest run: both steady-state phases extended to their bound
     budget = (config.warmup + config.hold_s + config.heal_timeout + config.observe
               + 2 * max(config.max_extension, 0.0) + 30)
+    distributed: dict[str, Any] = {}
+    if config.expect_workers:
+        distributed = {"remote_workers": config.expect_workers,
+                       "master_bind": config.master_bind, "master_port": config.master_port}
     spec = spec_for_target(target, profile, budget, rate=config.rate, front_end="pytest",
-                           out_root=out_dir_of(config, target) / _slug(config.name))
+                           out_root=out_dir_of(config, target) / _slug(config.name),
+                           **distributed)
     load = LoadSession(spec, show_progress=show_progress)
     faults.check_owner()  # no game day starts once chaosgate gameday is gone
     if stop and fault is not None:
@@ -401,8 +411,13 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
                       before_end=run.before_end, after_start=run.after_start,
                       recovery_slo=config.recovery_slo, max_budget_burn=config.max_budget_burn,
                       budget_period=config.budget_period, log=log,
-                      fault_applied=fault_took_hold(config.fault is not None, [timeline]))
+                      fault_applied=fault_took_hold(config.fault is not None, [timeline]),
+                      clock_uncertainty=run.load.clock_uncertainty if run.load else 0.0)
     run.gates += result.gates
+    if run.load is not None and run.load.lost_workers:  # the load was short: no verdict on it
+        run.gates.append(Gate("load workers", "inconclusive",
+                              f"{len(run.load.lost_workers)} lost", "every worker to the end",
+                              "; ".join(n.describe() for n in run.load.lost_workers)))
     run.measurement = result.measurement
     run.reported = list(result.reported)
 

@@ -77,7 +77,8 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
              budget_period: float = DEFAULT_BUDGET_PERIOD,
              prometheus: PrometheusClient | None = None,
              fault_applied: bool | None = None,
-             log: Callable[[str], None] = lambda _m: None) -> Evaluation:
+             log: Callable[[str], None] = lambda _m: None,
+             clock_uncertainty: float = 0.0) -> Evaluation:
     """Judge one run: ``records`` by start time, ``t_inject`` of its fault (None: baseline).
 
     ``warmup`` is the steady state before the fault when there is none;
@@ -118,7 +119,8 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
         log(f"{recovery.name}: {NO_FAULT}: nothing to recover from")
     else:
         _recovery_gates(result, recovery, catalog, prom, records, t_inject or load_start,
-                        load_start, load_end, target.prometheus.scrape_interval, log)
+                        load_start, load_end, target.prometheus.scrape_interval, log,
+                        clock_uncertainty)
     try:
         result.reported = check_slos(prom, [s for s in catalog if s.is_ratio],
                                      window=max(load_end - load_start, 10.0), at=load_end)
@@ -151,11 +153,11 @@ def no_fault_recovery(recovery: SLO) -> tuple[Measurement, list[Gate]]:
 def _recovery_gates(result: Evaluation, recovery: SLO, catalog: Catalog,
                     prom: PrometheusClient, records: Sequence[RequestRecord], t_inject: float,
                     load_start: float, load_end: float, scrape_interval: float,
-                    log: Callable[[str], None]) -> None:
+                    log: Callable[[str], None], clock_uncertainty: float = 0.0) -> None:
     """Measure the recovery from ``t_inject`` by both observers; its gates."""
     result.measurement = measure_recovery(recovery, catalog, prom, records,
                                           t_inject, load_start, load_end,
-                                          scrape_interval, log)
+                                          scrape_interval, log, clock_uncertainty)
     for verdict in result.measurement.verdicts:
         result.gates.append(Gate(f"{recovery.name} ({verdict.observer})", verdict.status,
                                  "" if verdict.value is None else f"{verdict.value:.2f} s",
@@ -193,7 +195,8 @@ def steady_states(slos: Iterable[SLO], records: Sequence[RequestRecord], *,
 def measure_recovery(slo: SLO, catalog: Catalog, prom: PrometheusClient,
                      records: Sequence[RequestRecord], t_inject: float, start: float,
                      end: float, scrape_interval: float,
-                     log: Callable[[str], None] = lambda _m: None) -> Measurement:
+                     log: Callable[[str], None] = lambda _m: None,
+                     clock_uncertainty: float = 0.0) -> Measurement:
     """Both observers' timelines of ``slo`` from ``t_inject``; Prometheus' may be missing."""
     bins = None
     try:
@@ -202,4 +205,5 @@ def measure_recovery(slo: SLO, catalog: Catalog, prom: PrometheusClient,
     except ChaosgateError as exc:
         log(f"Prometheus timeline unavailable: {exc}")
     return measure(slo, catalog, t_inject=t_inject, records=records, bins=bins,
-                   scrape_interval=scrape_interval, t_end=end)
+                   scrape_interval=scrape_interval, t_end=end,
+                   clock_uncertainty=clock_uncertainty)

@@ -17,6 +17,11 @@ command:
   (:attr:`LoadSpec.front_end`, :func:`chaosgate.frontends.option`);
 - is bounded: ``--headless --run-time`` (whole seconds, rounded up), and a
   master gives up on workers that do not connect (``--expect-workers-max-wait``);
+- across hosts (:attr:`LoadSpec.remote_workers`), the master binds
+  ``master_bind:master_port`` and also waits for workers that
+  :func:`worker_command` starts elsewhere (``chaosgate load worker``); those
+  send their request log to the master (``--ship-requests``), which writes
+  it, corrected by each worker's estimated clock offset;
 - writes Locust's final statistics with ``--json-file`` (Locust appends
   ``.json``) and exits 0 even when requests failed (``--exit-code-on-error 0``):
   under chaos, failed requests are data, not a broken run.
@@ -36,7 +41,7 @@ from .profiles import Profile
 
 __all__ = ["MAX_DURATION_S", "MAX_RATE", "MAX_REQUEST_TIMEOUT_S", "MAX_USERS", "MAX_WORKERS",
            "RECORDER_PATH", "Commands", "LoadParameterError", "LoadSpec", "build_commands",
-           "check_load_parameters"]
+           "check_load_parameters", "worker_command"]
 
 RECORDER_PATH = Path(__file__).with_name("recorder.py")
 EXPECT_WORKERS_MAX_WAIT = 30  # seconds a master waits for its workers to connect
@@ -135,6 +140,9 @@ class LoadSpec:
     users: int | None = None  # overrides the profile's users
     rate: float | None = None  # total arrivals per second: the open model
     workers: int = 0  # 0: one local process; N: a master and N workers
+    remote_workers: int = 0  # workers the master also waits for, started on other hosts
+    master_bind: str = "127.0.0.1"  # the master's address (remote workers: one they reach)
+    master_port: int | None = None  # default: a free port (remote workers: 5557)
     request_timeout: float | None = None  # seconds; default: the profile's (or 2)
     locustfile: Path | None = None  # default: the profile's
     metrics_port: int | None = None  # client metrics (workers: port + 1 + index)
@@ -142,6 +150,9 @@ class LoadSpec:
     metrics_linger: float = 0.0  # keep serving metrics this long at exit
     recorder: bool = True  # False: bare Locust (benchmarks)
     extra_args: tuple[str, ...] = ()
+    # prefix of every command, e.g. ("ip", "netns", "exec", "ns1") or ("taskset", "-c", "1");
+    # it must exec the command (the harness signals the process it started)
+    launcher: tuple[str, ...] = ()
     python: str = field(default=sys.executable)
     cwd: Path = field(default_factory=Path.cwd)
     limits: SafetyLimits = DEFAULT_LIMITS  # the target's (safety block); checked below
@@ -151,6 +162,15 @@ class LoadSpec:
         check_load_parameters(duration=self.duration, rate=self.rate, users=self.users,
                               workers=self.workers, request_timeout=self.request_timeout,
                               limits=self.limits, front_end=self.front_end)
+        if not (_whole(self.remote_workers) and 0 <= self.remote_workers <= MAX_WORKERS):
+            raise _bad("expect_workers", self.remote_workers, "a number of workers",
+                       f"pass {option('load.expect_workers', self.front_end)} between 0 "
+                       f"and {MAX_WORKERS}")
+
+    @property
+    def distributed(self) -> bool:
+        """A master with workers (local, remote or both) rather than one process."""
+        return self.workers + self.remote_workers > 0
 
     @property
     def run_time_s(self) -> int:
@@ -171,6 +191,11 @@ class LoadSpec:
     def checkout_log(self) -> Path:
         """Where the recorder writes (client_seq, order_id) of every checkout."""
         return self.out_dir / "checkouts.jsonl"
+
+    @property
+    def workers_file(self) -> Path:
+        """Where a master writes what it knows of its workers (clock offsets, lost ones)."""
+        return self.out_dir / "workers.json"
 
     @property
     def json_file(self) -> Path:
@@ -228,16 +253,30 @@ def build_commands(spec: LoadSpec, master_port: int | None = None) -> Commands:
     if spec.users is not None:
         main += ["--users", str(spec.users)]
     main += _load_args(spec)
-    if spec.workers == 0:
+    main = [*spec.launcher, *main]
+    base = [*spec.launcher, *base]
+    if not spec.distributed:
         return Commands(tuple(main + list(spec.extra_args)))
+    master_port = spec.master_port or master_port
     if master_port is None:
         raise ValueError("a distributed run needs a master port")
     main += [
-        "--master", "--expect-workers", str(spec.workers),
+        "--master", "--expect-workers", str(spec.workers + spec.remote_workers),
         "--expect-workers-max-wait", str(EXPECT_WORKERS_MAX_WAIT),
-        "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
+        "--master-bind-host", spec.master_bind, "--master-bind-port", str(master_port),
     ]
-    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port",
+    local = "127.0.0.1" if spec.master_bind in ("0.0.0.0", "*", "") else spec.master_bind
+    worker = [*base, "--worker", "--master-host", local, "--master-port",
               str(master_port), *_load_args(spec)]
     return Commands(tuple(main + list(spec.extra_args)),
                     tuple(tuple(worker) for _ in range(spec.workers)))
+
+
+def worker_command(locustfile: Path, master_host: str, master_port: int, *,
+                   recorder: bool = True, python: str = sys.executable) -> tuple[str, ...]:
+    """A worker for a master on another host (``chaosgate load worker``): it takes
+    the host, users and rate from the master and ships its request log there."""
+    files = str(locustfile) + (f",{RECORDER_PATH}" if recorder else "")
+    cmd = [python, "-m", "locust", "-f", files, "--worker", "--master-host", master_host,
+           "--master-port", str(master_port)]
+    return tuple(cmd + (["--ship-requests"] if recorder else []))

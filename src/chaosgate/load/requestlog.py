@@ -13,13 +13,18 @@ error kind (``timeout``, ``connection``, ``http_5xx``, ...) when not ok.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-__all__ = ["RequestRecord", "dump_record", "read_request_log", "records_from"]
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # no per-call set-up
+
+__all__ = ["AppendLog", "RequestRecord", "dump_record", "read_request_log", "record_line",
+           "records_from"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +47,19 @@ class RequestRecord:
 
 def dump_record(record: RequestRecord, out: IO[str]) -> None:
     """Append one record as a JSON line (the caller flushes)."""
-    out.write(json.dumps(asdict(record), separators=(",", ":")) + "\n")
+    out.write(record_line(record.t, record.ms, record.name, record.method, record.ok,
+                          record.status, record.error))
+
+
+def record_line(t: float, ms: float, name: str, method: str, ok: bool, status: int | None,
+                error: str | None) -> str:
+    """One request log line (with its newline) from a record's fields: what
+    ``json.dumps`` of the record gives, built without a dict per record (the
+    write path runs once per request)."""
+    code = "null" if status is None else int(status)
+    kind = "null" if error is None else _encode(error)
+    return (f'{{"t":{t!r},"ms":{ms!r},"name":{_encode(name)},"method":{_encode(method)},'
+            f'"ok":{"true" if ok else "false"},"status":{code},"error":{kind}}}\n')
 
 
 def records_from(lines: Iterable[str]) -> Iterator[RequestRecord]:
@@ -58,3 +75,27 @@ def read_request_log(path: Path | str) -> Iterator[RequestRecord]:
     """Records of a request log file, in file order."""
     with open(path, encoding="utf-8") as f:
         yield from records_from(f)
+
+
+class AppendLog:
+    """Lines buffered in memory (``buffer``), appended to a file in whole batches."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.buffer = io.StringIO()
+
+    def flush(self) -> None:
+        """Append what is buffered with one ``write`` per call (retried if short)."""
+        text = self.buffer.getvalue()
+        if text:
+            self.buffer.seek(0)
+            self.buffer.truncate()
+            view = memoryview(text.encode())
+            while view:
+                view = view[os.write(self.fd, view):]
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        self.flush()
+        os.close(self.fd)

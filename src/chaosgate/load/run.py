@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from typing import Any
 from .requestlog import RequestRecord, read_request_log
 from .stats import LoadStats, LocustEntry, Mismatch, locust_entries
 
-__all__ = ["Checkout", "LoadRun", "last_error_line", "read_checkout_log", "read_locust_json"]
+__all__ = ["Checkout", "LoadRun", "WorkerNode", "last_error_line", "read_checkout_log",
+           "read_locust_json", "read_workers_file"]
 
 _ERROR_LINE = re.compile(r"(?:\b\w*(?:Error|Exception|Exit)\b|\berror:|\bERROR\b|Traceback)")
 _MAX_LINE = 300  # characters of a quoted log line
@@ -68,6 +70,48 @@ def read_checkout_log(path: Path) -> list[Checkout]:
     return out
 
 
+@dataclass(frozen=True)
+class WorkerNode:
+    """One worker of a distributed run, as its master saw it (``workers.json``)."""
+
+    id: str
+    index: int
+    records: int  # request records it sent (or wrote)
+    offset_s: float | None  # its clock minus the master's; None: never measured
+    uncertainty_s: float | None  # half the shortest ping round trip
+    lost_at: float | None  # epoch s when Locust marked it missing (no heartbeat)
+    last_request_t: float | None  # start of the last request it shipped (master's clock)
+
+    def describe(self) -> str:
+        """One line: which worker, what it sent, and (if lost) when it went."""
+        text = f"worker {self.index} ({self.id}): {self.records} requests shipped"
+        if self.offset_s is not None and self.uncertainty_s is not None:
+            text += (f", clock offset {self.offset_s * 1000:+.1f} ms "
+                     f"± {self.uncertainty_s * 1000:.1f} ms")
+        if self.lost_at is not None:
+            text += f", LOST at {time.strftime('%H:%M:%S', time.localtime(self.lost_at))}"
+            if self.last_request_t is not None:
+                text += f" (its last request started {self.lost_at - self.last_request_t:.1f} s " \
+                        "earlier)"
+        return text
+
+
+def read_workers_file(path: Path) -> tuple[WorkerNode, ...]:
+    """The workers a master wrote down (none for a local run or a missing file)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        nodes = []
+        for w in data["workers"]:
+            clock = w.get("clock") or {}
+            nodes.append(WorkerNode(
+                id=str(w["id"]), index=int(w["index"]), records=int(w["records"]),
+                offset_s=clock.get("offset_s"), uncertainty_s=clock.get("uncertainty_s"),
+                lost_at=w.get("lost_at"), last_request_t=w.get("last_request_t")))
+        return tuple(sorted(nodes, key=lambda n: n.index))
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+
+
 def read_locust_json(path: Path) -> list[LocustEntry]:
     """Locust's ``--json-file`` entries; none when Locust wrote no (valid) file."""
     try:
@@ -103,6 +147,20 @@ class LoadRun:
     locust: tuple[LocustEntry, ...]
     mismatches: tuple[Mismatch, ...]
     cpu_seconds: float  # user + system CPU of every Locust process
+    nodes: tuple[WorkerNode, ...] = ()  # the master's view of its workers
+
+    @property
+    def lost_workers(self) -> tuple[WorkerNode, ...]:
+        """Workers Locust marked missing during the run: their load stopped early."""
+        return tuple(n for n in self.nodes if n.lost_at is not None)
+
+    @property
+    def clock_uncertainty(self) -> float:
+        """Seconds by which a record's start may be off the master's clock: the
+        largest worker clock-offset uncertainty (0 for a local run; a worker
+        never measured counts as 1 s)."""
+        return max((1.0 if n.uncertainty_s is None else n.uncertainty_s
+                    for n in self.nodes), default=0.0)
 
     @property
     def ok(self) -> bool:
@@ -193,6 +251,9 @@ class LoadRun:
             return f"Locust wrote no summary: {last}"
         if self.requests == 0:
             return f"Locust sent no request: {last}"
+        if self.lost_workers:
+            return "; ".join(n.describe() for n in self.lost_workers) + \
+                " — the load after that is short of what was asked"
         return None
 
     def to_json(self) -> dict[str, Any]:
@@ -203,6 +264,8 @@ class LoadRun:
             "exit_codes": list(self.exit_codes), "killed": self.killed, "ok": self.ok,
             "requests": self.requests, "locust_requests": self.locust_requests,
             "report_lag": self.report_lag(), "cpu_seconds": self.cpu_seconds,
+            "worker_nodes": [n.__dict__ for n in self.nodes],
+            "clock_uncertainty_s": self.clock_uncertainty,
             "stats": self.stats.to_json(),
             "mismatches": [m.__dict__ for m in self.mismatches],
             "files": {"request_log": str(self.request_log), "checkout_log": str(self.checkout_log),

@@ -33,10 +33,11 @@ from .export import remove_sd_targets
 from .profiles import Profile
 from .progress import LogTail, Progress
 from .requestlog import RequestRecord, read_request_log
-from .run import LoadRun, read_locust_json
+from .run import LoadRun, read_locust_json, read_workers_file
 from .stats import compare_with_locust, summarize
 
-__all__ = ["LoadSession", "free_port", "new_run_id", "run_load", "spec_for_target"]
+__all__ = ["LoadSession", "free_port", "new_run_id", "run_load", "run_worker",
+           "spec_for_target"]
 
 STARTUP_ALLOWANCE = 20.0  # seconds for Locust to import, connect and spawn
 WORKER_EXIT_WAIT = 10.0  # seconds workers get to quit after their master
@@ -90,7 +91,7 @@ class LoadSession:
     @property
     def deadline(self) -> float:
         """Epoch second after which the harness terminates the run."""
-        wait_workers = EXPECT_WORKERS_MAX_WAIT if self.spec.workers else 0
+        wait_workers = EXPECT_WORKERS_MAX_WAIT if self.spec.distributed else 0
         return (self.started + STARTUP_ALLOWANCE + wait_workers + self.spec.run_time_s
                 + self.spec.metrics_linger + self.grace)
 
@@ -98,12 +99,12 @@ class LoadSession:
         """Start the local process, or the master and its workers."""
         spec = self.spec
         spec.out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in (spec.request_log, spec.checkout_log, spec.json_file):
+        for stale in (spec.request_log, spec.checkout_log, spec.json_file, spec.workers_file):
             stale.unlink(missing_ok=True)
-        commands = build_commands(spec, free_port() if spec.workers else None)
+        commands = build_commands(spec, free_port() if spec.distributed else None)
         self.started = time.time()
         self.progress.started = self.started
-        roles = [("master" if spec.workers else "local", commands.main)]
+        roles = [("master" if spec.distributed else "local", commands.main)]
         roles += [(f"worker-{i}", cmd) for i, cmd in enumerate(commands.workers)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         for role, cmd in roles:
@@ -215,7 +216,8 @@ class LoadSession:
             ended=time.time(),
             exit_codes=tuple(-1 if p.exit_code is None else p.exit_code for p in self.procs),
             killed=self.killed,
-            workers=spec.workers,
+            workers=spec.workers + spec.remote_workers,
+            nodes=read_workers_file(spec.workers_file),
             stats=stats,
             locust=tuple(locust),
             mismatches=tuple(compare_with_locust(stats, locust)) if locust else (),
@@ -260,3 +262,27 @@ def spec_for_target(target: Target, profile: Profile, duration: float, *,
 def run_load(spec: LoadSpec, **session_options: Any) -> LoadRun:
     """Run ``spec`` to its end and return the :class:`LoadRun` (see :class:`LoadSession`)."""
     return LoadSession(spec, **session_options).wait()
+
+
+def run_worker(cmd: tuple[str, ...], log: Path, max_seconds: float, *,
+               cwd: Path | None = None) -> int:
+    """Run a worker for a master elsewhere (:func:`~.command.worker_command`) until it
+    exits (the master ends the run) or ``max_seconds`` pass (SIGTERM, then SIGKILL);
+    its exit code, 143/137 when it had to be stopped."""
+    proc = LocustProcess.start("worker", cmd, log, cwd=cwd,
+                               env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    deadline = time.time() + max_seconds
+    try:
+        while not proc.reap():
+            if time.time() > deadline:
+                proc.signal(signal.SIGTERM)
+                stop = time.time() + TERM_WAIT
+                while not proc.reap() and time.time() < stop:
+                    time.sleep(0.1)
+                proc.kill()
+                return 143 if proc.exit_code == -signal.SIGTERM else 137
+            time.sleep(0.25)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc.exit_code if proc.exit_code is not None else 1

@@ -54,13 +54,19 @@ def _hold_down(slo: SLO, hold_down: float | None) -> float:
 
 def client_timeline_for(slo: SLO, catalog: Catalog, records: Iterable[RequestRecord], *,
                         t_inject: float, t_end: float | None = None,
-                        hold_down: float | None = None) -> Timeline:
-    """The request log's timeline of ``slo`` (SLOs without a client reading are left out)."""
+                        hold_down: float | None = None,
+                        clock_uncertainty: float = 0.0) -> Timeline:
+    """The request log's timeline of ``slo`` (SLOs without a client reading are left out).
+
+    ``clock_uncertainty``: seconds a record's start may be off the harness's
+    clock (a distributed run's worker clock offsets,
+    :attr:`chaosgate.load.run.LoadRun.clock_uncertainty`); it widens every
+    edge's bounds beside the log's millisecond resolution."""
     log = list(records)
     parts = [
         client_timeline(log, t_inject=t_inject, judge=request_judge(s), objective=s.objective,
                         hold_down=_hold_down(slo, hold_down), detect_window=s.window,
-                        t_end=t_end, slos=(s.name,))
+                        t_end=t_end, slos=(s.name,), resolution=0.001 + clock_uncertainty)
         for s in timeline_slos(slo, catalog) if s.type != "ratio"
     ]
     if not parts:
@@ -100,7 +106,7 @@ def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
             records: Iterable[RequestRecord] | None = None,
             bins: Mapping[str, Sequence[Bin]] | None = None, scrape_interval: float = 1.0,
             t_end: float | None = None, hold_down: float | None = None,
-            t_alert: Estimate | None = None) -> Measurement:
+            t_alert: Estimate | None = None, clock_uncertainty: float = 0.0) -> Measurement:
     """Timelines of ``slo`` from the request log and/or the server bins, compared.
 
     ``verdicts`` holds the recovery verdict of each observer when ``slo`` is
@@ -109,7 +115,7 @@ def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
     client = server = None
     if records is not None:
         client = client_timeline_for(slo, catalog, records, t_inject=t_inject, t_end=t_end,
-                                     hold_down=hold_down)
+                                     hold_down=hold_down, clock_uncertainty=clock_uncertainty)
     if bins is not None:
         server = server_timeline_for(slo, catalog, bins, t_inject=t_inject,
                                      scrape_interval=scrape_interval, t_end=t_end,

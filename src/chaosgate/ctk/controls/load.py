@@ -9,6 +9,10 @@ Arguments (all optional; ``${...}`` from the configuration works)::
     duration: 300       the most the load may run (seconds): Locust stops itself
                         then, and the harness kills it past a grace period
     request_timeout:    seconds (default: the profile's)
+    expect_workers: 0   distributed: a Locust master that waits for N workers
+                        started on other hosts (``chaosgate load worker
+                        --master-host H``); their request logs reach the harness
+    master_bind: 0.0.0.0, master_port: 5557   where that master listens
     observe_after: 20   seconds of load kept after the last fault was reverted
                         (by the method, a rollback or the ledger control) before
                         the load stops and the ``slo`` control judges
@@ -84,12 +88,13 @@ def _observe(state: Journal, observe_after: float) -> None:
 
 
 def _start(configuration: Configuration, rate: float, profile: str, warmup: float,
-           duration: float, request_timeout: float | None) -> LoadSession:
+           duration: float, request_timeout: float | None,
+           distributed: dict[str, Any] | None = None) -> LoadSession:
     run = current()
     settings = run.settings(configuration)
     target = run.target(configuration)
     prof = read_profile(find_profile(profile, Path.cwd(), target.source))
-    options: dict[str, Any] = {"rate": rate, "front_end": "chaos run"}
+    options: dict[str, Any] = {"rate": rate, "front_end": "chaos run", **(distributed or {})}
     if request_timeout is not None:
         options["request_timeout"] = request_timeout
     spec = spec_for_target(target, prof, duration, out_root=settings.reports / "locust",
@@ -108,7 +113,8 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
                               secrets: Secrets = None, rate: float = 30.0,
                               profile: str = "open", warmup: float = 8.0,
                               duration: float = 300.0, request_timeout: float | None = None,
-                              **_arguments: Any) -> None:
+                              expect_workers: int = 0, master_bind: str = "0.0.0.0",
+                              master_port: int = 5557, **_arguments: Any) -> None:
     """Start the load and let it run ``warmup`` seconds; interrupt the run if it cannot.
 
     ``observe_after`` (read in ``after_experiment``) is accepted here too, as
@@ -117,9 +123,11 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
     run = current()
     run.configuration = configuration or run.configuration
     try:
+        distributed = {"remote_workers": int(expect_workers), "master_bind": str(master_bind),
+                       "master_port": int(master_port)} if int(expect_workers) else None
         session = _start(configuration, float(rate), str(profile), float(warmup),
                          float(duration), None if request_timeout is None
-                         else float(request_timeout))
+                         else float(request_timeout), distributed)
         until = time.time() + float(warmup)
         while time.time() < until:
             if not session.poll():
@@ -146,7 +154,9 @@ def _stop() -> dict[str, Any]:
             "locust_log": str(load_run.logs[0]) if load_run.logs else None,
             "requests": load_run.requests, "ok": load_run.ok,
             "exit_codes": list(load_run.exit_codes), "started": load_run.started,
-            "ended": load_run.ended, "stats": load_run.stats.to_json()}
+            "ended": load_run.ended, "stats": load_run.stats.to_json(),
+            "clock_uncertainty_s": load_run.clock_uncertainty,
+            "lost_workers": [n.describe() for n in load_run.lost_workers]}
 
 
 def after_experiment_control(context: Experiment, state: Journal = None,

@@ -121,7 +121,8 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
                       before_end=min(applying) if applying else None,
                       recovery_slo=recovery_slo, max_budget_burn=max_budget_burn,
                       budget_period=budget_period, fault_applied=fault_applied(journal),
-                      prometheus=prometheus_client(target, secrets), log=log.info)
+                      prometheus=prometheus_client(target, secrets), log=log.info,
+                      clock_uncertainty=run.load_run.clock_uncertainty if run.load_run else 0.0)
     client = records_verdicts([s for s in cat if s.is_ratio], records, start=load_start,
                               end=load_end) if records else []
     faults = [a.timeline for a in run.faults]

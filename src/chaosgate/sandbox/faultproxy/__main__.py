@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import json
 import logging
 import sys
@@ -27,6 +29,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# glibc mallopt parameters
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed memory for reuse instead of returning it to the kernel.
+
+    A latency toxic holds up to 256 MiB per direction (:mod:`.pipe`); with
+    glibc's defaults each chunk read is new memory the kernel must fault in
+    and zero, which halved a delayed stream's throughput. Received chunks
+    (up to 256 KiB) come from the heap (mmap only above 4 MiB) and up to
+    256 MiB freed stays in the process. False where this is not glibc.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 4 << 20)
+                    and libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20))
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run until SIGTERM/SIGINT; 0 on a clean stop, 2 on bad config, 1 if it cannot listen."""
     args = parse_args(argv)
@@ -36,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s faultproxy %(levelname)s %(message)s",
     )
     log = logging.getLogger("chaosgate.faultproxy")
+    keep_freed_memory()
     config: object | None = None
     if args.config is not None:
         try:

@@ -15,7 +15,7 @@ Toxiproxy's message text ("proxy not found", "toxic already exists", ...).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -35,6 +35,7 @@ __all__ = [
     "parse_toxic",
     "plan_populate",
     "proxy_json",
+    "slice_offsets",
     "update_proxy",
     "update_toxic",
 ]
@@ -53,6 +54,8 @@ TOXIC_TYPES: Mapping[str, Mapping[str, int]] = {
     "bandwidth": {"rate": 0},
     "slow_close": {"delay": 0},
     "limit_data": {"bytes": 0},
+    # Toxiproxy's slicer: bytes per slice (average +/- variation), delay in µs
+    "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
 }
 
 Json = dict[str, object]
@@ -308,6 +311,32 @@ def update_toxic(current: ToxicSpec, body: object) -> ToxicSpec:
         toxicity=_toxicity(data, current.toxicity),
         attributes=_attributes(current.type, data.get("attributes"), current.attributes),
     )
+
+
+def slice_offsets(size: int, average: int, variation: int, rand: Callable[[int], int]) -> list[int]:
+    """Where Toxiproxy's slicer cuts a ``size``-byte chunk: the boundaries
+    ``[0, a, b, ..., size]``. A span no larger than ``average + variation`` is
+    kept whole; a larger one is cut about in the middle (moved by
+    ``rand(2 * variation) - variation``) and each half cut again, so slices
+    vary evenly with no bias at either end. ``rand(n)`` draws from
+    ``0..n-1`` (``random.randrange``); an average of 0 keeps the chunk whole
+    (Toxiproxy never returns); a variation not below the average is taken as
+    ``average - 1``."""
+    if average <= 0 or size <= 0:
+        return [0, size] if size > 0 else [0]
+    variation = min(variation, average - 1)  # Toxiproxy requires variation < average
+    bounds = [0]
+    spans = [(0, size)]
+    while spans:
+        start, end = spans.pop()
+        if end - start - average <= variation:
+            bounds.append(end)
+            continue
+        mid = start + (end - start) // 2
+        if variation > 0:
+            mid += rand(variation * 2) - variation
+        spans += [(mid, end), (start, mid)]  # left half first
+    return bounds
 
 
 def ordered_toxics(toxics: Iterable[ToxicSpec]) -> list[ToxicSpec]:

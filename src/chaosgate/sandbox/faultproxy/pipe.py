@@ -3,18 +3,30 @@
 A direction with no selected toxic and nothing queued writes each received
 chunk straight to the other side (the fast path). Otherwise chunks are queued
 with their arrival time and a worker applies the toxics in a fixed order:
-timeout (holds everything) and reset_peer, then latency, then limit_data and
-bandwidth. :meth:`Pipe.sync` re-synchronises the toxics of an open connection
-when the API changes them; a worker waiting on a toxic is woken and
-re-evaluates, so a removed latency or timeout toxic releases what it held.
+timeout (holds everything) and reset_peer, then latency, then slicer,
+limit_data and bandwidth. :meth:`Pipe.sync` re-synchronises the toxics of an
+open connection when the API changes them; a worker waiting on a toxic is
+woken and re-evaluates, so a removed latency or timeout toxic releases what
+it held.
+
+Latency delays, it does not throttle: as in Toxiproxy, each chunk is sent
+``latency`` after it was *read*, and the source keeps being read while
+earlier chunks wait, so the added latency does not depend on the body's
+size. Toxiproxy buffers 1024 chunks of up to 32 KiB (32 MiB) per latency
+toxic, which caps a stream at 32 MiB per latency period (~170 MB/s under
+200 ms); the pipe holds up to :data:`DELAY_BUFFER` bytes (256 MiB, ~1.3 GB/s
+under 200 ms, more than the proxy moves on loopback) while a latency toxic
+is selected, :data:`HIGH_WATER` otherwise.
 
 Backpressure: the source stops being read while the destination's write
-buffer is above the high-water mark, or while the queue holds more than that.
+buffer is above the high-water mark, or while the queue holds more than its
+limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 from collections import Counter, deque
@@ -22,21 +34,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import ToxicSpec
+from .model import ToxicSpec, slice_offsets
 
-__all__ = ["HIGH_WATER", "LOW_WATER", "ActiveToxic", "Link", "Pipe", "ProxyStats"]
+__all__ = ["DELAY_BUFFER", "HIGH_WATER", "LOW_WATER", "ActiveToxic", "Link", "Pipe", "ProxyStats"]
 
 log = logging.getLogger(__name__)
 
 HIGH_WATER = 1 << 20
 LOW_WATER = 1 << 18
+DELAY_BUFFER = 256 << 20  # Toxiproxy: 1024 chunks of at most 32 KiB (32 MiB)
 
 
 @dataclass
 class ProxyStats:
     """Counters of one proxy, read by the metrics collector."""
 
-    bytes: list[int] = field(default_factory=lambda: [0, 0])  # [upstream, downstream]
+    bytes: list[int] = field(default_factory=lambda: [0, 0])  # received: [upstream, downstream]
+    sent: list[int] = field(default_factory=lambda: [0, 0])  # written to the other side
     connections_total: int = 0
     connect_failures: int = 0
     closed: Counter[str] = field(default_factory=Counter)  # reason -> count
@@ -125,7 +139,7 @@ class Pipe:
         """Data read from the source side."""
         self._stats.bytes[self.index] += len(data)
         if not self.active and not self.queue and self.dst is not None:
-            self.dst.write(data)
+            self._write(data)
             return
         self.queue.append((asyncio.get_running_loop().time(), data))
         self.queued += len(data)
@@ -162,6 +176,7 @@ class Pipe:
             gone.detach()
         self.toxics = toxics
         self.active = [t for t in toxics if t.selected]
+        self._update_reading()
         self.notify()
 
     def notify(self) -> None:
@@ -177,8 +192,15 @@ class Pipe:
             self._worker.cancel()
 
     # -- internals -------------------------------------------------------------
+    def _queue_limit(self) -> int:
+        if any(t.spec.type == "latency" for t in self.active):
+            return DELAY_BUFFER
+        return HIGH_WATER
+
     def _update_reading(self) -> None:
-        limit = LOW_WATER if self._reading_paused else HIGH_WATER
+        high = self._queue_limit()
+        low = LOW_WATER if high == HIGH_WATER else high * 3 // 4
+        limit = low if self._reading_paused else high
         want = self._dst_paused or self.queued > limit
         if want == self._reading_paused or self.src is None or self.conn.closed:
             return
@@ -211,12 +233,29 @@ class Pipe:
                     await self._send(data)
                 self.queue.popleft()
                 self.queued -= len(data)
+                self._send_ripe()
                 self._update_reading()
         except Exception:
             log.exception("fault proxy: pipe worker failed")
             self.conn.reset("error")
         finally:
             self._worker = None
+
+    def _send_ripe(self) -> None:
+        """Write the queued chunks that are already due under a fixed latency
+        (the only toxics are latency toxics without jitter) in one go, without
+        a wake-up per chunk: a bulk stream under latency costs what it costs
+        without."""
+        if not all(t.spec.type == "latency" and not t.spec.attr("jitter") for t in self.active):
+            return
+        cutoff = asyncio.get_running_loop().time() - sum(t.delay() for t in self.active)
+        while self.queue and not self._dst_paused and self.dst is not None:
+            arrived, data = self.queue[0]
+            if data is None or arrived > cutoff or self.conn.closed:
+                return
+            self.queue.popleft()
+            self.queued -= len(data)
+            self._write(data)
 
     async def _wait(self, deadline: float | None) -> None:
         """Sleep until ``deadline`` (loop time) or until notified."""
@@ -274,9 +313,32 @@ class Pipe:
         for toxic in self.active:
             if toxic.spec.type == "limit_data":
                 toxic.sent += len(data)
-        await self._paced_write(data)
+        slicer = next((t for t in self.active if t.spec.type == "slicer"), None)
+        if slicer is None:
+            await self._paced_write(data)
+        else:
+            await self._sliced_write(data, slicer.spec)
         if close_after:
             self.conn.close("limit_data")
+
+    async def _sliced_write(self, data: bytes, spec: ToxicSpec) -> None:
+        """Toxiproxy's slicer: write ``data`` in slices, ``delay`` µs apart."""
+        bounds = slice_offsets(
+            len(data), spec.attr("average_size"), spec.attr("size_variation"), random.randrange
+        )
+        loop = asyncio.get_running_loop()
+        for start, end in itertools.pairwise(bounds):
+            if self.conn.closed:
+                return
+            await self._paced_write(data[start:end])
+            due = loop.time() + spec.attr("delay") / 1e6
+            while end < len(data) and loop.time() < due and not self.conn.closed:
+                await self._wait(due)
+
+    def _write(self, data: bytes) -> None:
+        assert self.dst is not None
+        self.dst.write(data)
+        self._stats.sent[self.index] += len(data)
 
     def _rate(self) -> int | None:
         rates = [t.spec.attr("rate") for t in self.active if t.spec.type == "bandwidth"]
@@ -296,6 +358,6 @@ class Pipe:
             else:
                 size = len(data) if rate is None else rate * 100  # 100 ms worth
                 piece, data = data[:size], data[size:]
-                self.dst.write(piece)
+                self._write(piece)
                 if rate is not None:
                     self._bw_next = max(self._bw_next, now) + len(piece) / (rate * 1000)

@@ -58,7 +58,19 @@ class MetricsCollector(Collector):
         toxic = GaugeMetricFamily(
             PREFIX + "toxic", "1 per toxic present", labels=[*p, "toxic", "type", "stream"]
         )
+        # Toxiproxy's own names (its -proxy-metrics flag), so its dashboards work
+        tp = ["direction", "proxy", "listener", "upstream"]
+        received = CounterMetricFamily(
+            "toxiproxy_proxy_received_bytes", "Bytes received by the proxy", labels=tp
+        )
+        forwarded = CounterMetricFamily(
+            "toxiproxy_proxy_sent_bytes", "Bytes sent by the proxy", labels=tp
+        )
         for name, rt in list(self._fp.proxies.items()):
+            for index, direction in enumerate(("upstream", "downstream")):
+                labels = [direction, name, rt.spec.listen, rt.spec.upstream]
+                received.add_metric(labels, rt.stats.bytes[index])
+                forwarded.add_metric(labels, rt.stats.sent[index])
             enabled.add_metric([name], 1.0 if rt.spec.enabled else 0.0)
             active.add_metric([name], len(rt.connections))
             total.add_metric([name], rt.stats.connections_total)
@@ -70,7 +82,7 @@ class MetricsCollector(Collector):
             toxics.add_metric([name], len(rt.toxics))
             for spec in rt.toxics.values():
                 toxic.add_metric([name, spec.name, spec.type, spec.stream], 1.0)
-        return [enabled, active, total, closed, failed, sent, toxics, toxic]
+        return [enabled, active, total, closed, failed, sent, toxics, toxic, received, forwarded]
 
 
 def _json(data: object, status: int = 200) -> web.Response:
