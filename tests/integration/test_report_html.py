@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,8 @@ import pytest
 from chaosgate.clients.allure import build_allure_html
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.report.allure_gameday import PhaseRecorder, gameday_test_result
-from chaosgate.report.allure_results import AllureResultsWriter
-from chaosgate.report.history import append_run, load_runs
+from chaosgate.report.allure_results import AllureResultsWriter, allure3_history_ids
+from chaosgate.report.history import allure_history_points, append_run, load_runs
 from chaosgate.report.model import GameDayResult, GameDayResults, SLORow, TimelineMarks
 from chaosgate.report.plots import timeline_png
 from chaosgate.report.summary import allure_test_anchor, headline, write_summary
@@ -313,6 +314,25 @@ def test_summary_page(built: dict[str, Any], browser: Chromium) -> None:
                       "'Open database failover')).href")
     browser.open(href)
     browser.wait_for_text("database failover", "Test body", "SLO violated")
+
+
+def test_allure_history_is_fed_from_the_store(built: dict[str, Any]) -> None:
+    """An earlier run of the store shows as each game day's history in the Allure report."""
+    root: Path = built["root"]
+    ids = allure3_history_ids(root / "allure-results")
+    results: list[GameDayResult] = built["results"]
+    assert {r.allure_uuid for r in results} <= set(ids)
+    earlier = GameDayResults.of([replace(r, verdict="fail") for r in results])
+    append_run(root / "history.sqlite", earlier, target="sandbox", version="0.1.0",
+               revision="rev0", recorded_at=T0 - 86400, allure_history_ids=ids)
+    points = allure_history_points(load_runs(root / "history.sqlite"))
+    index = build_allure_html(root / "allure-results", root / "with-history", history=points)
+    assert not (root / "with-history" / "history.jsonl").exists()  # scratch, not kept
+    history = {}
+    for path in (index.parent / "data" / "test-results").glob("*.json"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        history[doc["name"]] = [h["status"] for h in doc.get("history", [])]
+    assert history == {name: ["failed"] for name in GAMEDAYS}
 
 
 # -- the summary as a stakeholder opens it: 1280 x 800, two runs of history, printed ----------

@@ -52,7 +52,7 @@ max-width:72rem;color:#1f2328;padding:0 1rem;line-height:1.4}
 h1{margin:0 0 .25rem}.meta{color:#57606a;margin:0 0 1rem}
 h2{margin:1.5rem 0 .5rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem}
 .badge{display:inline-block;padding:.1rem .55rem;border-radius:1rem;color:#fff;font-weight:700;
-font-size:.85em;vertical-align:middle}
+font-size:.85em;vertical-align:middle;-webkit-print-color-adjust:exact;print-color-adjust:exact}
 .headline{border:2px solid #d0d7de;border-radius:.5rem;padding:.75rem 1rem;margin:1rem 0}
 .headline .verdict{font-size:1.35rem;font-weight:700;margin:0 0 .4rem}
 .headline p{margin:.35rem 0}.unproven{color:#57606a}
@@ -65,10 +65,11 @@ font-size:.85em;vertical-align:middle}
 .facts dt{font-weight:600}.facts dd{margin:0;overflow-wrap:anywhere}
 .decided{margin:.3rem 0 0;padding-left:1.2rem}.decided li{overflow-wrap:anywhere}
 img.plot{display:block;width:100%;height:auto;border:1px solid #d0d7de}
+#trend img.plot{max-width:56rem}
 .message{background:#fff8c5;padding:.4rem;border-radius:.3rem;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.4rem 0 1rem}
 th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top;
-overflow-wrap:anywhere;word-break:break-word}
+overflow-wrap:break-word}
 th{background:#f6f8fa}
 code{font-size:.8em;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-all}
 .small{font-size:.85rem;color:#57606a}
@@ -345,9 +346,9 @@ def _score_appendix(scores: Sequence[GameDayScore]) -> str:
             for g in s.inputs)
         parts.append(f"<p><strong>{_e(s.gameday)}</strong>: {s.earned} of {s.possible} points "
                      f"= {_score_text(s.score)}</p>"
-                     f'<table class="score-inputs"><colgroup><col style="width:52%">'
-                     f'<col style="width:16%"><col style="width:9%"><col style="width:13%">'
-                     f'<col style="width:10%"></colgroup><thead><tr>{head}</tr></thead>'
+                     f'<table class="score-inputs"><colgroup><col style="width:46%">'
+                     f'<col style="width:18%"><col style="width:12%"><col style="width:12%">'
+                     f'<col style="width:12%"></colgroup><thead><tr>{head}</tr></thead>'
                      f"<tbody>{rows}</tbody></table>")
     parts.append("</section>")
     return "\n".join(parts)
@@ -360,9 +361,9 @@ def _slo_appendix(gamedays: Sequence[GameDayResult]) -> str:
             parts.append(f"<h4>{_e(r.name)}</h4>")
             parts.append(slo_table_html(r.slos, standalone=False).replace(
                 '<table class="slo-table">',
-                '<table class="slo-table"><colgroup><col style="width:18%">'
-                '<col style="width:11%"><col style="width:11%"><col style="width:9%">'
-                '<col style="width:26%"><col style="width:25%"></colgroup>', 1))
+                '<table class="slo-table"><colgroup><col style="width:17%">'
+                '<col style="width:10%"><col style="width:12%"><col style="width:11%">'
+                '<col style="width:27%"><col style="width:23%"></colgroup>', 1))
     parts.append("</section>")
     return "\n".join(parts)
 
