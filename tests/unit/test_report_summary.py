@@ -94,6 +94,10 @@ def test_one_card_per_game_day_with_its_plot_and_figures() -> None:
     assert "0.75% of the period" in cards[0]
     assert "Time to detect" not in cards[1]  # no alert: no TTD, not a zero
     assert "TTR 10.0, 20.0 s; MTTR 15.0 s over 2 repetitions" in cards[1]
+    tight = render_summary([replace(results[0], ttr_s=10.33, ttr_bounds=(10.30, 10.37))])
+    assert "10.33 s ± 0.04 s (bounds 10.30 to 10.37 s)" in tight  # never "± 0.0 s"
+    baseline = render_summary([GameDayResult("baseline", "pass", fault="none (baseline)")])
+    assert "no fault injected (baseline)" in baseline
 
 
 def test_appendix_has_every_row_with_promql_and_the_score_inputs() -> None:
@@ -115,7 +119,7 @@ def test_trend_from_two_runs() -> None:
             for i in (1, 2)]
     page = render_summary(_results(), history=runs)
     trend = page[page.index('id="trend"'):page.index("</section>", page.index('id="trend"'))]
-    assert 'data-runs="2"' in trend and "1.0, 2.0 s (2 runs)" in trend
+    assert 'data-runs="2"' in trend and "1.0 s, 2.0 s (2 runs)" in trend
     assert "TTR +1.0 s (slower)" in trend and "percentile bootstrap" in trend
     assert trend.count("<img") == 1
 

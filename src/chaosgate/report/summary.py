@@ -230,6 +230,8 @@ def _deciding(r: GameDayResult) -> list[SLORow]:
 
 def _ttr_text(r: GameDayResult) -> str:
     if r.ttr_s is None:
+        if r.fault.startswith("none"):
+            return "no fault injected (baseline)"
         return "not measured" if r.verdict == "pass" else "did not recover / not measured"
     text = format_seconds(r.ttr_s)
     if r.ttr_s == 0.0 and not r.ttr_repetitions:
@@ -237,8 +239,10 @@ def _ttr_text(r: GameDayResult) -> str:
     if r.ttr_bounds is not None:
         lo, hi = r.ttr_bounds
         err = max(r.ttr_s - lo, hi - r.ttr_s)
+        digits = 2 if err < 0.1 else 1
         what = "95 % interval" if r.ttr_repetitions else "bounds"
-        text += f" ± {err:.1f} s ({what} {lo:.1f} to {hi:.1f} s)"
+        text = (f"{r.ttr_s:.{digits}f} s ± {err:.{digits}f} s "
+                f"({what} {lo:.{digits}f} to {hi:.{digits}f} s)")
     if r.ttr_repetitions:
         text += f", mean of {len(r.ttr_repetitions)} repetitions"
     return text
@@ -317,11 +321,12 @@ def _trend_html(runs: Sequence[HistoryRun]) -> str:
         "change since the previous run"))
     body = []
     for t in rows:
-        ttrs = ", ".join("—" if v is None else f"{v:.1f}" for _, v, _ in t.points)
+        ttrs = ", ".join("—" if v is None else f"{v:.1f} s" for _, v, _ in t.points)
         mttr = "—" if t.mttr is None else (
             f"{t.mttr:.1f} s" + (f" [{t.mttr_ci[0]:.1f}, {t.mttr_ci[1]:.1f}]"
                                  if t.mttr_ci else "") + f" over {t.measured}")
-        cells = (t.gameday, f"{ttrs} s ({len(t.points)} runs)", mttr, f"{t.pass_rate:.0%}",
+        cells = (t.gameday, f"{ttrs} ({_plural(len(t.points), 'run')})", mttr,
+                 f"{t.pass_rate:.0%}",
                  _change(t))
         body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     return "\n".join([
