@@ -78,7 +78,9 @@ code{font-size:.8em;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break
 body{margin:0;max-width:none;padding:0;font-size:10pt}
 .cards{grid-template-columns:1fr 1fr;gap:.5rem}
 .card,.headline,figure,tr{break-inside:avoid;page-break-inside:avoid}
-#appendix{break-before:page;page-break-before:always}
+h2,h3,h4{break-after:avoid;page-break-after:avoid}
+#appendix{break-before:page;page-break-before:always;font-size:8pt}
+#appendix code{font-size:7pt}
 a{color:inherit;text-decoration:none}
 }
 """
@@ -367,8 +369,8 @@ def _slo_appendix(gamedays: Sequence[GameDayResult]) -> str:
             parts.append(slo_table_html(r.slos, standalone=False).replace(
                 '<table class="slo-table">',
                 '<table class="slo-table"><colgroup><col style="width:17%">'
-                '<col style="width:10%"><col style="width:12%"><col style="width:11%">'
-                '<col style="width:27%"><col style="width:23%"></colgroup>', 1))
+                '<col style="width:10%"><col style="width:12%"><col style="width:13%">'
+                '<col style="width:25%"><col style="width:23%"></colgroup>', 1))
     parts.append("</section>")
     return "\n".join(parts)
 
