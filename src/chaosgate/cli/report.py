@@ -36,7 +36,7 @@ def _load_history(history_file: str, target_name: str | None, last: int) -> list
 
 def _print_history(runs: list[Any], fmt: str, history_file: str) -> None:
     """The history as a trend table (text), or one row per run and game day (JSON, CSV)."""
-    from ..report.history import EXPORT_COLUMNS, MTTR_METHOD, export_rows, trends
+    from ..report.history import EXPORT_COLUMNS, MTTR_METHOD, change_text, export_rows, trends
 
     if fmt == "json":
         click.echo(json.dumps(export_rows(runs), indent=1))
@@ -60,11 +60,7 @@ def _print_history(runs: list[Any], fmt: str, history_file: str) -> None:
         ttrs = ", ".join("—" if v is None else f"{v:.1f}" for _, v, _ in t.points)
         mttr = "—" if t.mttr is None else f"{t.mttr:.1f}" + (
             f" [{t.mttr_ci[0]:.1f}, {t.mttr_ci[1]:.1f}]" if t.mttr_ci else "")
-        change = "first run" if t.previous_verdict is None else (
-            ("—" if t.change_s is None else f"{t.change_s:+.1f} s")
-            + (f", {t.previous_verdict} → {t.verdict}" if t.previous_verdict != t.verdict
-               else ""))
-        table.add_row(t.gameday, ttrs, mttr, f"{t.pass_rate:.0%}", change)
+        table.add_row(t.gameday, ttrs, mttr, f"{t.pass_rate:.0%}", change_text(t))
     console.print(table)
     console.print("runs: " + ", ".join(f"{r.name} ({r.verdict})" for r in runs))
     console.print(f"[dim]{MTTR_METHOD}.[/]")

@@ -44,6 +44,7 @@ __all__ = [
     "HistoryRun",
     "allure_history_points",
     "append_run",
+    "change_text",
     "export_rows",
     "load_runs",
     "trends",
@@ -265,6 +266,19 @@ def trends(runs: Sequence[HistoryRun]) -> list[GameDayTrend]:
                                 sum(1 for *_, v in points if v == "pass") / len(points),
                                 change, prev[2] if prev else None, last[2]))
     return out
+
+
+def change_text(t: GameDayTrend) -> str:
+    """The change since the previous run in words: TTR difference and verdict change."""
+    if t.previous_verdict is None:
+        return "first run"
+    parts = []
+    if t.change_s is not None:
+        word = "slower" if t.change_s > 0 else "faster" if t.change_s < 0 else "same"
+        parts.append(f"TTR {t.change_s:+.1f} s ({word})")
+    if t.previous_verdict != t.verdict:
+        parts.append(f"{t.previous_verdict} → {t.verdict}")
+    return ", ".join(parts) or "no change"
 
 
 #: The columns of :func:`export_rows` (and of the CSV export), in order.

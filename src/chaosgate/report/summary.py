@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ._files import atomic_write
-from .history import MTTR_METHOD, GameDayTrend, HistoryRun, trends
+from .history import MTTR_METHOD, HistoryRun, change_text, trends
 from .model import GameDayResult, GameDayResults, SLORow
 from .redact import redact_text
 from .score import FORMULA, WEIGHTS, GameDayScore, gate_class, overall_score, score_gameday
@@ -296,18 +296,6 @@ def _card(index: int, r: GameDayResult, s: GameDayScore, allure_href: str | None
 
 
 # -- the trend --------------------------------------------------------------------
-def _change(t: GameDayTrend) -> str:
-    if t.previous_verdict is None:
-        return "first run"
-    parts = []
-    if t.change_s is not None:
-        word = "slower" if t.change_s > 0 else "faster" if t.change_s < 0 else "same"
-        parts.append(f"TTR {t.change_s:+.1f} s ({word})")
-    if t.previous_verdict != t.verdict:
-        parts.append(f"{t.previous_verdict} → {t.verdict}")
-    return ", ".join(parts) or "no change"
-
-
 def _trend_html(runs: Sequence[HistoryRun]) -> str:
     rows = trends(runs)
     if not rows:
@@ -329,7 +317,7 @@ def _trend_html(runs: Sequence[HistoryRun]) -> str:
                                  if t.mttr_ci else "") + f" over {t.measured}")
         cells = (t.gameday, f"{ttrs} ({_plural(len(t.points), 'run')})", mttr,
                  f"{t.pass_rate:.0%}",
-                 _change(t))
+                 change_text(t))
         body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     return "\n".join([
         f'<section id="trend" data-runs="{len(runs)}"><h2>Trend over the last '
