@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,9 @@ def test_every_run_is_appended_to_the_history(tmp_path: Path) -> None:
     point = runs[-1].gameday("pod kill")
     assert point is not None and point.ttr_s == 4.0 and point.allure_history_id
     assert runs[-1].target == "sandbox" and runs[-1].chaosgate_version
+    elsewhere = replace(target, history=tmp_path / "kept" / "h.sqlite")  # the target's own
+    assert len(_record(results, paths, elsewhere, None, None, Console(file=io.StringIO()))) == 1
+    assert (tmp_path / "kept" / "h.sqlite").is_file()
     blocked = tmp_path / "file"
     blocked.write_text("")
     out = io.StringIO()

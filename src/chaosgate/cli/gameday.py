@@ -170,8 +170,8 @@ def _record(results: GameDayResults, paths: ReportPaths, target: Target,
     from ..report.allure_results import allure3_history_ids
     from ..report.history import DEFAULT_LAST, HISTORY_FILE, append_run, load_runs
 
-    if history_file is None:
-        history_file = paths.root / HISTORY_FILE
+    if history_file is None:  # --history-file / $CHAOSGATE_HISTORY, else the target's
+        history_file = target.history or paths.root / HISTORY_FILE
     folder = Path(target.source).resolve().parent if target.source else Path.cwd()
     try:
         append_run(history_file, results, target=target.name, version=__version__,
@@ -262,7 +262,8 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 @click.option("--history-file", default=None, type=click.Path(dir_okay=False),
               envvar="CHAOSGATE_HISTORY",
               help="The history store (SQLite) this run is appended to "
-                   "[default: history.sqlite in the reports folder; $CHAOSGATE_HISTORY].")
+                   "[default: $CHAOSGATE_HISTORY, else the target file's `history:`, else "
+                   "history.sqlite in the reports folder].")
 @click.option("--label", default=None,
               help="Name this run in the history and the trends (default: the git revision "
                    "of the target's folder).")
