@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from chaosgate.report.history import load_runs
 from chaosgate.report.model import load_gameday_results
 from chaosgate.sandbox.manager import SandboxManager, leftover_processes
 from chaosgate.sandbox.topology import Topology, build_topology
@@ -125,8 +126,13 @@ def test_reports_are_written_under_the_reports_dir(cli_run: CliRun) -> None:
     failure = cases["test_too_slow"].find("failure")
     assert failure is not None and "SLOViolated" in (failure.get("message") or "")
     summary = (reports / "summary.html").read_text()
-    assert "short partition" in summary and "MTTR over 2 repetitions" in summary
+    assert "short partition" in summary and "over 2 repetitions" in summary
     assert 'src="data:image/png;base64,' in summary
+    assert 'id="headline" data-verdict="fail"' in summary and summary.count('class="card"') == 2
+    runs = load_runs(reports / "history.sqlite")  # the run was appended to the history
+    assert [(r.verdict, sorted(g.name for g in r.gamedays)) for r in runs] == [
+        ("fail", ["short partition", "too slow"])]
+    assert f"history        {reports / 'history.sqlite'}" in cli_run.proc.stdout
     docs = [json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")]
     slow = next(d for d in docs if d["name"] == "test_too_slow")
     assert slow["status"] == "failed"  # an SLO violated: failed, not broken

@@ -1,5 +1,10 @@
 """The Allure HTML report and the summary page, built for real and looked at in Chromium.
 
+The summary is also opened as a stakeholder would, at 1280 x 800 after two
+recorded runs (history appended from recorded results, no sandbox): no
+sideways scrolling, every game-day card shows its plot, the headline is the
+verdict's, the trend has two points per game day; and it prints to PDF.
+
 Two fake but complete game days (phase steps with nested steps, a timeline
 PNG, the SLO table, a journal) are written as Allure results by
 chaosgate.report, the real npm ``allure`` CLI builds the report, and
@@ -28,6 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +42,11 @@ import pytest
 from chaosgate.clients.allure import build_allure_html
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.report.allure_gameday import PhaseRecorder, gameday_test_result
-from chaosgate.report.allure_results import AllureResultsWriter
-from chaosgate.report.model import GameDayResult, SLORow, TimelineMarks
+from chaosgate.report.allure_results import AllureResultsWriter, allure3_history_ids
+from chaosgate.report.history import allure_history_points, append_run, load_runs
+from chaosgate.report.model import GameDayResult, GameDayResults, SLORow, TimelineMarks
 from chaosgate.report.plots import timeline_png
-from chaosgate.report.summary import allure_test_anchor, write_summary
+from chaosgate.report.summary import allure_test_anchor, headline, write_summary
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[2] / "reports" / "test-report-html"
@@ -297,7 +304,8 @@ def test_served_report_lists_the_game_days(http_root: str, browser: Chromium) ->
 
 def test_summary_page(built: dict[str, Any], browser: Chromium) -> None:
     browser.open(built["summary"].as_uri())
-    browser.wait_for_text("Overall verdict", "FAIL", *GAMEDAYS, "p95 latency", "870 ms", "13.9 s")
+    browser.wait_for_text("1 of 2 game days violated a gate", "FAIL", *GAMEDAYS, "p95 latency",
+                          "870 ms", "13.9 s")
     browser.wait_for("[...document.images].filter(i => i.complete && i.naturalWidth === 1200)"
                      ".length === 2", "both timeline plots, decoded")
     browser.screenshot(SHOTS / "summary.png")
@@ -306,3 +314,128 @@ def test_summary_page(built: dict[str, Any], browser: Chromium) -> None:
                       "'Open database failover')).href")
     browser.open(href)
     browser.wait_for_text("database failover", "Test body", "SLO violated")
+
+
+def test_allure_history_is_fed_from_the_store(built: dict[str, Any]) -> None:
+    """An earlier run of the store shows as each game day's history in the Allure report."""
+    root: Path = built["root"]
+    ids = allure3_history_ids(root / "allure-results")
+    results: list[GameDayResult] = built["results"]
+    assert {r.allure_uuid for r in results} <= set(ids)
+    earlier = GameDayResults.of([replace(r, verdict="fail") for r in results])
+    append_run(root / "history.sqlite", earlier, target="sandbox", version="0.1.0",
+               revision="rev0", recorded_at=T0 - 86400, allure_history_ids=ids)
+    points = allure_history_points(load_runs(root / "history.sqlite"))
+    index = build_allure_html(root / "allure-results", root / "with-history", history=points)
+    assert not (root / "with-history" / "history.jsonl").exists()  # scratch, not kept
+    history = {}
+    for path in (index.parent / "data" / "test-results").glob("*.json"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        history[doc["name"]] = [h["status"] for h in doc.get("history", [])]
+    assert history == {name: ["failed"] for name in GAMEDAYS}
+
+
+# -- the summary as a stakeholder opens it: 1280 x 800, two runs of history, printed ----------
+LONG_PROMQL = ('sum by (le) (rate(shop_request_duration_seconds_bucket{service="gateway",'
+               'route="/api/checkout",method="POST",code!~"5.."}[1m])) / ignoring(le) '
+               'group_left sum(rate(shop_request_duration_seconds_count[1m]))')
+
+
+def _summary_results(plots: dict[str, bytes], slower_s: float) -> GameDayResults:
+    """Two game days as a run records them (the failing one slower by ``slower_s``)."""
+    out = []
+    for name, (verdict, fault, ttr) in GAMEDAYS.items():
+        ttr += slower_s if verdict == "fail" else 0.0
+        rows = (SLORow("time-to-recover (client)", f"{ttr:.2f} s", "≤ 30 s", "pass",
+                       "", "TTR within 30 s"),
+                SLORow("availability: error budget", "0.75%", "≤ 10% of the 30-day budget",
+                       "pass", "", "78 failed of 1405 requests at 40.0/s"),
+                SLORow("p95 latency", "870 ms" if verdict == "fail" else "180 ms", "<= 250 ms",
+                       verdict, LONG_PROMQL, "exact p95 of 44 requests " * 8),  # type: ignore[arg-type]
+                SLORow("availability (reported, not gating)", "93.5732 % good", "≥ 99.99 %",
+                       "fail", LONG_PROMQL, "79 bad of 1404 (server side)"))
+        out.append(GameDayResult(name, verdict, slos=rows, ttr_s=ttr, fault=fault,  # type: ignore[arg-type]
+                                 ttr_bounds=(ttr - 0.05, ttr + 0.1), ttr_client_s=ttr,
+                                 ttr_server_s=ttr + 0.4, budget_burn=0.0075,
+                                 started=T0 - 15, stopped=T0 + 35, plot_png=plots[name],
+                                 message="p95 latency 870 ms > 250 ms" if verdict == "fail"
+                                 else ""))
+    return GameDayResults.of(out)
+
+
+@pytest.fixture(scope="module")
+def summary_two_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The summary after two recorded runs (history appended as chaosgate gameday does)."""
+    root = tmp_path_factory.mktemp("summary")
+    plots = {name: timeline_png(_records(seed, ttr), TimelineMarks(
+        t_inject=T0, t_revert=T0 + ttr + 1, t_impact=T0 + 2, t_recover=T0 + 2 + ttr,
+        ttr_s=ttr, latency_threshold_ms=250), title=name)
+        for seed, (name, (_, _, ttr)) in enumerate(GAMEDAYS.items())}
+    for k, slower in enumerate((0.0, 6.5)):
+        results = _summary_results(plots, slower)
+        append_run(root / "history.sqlite", results, target="sandbox", version="0.1.0",
+                   revision=f"rev{k + 1}", recorded_at=T0 + 86400 * k)
+    runs = load_runs(root / "history.sqlite", target="sandbox")
+    page = write_summary(root / "summary.html", results, target="sandbox", history=runs)
+    return {"page": page, "results": results}
+
+
+@pytest.fixture(scope="module")
+def laptop() -> Iterator[Chromium]:
+    chromium = Chromium(1280, 800)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+def test_summary_at_1280_px(summary_two_runs: dict[str, Any], laptop: Chromium) -> None:
+    results: GameDayResults = summary_two_runs["results"]
+    laptop.open(summary_two_runs["page"].as_uri())
+    laptop.wait_for("document.readyState === 'complete' && [...document.images].every("
+                    "i => i.complete && i.naturalWidth > 0)", "every image decoded")
+    layout = laptop.js("""(() => ({
+        width: window.innerWidth, scroll: document.documentElement.scrollWidth,
+        cards: [...document.querySelectorAll('.card')].map(c => {
+            const img = c.querySelector('img.plot');
+            return {name: c.querySelector('h3').innerText,
+                    image: !!img && img.complete && img.naturalWidth === 1200
+                           && img.getBoundingClientRect().width > 300}; }),
+        verdict: document.querySelector('#headline').dataset.verdict,
+        headline: document.querySelector('#headline .verdict').innerText,
+        runs: document.querySelector('#trend').dataset.runs,
+        trend: [...document.querySelectorAll('#trend tbody tr')].map(
+            r => r.cells[1].innerText),
+        trendPlot: document.querySelector('#trend img').naturalWidth }))()""")
+    assert layout["width"] == 1280
+    assert layout["scroll"] <= layout["width"], "the page scrolls sideways at 1280 px"
+    assert [c["name"].split("\n")[0].rsplit(" ", 1)[0] for c in layout["cards"]] == list(GAMEDAYS)
+    assert all(c["image"] for c in layout["cards"]), layout["cards"]
+    assert layout["verdict"] == results.verdict == "fail"
+    assert headline(results) in layout["headline"]
+    assert layout["runs"] == "2" and layout["trendPlot"] > 0
+    assert [t.endswith("(2 runs)") for t in layout["trend"]] == [True, True]  # 2 points each
+    # no element (the PromQL of the appendix included) sticks out of its box sideways
+    assert laptop.js("[...document.querySelectorAll('td, code, dd, li')].every("
+                     "e => e.scrollWidth <= e.clientWidth + 1 || e.clientWidth === 0)")
+    laptop.screenshot(SHOTS / "summary-1280.png")
+
+
+def test_summary_prints_to_pdf(summary_two_runs: dict[str, Any], laptop: Chromium) -> None:
+    laptop.open(summary_two_runs["page"].as_uri())
+    laptop.wait_for("document.readyState === 'complete'", "the page loaded")
+    # As the print layout sees it: print media, the width of an A4 page less its margins.
+    laptop._call("Emulation.setEmulatedMedia", laptop._session, media="print")
+    laptop._call("Emulation.setDeviceMetricsOverride", laptop._session, width=703, height=1000,
+                 deviceScaleFactor=1, mobile=False)
+    try:
+        fits = laptop.js("document.documentElement.scrollWidth <= window.innerWidth")
+        pdf = base64.b64decode(laptop._call("Page.printToPDF", laptop._session,
+                                            preferCSSPageSize=True)["data"])
+    finally:
+        laptop._call("Emulation.clearDeviceMetricsOverride", laptop._session)
+        laptop._call("Emulation.setEmulatedMedia", laptop._session, media="")
+    assert fits, "the print layout is wider than an A4 page"
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "summary.pdf").write_bytes(pdf)

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,36 @@ def test_without_the_allure_generator_the_report_is_skipped_not_a_failure(
     out = io.StringIO()
     code = _reports(GameDayResults.of(()), paths, target, True, Console(file=out, width=400))
     assert code == 2 and "Allure report not built" in out.getvalue()
+
+
+def test_every_run_is_appended_to_the_history(tmp_path: Path) -> None:
+    """The run, its label and its Allure history ids go to <reports>/history.sqlite; a store
+    that cannot be written is noted and the run goes on (no history, no exit code)."""
+    from chaosgate.cli.gameday import _record
+    from chaosgate.report.allure_results import AllureResultsWriter, TestResult
+    from chaosgate.report.model import GameDayResult
+
+    target = load_target(Path(__file__).resolve().parents[2] / "targets" / "sandbox.yaml")
+    paths = ReportPaths(tmp_path / "reports")
+    test = TestResult(name="pod kill", full_name="scenarios.test_pod_kill#test_pod_kill",
+                      status="passed")
+    AllureResultsWriter(paths.allure_results).write_result(test)
+    results = GameDayResults.of([GameDayResult("pod kill", "pass", ttr_s=4.0,
+                                               allure_uuid=test.uuid)])
+    out = io.StringIO()
+    for label in ("first", "second"):
+        runs = _record(results, paths, target, None, label, Console(file=out, width=400))
+    assert [r.name for r in runs] == ["first", "second"]
+    assert (paths.root / "history.sqlite").is_file() and "2 run(s) of sandbox" in out.getvalue()
+    point = runs[-1].gameday("pod kill")
+    assert point is not None and point.ttr_s == 4.0 and point.allure_history_id
+    assert runs[-1].target == "sandbox" and runs[-1].chaosgate_version
+    elsewhere = replace(target, history=tmp_path / "kept" / "h.sqlite")  # the target's own
+    assert len(_record(results, paths, elsewhere, None, None, Console(file=io.StringIO()))) == 1
+    assert (tmp_path / "kept" / "h.sqlite").is_file()
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    out = io.StringIO()
+    assert _record(results, paths, target, blocked / "history.sqlite", None,
+                   Console(file=out, width=400)) == []
+    assert "history not recorded" in out.getvalue() and "--history-file" in out.getvalue()

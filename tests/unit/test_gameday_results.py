@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,28 @@ def test_repetitions_give_mttr_rows_and_prefixed_rows(tmp_path: Path) -> None:
     assert ("x", "steady state (before and after)", "6/6 pass", "0 errors", "10.0 s (MTTR)",
             "pass") in rows
     assert not any("reported" in r[1] for r in rows)
+
+
+def test_the_figures_the_history_records(tmp_path: Path) -> None:
+    gates = [*PASSING, Gate("availability: error budget", "pass", "0.75%", "≤ 10%", "",
+                            measure=0.0075),
+             Gate("checkout-error-ratio: error budget", "pass", "2.00%", "≤ 10%", "",
+                  measure=0.02)]
+    run = make_run(tmp_path, gates=gates, ttr=10.0)
+    result = build_result("x", [run], load_catalog(PROBES))
+    assert result.ttr_bounds == pytest.approx((9.98, 10.02))  # the request log's bounds
+    assert result.ttr_client_s == pytest.approx(10.0) and result.ttr_server_s is None
+    assert result.budget_burn == pytest.approx(0.02)  # the largest burn
+    assert result.ttd_s is None and result.rpo_s is None  # no alert fired; not measured
+    assert run.measurement is not None and run.measurement.client is not None
+    run.measurement = replace(run.measurement, client=replace(
+        run.measurement.client, t_alert=est(T0 + 3.1)))
+    assert build_result("x", [run], load_catalog(PROBES)).ttd_s == pytest.approx(3.0)
+    runs = [make_run(tmp_path, gates=PASSING, ttr=t) for t in (9.0, 11.0)]
+    repeated = build_result("x", runs, load_catalog(PROBES))
+    assert repeated.ttr_bounds is not None  # the bootstrap interval of the mean
+    assert repeated.ttr_bounds[0] <= 10.0 <= repeated.ttr_bounds[1]
+    assert repeated.ttr_client_s == pytest.approx(10.0) and repeated.budget_burn is None
 
 
 def test_marks_and_journal(tmp_path: Path) -> None:

@@ -192,6 +192,16 @@ def test_defaults() -> None:
     assert sandbox.platform.state_dir == Path(".chaosgate/sandbox")
 
 
+def test_history_store_path() -> None:
+    """``history:`` moves the store every game day run is appended to; none by default."""
+    assert parse_target(k8s_doc(), "t").history is None
+    target = parse_target(edited(k8s_doc(), {"history": "/var/lib/chaosgate/prod.sqlite"}), "t")
+    assert target.history == Path("/var/lib/chaosgate/prod.sqlite")
+    with pytest.raises(TargetError) as info:
+        parse_target(edited(k8s_doc(), {"history": ""}), "t")
+    assert "history" in str(info.value)
+
+
 # -- errors: each names the field ----------------------------------------------
 
 ERRORS: list[tuple[str, Callable[[], dict[str, Any]], dict[str, object], str, str]] = [

@@ -10,8 +10,11 @@
    and the plugin's phase lines are the live progress. SIGINT and SIGTERM
    are forwarded once to pytest, which reverts the running fault and stops.
 3. Revert whatever the ledger still lists as open for this target (a
-   killed pytest), print the verdict table, build the Allure HTML report
-   (single file by default: it opens from disk) and the one-page summary.
+   killed pytest), print the verdict table, append the run to the history
+   store (``<reports>/history.sqlite`` unless ``--history-file``), build the
+   Allure HTML report (single file by default: it opens from disk; its
+   history widgets fed from the store) and the one-page summary (with the
+   trend over the target's last runs).
 
 The verdict is the one the pytest session decided and wrote with the
 results (``gameday.json``), combined with what only this command knows:
@@ -32,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -152,15 +156,49 @@ def _print_table(results: list[GameDayResult], console: Console) -> None:
     console.print(table)
 
 
+def _record(results: GameDayResults, paths: ReportPaths, target: Target,
+            history_file: Path | None, label: str | None, console: Console) -> list[Any]:
+    """Append this run to the history store; the target's last runs (this one last).
+
+    A store that cannot be written is noted and costs nothing: the run's
+    verdict stands (the history only labels and compares runs).
+    """
+    import sqlite3
+
+    from .. import __version__
+    from ..clients.git import revision
+    from ..report.allure_results import allure3_history_ids
+    from ..report.history import DEFAULT_LAST, HISTORY_FILE, append_run, load_runs
+
+    if history_file is None:  # --history-file / $CHAOSGATE_HISTORY, else the target's
+        history_file = target.history or paths.root / HISTORY_FILE
+    folder = Path(target.source).resolve().parent if target.source else Path.cwd()
+    try:
+        append_run(history_file, results, target=target.name, version=__version__,
+                   revision=revision(folder), label=label,
+                   allure_history_ids=allure3_history_ids(paths.allure_results))
+        runs = load_runs(history_file, target=target.name, last=DEFAULT_LAST)
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        console.print(f"[red]history not recorded:[/] {history_file}: {exc} "
+                      "(fix: --history-file PATH to a writable chaosgate history)")
+        return []
+    console.print(f"history        {history_file.resolve()} ({len(runs)} run(s) of "
+                  f"{target.name} shown)")
+    return runs
+
+
 def _reports(results: GameDayResults, paths: ReportPaths, target: Target,
-             single_file: bool, console: Console) -> int:
+             single_file: bool, console: Console, history: Sequence[Any] = ()) -> int:
     """Build the Allure HTML and the summary; 0, or the exit code of what failed.
 
-    A generator that is not installed (chaosgate installed as a package,
-    without npm) is noted and costs nothing: the verdict's exit code stands.
+    ``history`` is the target's recorded runs, this one last: the summary's
+    trend and the Allure report's history come from it. A generator that is
+    not installed (chaosgate installed as a package, without npm) is noted
+    and costs nothing: the verdict's exit code stands.
     """
     from ..clients.allure import ALLURE_ENV, build_allure_html, find_allure_cli
     from ..exceptions import ChaosgateError, UsageError
+    from ..report.history import allure_history_points
     from ..report.summary import write_summary
 
     code = 0
@@ -177,14 +215,15 @@ def _reports(results: GameDayResults, paths: ReportPaths, target: Target,
     if cli is not None:
         try:
             index = build_allure_html(paths.allure_results, paths.allure_report,
-                                      single_file=single_file, allure_cli=cli)
+                                      single_file=single_file, allure_cli=cli,
+                                      history=allure_history_points(list(history)[:-1]))
             href = os.path.relpath(index, paths.summary.resolve().parent)
             console.print(f"Allure report  {index}")
         except ChaosgateError as exc:
             console.print(f"[red]Allure report not built:[/] {exc}")
             code = exc.exit_code
     page = write_summary(paths.summary, results, allure_href=href, target=target.name,
-                         generated_at=time.time())
+                         generated_at=time.time(), history=history)
     console.print(f"summary        {page.resolve()}")
     console.print(f"JUnit XML      {paths.junit.resolve()}")
     console.print(f"results JSON   {paths.results.resolve()}")
@@ -225,9 +264,18 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
                    "target's safety.stop_when): alert:NAME, burn:SLO>5%, or PromQL that "
                    "returns a sample. When it holds, the fault is reverted at once and the "
                    "game day ends aborted (exit 4).")
+@click.option("--history-file", default=None, type=click.Path(dir_okay=False),
+              envvar="CHAOSGATE_HISTORY",
+              help="The history store (SQLite) this run is appended to "
+                   "[default: $CHAOSGATE_HISTORY, else the target file's `history:`, else "
+                   "history.sqlite in the reports folder].")
+@click.option("--label", default=None,
+              help="Name this run in the history and the trends (default: the git revision "
+                   "of the target's folder).")
 def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None,
             profile: str | None, keyword: str | None, keep_sandbox: bool,
-            reports_dir: str | None, single_file: bool, stop_when: tuple[str, ...]) -> None:
+            reports_dir: str | None, single_file: bool, stop_when: tuple[str, ...],
+            history_file: str | None, label: str | None) -> None:
     """Run the game-day suite against a target, print the verdicts, build the reports.
 
     Starts the sandbox when the target is the sandbox (and stops it again
@@ -272,8 +320,12 @@ def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None
         decision = suite_verdict(results, rc, still_open)
         if results is not None and results.gamedays:
             _print_table(list(results.gamedays), console)
-        report_code = _reports(results or GameDayResults.of(()), paths, target, single_file,
-                               console) if paths.allure_results.exists() else 0
+        decided = results or GameDayResults.of(())
+        report_code = 0
+        if paths.allure_results.exists():
+            history = _record(decided, paths, target,
+                              Path(history_file) if history_file else None, label, console)
+            report_code = _reports(decided, paths, target, single_file, console, history)
         code = _final(decision, report_code, console)
     finally:
         if manager is not None and not was_running and not keep_sandbox:

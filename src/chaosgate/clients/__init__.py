@@ -9,7 +9,8 @@
 - :mod:`.processes`: local processes (``/proc``, signals to processes chaosgate started);
 - :mod:`.children`: starting them so that they die with their owner, and their registry;
 - :mod:`.locust`: Locust, always as a subprocess;
-- :mod:`.allure`: the Allure report generator (npm), as a subprocess.
+- :mod:`.allure`: the Allure report generator (npm), as a subprocess;
+- :mod:`.git`: the revision a run is recorded against (``git rev-parse``).
 
 Clients turn their system's failures into chaosgate's errors
 (:class:`~chaosgate.exceptions.Inconclusive` for "unreachable", never a pass;

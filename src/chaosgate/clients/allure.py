@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,13 +111,18 @@ def _swap(fresh: Path, output: Path, parking: Path) -> None:
 def build_allure_html(results_dir: Path | str, output_dir: Path | str, *,
                       single_file: bool = False, report_name: str = "chaosgate game days",
                       allure_cli: Path | str | None = None,
-                      timeout_s: float = 600.0) -> Path:
+                      timeout_s: float = 600.0,
+                      history: Sequence[Mapping[str, Any]] = ()) -> Path:
     """Generate the report from ``results_dir`` into ``output_dir``; return its index.html.
 
     ``single_file`` makes one self-contained ``index.html`` (data and
     attachments inlined) that opens from disk or as an e-mail attachment;
     otherwise the report is a directory to serve over HTTP (browsers refuse
-    to load its data files from ``file://``).
+    to load its data files from ``file://``). ``history`` holds earlier runs
+    as Allure 3 history data points (:func:`chaosgate.report.history.allure_history_points`):
+    they are written to a scratch ``historyPath`` file with ``appendHistory``
+    off, so the report's history and trend widgets show them and chaosgate's
+    own history store stays the only record.
     """
     results = Path(results_dir).resolve()
     output = Path(output_dir).resolve()
@@ -127,7 +133,12 @@ def build_allure_html(results_dir: Path | str, output_dir: Path | str, *,
     try:
         fresh = work / "report"
         config = work / "allurerc.json"
-        config.write_text(json.dumps({"categories": _categories(results)}), encoding="utf-8")
+        rc: dict[str, Any] = {"categories": _categories(results)}
+        if history:
+            jsonl = work / "history.jsonl"
+            jsonl.write_text("".join(json.dumps(p) + "\n" for p in history), encoding="utf-8")
+            rc.update(historyPath=str(jsonl), appendHistory=False)
+        config.write_text(json.dumps(rc), encoding="utf-8")
         cmd = [str(cli), "awesome", str(results), "--config", str(config),
                "--output", str(fresh), "--report-name", report_name]
         if single_file:

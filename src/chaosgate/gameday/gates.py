@@ -62,6 +62,9 @@ class Gate:
     objective: str
     detail: str
     query: str = ""
+    #: The measured figure behind ``value`` where reports need it as a number
+    #: (an error-budget gate's burn, 1.0 = the whole period's budget); else None.
+    measure: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def budget_gate(slo: SLO, records: Sequence[RequestRecord], *, duration_s: float
         return Gate(name, "inconclusive", "no data", objective,
                     "no requests of this SLO were sent during the game day")
     status: VerdictName = "pass" if used.burn <= max_burn else "fail"
-    return Gate(name, status, f"{used.burn:.2%}", objective, used.text(slo, period_s))
+    return Gate(name, status, f"{used.burn:.2%}", objective, used.text(slo, period_s),
+                measure=used.burn)
 
 
 def _window(records: Iterable[RequestRecord], start: float,

@@ -24,6 +24,7 @@ from ..slo.evaluate import SLOVerdict, objective_text
 from ..slo.measure import timeline_slos
 from ..slo.model import SLO, Catalog
 from ..slo.stats import summarize_ttr
+from ..slo.timeline import Estimate, Timeline
 from ..verdict import VerdictName, combine
 from .engine import GameDayRun
 from .gates import Gate
@@ -33,12 +34,15 @@ REPORTED = " (reported, not gating)"
 
 __all__ = [
     "REPORTED",
+    "budget_burn_of",
     "build_result",
     "failure_message",
     "journal",
     "marks_of",
+    "observer_ttrs",
     "recovery_promql",
     "slo_rows",
+    "ttd_of",
     "ttr_from_inject_of",
     "ttr_of",
 ]
@@ -57,6 +61,48 @@ def ttr_of(run: GameDayRun) -> float | None:
         return None
     seen = [tl for tl in (m.client, m.server) if tl is not None and tl.total > 0]
     return 0.0 if seen and all(tl.t_impact is None for tl in seen) else None
+
+
+def _observer_ttr(tl: Timeline | None) -> Estimate | None:
+    """One observer's TTR; zero when it saw events but no impact; None: unknown."""
+    if tl is None:
+        return None
+    if tl.ttr is not None:
+        return tl.ttr
+    return Estimate(0.0, 0.0, 0.0) if tl.total > 0 and tl.t_impact is None else None
+
+
+def observer_ttrs(run: GameDayRun) -> tuple[Estimate | None, Estimate | None]:
+    """The TTR of the request log and of Prometheus (see :func:`ttr_of` for zero)."""
+    m = run.measurement
+    if run.fault_run is None or m is None:
+        return None, None
+    return _observer_ttr(m.client), _observer_ttr(m.server)
+
+
+def ttd_of(run: GameDayRun) -> float | None:
+    """Time to detect, seconds: from the impact to the first alert that fired.
+
+    None when no alert fired (or none is configured): a game day without
+    alerting has no time to detect, and the reports leave it out.
+    """
+    m = run.measurement
+    for tl in (m.client, m.server) if m else ():
+        if tl is not None and tl.t_alert is not None and tl.t_impact is not None:
+            return float(tl.t_alert.minus(tl.t_impact).t)
+    return None
+
+
+def budget_burn_of(runs: Sequence[GameDayRun]) -> float | None:
+    """The largest share of an error budget any run's failures used (the gates' measure)."""
+    burns = [g.measure for r in runs for g in r.gates
+             if g.name.endswith(": error budget") and g.measure is not None]
+    return max(burns) if burns else None
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
 
 
 def ttr_from_inject_of(run: GameDayRun) -> float | None:
@@ -174,6 +220,13 @@ def build_result(name: str, runs: Sequence[GameDayRun], catalog: Catalog, *,
     fault_error = next((r.aborted for r in runs if r.aborted), "") or \
         next((r.fault_error for r in runs if r.fault_error), "")
     spec = first.config.fault
+    observed = [observer_ttrs(r) for r in runs]
+    bounds: tuple[float, float] | None = None
+    if len(runs) == 1:
+        best = next((e for e in observed[0] if e is not None), None)
+        bounds = None if best is None or ttr is None else (best.lo, best.hi)
+    elif ttr is not None:
+        bounds = summarize_ttr([t for t in reps if t is not None]).mean_ci
     return GameDayResult(
         name=name, verdict=verdict, slos=tuple(rows), ttr_s=ttr,
         ttr_from_inject_s=ttr_from_inject_of(first) if len(runs) == 1 else None,
@@ -181,7 +234,10 @@ def build_result(name: str, runs: Sequence[GameDayRun], catalog: Catalog, *,
         description=description, message=failure_message(rows, verdict, fault_error),
         started=first.started, stopped=last.stopped or None, plot_png=plot_png,
         ttr_repetitions=reps, mttr_plot_png=mttr_plot_png, allure_uuid=allure_uuid,
-        labels=tuple(labels))
+        labels=tuple(labels), ttr_bounds=bounds,
+        ttr_client_s=_mean([None if c is None else c.t for c, _ in observed]),
+        ttr_server_s=_mean([None if srv is None else srv.t for _, srv in observed]),
+        ttd_s=_mean([ttd_of(r) for r in runs]), budget_burn=budget_burn_of(runs))
 
 
 def marks_of(run: GameDayRun, catalog: Catalog) -> TimelineMarks | None:

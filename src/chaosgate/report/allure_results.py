@@ -33,6 +33,8 @@ __all__ = [
     "Attachment",
     "Step",
     "TestResult",
+    "allure3_history_id",
+    "allure3_history_ids",
     "history_id",
     "properties_text",
 ]
@@ -62,6 +64,56 @@ def history_id(full_name: str, parameters: Sequence[tuple[str, str]] = ()) -> st
     """Allure's history key: stable across runs for the same test and parameters."""
     key = full_name + "".join(f"|{k}={v}" for k, v in sorted(parameters))
     return hashlib.md5(key.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def allure3_history_id(result: Mapping[str, Any]) -> str | None:
+    """The history id the Allure 3 generator computes for a ``*-result.json`` document.
+
+    Allure 3 ignores the file's own ``historyId``: it takes the md5 of the
+    ``ALLURE_ID`` label, else of ``testCaseId``, else of ``fullName``, and
+    appends the md5 of the non-excluded parameters sorted as ``name:value``
+    joined by commas (``@allurereport/core``, ``store/convert.js``). None
+    when the result has none of them.
+    """
+    labels = result.get("labels") or []
+    allure_id = next((str(lb.get("value")) for lb in labels if isinstance(lb, dict)
+                      and lb.get("name") in ("ALLURE_ID", "AS_ID") and lb.get("value")
+                      and lb.get("value") != "-1"), None)
+    if allure_id:
+        case = _md5(f"ALLURE_ID={allure_id}")
+    elif result.get("testCaseId"):
+        case = _md5(str(result["testCaseId"]))
+    elif result.get("fullName"):
+        case = _md5(str(result["fullName"]))
+    else:
+        return None
+    params = sorted((str(p.get("name", "")), str(p.get("value", "")))
+                    for p in result.get("parameters") or []
+                    if isinstance(p, dict) and not p.get("excluded"))
+    return f"{case}.{_md5(','.join(f'{k}:{v}' for k, v in params))}"
+
+
+def allure3_history_ids(results_dir: Path | str) -> dict[str, str]:
+    """Result uuid -> Allure 3 history id, for every ``*-result.json`` in ``results_dir``.
+
+    Files that cannot be read or parsed are skipped (the report builder
+    reports those).
+    """
+    out: dict[str, str] = {}
+    for path in sorted(Path(results_dir).glob("*-result.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("uuid"):
+            found = allure3_history_id(doc)
+            if found:
+                out[str(doc["uuid"])] = found
+    return out
 
 
 @dataclass(frozen=True, slots=True)

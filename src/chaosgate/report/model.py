@@ -91,6 +91,14 @@ class GameDayResult:
     """One game day (or one repetition of it) as every report sees it.
 
     ``message`` explains a ``fail`` or ``inconclusive`` verdict in one line.
+    ``ttr_bounds`` is the uncertainty of ``ttr_s`` (the observer's bounds for
+    one run, the bootstrap interval of the mean over repetitions);
+    ``ttr_client_s``/``ttr_server_s`` are each observer's own TTR (request
+    log, Prometheus); ``ttd_s`` the time from the impact to the first alert
+    (None when no alert fired or none is configured); ``budget_burn`` the
+    largest share of any SLO's error budget the game day used (1.0 = the
+    whole period's); ``rpo_s`` the data loss window where a game day measures
+    it (None otherwise).
     ``ttr_repetitions`` holds the TTR of each repetition when the game day
     was repeated (``None`` where it did not recover or could not be
     measured); ``mttr_plot_png`` is then the MTTR plot. ``allure_uuid`` is
@@ -113,6 +121,12 @@ class GameDayResult:
     mttr_plot_png: bytes | None = None
     allure_uuid: str | None = None
     labels: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    ttr_bounds: tuple[float, float] | None = None
+    ttr_client_s: float | None = None
+    ttr_server_s: float | None = None
+    ttd_s: float | None = None
+    budget_burn: float | None = None
+    rpo_s: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -168,6 +182,9 @@ def _from_json(data: dict[str, Any]) -> GameDayResult:
     kwargs["slos"] = tuple(SLORow(**row) for row in kwargs.get("slos", ()))
     kwargs["ttr_repetitions"] = tuple(kwargs.get("ttr_repetitions", ()))
     kwargs["labels"] = tuple((str(k), str(v)) for k, v in kwargs.get("labels", ()))
+    if kwargs.get("ttr_bounds") is not None:
+        lo, hi = kwargs["ttr_bounds"]
+        kwargs["ttr_bounds"] = (float(lo), float(hi))
     if not is_verdict(kwargs.get("verdict")):
         raise ValueError(f"unknown verdict {kwargs.get('verdict')!r}")
     return GameDayResult(**kwargs)

@@ -1,4 +1,4 @@
-"""Game-day plots as PNG bytes: the timeline and MTTR over repetitions.
+"""Game-day plots as PNG bytes: the timeline, MTTR over repetitions, TTR over runs.
 
 Data in, PNG bytes out: no file I/O apart from :func:`save_png`, no pyplot
 (no global figure state), the Agg canvas directly, matplotlib's default
@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 from ..load.requestlog import RequestRecord
 from .model import TimelineMarks
 
-__all__ = ["TimelineBins", "bin_records", "mttr_png", "save_png", "timeline_png"]
+__all__ = ["TimelineBins", "bin_records", "mttr_png", "save_png", "timeline_png", "trend_png"]
 
 # matplotlib's defaults (not the user's matplotlibrc), then ours.
 _STYLE: list[str | dict[str, Any]] = [
@@ -220,6 +220,35 @@ def mttr_png(ttrs: Sequence[float | None], *, title: str = "",
         ax.set_xlabel("repetition")
         ax.set_ylabel("time to recover (s)")
         ax.legend(loc="upper left", fontsize=9)
+        return _png(fig)
+
+
+def trend_png(runs: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *,
+              title: str = "", width_px: int = 1000, height_px: int = 420,
+              dpi: int = 100) -> bytes:
+    """TTR per game day over runs: one line per game day, one point per run.
+
+    ``runs`` names the runs (oldest first, the x axis); each series is a game
+    day and its TTR per run, ``None`` where it did not run, did not recover
+    or was not measured (a gap in the line).
+    """
+    with matplotlib.style.context(_STYLE):
+        fig = _new_figure(width_px, height_px, dpi)
+        ax = fig.subplots()
+        fig.suptitle(title or "Time to recover per game day, over runs", fontweight="bold")
+        x = list(range(len(runs)))
+        top = 1.0
+        for name, values in series:
+            ys = [math.nan if v is None else v for v in values]
+            ax.plot(x, ys, marker="o", linewidth=1.6, label=name)
+            top = max([top, *(v for v in values if v is not None)])
+        ax.set_xticks(x or [0], list(runs) or [""])
+        ax.set_xlim(-0.5, max(len(runs) - 1, 0) + 0.5)
+        ax.set_ylim(bottom=0.0, top=top * 1.2)
+        ax.set_xlabel("run (oldest first)")
+        ax.set_ylabel("time to recover (s)")
+        if series:
+            fig.legend(loc="outside right center", fontsize=9, frameon=False)
         return _png(fig)
 
 

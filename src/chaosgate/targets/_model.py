@@ -388,6 +388,9 @@ class Target:
     dependencies: tuple[Dependency, ...] = ()
     faultproxy_url: str | None = None
     database: Database | None = None
+    #: The history store every game day run is appended to (relative: to the working
+    #: directory); None: ``history.sqlite`` in the reports folder.
+    history: Path | None = None
     source: str = field(default="<memory>", compare=False)
 
     @property

@@ -4,7 +4,7 @@ One clear error at a time: the first problem found raises
 :class:`~chaosgate.exceptions.TargetError` with the dotted field path, the
 problem and the fix. Sections are checked in a fixed order (header,
 platform, prometheus, ingress, faultproxy, namespace, services, database,
-links, dependencies, safety, then sandbox consistency), so the same file
+links, dependencies, safety, history, then sandbox consistency), so the same file
 always reports the same first error.
 """
 
@@ -51,7 +51,7 @@ __all__ = ["DEFAULT_STATE_DIR", "parse_target"]
 DEFAULT_STATE_DIR = ".chaosgate/sandbox"
 
 _TOP = ("apiVersion", "kind", "name", "platform", "prometheus", "ingress", "namespace",
-        "services", "faultproxy", "links", "dependencies", "database", "safety")
+        "services", "faultproxy", "links", "dependencies", "database", "safety", "history")
 _PLATFORM_KEYS: dict[str, tuple[str, ...]] = {
     "sandbox": ("state_dir", "base_port"),
     "kubernetes": ("kubeconfig", "context", "in_cluster"),
@@ -105,6 +105,8 @@ def parse_target(doc: Mapping[str, Any], source: str = "<memory>") -> Target:
         ingress_url=ingress_url, namespace=namespace,
         services=services, safety=_safety(root, namespace), links=links,
         dependencies=dependencies, faultproxy_url=faultproxy_url, database=database,
+        history=Path(root.string("history", "reports/history.sqlite"))
+        if "history" in root else None,
         source=source,
     )
     if target.is_sandbox:
