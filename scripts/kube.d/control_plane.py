@@ -7,8 +7,10 @@ kube-controller-manager, kube-scheduler and :func:`agent`, a node agent that
 stands in for kubelets the way kwok does. It writes ``admin.kubeconfig``,
 applies ``deploy/rbac.yaml`` and writes ``chaosgate.kubeconfig`` for the
 ``chaosgate`` ServiceAccount it binds, then ``state.json`` (server, ports,
-paths, version). ``down`` stops exactly the recorded processes (SIGTERM, then
-SIGKILL after a grace period) and leaves none behind; ``status`` reports them.
+paths, version). With ``--owner-pid``, the agent also watches that process
+and stops everything once it is gone, however it ended. ``down`` stops
+exactly the recorded processes (SIGTERM, then SIGKILL after a grace period)
+and leaves none behind; ``status`` reports them.
 
 Ports (all on 127.0.0.1): port base + 1 etcd client, + 2 etcd peer,
 + 3 apiserver, + 4 controller-manager, + 5 scheduler.
@@ -24,6 +26,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -142,10 +145,13 @@ def running(state: Path) -> dict[str, Identity]:
     return found
 
 
-def stop(state: Path, grace: float = 10.0) -> list[str]:
-    """Stop the recorded components and everything in their sessions; return their names."""
+def stop(state: Path, grace: float = 10.0, keep: tuple[str, ...] = ()) -> list[str]:
+    """Stop the recorded components (but ``keep``) and everything in their sessions;
+    return their names."""
     stopped = []
     for name in reversed(COMPONENTS):
+        if name in keep:
+            continue
         leader = read_identity_file(state / f"{name}.identity")
         if leader is not None:
             members = session_members(leader, process_table()) or [leader]
@@ -203,9 +209,11 @@ def wait_for(what: str, check: Any, timeout: float, logs: Path) -> Any:
 
 # --- up / down / status -------------------------------------------------------------------
 
-def up(state: Path, bin_dir: Path, port_base: int, version: str) -> dict[str, Any]:
+def up(state: Path, bin_dir: Path, port_base: int, version: str,
+       owner: Identity | None = None) -> dict[str, Any]:
     """Start everything (after stopping what an earlier ``up`` left); return state.json."""
     stop(state)
+    (state / "owner.identity").unlink(missing_ok=True)
     started = time.monotonic()
     state.mkdir(parents=True, exist_ok=True)
     for stale in ("etcd", "state.json", "audit.log"):
@@ -265,7 +273,12 @@ def up(state: Path, bin_dir: Path, port_base: int, version: str) -> dict[str, An
     spawn(state, "kube-scheduler", [
         str(bin_dir / "kube-scheduler"), *common, f"--secure-port={sched_port}",
         f"--cert-dir={state / 'scheduler-certs'}"])
-    spawn(state, "agent", [sys.executable, __file__, "agent", "--kubeconfig", str(admin)])
+    agent_argv = [sys.executable, __file__, "agent", "--kubeconfig", str(admin),
+                  "--state-dir", str(state)]
+    if owner is not None:
+        record(state / "owner.identity", owner)
+        agent_argv.append("--owned")
+    spawn(state, "agent", agent_argv)
 
     rbac = apply_rbac(server, pki / "ca.crt", token)
     sa_token = wait_for("the chaosgate ServiceAccount token", lambda: service_account_token(
@@ -340,14 +353,27 @@ def status(state: Path) -> int:
 
 # --- the node agent -----------------------------------------------------------------------
 
-def agent(kubeconfig_path: Path) -> None:
+def watch_owner(state: Path) -> None:
+    """When the process ``up --owner-pid`` named is gone (a SIGKILLed test session),
+    stop the other components and end this one: nothing outlives its owner."""
+    while read_identity_file(state / "owner.identity") is not None:
+        time.sleep(1)
+    log("the owner is gone: stopping the control plane")
+    stop(state, keep=("agent",))
+    (state / "agent.identity").unlink(missing_ok=True)
+    os._exit(0)
+
+
+def agent(kubeconfig_path: Path, state: Path | None = None) -> None:
     """Stand in for kubelets, as kwok does: register :data:`NODES` as Ready, move pods the
     scheduler bound to Running and Ready (with an IP), and finish deletions (a pod with a
     deletionTimestamp is deleted with grace 0, as a kubelet does once containers stop).
-    Runs until SIGTERM."""
+    Runs until SIGTERM (or, given ``state``, until the owner ``up`` recorded is gone)."""
     from kubernetes import client, config, watch
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if state is not None:
+        threading.Thread(target=watch_owner, args=(state,), daemon=True).start()
     loader: Any = config
     core: Any = client.CoreV1Api(loader.new_client_from_config(config_file=str(kubeconfig_path)))
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -428,14 +454,22 @@ def main(argv: list[str] | None = None) -> int:
         if name == "up":
             p.add_argument("--bin-dir", type=Path, required=True)
             p.add_argument("--version", required=True)
+            p.add_argument("--owner-pid", type=int, default=None,
+                           help="stop everything when this process is gone")
             p.add_argument("--port-base", type=int, default=int(os.environ.get(
                 "CHAOSGATE_KUBE_PORT_BASE", "30900")))
     ag = sub.add_parser("agent")
     ag.add_argument("--kubeconfig", type=Path, required=True)
+    ag.add_argument("--state-dir", type=Path, required=True)
+    ag.add_argument("--owned", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "up":
         try:
-            doc = up(args.state_dir.resolve(), args.bin_dir, args.port_base, args.version)
+            owner = None if args.owner_pid is None else identify(args.owner_pid)
+            if args.owner_pid is not None and owner is None:
+                raise SystemExit(f"kube: --owner-pid {args.owner_pid}: no such process")
+            doc = up(args.state_dir.resolve(), args.bin_dir, args.port_base, args.version,
+                     owner)
         except BaseException:
             stop(args.state_dir.resolve())  # leave nothing running after a failed start
             raise
@@ -449,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "status":
         return status(args.state_dir.resolve())
-    agent(args.kubeconfig)
+    agent(args.kubeconfig, args.state_dir if args.owned else None)
     return 0
 
 

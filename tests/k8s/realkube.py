@@ -70,8 +70,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def start(state_dir: Path, port_base: int) -> ControlPlane:
-    """``scripts/kube up`` (building the binaries first when they are not cached)."""
-    done = _run("up", "--state-dir", str(state_dir), "--port-base", str(port_base))
+    """``scripts/kube up`` (building the binaries first when they are not cached), owned
+    by this process: if it dies without stopping the control plane (SIGKILL), the node
+    agent stops it."""
+    done = _run("up", "--state-dir", str(state_dir), "--port-base", str(port_base),
+                "--owner-pid", str(os.getpid()))
     if done.returncode != 0:
         raise RuntimeError(f"scripts/kube up failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return ControlPlane.from_state(state_dir, json.loads(done.stdout.strip().splitlines()[-1]))
