@@ -1,5 +1,6 @@
 """Kubernetes changes name their pods as Chaos Mesh's records do, so the fault summary
-finds those records; the subjects survive the ledger's JSON."""
+finds those records; the subjects survive the ledger's JSON. On the real control plane;
+Chaos Mesh's records are written by the fixture, which plays its controller."""
 
 from __future__ import annotations
 
