@@ -83,7 +83,10 @@ def pytest_report_header(config: pytest.Config) -> str:
     plane = config.stash.get(STATE, None)
     if plane is not None:
         return f"kubernetes: {plane.version} (real control plane at {plane.server})"
-    return f"kubernetes: {config.stash.get(PROBLEM, 'not started')}"
+    problem = config.stash.get(PROBLEM, "not started")
+    first = problem.splitlines()[0] if problem else problem
+    more = " (the Kubernetes tests show the rest)" if "\n" in problem else ""
+    return f"kubernetes: {first}{more}"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -100,7 +103,8 @@ def control_plane(request: pytest.FixtureRequest) -> realkube.ControlPlane:
     """The session's control plane; fails (saying why) when it could not start."""
     plane = request.config.stash.get(STATE, None)
     if plane is None:
-        pytest.fail(f"no Kubernetes control plane: {request.config.stash.get(PROBLEM, '?')}")
+        pytest.fail(f"no Kubernetes control plane: {request.config.stash.get(PROBLEM, '?')}",
+                    pytrace=False)
     return plane
 
 
