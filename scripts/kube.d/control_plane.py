@@ -260,7 +260,10 @@ def up(state: Path, bin_dir: Path, port_base: int, version: str,
     api_ready = time.monotonic() - started
     common = [f"--kubeconfig={admin}", f"--authentication-kubeconfig={admin}",
               f"--authorization-kubeconfig={admin}", "--bind-address=127.0.0.1", "--port=0",
-              "--leader-elect=false", "--profiling=false", "--v=1"]
+              "--leader-elect=false", "--profiling=false", "--v=1",
+              # the defaults (20 and 50 requests/s) throttle a test suite that
+              # makes a namespace and a few Deployments per test
+              "--kube-api-qps=500", "--kube-api-burst=1000"]
     spawn(state, "kube-controller-manager", [
         str(bin_dir / "kube-controller-manager"), *common, f"--secure-port={kcm_port}",
         f"--cert-dir={state / 'kcm-certs'}",

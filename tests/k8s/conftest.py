@@ -186,6 +186,7 @@ class Shop:
 Factory = Callable[..., tuple[Shop, Target]]
 
 _chaos_mesh_installed: list[bool] = []  # the CRDs' state across tests (cluster-scoped)
+_cnpg_installed: list[bool] = []
 
 
 def chaos_mesh_crds(cluster: Cluster, wanted: bool) -> None:
@@ -203,7 +204,9 @@ def chaos_mesh_crds(cluster: Cluster, wanted: bool) -> None:
 def make_kube(cluster: Cluster) -> Iterator[Factory]:
     """Make a populated namespace (gateway, orders, catalog; a CNPG cluster ``shop-db``)
     and a target for it that uses the chaosgate ServiceAccount."""
-    cluster.install_crds(CNPG_CRDS)
+    if not _cnpg_installed:
+        cluster.install_crds(CNPG_CRDS)  # kept for the session: nothing else uses the group
+        _cnpg_installed.append(True)
     with ExitStack() as stack:
         def factory(*, chaos_mesh: bool = False, cnpg: bool = True,
                     namespaces: list[str] | None = None) -> tuple[Shop, Target]:

@@ -99,7 +99,11 @@ def test_sigkill_mid_partition_then_cleanup(make_kube: Factory, tmp_path: Path) 
          "--duration", "120", "--ledger", str(ledger)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        wait("the partition applied", lambda: Ledger(ledger).open_entries() and shop.policies())
+        def applied() -> bool:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            return any(e.state == "applied" for e in Ledger(ledger).open_entries())
+
+        wait("the ledger to show the partition applied", applied)
         proc.kill()
         proc.wait(timeout=30)
         assert len(shop.policies()) == 2, "the partition should outlive a SIGKILLed harness"
