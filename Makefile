@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
 
-.PHONY: bootstrap gameday test unit integration lint typecheck sandbox-up sandbox-down clean
+.PHONY: bootstrap gameday test unit integration lint typecheck kube sandbox-up sandbox-down clean
 
 bootstrap:
 	scripts/bootstrap
@@ -22,8 +22,14 @@ bootstrap:
 gameday: bootstrap
 	$(BIN)/chaosgate gameday
 
-test: bootstrap lint typecheck
+# tests/k8s run against a real Kubernetes control plane (docs/kubernetes.md):
+# built once per machine (~7 min cold, cached in ~/.cache/chaosgate/kube),
+# started and stopped by the test session.
+test: bootstrap lint typecheck kube
 	$(BIN)/python -m pytest $(XDIST) --durations=25 $(PYTEST_ARGS)
+
+kube: bootstrap
+	scripts/kube build
 
 unit: bootstrap
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

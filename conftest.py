@@ -13,8 +13,15 @@ two sandboxes side by side halve the wall-clock time on two cores):
   tests write (everything but the sandbox's) never land in the user's
   ``~/.local/state`` nor in another worker's;
 - the tests of a module that has module- or class-scoped fixtures stay on one
-  worker (one ``xdist_group`` per module: the fixture is built once), while
-  every other test is scheduled on its own (``--dist loadgroup``).
+  worker (one ``xdist_group`` per module: the fixture is built once), and so
+  do all of tests/k8s (they were written for one control plane, one test at
+  a time), while every other test is scheduled on its own (``--dist
+  loadgroup``). The control plane itself is started once, by the controller
+  (``kubeplane``: workers reuse it through ``CHAOSGATE_KUBE_STATE``).
+
+It loads tests/k8s/kubeplane.py, the plugin that starts the session's real
+Kubernetes control plane and names it in the report header (a plugin, not
+tests/k8s/conftest.py, because only root-level hooks run before the header).
 """
 
 from __future__ import annotations
@@ -22,15 +29,22 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
+
+sys.path.append(str(Path(__file__).resolve().parent / "tests" / "k8s"))
+
+pytest_plugins = ["kubeplane"]
 
 collect_ignore = ["experiments", "probes", "loadprofiles", "targets", "reports", "deploy",
                   "node_modules", ".chaosgate", "bench"]
 
 #: Ports between two workers' blocks; a sandbox and its +100/+300 siblings fit well inside.
 WORKER_PORT_STRIDE = 1000
+K8S_TESTS = Path(__file__).resolve().parent / "tests" / "k8s"
 
 
 def _isolate_this_process() -> None:
@@ -56,9 +70,14 @@ def _has_module_scoped_fixture(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist turns the groups into node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One ``xdist_group`` per module whose tests share a module/class-scoped fixture."""
+    """One ``xdist_group`` per module whose tests share a module/class-scoped fixture, and
+    one for tests/k8s (they share the session's one control plane, one test at a time)."""
     grouped = {item.module.__name__ for item in items
                if isinstance(item, pytest.Function) and _has_module_scoped_fixture(item)}
     for item in items:
-        if isinstance(item, pytest.Function) and item.module.__name__ in grouped:
+        if not isinstance(item, pytest.Function):
+            continue
+        if K8S_TESTS in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.xdist_group("k8s"))
+        elif item.module.__name__ in grouped:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -1,11 +1,17 @@
-"""The CloudNativePG adapter against the fake's CloudNativePG operator."""
+"""The CloudNativePG adapter on the real control plane and the published Cluster CRD.
+
+No CloudNativePG operator runs: the fixture plays it (tests/k8s/conftest.py,
+:class:`realkube.PlayedCnpg`) through the real ``/status`` subresource: it
+promotes ``status.targetPrimary``, fails over from a vanished primary and
+recreates a missing instance pod with the same name.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from conftest import Factory, eventually, target_doc
+from conftest import Factory, Shop, eventually, target_doc
 
 from chaosgate.clients.kubernetes import KubeApi, api_client
 from chaosgate.exceptions import Inconclusive, UsageError
@@ -13,14 +19,13 @@ from chaosgate.platforms.base import Change, DatabaseAdapter
 from chaosgate.platforms.cloudnativepg import CloudNativePG
 from chaosgate.platforms.kubernetes import KubernetesPlatform, kubernetes_database
 from chaosgate.targets import parse_target
-from fakekube import CLUSTER, POD, FakeKube
 
 
-def adapter(make_kube: Factory) -> tuple[CloudNativePG, FakeKube]:
-    fake, target = make_kube()
+def adapter(make_kube: Factory) -> tuple[CloudNativePG, Shop]:
+    shop, target = make_kube()
     db = kubernetes_database(target, KubernetesPlatform(target))
     assert isinstance(db, CloudNativePG) and isinstance(db, DatabaseAdapter)
-    return db, fake
+    return db, shop
 
 
 def test_members_primary_health(make_kube: Factory) -> None:
@@ -33,7 +38,7 @@ def test_members_primary_health(make_kube: Factory) -> None:
 
 
 def test_switchover_promotes_the_candidate(make_kube: Factory) -> None:
-    db, _ = adapter(make_kube)
+    db, shop = adapter(make_kube)
     change = db.plan_failover("promote", "cg-00000000e1", candidate="shop-db-3")
     assert change.data["method"] == "switchover" and change.data["candidate"] == "shop-db-3"
     assert change.subjects == ("shop-db-1",)
@@ -44,42 +49,44 @@ def test_switchover_promotes_the_candidate(make_kube: Factory) -> None:
     reloaded = Change.from_json(change.to_json())
     eventually(lambda: db.verify_reverted(reloaded))
     assert db.primary() == "shop-db-3"
-    assert [m.what for m in db.moments(change, 0)] == ["primary change requested", "promoted"]
+    patches = [r for r in shop.audit() if r.verb == "patch"]
+    assert [r.resource for r in patches] == ["clusters/status"]
 
 
 def test_delete_primary_fails_over_and_the_pod_rejoins(make_kube: Factory) -> None:
-    db, fake = adapter(make_kube)
+    db, shop = adapter(make_kube)
     change = db.plan_failover("delete-primary", "cg-00000000e2")
     old_uid = change.data["old_primary_uid"]
     assert change.subjects == ("shop-db-1",)
     db.apply(change)
-    db.apply(change)  # again: the uid precondition spares the recreated pod
     eventually(lambda: db.verify(change))
+    db.apply(change)  # again: the uid precondition spares the recreated pod
     assert db.primary() == "shop-db-2"
     eventually(lambda: db.verify_reverted(change))
-    [pod] = [p for p in fake.objects(POD, "shop")
-             if p["metadata"]["name"] == "shop-db-1"]
+    [pod] = shop.pods("cnpg.io/instanceName=shop-db-1")
     assert pod["metadata"]["uid"] != old_uid
     assert pod["metadata"]["labels"]["cnpg.io/instanceRole"] == "replica"
-    deletes = [r for r in fake.requests if r.verb == "delete"]
-    assert [r.query.get("gracePeriodSeconds") for r in deletes] == ["0", "0"]
+    deletes = [r for r in shop.audit() if r.verb == "delete"]
+    assert deletes and all("gracePeriodSeconds=0" in r.uri for r in deletes)
+    assert deletes[0].code == 200
 
 
 def test_refusals(make_kube: Factory) -> None:
-    db, fake = adapter(make_kube)
+    db, shop = adapter(make_kube)
     with pytest.raises(UsageError, match="unknown"):
         db.plan_failover("node-crash", "cg-00000000e3")
     with pytest.raises(UsageError, match="not a ready replica"):
         db.plan_failover("switchover", "cg-00000000e3", candidate="shop-db-1")
-    cluster = fake.objects(CLUSTER, "shop")[0]
-    cluster["status"]["targetPrimary"] = "shop-db-2"  # a switchover is under way
-    with pytest.raises(Inconclusive, match="not healthy"):
-        db.plan_failover("switchover", "cg-00000000e3")
-    _, elsewhere = make_kube(namespaces=["other"])
+    _, elsewhere = make_kube(cnpg=False, namespaces=["other"])
     with pytest.raises(UsageError, match=r"safety\.namespaces"):
         CloudNativePG(elsewhere, KubeApi(api_client(elsewhere.platform)))
-    doc = target_doc(Path(str(elsewhere.platform.kubeconfig)))
+    doc = target_doc(Path(str(elsewhere.platform.kubeconfig)), shop.namespace)
     doc["database"]["cluster"] = "nope"
     missing = parse_target(doc)
-    with pytest.raises(UsageError, match="no CloudNativePG Cluster shop/nope"):
+    with pytest.raises(UsageError, match=f"no CloudNativePG Cluster {shop.namespace}/nope"):
         CloudNativePG(missing, KubeApi(api_client(missing.platform))).members()
+    assert shop.db is not None
+    shop.operators.close()  # the operator stops: the switchover below stays pending
+    shop.db.patch_status({"targetPrimary": "shop-db-2"})
+    with pytest.raises(Inconclusive, match="not healthy"):
+        db.plan_failover("switchover", "cg-00000000e3")

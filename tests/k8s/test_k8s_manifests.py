@@ -1,31 +1,55 @@
-"""Pure manifest builders and scope resolution, with plain data (no server).
+"""Pure manifest builders and scope resolution.
 
-The NetworkPolicies are checked for what they *do*, with the fake's
-independent NetworkPolicy evaluator, and for what the API server accepts,
-with the fake's validation.
+The NetworkPolicies are checked for what they *do* with an independent
+NetworkPolicy evaluator (:mod:`policy_semantics`: the real control plane
+stores policies but cannot enforce them), and every manifest for what the
+real API server accepts: a server-side dry run (``dryRun=All``) on the
+session's control plane, against the real NetworkPolicy validation and the
+published Chaos Mesh CRD schemas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import target_doc
+from conftest import chaos_mesh_crds, target_doc
 from hypothesis import given
 from hypothesis import strategies as st
+from policy_semantics import allowed
+from realkube import CHAOS_MESH, Cluster
 
 from chaosgate.exceptions import UsageError
 from chaosgate.platforms import k8s_manifests as mf
 from chaosgate.platforms.base import NetworkScope
 from chaosgate.targets import Requirement, Selector, parse_target
-from fakekube import NETWORKCHAOS, NETWORKPOLICY, STRESSCHAOS
-from fakekube.netpol import allowed
-from fakekube.resources import validate
 
 DB = Selector.parse("role=db")
 FAULT = "cg-0123456789"
+Validate = Callable[[Mapping[str, Any]], None]
+
+
+@pytest.fixture
+def validate(cluster: Cluster) -> Iterator[Validate]:
+    """Create the manifest with ``dryRun=All`` in a scratch namespace (its own is
+    replaced): the real server validates it, stores nothing, and a 422 fails the test."""
+    chaos_mesh_crds(cluster, True)
+    ns = cluster.namespace("manifests", rbac=False)
+
+    def check(manifest: Mapping[str, Any]) -> None:
+        body = {**manifest, "metadata": {**manifest["metadata"], "namespace": ns}}
+        if manifest["kind"] == "NetworkPolicy":
+            cluster.net.create_namespaced_network_policy(ns, body, dry_run="All")
+        else:
+            group, version = CHAOS_MESH
+            plural = {"NetworkChaos": "networkchaos", "StressChaos": "stresschaos"}
+            cluster.custom.create_namespaced_custom_object(
+                group, version, ns, plural[manifest["kind"]], body, dry_run="All")
+
+    yield check
+    cluster.delete_namespace(ns)
 
 
 def ns_labels(ns: str) -> dict[str, str]:
@@ -39,10 +63,10 @@ def reaches(policy: Mapping[str, Any], src_ns: str, labels: Mapping[str, str],
                    (dst_ns, {"role": "db"}, ns_labels(dst_ns)))
 
 
-def test_isolation_policy_cuts_only_the_excluded_pods() -> None:
+def test_isolation_policy_cuts_only_the_excluded_pods(validate: Validate) -> None:
     policy = mf.isolation_policy("cg-x-to-0", FAULT, "shop", DB,
                                  [(Selector.parse("app=orders"), "shop")])
-    validate(NETWORKPOLICY, policy)
+    validate(policy)
     assert policy["metadata"]["labels"] == {mf.MANAGED_BY_LABEL: "chaosgate",
                                             mf.FAULT_LABEL: FAULT}
     assert not reaches(policy, "shop", {"app": "orders"})
@@ -54,7 +78,7 @@ def test_isolation_policy_cuts_only_the_excluded_pods() -> None:
                    ("shop", {"app": "orders"}, ns_labels("shop")))  # the other way is open
 
 
-def test_multi_requirement_and_set_based_exclusions() -> None:
+def test_multi_requirement_and_set_based_exclusions(validate: Validate) -> None:
     both = mf.isolation_policy("p", FAULT, "shop", DB,
                                [(Selector.parse("app=catalog,tier=backend"), "shop")])
     assert not reaches(both, "shop", {"app": "catalog", "tier": "backend"})
@@ -62,17 +86,17 @@ def test_multi_requirement_and_set_based_exclusions() -> None:
     assert reaches(both, "shop", {"tier": "backend"})
     sets = mf.isolation_policy("p", FAULT, "shop", DB,
                                [(Selector.parse("app in (a,b),!canary"), "shop")])
-    validate(NETWORKPOLICY, sets)
+    validate(sets)
     assert not reaches(sets, "shop", {"app": "b"})
     assert reaches(sets, "shop", {"app": "a", "canary": "1"})
     assert reaches(sets, "shop", {"app": "c"})
 
 
-def test_several_excluded_selectors_in_several_namespaces() -> None:
+def test_several_excluded_selectors_in_several_namespaces(validate: Validate) -> None:
     policy = mf.isolation_policy("p", FAULT, "shop", DB, [
         (Selector.parse("app=a"), "shop"), (Selector.parse("app=b"), "shop"),
         (Selector.parse("app=c"), "other")])
-    validate(NETWORKPOLICY, policy)
+    validate(policy)
     assert not reaches(policy, "shop", {"app": "a"})
     assert not reaches(policy, "shop", {"app": "b"})
     assert not reaches(policy, "other", {"app": "c"})
@@ -111,30 +135,30 @@ def test_policy_isolates_follows_policy_types() -> None:
     assert not mf.policy_isolates(egress_only, {"app": "x"})
 
 
-def test_network_chaos_partition_and_delay() -> None:
+def test_network_chaos_partition_and_delay(validate: Validate) -> None:
     source = (Selector.parse("app=orders"), "shop")
     peer = (Selector.parse("app=catalog,tier in (backend)"), "shop")
     cut = mf.network_chaos("cg-x-part-0", FAULT, source, peer, "both")
-    validate(NETWORKCHAOS, cut)
+    validate(cut)
     assert cut["spec"]["action"] == "partition" and cut["spec"]["direction"] == "both"
     assert cut["spec"]["selector"] == {"namespaces": ["shop"], "labelSelectors": {"app": "orders"}}
     assert cut["spec"]["target"] == {"mode": "all", "selector": {
         "namespaces": ["shop"], "labelSelectors": {"app": "catalog"},
         "expressionSelectors": [{"key": "tier", "operator": "In", "values": ["backend"]}]}}
     slow = mf.network_chaos("cg-x-delay-0", FAULT, source, peer, "to", delay_ms=250, jitter_ms=20)
-    validate(NETWORKCHAOS, slow)
+    validate(slow)
     assert slow["spec"]["delay"] == {"latency": "250ms", "jitter": "20ms", "correlation": "0"}
 
 
-def test_stress_chaos_cpu_memory_and_no_freeze() -> None:
+def test_stress_chaos_cpu_memory_and_no_freeze(validate: Validate) -> None:
     cpu = mf.stress_chaos("cg-x-stress", FAULT, "shop", {"shop": ["b", "a"]}, "cpu", cpu_workers=2)
-    validate(STRESSCHAOS, cpu)
+    validate(cpu)
     assert cpu["spec"]["selector"] == {"namespaces": ["shop"], "pods": {"shop": ["a", "b"]}}
     assert cpu["spec"]["stressors"] == {"cpu": {"workers": 2, "load": 100}}
     assert "duration" not in cpu["spec"]
     memory = mf.stress_chaos("s", FAULT, "shop", {"shop": ["a"]}, "memory", memory_mb=512,
                              duration_s=90.2)
-    validate(STRESSCHAOS, memory)
+    validate(memory)
     assert memory["spec"]["duration"] == "91s"
     assert memory["spec"]["stressors"] == {"memory": {"workers": 1, "size": "512MB"}}
     with pytest.raises(UsageError, match="freeze"):

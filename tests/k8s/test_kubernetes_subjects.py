@@ -1,12 +1,13 @@
 """Kubernetes changes name their pods as Chaos Mesh's records do, so the fault summary
-finds those records; the subjects survive the ledger's JSON."""
+finds those records; the subjects survive the ledger's JSON. On the real control plane;
+Chaos Mesh's records are written by the fixture, which plays its controller."""
 
 from __future__ import annotations
 
 import json
 import time
 
-from conftest import Factory, eventually
+from conftest import Factory, Shop, eventually
 
 from chaosgate.faults.summary import summarize
 from chaosgate.faults.timeline import FaultTimeline
@@ -14,7 +15,9 @@ from chaosgate.platforms.base import Change, LatencySpec, NetworkScope, Partitio
 from chaosgate.platforms.kubernetes import KubernetesPlatform
 from chaosgate.targets import Selector
 
-TO_DB = NetworkScope("shop", "app=orders", dependency="postgres")
+
+def to_db(shop: Shop) -> NetworkScope:
+    return NetworkScope(shop.namespace, "app=orders", dependency="postgres")
 
 
 def reloaded(change: Change) -> Change:
@@ -22,33 +25,33 @@ def reloaded(change: Change) -> Change:
 
 
 def test_network_changes_name_the_selected_pods(make_kube: Factory) -> None:
-    _, target = make_kube(chaos_mesh=True)
+    shop, target = make_kube(chaos_mesh=True)
     platform = KubernetesPlatform(target)
-    orders = tuple(f"shop/{p.name}" for p in platform.list_pods(Selector.parse("app=orders"),
-                                                                "shop"))
+    orders = tuple(f"{shop.namespace}/{p.name}" for p in platform.list_pods(
+        Selector.parse("app=orders"), shop.namespace))
     assert len(orders) == 2
-    cut = platform.plan_partition(PartitionSpec(TO_DB, "both"), "cg-00000000s1")
-    slow = platform.plan_latency(LatencySpec(TO_DB, 100), "cg-00000000s2")
+    cut = platform.plan_partition(PartitionSpec(to_db(shop), "both"), "cg-00000000s1")
+    slow = platform.plan_latency(LatencySpec(to_db(shop), 100), "cg-00000000s2")
     for change in (cut, slow):
         assert change.subjects == orders
         assert reloaded(change) == change
 
 
 def test_policy_partition_names_the_selected_pods(make_kube: Factory) -> None:
-    _, target = make_kube()
+    shop, target = make_kube()
     platform = KubernetesPlatform(target)
-    change = platform.plan_partition(PartitionSpec(TO_DB, "to"), "cg-00000000s3")
+    change = platform.plan_partition(PartitionSpec(to_db(shop), "to"), "cg-00000000s3")
     assert "NetworkPolicy" in change.description
-    assert [s.split("/")[0] for s in change.subjects] == ["shop", "shop"]
-    assert all(s.startswith("shop/orders-") for s in change.subjects)
+    assert [s.split("/")[0] for s in change.subjects] == [shop.namespace] * 2
+    assert all(s.startswith(f"{shop.namespace}/orders-") for s in change.subjects)
 
 
 def test_stress_names_its_pods(make_kube: Factory) -> None:
-    _, target = make_kube(chaos_mesh=True)
+    shop, target = make_kube(chaos_mesh=True)
     platform = KubernetesPlatform(target)
-    victim = platform.list_pods(Selector.parse("app=orders"), "shop")[:1]
+    victim = platform.list_pods(Selector.parse("app=orders"), shop.namespace)[:1]
     change = platform.plan_stress(StressSpec("cpu"), victim, "cg-00000000s4")
-    assert change.subjects == (f"shop/{victim[0].name}",)
+    assert change.subjects == (f"{shop.namespace}/{victim[0].name}",)
     assert reloaded(change) == change
     platform.apply(change)
     eventually(lambda: platform.verify(change))
@@ -57,9 +60,9 @@ def test_stress_names_its_pods(make_kube: Factory) -> None:
 
 
 def test_summary_finds_the_chaos_records_of_a_partitions_subjects(make_kube: Factory) -> None:
-    _, target = make_kube(chaos_mesh=True)
+    shop, target = make_kube(chaos_mesh=True)
     platform = KubernetesPlatform(target)
-    change = platform.plan_partition(PartitionSpec(TO_DB, "both"), "cg-00000000s5")
+    change = platform.plan_partition(PartitionSpec(to_db(shop), "both"), "cg-00000000s5")
     start = time.time()
     platform.apply(change)
     eventually(lambda: platform.verify(change))

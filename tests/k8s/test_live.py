@@ -1,13 +1,16 @@
 """The Kubernetes platform against a real cluster (kind in CI, or your own).
 
-Skipped unless ``CHAOSGATE_KUBECONFIG`` names a kubeconfig (the pytest
-option ``--chaos-kubeconfig`` sets it). ``CHAOSGATE_CONTEXT`` picks a context
-(default: the current one). Everything happens in a namespace of its own,
-``CHAOSGATE_LIVE_NAMESPACE`` (default ``chaosgate-live``), which the suite
-creates with a two-replica Deployment (``registry.k8s.io/pause``) and deletes
-afterwards; the target's safety block allows only that namespace. The
-credentials need to create namespaces and Deployments besides what
-deploy/rbac.yaml grants (a kind admin kubeconfig does).
+Runs against ``CHAOSGATE_KUBECONFIG``: the pytest option
+``--chaos-kubeconfig`` sets it, and otherwise the session's own control plane
+(``scripts/kube``, started by tests/k8s/kubeplane.py) does, with its admin
+kubeconfig; there no Chaos Mesh is installed (no controller would act on it)
+and the agent stands in for kubelets. Skipped when neither is there.
+``CHAOSGATE_CONTEXT`` picks a context (default: the current one). Everything
+happens in a namespace of its own, ``CHAOSGATE_LIVE_NAMESPACE`` (default
+``chaosgate-live``), which the suite creates with a two-replica Deployment
+(``registry.k8s.io/pause``) and deletes afterwards; the target's safety block
+allows only that namespace. The credentials need to create namespaces and
+Deployments besides what deploy/rbac.yaml grants (a kind admin kubeconfig does).
 
 Latency and stress run only where Chaos Mesh is installed. A partition made
 of NetworkPolicies is verified at the API level; whether packets are dropped

@@ -1,9 +1,11 @@
 """deploy/rbac.yaml grants exactly what the Kubernetes code uses, and nothing risky.
 
 Two checks: the manifest read as data (no wildcards, no secrets, no exec or
-escalation, bindings consistent), and a run of every Kubernetes code path
-against fakes that enforce the manifest, whose requests must use every
-grant (and, being enforced, cannot exceed them).
+escalation, bindings consistent), and a run of every Kubernetes code path on
+the real control plane as the ``chaosgate`` ServiceAccount that the manifest
+binds: the real RBAC authorizer allows each call (or the run fails), and the
+apiserver's audit log of the account's requests must use every grant.
+Chaos Mesh and CloudNativePG are played by the fixture (tests/k8s/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from typing import Any
 import yaml
 from conftest import RBAC_FILE, Factory, eventually, rbac_rules
 
-from chaosgate.platforms.base import LatencySpec, NetworkScope, PartitionSpec, StressSpec
+from chaosgate.exceptions import UsageError
+from chaosgate.platforms.base import (
+    LatencySpec,
+    NetworkScope,
+    PartitionSpec,
+    ProbeResult,
+    StressSpec,
+)
 from chaosgate.platforms.kubernetes import KubernetesPlatform, kubernetes_database
 from chaosgate.targets import Selector
 
@@ -66,11 +75,12 @@ def test_manifest_is_least_privilege() -> None:
 
 
 def test_every_grant_is_used_by_the_code(make_kube: Factory) -> None:
-    """Run every Kubernetes code path under the enforced RBAC; compare grants and use."""
-    scope = NetworkScope("shop", "app=orders", dependency="postgres")
+    """Run every Kubernetes code path under the real authorizer; compare grants and use."""
     plain, target = make_kube()
+    ns = plain.namespace
+    scope = NetworkScope(ns, "app=orders", dependency="postgres")
     platform = KubernetesPlatform(target)
-    victim = platform.list_pods(Selector.parse("app=orders"), "shop")[0]
+    victim = platform.list_pods(Selector.parse("app=orders"), ns)[0]
     platform.kill_pod(victim)
     assert platform.pod_gone(victim)
     cut = platform.plan_partition(PartitionSpec(scope, "both"), "cg-0000000a01")
@@ -88,8 +98,9 @@ def test_every_grant_is_used_by_the_code(make_kube: Factory) -> None:
     eventually(lambda: db.verify(crash))
 
     mesh, mesh_target = make_kube(chaos_mesh=True)
+    scope = NetworkScope(mesh.namespace, "app=orders", dependency="postgres")
     platform = KubernetesPlatform(mesh_target)
-    pods = platform.list_pods(Selector.parse("app=orders"), "shop")
+    pods = platform.list_pods(Selector.parse("app=orders"), mesh.namespace)
     for change in (platform.plan_partition(PartitionSpec(scope), "cg-0000000a04"),
                    platform.plan_latency(LatencySpec(scope, 100), "cg-0000000a05"),
                    platform.plan_stress(StressSpec("cpu"), pods[:1], "cg-0000000a06")):
@@ -99,10 +110,32 @@ def test_every_grant_is_used_by_the_code(make_kube: Factory) -> None:
         platform.revert(change)
         eventually(lambda c=change: platform.verify_reverted(c))  # type: ignore[misc]
 
-    used = set(plain.used()) | set(mesh.used())
-    urls = {r.path for fake in (plain, mesh) for r in fake.requests if not r.resource}
+    requests = plain.audit() + [r for r in mesh.audit() if r.namespace == mesh.namespace]
+    assert requests, "the audit log has no request of the chaosgate ServiceAccount"
+    denied = [r for r in requests if r.code == 403]
+    assert not denied, denied
+    used = {(r.group, r.resource, r.verb) for r in requests if r.resource}
+    urls = {r.uri for r in requests if not r.resource}
     rules = rbac_rules()
     assert used == grants(rules["role"])
     assert urls == {url for rule in rules["cluster"] for url in rule["nonResourceURLs"]}
-    assert all(r.namespace == "shop" for fake in (plain, mesh) for r in fake.requests
-               if r.resource)
+    assert {r.namespace for r in requests if r.resource} == {plain.namespace, mesh.namespace}
+
+
+def test_anything_else_is_a_403_the_user_sees_clearly(make_kube: Factory) -> None:
+    """A call deploy/rbac.yaml does not grant is refused by the real authorizer, and
+    chaosgate says which credentials lack what, naming the manifest."""
+    shop, target = make_kube(cnpg=False)
+    shop.cluster.rbac.delete_namespaced_role_binding("chaosgate-faults", shop.namespace)
+    platform = KubernetesPlatform(target)
+
+    def refused() -> ProbeResult:
+        try:
+            platform.list_pods(Selector.parse("app=orders"), shop.namespace)
+        except UsageError as exc:
+            return ProbeResult(True, str(exc))
+        return ProbeResult(False, "still allowed")
+
+    message = eventually(refused).detail  # the authorizer's cache follows the binding
+    assert "deploy/rbac.yaml" in message and "Traceback" not in message
+    assert any(r.code == 403 and r.verb == "list" for r in shop.audit())

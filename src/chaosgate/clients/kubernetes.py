@@ -107,7 +107,10 @@ class KubeApi:
             try:
                 return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
             except ApiException as exc:
-                if exc.status == 404 or (exc.status == 409 and "Precondition" in _message(exc)):
+                # A real apiserver says "the UID in the precondition (...) does not match
+                # the UID in record" (409 Conflict): the incarnation is gone.
+                if exc.status == 404 or (exc.status == 409
+                                         and "precondition" in _message(exc).lower()):
                     return None
                 raise
 

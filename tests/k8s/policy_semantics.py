@@ -1,7 +1,11 @@
 """NetworkPolicy semantics, as a CNI that enforces them would apply them.
 
-Used by the tests to check what a set of policies *does* (which pod may
-open a connection to which), independently of how chaosgate built them:
+Kept from the retired fake API server because the real control plane of the
+test suite (scripts/kube) stores NetworkPolicies but cannot enforce them: no
+CNI, no containers. Used by tests/k8s/test_k8s_manifests.py to check what a
+set of policies *does* (which pod may open a connection to which),
+independently of how chaosgate built them (no code shared with
+:mod:`chaosgate.targets`, so a bug there cannot agree with itself):
 
 - a pod is isolated for ingress (egress) when some policy in its namespace
   selects it with that policy type (``policyTypes`` defaults to Ingress,
@@ -18,11 +22,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .labels import match_object_selector
-
-__all__ = ["Endpoint", "allowed"]
+__all__ = ["Endpoint", "allowed", "match_object_selector"]
 
 Endpoint = tuple[str, Mapping[str, str], Mapping[str, str]]  # (namespace, pod labels, ns labels)
+
+
+def match_object_selector(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Whether ``labels`` satisfy a LabelSelector object (``{}`` selects everything)."""
+    if not selector:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+            return False
+    return True
 
 
 def _types(spec: Mapping[str, Any]) -> list[str]:
