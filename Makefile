@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # The suite runs on two pytest-xdist workers, each with its own sandbox and ports
 # (conftest.py); PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= 2
-XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 
 .PHONY: bootstrap gameday test unit integration lint typecheck kube sandbox-up sandbox-down clean
 

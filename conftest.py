@@ -12,12 +12,12 @@ two sandboxes side by side halve the wall-clock time on two cores):
   own ``XDG_STATE_HOME``, so the ledgers and child registries of the targets the
   tests write (everything but the sandbox's) never land in the user's
   ``~/.local/state`` nor in another worker's;
-- the tests of a module that has module- or class-scoped fixtures stay on one
-  worker (one ``xdist_group`` per module: the fixture is built once), and so
-  do all of tests/k8s (they were written for one control plane, one test at
-  a time), while every other test is scheduled on its own (``--dist
-  loadgroup``). The control plane itself is started once, by the controller
-  (``kubeplane``: workers reuse it through ``CHAOSGATE_KUBE_STATE``).
+- the scheduler (:func:`pytest_xdist_make_scheduler`) keeps an integration
+  file on one worker (its module-scoped fixtures are built once) unless it is
+  listed in :data:`SPLIT_FILES`, and all of tests/k8s on one worker (they were
+  written for one control plane, one test at a time); every other test is
+  scheduled on its own. The control plane itself is started once, by the
+  controller (``kubeplane``: workers reuse it through ``CHAOSGATE_KUBE_STATE``).
 
 It loads tests/k8s/kubeplane.py, the plugin that starts the session's real
 Kubernetes control plane and names it in the report header (a plugin, not
@@ -32,6 +32,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,6 @@ collect_ignore = ["experiments", "probes", "loadprofiles", "targets", "reports",
 
 #: Ports between two workers' blocks; a sandbox and its +100/+300 siblings fit well inside.
 WORKER_PORT_STRIDE = 1000
-K8S_TESTS = Path(__file__).resolve().parent / "tests" / "k8s"
 
 
 def _isolate_this_process() -> None:
@@ -60,24 +60,44 @@ def _isolate_this_process() -> None:
 _isolate_this_process()
 
 
-def _has_module_scoped_fixture(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the item's fixtures
-    if info is None:
-        return False
-    return any(defs and defs[-1].scope in ("module", "class", "package")
-               for defs in info.name2fixturedefs.values())
+#: Integration test files whose tests are independent and share no module-scoped
+#: fixture: the scheduler hands out their tests one by one (the long ones balance out).
+#: Every other integration file goes to one worker whole.
+SPLIT_FILES = frozenset({
+    "tests/integration/test_experiments.py",
+    "tests/integration/test_fault_cli.py",
+    "tests/integration/test_faults_sandbox.py",
+    "tests/integration/test_torture.py",
+})
+#: The test that brings a worker's session sandbox down: a unit of its own, scheduled last.
+TEARDOWN_TESTS = frozenset({"tests/integration/test_sandbox.py::test_down_leaves_no_process"})
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist turns the groups into node ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One ``xdist_group`` per module whose tests share a module/class-scoped fixture, and
-    one for tests/k8s (they share the session's one control plane, one test at a time)."""
-    grouped = {item.module.__name__ for item in items
-               if isinstance(item, pytest.Function) and _has_module_scoped_fixture(item)}
-    for item in items:
-        if not isinstance(item, pytest.Function):
-            continue
-        if K8S_TESTS in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.xdist_group("k8s"))
-        elif item.module.__name__ in grouped:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+def scope_of(nodeid: str) -> str:
+    """The unit of work ``nodeid`` belongs to, for pytest-xdist's scheduler.
+
+    tests/k8s share the session's one control plane (cluster-wide CRDs, one
+    test at a time): one unit. An integration file is one unit (its
+    module-scoped fixtures built once), unless it is in :data:`SPLIT_FILES`.
+    Everything else, and the sandbox teardown test, is a unit of its own.
+    """
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/k8s/"):
+        return "tests/k8s"
+    if path.startswith("tests/integration/") and path not in SPLIT_FILES \
+            and nodeid not in TEARDOWN_TESTS:
+        return path
+    return nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Schedule by :func:`scope_of` (xdist's ``loadgroup`` marks do not reach the node ids
+    under pytest 9, so the units are named here). Units go out in collection order,
+    the largest first; the sandbox teardown test, last in collection order, comes last."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ChaosgateScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return ChaosgateScheduling(config, log)

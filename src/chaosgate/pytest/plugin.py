@@ -78,7 +78,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "$XDG_STATE_HOME/chaosgate/<target>/ledger.jsonl)")
     add("--chaos-stop-when", metavar="CONDITION", action="append", default=[],
         help="a stop condition for every game day's fault (repeatable; added to the "
-             "target's safety.stop_when): alert:NAME, burn:SLO>5%, or PromQL that returns a "
+             "target's safety.stop_when): alert:NAME, burn:SLO>5%%, or PromQL that returns a "
              "sample; when it holds the fault is reverted at once and the game day aborted")
     add("--chaos-kubeconfig", metavar="FILE", default=None,
         help="kubeconfig of a real cluster: enables the live Kubernetes suite")
