@@ -31,5 +31,8 @@ def test_network_partition(gameday: GameDayRunner) -> None:
     gameday(GameDayConfig(name="network partition",
                           fault={"kind": "partition", "selector": "app=orders",
                                  "dependency": "postgres", "duration": 10},
-                          warmup=8, observe=15),
+                          warmup=8, observe=15,
+                          # the page alert must notice within 30 s (the sandbox's alerts run
+                          # at time scale 1/30: the page looks at 10 s and 2 min)
+                          expect_alert="ShopAvailabilityBurn", detect_within=30),
             feature="network partition", story="orders recovers after losing its database")

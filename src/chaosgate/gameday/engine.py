@@ -42,11 +42,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from ..clients.alertmanager import read_notifications, receiving
 from ..exceptions import (
     ChaosgateError,
     FaultAborted,
@@ -63,7 +64,9 @@ from ..load.run import LoadRun
 from ..load.runner import LoadSession, spec_for_target
 from ..paths import default_folder, default_reports
 from ..platforms import platform_for
+from ..sandbox.topology import HOST
 from ..slo.catalog import load_catalog
+from ..slo.detection import detection_gate_specs, firings, first_notified
 from ..slo.measure import Measurement
 from ..slo.model import SLO, Catalog
 from ..targets import Target, parse_stop_condition
@@ -114,6 +117,10 @@ class GameDayConfig:
     # stop conditions (alert:NAME, burn:SLO>X%, PromQL), added to the target's
     # safety.stop_when; checked every second while the fault is held
     stop_when: tuple[str, ...] = ()
+    # the alert that must detect the fault (e.g. "ShopAvailabilityBurn"), and how soon
+    # after the impact: gated by both observers (ALERTS in Prometheus, the notification)
+    expect_alert: str | None = None
+    detect_within: float = 60.0
 
     @property
     def hold_s(self) -> float:
@@ -147,6 +154,7 @@ class GameDayRun:
     fault_run: FaultRun | None = None
     fault_error: str = ""
     aborted: str = ""  # a stop condition tripped: which, when, how soon the revert followed
+    ttd: float | None = None  # seconds from the impact to the expected alert's first firing
     measurement: Measurement | None = None
     gates: list[Gate] = field(default_factory=list)
     reported: list[Any] = field(default_factory=list)  # slo.evaluate.SLOVerdict, not gating
@@ -288,6 +296,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
         step.detail = f"{config.rate:g} requests/s, open model, profile {profile.name}"
     watch = _RequestWatch(load, faults.check_owner)
     slos = list(catalog)
+    receiver = _receiver(target)
     try:
         with faults.guard(config.heal_timeout):
             with run.phase("steady state before the fault", log) as step:
@@ -326,8 +335,10 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     finally:
         load.stop()
         run.load = load.wait()
+        receiver.close()
     with run.phase("evaluate SLOs", log):
         _evaluate(run, catalog, log)
+        _detect(run, log)
         apply_checks(run, checks)
     run.stopped = time.time()
     return run
@@ -420,6 +431,64 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
                               "; ".join(n.describe() for n in run.load.lost_workers)))
     run.measurement = result.measurement
     run.reported = list(result.reported)
+
+
+def _receiver(target: Target) -> ExitStack:
+    """For a sandbox target: chaosgate's notification receiver on the sandbox's webhook
+    port, recording into the sandbox's notifications file, until the stack is closed."""
+    stack = ExitStack()
+    if target.is_sandbox:
+        topo = target.sandbox_topology()
+        stack.enter_context(receiving(HOST, topo.ports.alert_webhook, topo.notifications_file))
+    return stack
+
+
+def _detect(run: GameDayRun, log: Callable[[str], None]) -> None:
+    """Detection gates: the expected alert's time to detect (ALERTS and the notification),
+    and, for a baseline, that no alert started firing (:mod:`chaosgate.slo.detection`)."""
+    from ..clients.prometheus import PrometheusClient
+
+    config = run.config
+    baseline = config.fault is None
+    if (config.expect_alert is None and not baseline) or not run.records:
+        return
+    start = min(r.t for r in run.records)
+    end = max(r.end for r in run.records)
+    interval = run.target.prometheus.scrape_interval  # the evaluation interval, at most
+    read_from = start - 10 * interval
+    try:
+        series = PrometheusClient.from_config(run.target.prometheus).raw_samples(
+            'ALERTS{alertstate="firing"}', read_from, end + 2 * interval)
+    except ChaosgateError as exc:
+        run.gates.append(Gate("alerts", "inconclusive", "no data", "read from Prometheus",
+                              f"ALERTS could not be read: {exc}"))
+        return
+    found = firings(((s.labels, s.samples) for s in series), start=start,
+                    end=end + 2 * interval, evaluation_interval=interval, read_from=read_from)
+    t_impact = _impact(run)
+    recorded = run.target.is_sandbox
+    notified = None
+    if recorded and config.expect_alert is not None and t_impact is not None:
+        notes = read_notifications(run.target.sandbox_topology().notifications_file,
+                                   since=t_impact)
+        notified = first_notified(notes, config.expect_alert, since=t_impact)
+    for spec in detection_gate_specs(expect=config.expect_alert, within=config.detect_within,
+                                     t_impact=t_impact, found=found, notified=notified,
+                                     notifications_recorded=recorded, baseline=baseline):
+        run.gates.append(Gate(spec.name, cast(VerdictName, spec.status), spec.value,
+                              spec.objective, spec.detail, measure=spec.measure))
+        if spec.name.endswith("Prometheus)") and spec.measure is not None:
+            run.ttd = spec.measure
+        log(f"{config.name}: {spec.name}: {spec.value} ({spec.status})")
+
+
+def _impact(run: GameDayRun) -> float | None:
+    """When the fault's impact began: the request log's estimate, else Prometheus'."""
+    m = run.measurement
+    for tl in (m.client, m.server) if m else ():
+        if tl is not None and tl.t_impact is not None:
+            return float(tl.t_impact.t)
+    return None
 
 
 def _stop_watch(target: Target, config: GameDayConfig, catalog: Catalog,

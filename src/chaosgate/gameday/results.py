@@ -86,6 +86,8 @@ def ttd_of(run: GameDayRun) -> float | None:
     None when no alert fired (or none is configured): a game day without
     alerting has no time to detect, and the reports leave it out.
     """
+    if run.ttd is not None:
+        return run.ttd
     m = run.measurement
     for tl in (m.client, m.server) if m else ():
         if tl is not None and tl.t_alert is not None and tl.t_impact is not None:
