@@ -109,6 +109,15 @@ def test_an_interrupted_run_keeps_its_status_and_is_inconclusive() -> None:
     assert journal_exit_code(j, verdict) == 3  # no signal was seen (a control interrupted it)
 
 
+def test_a_run_a_stop_condition_aborted_is_aborted_exit_4() -> None:
+    j = journal(after=False)
+    why = "stop condition tripped: alert ShopErrorsHigh firing (...)"
+    verdict, reasons = journal_verdict(j, "fail", ["a problem"], aborted=why)
+    assert verdict == "aborted" and reasons[0] == why and "a problem" in reasons
+    assert j["status"] == "failed"
+    assert journal_exit_code(j, verdict) == 4
+
+
 @pytest.mark.parametrize("status", ["interrupted", "completed"])
 def test_an_interruption_is_never_a_violation_whatever_the_gates_say(status: str) -> None:
     # SIGTERM at 23 s: the "steady state after" judged on a cut-short window failed

@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypedDict, TypeVar
 
 from chaoslib.exceptions import InterruptExecution
 
-from ..exceptions import FaultNotEffective, Inconclusive
+from ..exceptions import FaultAborted, FaultNotEffective, Inconclusive
 from ..faults import AppliedFault, FaultKind
 from ..faults.summary import summarize
 from .config import Result
@@ -121,6 +121,9 @@ def apply_fault(spec: Mapping[str, Any], *, configuration: Mapping[str, Any] | N
                      applied.timeline.verify_detail)
     except FaultNotEffective as exc:
         run.errors.append(str(exc))
+        raise
+    except FaultAborted as exc:  # reverted at once; the run's verdict is aborted
+        run.aborted = str(exc)
         raise
     return dict(fault_result(applied))
 

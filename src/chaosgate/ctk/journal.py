@@ -231,7 +231,8 @@ def journal_exit_code(journal: Mapping[str, Any], verdict: VerdictName,
 def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
                     problems: Sequence[str] = (),
                     interrupted_by: int | None = None,
-                    gates: Sequence[Mapping[str, Any]] = ()) -> tuple[VerdictName, list[str]]:
+                    gates: Sequence[Mapping[str, Any]] = (),
+                    aborted: str = "") -> tuple[VerdictName, list[str]]:
     """The run's verdict, applied to ``journal`` so that ``chaos run`` exits 1 unless pass.
 
     ``problems`` make the run inconclusive (a control that could not do its
@@ -243,12 +244,18 @@ def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
     (or, when none failed, inconclusive) gate with its value and objective
     (:func:`gate_lines`); without them, "an SLO gate failed".
 
+    A run a stop condition ``aborted`` (a held action's fault reverted at once)
+    is ``aborted`` (exit 4), its first reason the condition.
+
     An interrupted run (``interrupted_by`` a signal, or the journal's status
     ``interrupted``) is inconclusive whatever the gates say, never a fail:
     its windows were cut short. The first reason says so ("interrupted by
     SIGTERM: ..."); the status stays ``interrupted``.
     """
     unknown = list(problems) + [f"action failed: {a}" for a in failed_actions(journal)]
+    if aborted:
+        journal["status"] = "failed"
+        return "aborted", [aborted, *unknown]
     if was_interrupted(journal, interrupted_by):
         journal["status"] = "interrupted"
         return "inconclusive", [f"{interruption_reason(interrupted_by)}: the run was cut short, "

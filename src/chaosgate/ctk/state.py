@@ -74,6 +74,7 @@ class RunState:
     load_run: LoadRun | None = None  # the finished load run (the load control waited for it)
     configuration: Mapping[str, Any] | None = None  # as the controls last saw it
     interrupted_by: int | None = None  # the first SIGINT/SIGTERM seen (watch_signals)
+    aborted: str = ""  # a stop condition tripped during a held action: which, and when
     _watched: dict[int, Any] = field(default_factory=dict, repr=False)  # signal -> previous
     _targets: dict[Path, tuple[Target, Platform]] = field(default_factory=dict, repr=False)
 
@@ -106,11 +107,22 @@ class RunState:
         if self.fault_session is None:
             settings = self.settings(configuration)
             target, platform = self._target_and_platform(configuration)
+            stop = None
+            if target.safety.stop_when:  # the target's stop conditions, for held actions
+                from ..clients.prometheus import PrometheusClient
+                from ..faults.stop import StopWatch
+                from ..slo.catalog import load_catalog
+
+                catalog = load_catalog(settings.catalog) \
+                    if any(c.kind == "burn" for c in target.safety.stop_when) else None
+                stop = StopWatch(target.safety.stop_when,
+                                 PrometheusClient.from_config(target.prometheus),
+                                 catalog=catalog, since=self.started)
             self.fault_session = FaultSession(target, platform,
                                               ledger_for(target, settings.ledger, "chaos run"),
                                               seed=settings.seed, log=log.info,
                                               owner="chaosgate ledger control",
-                                              front_end="chaos run")
+                                              front_end="chaos run", stop=stop)
         return self.fault_session
 
     def watch_signals(self) -> None:

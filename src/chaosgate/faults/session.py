@@ -55,8 +55,11 @@ from .spec import build_fault
 from .stop import StopWatch, Tripped
 from .timeline import FaultTimeline, format_clock
 
-__all__ = ["FaultRun", "FaultSession", "RevertReport", "actuator_for", "hold", "revert_entry",
-           "reverted_elsewhere"]
+#: Seconds between two looks at the stop conditions (and the ledger) while a fault is held.
+STOP_CHECK_EVERY = 0.5
+
+__all__ = ["STOP_CHECK_EVERY", "FaultRun", "FaultSession", "RevertReport", "actuator_for",
+           "hold", "revert_entry", "reverted_elsewhere"]
 
 Log = Callable[[str], None]
 T = TypeVar("T")
@@ -307,7 +310,8 @@ class FaultSession:
             verified = applied.verify(verify_timeout)
             if verified.ok:
                 ended = cast("LedgerEntry | Tripped | None", hold(
-                    (applied.timeline.t_inject or time.time()) + duration, check=look))
+                    (applied.timeline.t_inject or time.time()) + duration, check=look,
+                    check_every=STOP_CHECK_EVERY if self.stop else 1.0))
                 if isinstance(ended, Tripped):
                     tripped = ended
                     self.log(f"{ended}: reverting {applied.fault_id} now")

@@ -2,7 +2,8 @@
 
 :class:`StopWatch` evaluates the target's ``safety.stop_when`` and the
 run's own (``--stop-when``, a game day's, an experiment's) each time the
-fault session's hold loop asks (every second): each condition becomes one
+fault session's hold loop asks (every half second,
+``faults.session.STOP_CHECK_EVERY``): each condition becomes one
 PromQL instant query (:func:`stop_query`, pure) that returns a sample when
 the condition holds. The first that does ends the hold; the session reverts
 the fault at once and raises :class:`~chaosgate.exceptions.FaultAborted`

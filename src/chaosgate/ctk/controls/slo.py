@@ -182,7 +182,7 @@ def after_experiment_control(context: Experiment, state: Journal = None,
                                [])
     verdict, reasons = journal_verdict(state, measured["gates_verdict"], run.problems,
                                        interrupted_by=run.interrupted_by,
-                                       gates=measured["gates"])
+                                       gates=measured["gates"], aborted=run.aborted)
     out = chaosgate_section(state)
     out.update(cast(ChaosgateSection, measured))  # the measured keys, all present
     out["verdict"] = verdict
