@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +20,11 @@ from _faults import ensure_healthy, eventually
 
 from chaosgate.clients.alertmanager import AlertmanagerClient, read_notifications, receiving
 from chaosgate.clients.toxiproxy import ToxiproxyClient
+from chaosgate.faults.stop import budget_admission
 from chaosgate.sandbox.manager import SandboxManager
+from chaosgate.slo.catalog import load_catalog
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
@@ -102,3 +107,13 @@ def test_a_real_outage_fires_the_slo_alerts_and_they_are_delivered(sandbox, tmp_
     delivered = [n for n in read_notifications(record, since=t_outage) if n.status == "firing"]
     assert delivered
     ensure_healthy(sandbox)
+
+
+def test_budget_admission_refuses_once_the_outage_spent_the_budget(sandbox) -> None:
+    """After the outage above (this module's tests run in order, on one worker), the
+    shop's 99.99 % availability has spent more than 1 % of its 30-day budget."""
+    catalog = load_catalog(ROOT / "probes")
+    short = budget_admission(sandbox.prometheus, catalog, minimum=0.99,
+                             period_s=30 * 86400.0)
+    assert any(line.startswith("availability: ") for line in short), short
+    assert all("safety.min_error_budget" in line for line in short)

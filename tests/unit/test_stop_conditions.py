@@ -98,3 +98,22 @@ def test_aborted_outranks_every_verdict_and_exits_4() -> None:
     assert combine(["pass", "fail"]) == "fail"
     assert exit_code("aborted") == EXIT_ABORTED == 4
     assert FaultAborted("x").exit_code == 4
+
+
+def test_the_remaining_budget_query_and_the_target_setting() -> None:
+    from chaosgate.faults.stop import remaining_budget_query
+
+    query = remaining_budget_query(CATALOG.get("availability"), 30 * 86400.0)
+    assert query.startswith("1 - (") and "[43200m]" in query and query.endswith("/ 0.001")
+    doc = {"apiVersion": "chaosgate/v1", "kind": "Target", "name": "t",
+           "platform": {"type": "kubernetes"},
+           "prometheus": {"url": "http://127.0.0.1:9", "scrape_interval": "15s"},
+           "ingress": {"url": "http://127.0.0.1:9"}, "services": {"shop": {"selector": "app=x"}},
+           "safety": {"min_error_budget": "25%"}}
+    assert parse_target(doc, "t.yaml").safety.min_error_budget == 0.25
+    doc["safety"] = {"min_error_budget": 0.5}
+    assert parse_target(doc, "t.yaml").safety.min_error_budget == 0.5
+    for bad in ("150%", "x", -0.1):
+        doc["safety"] = {"min_error_budget": bad}
+        with pytest.raises(TargetError, match=r"safety\.min_error_budget"):
+            parse_target(doc, "t.yaml")

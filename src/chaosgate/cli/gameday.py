@@ -264,6 +264,9 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
                    "target's safety.stop_when): alert:NAME, burn:SLO>5%, or PromQL that "
                    "returns a sample. When it holds, the fault is reverted at once and the "
                    "game day ends aborted (exit 4).")
+@click.option("--force", is_flag=True,
+              help="Start game days even when an SLO has less error budget left than the "
+                   "target's safety.min_error_budget (error-budget admission).")
 @click.option("--history-file", default=None, type=click.Path(dir_okay=False),
               envvar="CHAOSGATE_HISTORY",
               help="The history store (SQLite) this run is appended to "
@@ -275,7 +278,7 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None,
             profile: str | None, keyword: str | None, keep_sandbox: bool,
             reports_dir: str | None, single_file: bool, stop_when: tuple[str, ...],
-            history_file: str | None, label: str | None) -> None:
+            force: bool, history_file: str | None, label: str | None) -> None:
     """Run the game-day suite against a target, print the verdicts, build the reports.
 
     Starts the sandbox when the target is the sandbox (and stops it again
@@ -308,7 +311,7 @@ def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None
             _start_sandbox(manager, was_running, console)
         cmd = pytest_command(sys.executable, suite, target_file, paths, repeat=repeat,
                              rate=rate, profile=profile, keyword=keyword,
-                             stop_when=stop_when)
+                             stop_when=stop_when, force=force)
         console.print(f"[dim]$ {escape(shlex.join(cmd))}[/]")
         ledger_for(target)  # pytest is recorded beside the target's ledger, as it records its own
         rc = _run_pytest(cmd, lambda m: err_console.print(f"[yellow]{escape(m)}[/]"))

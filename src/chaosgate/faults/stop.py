@@ -16,6 +16,11 @@ runs every query once before the fault is applied, so a bad PromQL is
 exit 2 and a condition already true refuses to start (exit 4 with nothing
 touched), as AWS FIS refuses to start an experiment whose stop alarm is in
 ALARM.
+
+:func:`budget_admission` is the check before a run: every gating SLO must
+keep the share of its period's error budget the target's
+``safety.min_error_budget`` asks, or the run does not start ("budget too
+low", inconclusive) unless forced.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from dataclasses import dataclass
 
 from ..clients.prometheus import PrometheusClient
 from ..exceptions import ChaosgateError, FaultAborted, UsageError
-from ..slo.model import Catalog
+from ..slo.model import SLO, Catalog
 from ..targets import StopCondition
 
-__all__ = ["MAX_BLIND_CHECKS", "StopWatch", "Tripped", "already_true", "stop_query"]
+__all__ = ["MAX_BLIND_CHECKS", "StopWatch", "Tripped", "already_true", "budget_admission",
+           "remaining_budget_query", "stop_query"]
 
 #: Checks in a row a condition may be unreadable before it counts as tripped.
 MAX_BLIND_CHECKS = 3
@@ -157,3 +163,30 @@ def already_true(tripped: Tripped) -> str:
     return (f"{tripped}, before the fault was applied: nothing was touched. Fix: wait until "
             f"the system is healthy again (or correct the condition, given in "
             f"{tripped.condition.source or 'the run'})")
+
+
+def remaining_budget_query(slo: SLO, period_s: float) -> str:
+    """PromQL for the share of ``slo``'s error budget left over its period (1 = untouched,
+    0 = spent, below 0 = overspent): ``1 - error ratio / (1 - objective)``. Pure."""
+    queries = slo.promql(period_s)
+    ratio = (f"({queries['bad']}) / ({queries['total']})" if "bad" in queries
+             else f"(1 - ({queries['good']}) / ({queries['total']}))")
+    return f"1 - ({ratio}) / {1.0 - slo.objective:.12g}"
+
+
+def budget_admission(prometheus: PrometheusClient, catalog: Catalog, *, minimum: float,
+                     period_s: float) -> list[str]:
+    """Error-budget admission: one line per gating SLO (availability, error ratio) whose
+    remaining budget over ``period_s`` is under ``minimum``; empty: the run may start.
+    An SLO with no data over the period is not refused (nothing was spent that Prometheus
+    knows of); Prometheus unreachable raises Inconclusive."""
+    short = []
+    for slo in catalog:
+        if slo.type not in ("availability", "error_ratio") or slo.objective >= 1.0:
+            continue
+        left = prometheus.value(remaining_budget_query(slo, period_s))
+        if left is not None and left < minimum:
+            short.append(f"{slo.name}: {max(left, -9.99):.1%} of its "
+                         f"{period_s / 86400:g}-day error budget left, under the "
+                         f"{minimum:.0%} the target's safety.min_error_budget requires")
+    return short

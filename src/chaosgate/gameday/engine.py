@@ -53,6 +53,7 @@ from ..exceptions import (
     FaultAborted,
     FaultNotEffective,
     FaultRevertedElsewhere,
+    Inconclusive,
 )
 from ..faults import FaultRun, FaultSession, describe_fault, ledger_for
 from ..faults.stop import StopWatch
@@ -121,6 +122,8 @@ class GameDayConfig:
     # after the impact: gated by both observers (ALERTS in Prometheus, the notification)
     expect_alert: str | None = None
     detect_within: float = 60.0
+    # start even when an SLO has less error budget left than safety.min_error_budget
+    force_budget: bool = False
 
     @property
     def hold_s(self) -> float:
@@ -287,6 +290,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
                            **distributed)
     load = LoadSession(spec, show_progress=show_progress)
     faults.check_owner()  # no game day starts once chaosgate gameday is gone
+    _admit(target, config, catalog, log)
     if stop and fault is not None:
         stop.preflight()  # one already true: aborted before any load; bad PromQL: exit 2
         log(f"{config.name}: stop conditions (checked every second while the fault is "
@@ -431,6 +435,31 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
                               "; ".join(n.describe() for n in run.load.lost_workers)))
     run.measurement = result.measurement
     run.reported = list(result.reported)
+
+
+def _admit(target: Target, config: GameDayConfig, catalog: Catalog,
+           log: Callable[[str], None]) -> None:
+    """Error-budget admission before any load or fault: Inconclusive ("budget too low")
+    when an SLO has less budget left than the target's ``safety.min_error_budget``."""
+    from ..clients.prometheus import PrometheusClient
+    from ..faults.stop import budget_admission
+
+    minimum = target.safety.min_error_budget
+    if minimum is None:
+        return
+    short = budget_admission(PrometheusClient.from_config(target.prometheus), catalog,
+                             minimum=minimum, period_s=config.budget_period)
+    if not short:
+        log(f"{config.name}: error budget admission: every gating SLO keeps at least "
+            f"{minimum:.0%} of its budget")
+        return
+    if config.force_budget:
+        log(f"{config.name}: error budget too low, starting anyway (forced): "
+            + "; ".join(short))
+        return
+    raise Inconclusive(f"{config.name}: error budget too low: " + "; ".join(short)
+                       + ". Nothing was started. Fix: wait until the budget recovers, or "
+                       "force it (chaosgate gameday --force, pytest --chaos-force)")
 
 
 def _receiver(target: Target) -> ExitStack:

@@ -78,7 +78,8 @@ class ReportPaths:
 
 def pytest_command(python: str, suite: Path | str, target_file: Path | str, paths: ReportPaths,
                    *, repeat: int = 1, rate: float | None = None, profile: str | None = None,
-                   keyword: str | None = None, stop_when: Sequence[str] = ()) -> list[str]:
+                   keyword: str | None = None, stop_when: Sequence[str] = (),
+                   force: bool = False) -> list[str]:
     """The pytest command line that runs the suite against the target."""
     cmd = [python, "-m", "pytest", str(suite), "-v", "-p", "no:locust", "-p", "no:cacheprovider",
            "--chaos-target", str(target_file), "--chaos-results", str(paths.results),
@@ -92,6 +93,8 @@ def pytest_command(python: str, suite: Path | str, target_file: Path | str, path
         cmd += ["-k", keyword]
     for condition in stop_when:
         cmd += ["--chaos-stop-when", condition]
+    if force:
+        cmd += ["--chaos-force"]
     return cmd
 
 

@@ -80,6 +80,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a stop condition for every game day's fault (repeatable; added to the "
              "target's safety.stop_when): alert:NAME, burn:SLO>5%%, or PromQL that returns a "
              "sample; when it holds the fault is reverted at once and the game day aborted")
+    add("--chaos-force", action="store_true", default=False,
+        help="start game days even when an SLO has less error budget left than the "
+             "target's safety.min_error_budget")
     add("--chaos-kubeconfig", metavar="FILE", default=None,
         help="kubeconfig of a real cluster: enables the live Kubernetes suite")
 

@@ -132,6 +132,8 @@ class GameDayRunner:
             changes["catalog"] = s.catalog or default_folder("probes", self.target.source)
         if s.stop_when:
             changes["stop_when"] = (*config.stop_when, *s.stop_when)
+        if s.force_budget:
+            changes["force_budget"] = True
         kind = (config.fault or {}).get("kind")
         if self.marked_kind is not None and kind != self.marked_kind:
             raise UsageError(f"{self.request.node.nodeid}: marked fault({self.marked_kind!r}) "

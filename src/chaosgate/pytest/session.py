@@ -54,6 +54,7 @@ class PytestSettings:
     ledger: Path | None = None  # None: $CHAOSGATE_LEDGER, else the target's own ledger
     alluredir: str | None = None
     stop_when: tuple[str, ...] = ()  # --chaos-stop-when, for every game day
+    force_budget: bool = False  # --chaos-force: start with too little error budget left
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> PytestSettings:
@@ -70,7 +71,8 @@ class PytestSettings:
                    results=Path(results), catalog=Path(catalog) if catalog else None,
                    ledger=Path(ledger) if ledger else None,
                    alluredir=getattr(config.option, "allure_report_dir", None),
-                   stop_when=tuple(opt("--chaos-stop-when", default=None) or ()))
+                   stop_when=tuple(opt("--chaos-stop-when", default=None) or ()),
+                   force_budget=bool(opt("--chaos-force", default=False)))
 
     @property
     def out_dir(self) -> Path:

@@ -337,6 +337,9 @@ class Safety:
     min_ready_replicas: int = 1
     dry_run: bool = False
     stop_when: tuple[StopCondition, ...] = ()  # every fault on the target honours them
+    # a game day starts only while every gating SLO keeps at least this share of its
+    # period's error budget (None: no admission check)
+    min_error_budget: float | None = None
     limits: SafetyLimits = DEFAULT_LIMITS
 
     def allows_namespace(self, namespace: str) -> bool:

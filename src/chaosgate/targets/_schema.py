@@ -338,7 +338,7 @@ def _safety(root: Fields, namespace: str) -> Safety:
         return Safety(namespaces=(namespace,), limits=SafetyLimits(source=root.source))
     f = root.section("safety", "{namespaces: [shop], max_pods_per_fault: 1}")
     f.only(("namespaces", "max_pods_per_fault", "max_percent_per_fault", "min_ready_replicas",
-            "dry_run", "stop_when", *LIMIT_UNITS))
+            "dry_run", "stop_when", "min_error_budget", *LIMIT_UNITS))
     namespaces = f.strings("namespaces", "[shop]") if "namespaces" in f else [namespace]
     for i, ns in enumerate(namespaces):
         if not _NAMESPACE_GLOB.match(ns):
@@ -360,10 +360,26 @@ def _safety(root: Fields, namespace: str) -> Safety:
         if "min_ready_replicas" in f else 1,
         dry_run=f.boolean("dry_run", False),
         limits=_limits(f),
+        min_error_budget=_budget_share(f) if "min_error_budget" in f else None,
         stop_when=tuple(parse_stop_condition(text, f.source, f"safety.stop_when[{i}]")
                         for i, text in enumerate(f.strings("stop_when", "[alert:ShopErrorsHigh]")
                                                  if "stop_when" in f else [])),
     )
+
+
+def _budget_share(f: Fields) -> float:
+    """``safety.min_error_budget``: ``25%`` or ``0.25``, a share of the budget in [0, 1)."""
+    raw = f.data["min_error_budget"]
+    text = str(raw).strip()
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise f.error("min_error_budget", f"{raw!r} is not a share of the error budget",
+                      "write e.g. `min_error_budget: 25%`") from None
+    if not (math.isfinite(value) and 0.0 <= value < 1.0):
+        raise f.error("min_error_budget", f"{raw!r} is not between 0 % and 100 %",
+                      "write e.g. `min_error_budget: 25%`")
+    return value
 
 
 def _limits(f: Fields) -> SafetyLimits:
