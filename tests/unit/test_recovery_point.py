@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from chaosgate.cli import app
+from chaosgate.exceptions import EXIT_USAGE
 from chaosgate.gameday.recovery_point import (
     acknowledged,
     recovery_point,
@@ -43,3 +49,12 @@ def test_nothing_to_check_is_never_a_pass() -> None:
     unchecked = recovery_point_gate(None, why_unchecked="PostgreSQL down")
     assert (unchecked.status, unchecked.detail) == ("inconclusive", "PostgreSQL down")
     assert recovery_point_gate(recovery_point([checkout(1, 11)], {1: [11]})).status == "pass"
+
+
+def test_fault_failover_db_refuses_a_missing_checkout_log_before_touching_anything(
+        tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["fault", "failover-db", "--method", "switchover",
+                                      "--target", str(tmp_path / "never-read.yaml"),
+                                      "--checkout-log", str(tmp_path / "none.jsonl")])
+    assert result.exit_code == EXIT_USAGE
+    assert "--checkout-log" in result.output and "checkouts.jsonl" in result.output
