@@ -112,7 +112,10 @@ def test_recovery_is_the_first_window_within_the_slo(flags: list[bool], gaps: li
 
     assert window_ok(tl.t_recover.t)
     assert tl.t_recover.t + hold_down <= tl.t_end
-    earlier = [s for s in starts if tl.t_impact.t <= s < tl.t_recover.t]
+    # a recovery window starts at a good request (never at a failed one)
+    assert not dict(zip(starts, flags, strict=True))[tl.t_recover.t]
+    earlier = [s for s, bad in zip(starts, flags, strict=True)
+               if not bad and tl.t_impact.t <= s < tl.t_recover.t]
     assert not any(window_ok(s) for s in earlier)
 
 
