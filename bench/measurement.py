@@ -28,7 +28,8 @@ split, and incidents invented in the healthy gaps.
     .venv/bin/python bench/measurement.py [--reps 8] [--rate 50] [--base-port 28900]
 
 Everything runs on 127.0.0.1, bounded in time; the sandbox is brought down at
-the end. ``--out FILE`` keeps the outages and the timeline as JSON.
+the end. ``--out FILE`` keeps the outages and the timeline as JSON, and the
+request log beside it (``FILE`` with the suffix ``.requests.jsonl``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -283,9 +285,10 @@ def main() -> int:
         end = time.time()
         time.sleep(2 * target.prometheus.scrape_interval)
         doc = timeline(target_file, spec.request_log, start, end)
-        if args.out:
+        if args.out:  # the outages, the timeline, and the request log beside them
             Path(args.out).write_text(json.dumps({"outages": [o.__dict__ for o in outages],
                                                   "timeline": doc}, indent=1))
+            shutil.copyfile(spec.request_log, Path(args.out).with_suffix(".requests.jsonl"))
         report(outages, doc, margin=target.prometheus.fail_within + 2.0)
     return 0
 
