@@ -176,8 +176,8 @@ def _intervals(t: Sequence[float], t_hi: Sequence[float], bad: Sequence[float],
             k = bisect_left(resets, t[i] + 1e-9) - 1
             since = max(base, lo, bisect_left(t, resets[k]) if k >= 0 else 0)
             b, c = pb[i + 1] - pb[since], pc[i + 1] - pc[lo]
-            spanned = t_hi[i] - t[0]
-            if lo == 0 and 0 < spanned < hold_down:  # cut by the start: as a whole window
+            spanned = max(t_hi[i] - t[0], 1e-3)
+            if lo == 0 and spanned < hold_down:  # cut by the start: as a whole window
                 c *= hold_down / spanned
             if not _meets(c - b, max(c, b), obj):
                 first_bad = next(k for k in range(since, i + 1) if bad[k])
