@@ -1,216 +1,296 @@
-"""How accurate are chaosgate's TTR measurements? (docs/architecture.md §4; issue 4.6)
+"""How accurate are chaosgate's observers on outages it did not cause? (issue 10)
 
-On a sandbox of its own, under open-model load, this injects N pod kills
-(every catalog replica at once, so the service really goes down) and N
-network partitions of known duration (the gateway-catalog link), and
-compares the time to recover each observer reports with the ground truth the
-faults recorded:
+On a sandbox of its own, under open-model load (``chaosgate load run``'s
+``open`` profile), this script makes outages itself, with its own clock,
+without chaosgate's faults, interleaving three kinds (``--reps`` of each):
 
-- partition: the fault proxy's own "link down" and "link up" times;
-- pod kill: the first replica's death (supervisord event) to the moment a
-  replica serves again (its socket bound, from the pod log), or to HAProxy's
-  "server UP" when HAProxy had marked the replicas down.
+- **link**: the gateway→catalog link disabled through the fault proxy's
+  API for 3 to 7 s; truth: the proxy's own ``proxy_disabled``/``proxy_enabled``
+  event times;
+- **stop**: SIGSTOP of every catalog replica for 3 to 7 s (the processes the
+  sandbox started, by the identity of the pid supervisord reports: pid and
+  start time, through a pidfd), then SIGCONT; truth: when the signals went;
+- **crash**: the Patroni leader's node killed (SIGKILL of Patroni and its
+  postmaster, by identity, supervisord told not to restart it); truth: the
+  kill, and the moment every orders replica stores an order again (each
+  polled directly, past the gateway and HAProxy, every 20 ms: the later of
+  the replicas' first 201s, so the orders services' own reconnection and
+  circuit breaker are in the truth); the old node is started again and
+  rejoins before the next outage.
 
-It prints, per method (request log, Prometheus), the error of the TTR
-against that truth (median and max), the targets from the issue, and what a
-steady-state probe polling every 5 s would have reported instead.
+Then ``chaosgate timeline`` (the command, no hint) lists the incidents of
+the whole run from both observers. Each outage is matched with the
+incidents that overlap it; it prints, per kind and observer, the error
+median / p95 / max of t_impact, t_recover and TTR, the share of outages whose
+truth lies inside the stated bounds, outages found as one incident, missed,
+split, and incidents invented in the healthy gaps.
 
-    .venv/bin/python bench/measurement.py [--reps 5] [--rate 50] [--base-port 28900]
+    .venv/bin/python bench/measurement.py [--reps 8] [--rate 50] [--base-port 28900]
 
 Everything runs on 127.0.0.1, bounded in time; the sandbox is brought down at
-the end.
+the end. ``--out FILE`` keeps the outages and the timeline as JSON, and the
+request log beside it (``FILE`` with the suffix ``.requests.jsonl``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import random
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from chaosgate.clients.prometheus import PrometheusClient  # noqa: E402
-from chaosgate.faults import FaultSession, Ledger  # noqa: E402
-from chaosgate.faults.timeline import FaultTimeline  # noqa: E402
+from chaosgate.clients.processes import Identity, identify, signal_identity  # noqa: E402
 from chaosgate.load.profiles import find_profile, read_profile  # noqa: E402
 from chaosgate.load.runner import LoadSession, spec_for_target  # noqa: E402
-from chaosgate.platforms import platform_for  # noqa: E402
-from chaosgate.sandbox.manager import temporary_sandbox  # noqa: E402
-from chaosgate.slo.catalog import load_catalog  # noqa: E402
-from chaosgate.slo.check import fetch_bins  # noqa: E402
-from chaosgate.slo.measure import measure, timeline_slos  # noqa: E402
-from chaosgate.targets import parse_target, render_sandbox_target  # noqa: E402
+from chaosgate.sandbox.manager import SandboxManager, temporary_sandbox  # noqa: E402
+from chaosgate.targets import dump_target, parse_target, render_sandbox_target  # noqa: E402
 
-GAP = 14.0  # seconds between faults: a 10 s hold-down window plus margin
-POLL_EVERY = 5.0
+GAP = 14.0  # healthy seconds between outages: the 10 s hold-down plus margin
+LINK = "gateway-catalog"
+APP = "catalog"
+KINDS = ("link", "stop", "crash")
 
 
 @dataclass
-class Trial:
+class Outage:
     kind: str
-    timeline: FaultTimeline
-    truth_impact: float
-    truth_recover: float
-
-    @property
-    def truth_ttr(self) -> float:
-        return self.truth_recover - self.truth_impact
+    t0: float
+    t1: float
 
 
-def _first(timeline: FaultTimeline, what: str, after: float) -> float | None:
-    times = [m.t for m in timeline.moments if m.what.startswith(what) and m.t >= after]
-    return min(times) if times else None
+def link_outage(manager: SandboxManager, length: float) -> Outage:
+    fp = manager.topo.faultproxy_url
+    since = max((e["seq"] for e in requests.get(f"{fp}/events", timeout=5).json()), default=0)
+    requests.post(f"{fp}/proxies/{LINK}", json={"enabled": False}, timeout=5).raise_for_status()
+    time.sleep(length)
+    requests.post(f"{fp}/proxies/{LINK}", json={"enabled": True}, timeout=5).raise_for_status()
+    events = requests.get(f"{fp}/events", params={"since": since}, timeout=5).json()
+    t0 = next(e["time"] for e in events if e["event"] == "proxy_disabled")
+    t1 = next(e["time"] for e in events if e["event"] == "proxy_enabled")
+    return Outage("link", t0, t1)
 
 
-def kill_truth(tl: FaultTimeline) -> tuple[float, float]:
-    died = _first(tl, "process died", (tl.t_inject or 0) - 1)
-    assert died is not None, "no death in the ground truth"
-    serving = _first(tl, "serving (socket bound)", died)
-    marked_down = _first(tl, "HAProxy: server DOWN", died)
-    up = _first(tl, "HAProxy: server UP", died) if marked_down else None
-    recover = up if up is not None else serving
-    assert recover is not None, "no recovery in the ground truth"
-    return died, recover
+def replicas(manager: SandboxManager) -> list[Identity]:
+    """Every replica of APP the sandbox started, by supervisord's pid and its start time."""
+    found = [identify(manager.supervisor.process(p.name).pid or -1)
+             for p in manager.topo.pods_of(APP)]
+    if any(i is None for i in found):
+        raise RuntimeError(f"a {APP} replica is not running")
+    return [i for i in found if i is not None]
 
 
-def partition_truth(tl: FaultTimeline) -> tuple[float, float]:
-    down = _first(tl, "link down", (tl.t_inject or 0) - 1)
-    up = _first(tl, "link up", down or 0)
-    assert down is not None and up is not None, "no link down/up in the ground truth"
-    return down, up
+def stop_outage(manager: SandboxManager, length: float) -> Outage:
+    victims = replicas(manager)
+    for v in victims:
+        signal_identity(v, signal.SIGSTOP)
+    t0 = time.time()
+    time.sleep(length)
+    t1 = time.time()
+    for v in victims:
+        signal_identity(v, signal.SIGCONT)
+    return Outage("stop", t0, t1)
 
 
-class Poller(threading.Thread):
-    """A steady-state probe as typical tolerance checks do it: one GET every 5 s."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.samples, self.stop = url, [], threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            t = time.time()
-            try:
-                ok = requests.get(self.url, timeout=2).status_code == 200
-            except requests.RequestException:
-                ok = False
-            self.samples.append((t, ok))
-            self.stop.wait(max(0.0, POLL_EVERY - (time.time() - t)))
-
-    def ttr(self, start: float, end: float) -> float | None:
-        window = [(t, ok) for t, ok in self.samples if start <= t < end]
-        bad = [t for t, ok in window if not ok]
-        if not bad:
-            return None
-        good_after = [t for t, ok in window if ok and t > bad[0]]
-        return (good_after[0] - bad[0]) if good_after else None
+def _stores(url: str) -> bool:
+    try:
+        return requests.post(f"{url}/orders", timeout=0.5, json={
+            "items": [{"product_id": 1, "qty": 1}], "client_seq": None}).status_code == 201
+    except requests.RequestException:
+        return False
 
 
-def run_faults(target, reps: int, partition_s: float, log) -> list[Trial]:
-    session = FaultSession(target, platform_for(target),
-                           Ledger(target.sandbox_topology().state_dir / "bench-ledger.jsonl"),
-                           seed=1)
-    trials = []
-    plans = [("pod kill", {"kind": "kill-pods", "selector": "app=catalog", "qty": 2})] * reps
-    plans += [("partition", {"kind": "partition", "links": ["gateway-catalog"],
-                             "duration": partition_s})] * reps
-    for kind, spec in plans:
-        with session.guard():
-            outcome = session.run(session.build(spec, "bench"), float(spec.get("duration", 0)))
-        time.sleep(1.0)  # late ground truth (supervisord RUNNING, HAProxy UP) lands
-        tl = outcome.applied.collect_ground_truth()
-        impact, recover = kill_truth(tl) if kind == "pod kill" else partition_truth(tl)
-        trials.append(Trial(kind, tl, impact, recover))
-        log(f"{kind}: truth TTR {recover - impact:.3f} s")
-        time.sleep(GAP)
-    return trials
+def crash_outage(manager: SandboxManager) -> Outage:
+    from chaosgate.platforms.sandbox_db import postmaster_pid
+
+    members = manager.topo.db_members
+    orders = {f"http://127.0.0.1:{p.port}": 0.0 for p in manager.topo.pods_of("orders")}
+    leader = manager.patroni.leader()
+    assert leader is not None, "no Patroni leader"
+    member = next(m for m in members if m.name == leader.name)
+    pids = [manager.supervisor.process(member.name).pid, postmaster_pid(member.data_dir)]
+    victims = [i for i in (identify(p) for p in pids if p) if i is not None]
+    for v in victims:
+        signal_identity(v, signal.SIGSTOP)
+    manager.supervisor.stop(member.name, wait=False)  # not restarted on exit
+    for v in victims:
+        signal_identity(v, signal.SIGKILL)
+    t0 = time.time()
+    deadline = t0 + 60
+    while not all(orders.values()) and time.time() < deadline:
+        for url, first in orders.items():
+            if not first:
+                t = time.time()
+                if _stores(url):
+                    orders[url] = t
+        time.sleep(0.02)
+    t1 = max(orders.values())
+    manager.supervisor.start(member.name, wait=False)
+    while time.time() < deadline + 60:  # the old node rejoins as a replica
+        states = [m.state for m in manager.patroni.cluster()]
+        if len(states) == len(members) and all(s in ("running", "streaming") for s in states):
+            break
+        time.sleep(0.5)
+    return Outage("crash", t0, t1)
+
+
+def make_outages(manager: SandboxManager, reps: int, kinds: tuple[str, ...], log: Any,
+                 seed: int) -> list[Outage]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(reps):
+        for kind in kinds:
+            length = rng.uniform(3.0, 7.0)
+            o = (link_outage(manager, length) if kind == "link" else
+                 stop_outage(manager, length) if kind == "stop" else crash_outage(manager))
+            out.append(o)
+            log(f"{kind}: truth {o.t1 - o.t0:.3f} s")
+            time.sleep(GAP)
+    return out
+
+
+def timeline(target_file: Path, request_log: Path, start: float, end: float) -> dict[str, Any]:
+    """``chaosgate timeline --json`` over the run, as a user would call it (no hint)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "chaosgate.cli", "timeline", "--target", str(target_file),
+         "--from", f"{start:.3f}", "--to", f"{end:.3f}", "--request-log", str(request_log),
+         "--json"], capture_output=True, text=True, env=env, timeout=300, check=False)
+    if not done.stdout.strip():
+        raise RuntimeError(f"chaosgate timeline exited {done.returncode}: {done.stderr}")
+    return dict(json.loads(done.stdout))
+
+
+def overlaps(x: dict[str, Any], o: Outage, margin: float) -> bool:
+    lo = x["impact_bounds"][0]
+    hi = x["recovered_bounds"][1] if x["recovered_bounds"] else float("inf")
+    return lo <= o.t1 + margin and o.t0 - margin <= hi
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered) + 0.5) - 1))]
+
+
+def report(outages: list[Outage], doc: dict[str, Any], margin: float) -> None:
+    print(f"\n{len(outages)} outages made by this script; chaosgate timeline listed "
+          f"{len(doc['incidents'])} incidents (verdict {doc['verdict']})")
+    rows: dict[tuple[str, str], dict[str, list[float]]] = {}
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    used: dict[str, set[int]] = {"client": set(), "server": set()}
+    for o in outages:
+        for obs in ("client", "server"):
+            seen = [(k, i["observers"][obs]) for k, i in enumerate(doc["incidents"])
+                    if i["observers"][obs] is not None
+                    and overlaps(i["observers"][obs], o, margin)]
+            c = counts.setdefault((o.kind, obs), {"one": 0, "missed": 0, "split": 0})
+            used[obs].update(k for k, _ in seen)
+            if not seen:
+                c["missed"] += 1
+                continue
+            if len(seen) > 1:
+                c["split"] += 1
+                continue
+            c["one"] += 1
+            x = seen[0][1]
+            ttr = "still out" if x["ttr"] is None else (
+                f"TTR {x['ttr']:.3f} [{x['ttr_bounds'][0]:.3f}, {x['ttr_bounds'][1]:.3f}]")
+            print(f"  {o.kind:5} {obs:6} truth {o.t1 - o.t0:7.3f}  impact "
+                  f"{x['impact'] - o.t0:+.3f}  recovered "
+                  f"{'—' if x['recovered'] is None else format(x['recovered'] - o.t1, '+.3f')}"
+                  f"  {ttr}")
+            r = rows.setdefault((o.kind, obs), {"impact": [], "recover": [], "ttr": [],
+                                                "inside": []})
+            r["impact"].append(x["impact"] - o.t0)
+            if x["recovered"] is not None:
+                r["recover"].append(x["recovered"] - o.t1)
+                r["ttr"].append(x["ttr"] - (o.t1 - o.t0))
+                lo, hi = x["ttr_bounds"]
+                r["inside"].append(float(lo <= o.t1 - o.t0 <= hi))
+            else:
+                r["inside"].append(0.0)
+    print("\nerror against the truth, seconds (median / p95 / max of |error|); truth inside "
+          "the stated TTR bound")
+    print(f"{'kind':6} {'observer':8} {'t_impact':>22} {'t_recover':>22} {'TTR':>22} "
+          f"{'inside':>7} {'one':>4} {'missed':>6} {'split':>5}")
+    for kind in KINDS:
+        for obs in ("client", "server"):
+            c = counts.get((kind, obs))
+            if c is None:
+                continue
+            r = rows.get((kind, obs), {"impact": [], "recover": [], "ttr": [], "inside": []})
+            cells = []
+            for key in ("impact", "recover", "ttr"):
+                errs = [abs(e) for e in r[key]]
+                cells.append(f"{statistics.median(errs):6.3f} {p95(errs):6.3f} {max(errs):7.3f}"
+                             if errs else f"{'—':>22}")
+            inside = (f"{100 * sum(r['inside']) / len(r['inside']):6.0f}%" if r["inside"]
+                      else f"{'—':>7}")
+            print(f"{kind:6} {obs:8} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} {inside} "
+                  f"{c['one']:4d} {c['missed']:6d} {c['split']:5d}")
+    for obs in ("client", "server"):
+        invented = [i for k, i in enumerate(doc["incidents"])
+                    if i["observers"][obs] is not None and k not in used[obs]]
+        print(f"{obs}: {len(invented)} incident(s) invented in the healthy gaps"
+              + "".join(f"\n  at {i['impact']:.3f}: {i['observers'][obs]['slos']}"
+                        for i in invented))
+    for obs, limit in (("client", 0.100), ("server", 2.0)):
+        errs = [abs(e) for (_, o), r in rows.items() if o == obs for e in r["ttr"]]
+        inside = [v for (_, o), r in rows.items() if o == obs for v in r["inside"]]
+        if errs:
+            print(f"{obs}: TTR error p95 {p95(errs):.3f} s (target ≤ {limit:g} s), truth "
+                  f"inside the bound {100 * sum(inside) / len(inside):.0f} % (target ≥ 95 %)")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=8)
     ap.add_argument("--rate", type=float, default=50.0)
-    ap.add_argument("--partition", type=float, default=5.0, help="partition length, s")
+    ap.add_argument("--kinds", default=",".join(KINDS), help="link,stop,crash")
+    ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--base-port", type=int, default=28900)
+    ap.add_argument("--out", default=None, help="write the outages and the timeline here")
     args = ap.parse_args()
+    kinds = tuple(k for k in args.kinds.split(",") if k)
     log = lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True)  # noqa: E731
 
     with temporary_sandbox(args.base_port, prefix="chaosgate-bench-", log=log) as manager:
-        topo, state = manager.topo, manager.topo.state_dir
-        doc = render_sandbox_target(topo)
-        # Killing every catalog replica is the point here: relax the safety block.
-        doc["safety"].update({"max_pods_per_fault": 2, "max_percent_per_fault": 100,
-                              "min_ready_replicas": 0})
-        target = parse_target(doc, "bench target")
-        catalog = load_catalog(ROOT / "probes")
-        recovery = catalog.get("time-to-recover")
-        duration = args.reps * 2 * (GAP + args.partition + 8) + 40
+        state = manager.topo.state_dir
+        target = parse_target(render_sandbox_target(manager.topo), "bench target")
+        target_file = state / "bench-target.yaml"
+        dump_target(render_sandbox_target(manager.topo), target_file)
+        per_rep = sum({"link": 5 + GAP, "stop": 5 + GAP, "crash": 40 + GAP}[k] for k in kinds)
+        duration = args.reps * per_rep + 60
         spec = spec_for_target(target, read_profile(find_profile("open", ROOT)), duration,
                                rate=args.rate, out_root=state / "load")
-        poller = Poller(f"{topo.ingress_url}/api/products")
         with LoadSession(spec, show_progress=False) as session:
-            time.sleep(8)
-            poller.start()
-            trials = run_faults(target, args.reps, args.partition, log)
-            poller.stop.set()
+            time.sleep(GAP)
+            start = time.time() - 2
+            outages = make_outages(manager, args.reps, kinds, log, args.seed)
             session.stop()
-        records = session.wait().records()
+        session.wait()
+        end = time.time()
         time.sleep(2 * target.prometheus.scrape_interval)
-        prom = PrometheusClient.from_config(target.prometheus)
-        start, end = records[0].t - 5, records[-1].end + 2
-        bins = {s.name: fetch_bins(prom, s, start, end, target.prometheus.scrape_interval)
-                for s in timeline_slos(recovery, catalog)}
-        report(trials, records, bins, recovery, catalog, poller, args,
-               target.prometheus.scrape_interval)
+        doc = timeline(target_file, spec.request_log, start, end)
+        if args.out:  # the outages, the timeline, and the request log beside them
+            Path(args.out).write_text(json.dumps({"outages": [o.__dict__ for o in outages],
+                                                  "timeline": doc}, indent=1))
+            shutil.copyfile(spec.request_log, Path(args.out).with_suffix(".requests.jsonl"))
+        report(outages, doc, margin=target.prometheus.fail_within + 2.0)
     return 0
-
-
-def report(trials, records, bins, recovery, catalog, poller, args, scrape) -> None:
-    errors: dict[tuple[str, str], list[float]] = {}
-    print(f"\nTTR accuracy: {args.reps} pod kills (all catalog replicas) and {args.reps} "
-          f"partitions of {args.partition:g} s, open-model load at {args.rate:g} requests/s\n")
-    print(f"{'fault':10} {'truth':>8} {'request log':>12} {'err':>8} {'Prometheus':>11} "
-          f"{'err':>8} {'5 s poll':>9}")
-    for i, trial in enumerate(trials):
-        t0 = trial.timeline.t_inject or trial.truth_impact
-        t1 = trials[i + 1].timeline.t_inject - 1 if i + 1 < len(trials) else records[-1].end
-        window = [r for r in records if t0 - 3 <= r.t < t1]
-        cut = {k: [b for b in v if t0 - 3 <= b.hi and b.lo < t1] for k, v in bins.items()}
-        m = measure(recovery, catalog, t_inject=t0, records=window, bins=cut,
-                    scrape_interval=scrape, t_end=t1)
-        row = [f"{trial.kind:10}", f"{trial.truth_ttr:8.3f}"]
-        for name, tl in (("request log", m.client), ("Prometheus", m.server)):
-            ttr = tl.ttr.t if tl is not None and tl.ttr is not None else None
-            if ttr is None:
-                row += [f"{'none':>12}" if name == "request log" else f"{'none':>11}", " " * 8]
-                continue
-            err = ttr - trial.truth_ttr
-            errors.setdefault((trial.kind, name), []).append(abs(err))
-            row += [f"{ttr:12.3f}" if name == "request log" else f"{ttr:11.3f}", f"{err:+8.3f}"]
-        polled = poller.ttr(t0 - 1, t1)
-        row.append(f"{polled:9.1f}" if polled is not None else f"{'missed':>9}")
-        print(" ".join(row))
-    rate = args.rate
-    print("\n|error| of TTR against the ground truth (seconds)")
-    print(f"{'fault':10} {'method':12} {'median':>8} {'max':>8} {'target':>8}  met")
-    for (kind, name), errs in sorted(errors.items()):
-        target = max(0.100, 1 / rate) if name == "request log" else 2 * scrape
-        ok = max(errs) <= target
-        print(f"{kind:10} {name:12} {statistics.median(errs):8.3f} {max(errs):8.3f} "
-              f"{target:8.3f}  {'yes' if ok else 'NO'}")
-    missed = sum(1 for i, t in enumerate(trials)
-                 if poller.ttr((t.timeline.t_inject or 0) - 1,
-                               trials[i + 1].timeline.t_inject - 1 if i + 1 < len(trials)
-                               else records[-1].end) is None)
-    print(f"\na steady-state probe polling every {POLL_EVERY:g} s saw {len(trials) - missed} "
-          f"of {len(trials)} outages (and then only to ±{POLL_EVERY:g} s)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ figures (restart and failover times) are printed by the CLI and bench/.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,8 +33,12 @@ from chaosgate.faults import (
     build_scope,
     cleanup,
 )
+from chaosgate.gameday.recovery_point import recovery_point
+from chaosgate.load.run import Checkout
 from chaosgate.platforms.hog import find_hogs
+from chaosgate.platforms.sandbox_db import stored_orders
 from chaosgate.sandbox.manager import SandboxManager
+from chaosgate.targets import load_target
 
 pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 
@@ -153,6 +158,38 @@ def test_planned_failover_moves_the_leader(sandbox, target_file, tmp_path, metho
     assert outcome.healed is not None and outcome.healed.ok, outcome.healed
     assert any(m.what.startswith("timeline") for m in outcome.timeline.moments)
     eventually(lambda: checkout_status(sandbox) == 201, "a checkout after the failover")
+
+
+def test_acknowledged_checkouts_are_read_back_on_the_new_primary(sandbox, target_file,
+                                                                 tmp_path):
+    """The recovery point check on a real switchover: every 201 is found, none twice."""
+    ctx = context(target_file, tmp_path / "ledger.jsonl")
+    base = int(time.time() * 1000) % 10**9 * 1000  # client_seq restarts every run
+
+    def buy(k: int) -> Checkout:
+        t = time.time()
+        try:
+            resp = requests.post(f"{sandbox.topo.ingress_url}/api/checkout", timeout=5,
+                                 json={"items": [{"product_id": 1, "qty": 1}],
+                                       "client_seq": base + k})
+            order_id = resp.json().get("order_id") if resp.status_code == 201 else None
+            return Checkout(t, base + k, order_id, resp.status_code == 201, resp.status_code)
+        except requests.RequestException:
+            return Checkout(t, base + k, None, False, None)
+
+    log = [buy(k) for k in range(5)]
+    run_fault(DatabaseFailover(ctx, "switchover"), duration=0, verify_timeout=60)
+    eventually(lambda: checkout_status(sandbox) == 201, "a checkout after the failover")
+    log += [buy(k) for k in range(5, 10)]
+    acked = [c for c in log if c.ok]
+    assert len(acked) >= 8
+    target = load_target(target_file)
+    found = stored_orders(target, [c.client_seq for c in acked], log[0].t - 5)
+    point = recovery_point(log, found)
+    assert (point.checked, point.lost, point.duplicated) == (len(acked), (), ())
+    # a write the system never stored is reported lost
+    assert recovery_point([*log, Checkout(time.time(), base + 99, 10**9, True, 201)],
+                          found).lost == (base + 99,)
 
 
 def test_cleanup_reverts_what_a_dead_process_left(sandbox, target_file, tmp_path):

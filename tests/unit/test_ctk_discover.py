@@ -27,7 +27,7 @@ EXPECTED_ACTIONS = {"kill_pods", "partition_network", "heal_network", "add_laten
                     "remove_latency", "failover_database", "recover_database", "stress",
                     "freeze", "end_stress", "revert_faults"}
 EXPECTED_PROBES = {"slo_met", "availability", "p95_latency", "recovery_time",
-                   "error_budget_burn", "pods_ready", "faults_applied"}
+                   "error_budget_burn", "pods_ready", "faults_applied", "acknowledged_writes_lost"}
 
 
 def test_discover_lists_every_exported_activity_with_its_documentation() -> None:

@@ -6,7 +6,8 @@
   line on stderr and its exit code; an interrupted fault session -> 130/143);
 - :mod:`._common`: the consoles and the options several commands share;
 - one module per command: :mod:`.sandbox`, :mod:`.validate`, :mod:`.fault`
-  (and ``cleanup``), :mod:`.load`, :mod:`.slo`, :mod:`.report`, :mod:`.gameday`,
+  (and ``cleanup``), :mod:`.load`, :mod:`.slo`, :mod:`.timeline`, :mod:`.report`,
+  :mod:`.gameday`,
   :mod:`.init`.
 
 Command modules import click and rich only; everything heavy is imported
@@ -29,9 +30,11 @@ from .load import load  # noqa: E402
 from .report import report  # noqa: E402
 from .sandbox import sandbox  # noqa: E402
 from .slo import slo  # noqa: E402
+from .timeline import timeline  # noqa: E402
 from .validate import validate  # noqa: E402
 
 __all__ = ["app", "main"]
 
-for _command in (sandbox, validate, fault, cleanup, load, slo, report, gameday, init):
+for _command in (sandbox, validate, fault, cleanup, load, slo, timeline, report, gameday,
+                 init):
     app.add_command(_command)

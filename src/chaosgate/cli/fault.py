@@ -240,12 +240,52 @@ def latency(selector: str | None, namespace: str | None, peer_selector: str | No
 @click.option("--method", required=True,
               help="patroni: switchover | failover | node-crash (see the adapter for others).")
 @click.option("--candidate", default=None, help="The member to promote (default: a replica).")
+@click.option("--checkout-log", default=None, type=click.Path(dir_okay=False),
+              help="Under load: a load run's checkouts.jsonl. After the failover, every "
+                   "checkout it acknowledged is looked up on the new primary; one lost "
+                   "exits 1 (sandbox).")
 @_common(default_duration=10.0)
 def failover_db(method: str, candidate: str | None, verify_timeout: float,
-                **common: Any) -> None:
+                checkout_log: str | None, **common: Any) -> None:
     """Fail the target's database over; node-crash keeps the old primary down --duration s."""
+    from pathlib import Path
+
+    from ..exceptions import UsageError
+
+    if checkout_log is not None and not Path(checkout_log).is_file():
+        raise UsageError(f"--checkout-log {checkout_log}: no such file. Fix: give the "
+                         "checkouts.jsonl of a running `chaosgate load run`")
     _run({"kind": FaultKind.FAILOVER_DB, "method": method, "candidate": candidate},
          verify_timeout=max(verify_timeout, 60.0), **common)
+    if checkout_log is not None and not common["dry_run"]:
+        _check_writes(common["target_file"], checkout_log)
+
+
+def _check_writes(target_file: str, checkout_log: str) -> None:
+    """The recovery point: the acknowledged checkouts of ``checkout_log`` read back on the
+    primary; lost ones raise SLOViolated (exit 1), no data or no lookup Inconclusive (3)."""
+    from pathlib import Path
+
+    from ..exceptions import Inconclusive, SLOViolated
+    from ..gameday.recovery_point import acknowledged, recovery_point
+    from ..load.run import read_checkout_log
+    from ..platforms.sandbox_db import stored_orders
+    from ..targets import load_target
+
+    path = Path(checkout_log)
+    target = load_target(target_file)
+    if target.platform.type != "sandbox":
+        raise Inconclusive("--checkout-log: reading the orders back is implemented for the "
+                           "sandbox only")
+    checkouts = read_checkout_log(path)
+    acked = acknowledged(checkouts)
+    if not acked:
+        raise Inconclusive(f"--checkout-log {checkout_log}: no acknowledged checkout to look up")
+    found = stored_orders(target, [c.client_seq for c in acked], min(c.t for c in acked) - 5)
+    point = recovery_point(checkouts, found)
+    _say(f"recovery point: {point.describe()}")
+    if point.lost:
+        raise SLOViolated(f"{len(point.lost)} acknowledged checkout(s) lost by the failover")
 
 
 @fault.command(FaultKind.STRESS.value)

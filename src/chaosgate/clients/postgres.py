@@ -2,7 +2,8 @@
 
 The harness needs little of a database: that a role and a database exist
 (the sandbox's set-up; the tests' own servers), and to run a few statements
-(a schema, grants). The system under test (the sandbox shop) has its own
+(a schema, grants) and to read back what the system wrote (the recovery
+point check after a failover). The system under test (the sandbox shop) has its own
 connections; this is the harness's side only. Every connection has a
 timeout in its conninfo, chosen by the caller.
 """
@@ -10,11 +11,14 @@ timeout in its conninfo, chosen by the caller.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-__all__ = ["ensure_role_and_database", "execute"]
+from ..exceptions import Inconclusive
+
+__all__ = ["ensure_role_and_database", "execute", "query"]
 
 
 def ensure_role_and_database(conninfo: str, role: str, database: str) -> None:
@@ -34,3 +38,14 @@ def execute(conninfo: str, statements: Sequence[str]) -> None:
     with psycopg.connect(conninfo) as conn:
         for statement in statements:
             conn.execute(statement.encode())
+
+
+def query(conninfo: str, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one read-only statement (``%s`` placeholders filled from ``params``);
+    Inconclusive (exit 3) naming the server when it cannot be read."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            return list(conn.execute(statement.encode(), params).fetchall())
+    except psycopg.Error as exc:
+        raise Inconclusive(f"PostgreSQL ({conninfo}) could not be read: "
+                           f"{str(exc).strip() or type(exc).__name__}") from None

@@ -28,6 +28,7 @@ from .observe import catalog, recovery, verdicts, window_records
 from .state import current, log
 
 __all__ = [
+    "acknowledged_writes_lost",
     "availability",
     "error_budget_burn",
     "faults_applied",
@@ -151,3 +152,35 @@ def faults_applied(configuration: Configuration = None, secrets: Secrets = None)
     """
     run = current()
     return len(run.session(configuration).open_entries())
+
+
+@interruptible
+def acknowledged_writes_lost(configuration: Configuration = None,
+                             secrets: Secrets = None) -> int:
+    """How many checkouts the shop acknowledged (201 with an order id) in this run are
+    not on the database's primary now (the recovery point after a failover).
+
+    Needs the ``load`` control (its checkout log) and a sandbox target; the
+    lost and duplicated writes are logged. E.g. ``tolerance: 0`` in the
+    hypothesis after the method. No acknowledged write yet fails the probe
+    (no data is never a pass).
+    """
+    from ..gameday.recovery_point import acknowledged, recovery_point
+    from ..load.run import read_checkout_log
+    from ..platforms.sandbox_db import stored_orders
+
+    run = current()
+    if run.load is None:
+        raise Inconclusive("acknowledged_writes_lost needs the load control (its checkout log)")
+    target = run.target(configuration)
+    if target.platform.type != "sandbox":
+        raise Inconclusive("reading the orders back is implemented for the sandbox only")
+    run.settle()
+    checkouts = read_checkout_log(run.load.spec.checkout_log)
+    acked = acknowledged(checkouts)
+    if not acked:
+        raise Inconclusive("no checkout was acknowledged yet: nothing to look up")
+    found = stored_orders(target, [c.client_seq for c in acked], min(c.t for c in acked) - 5)
+    point = recovery_point(checkouts, found)
+    log.info("recovery point: %s", point.describe())
+    return len(point.lost)

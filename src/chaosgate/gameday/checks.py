@@ -4,8 +4,9 @@ Each ``*_gate`` function is pure: requests of the request log (or samples
 Prometheus returned) and the fault window in, a :class:`~.gates.Gate` out.
 The check factories at the bottom bind them to a finished
 :class:`~.engine.GameDayRun` for ``run_gameday(..., checks=[...])``; only
-:func:`breaker_opens` reads anything (Prometheus, through
-:class:`~chaosgate.clients.prometheus.PrometheusClient`).
+:func:`breaker_opens` (Prometheus, through
+:class:`~chaosgate.clients.prometheus.PrometheusClient`) and
+:func:`writes_survive` (the orders on the database's primary) read anything.
 
 All windows are the fault's ``[t_inject, t_revert)`` by request start. Too
 little data is *inconclusive*, never a pass.
@@ -21,6 +22,7 @@ from ..load.requestlog import RequestRecord
 from ..slo.stats import percentile
 from .engine import Check, GameDayRun
 from .gates import Gate
+from .recovery_point import acknowledged, recovery_point, recovery_point_gate
 
 __all__ = [
     "breaker_open_gate",
@@ -32,6 +34,7 @@ __all__ = [
     "latency_band_gates",
     "latency_stays_within",
     "routes_succeed_gate",
+    "writes_survive",
 ]
 
 BREAKER_OPEN = 2.0  # shop_circuit_breaker_state: 0 closed, 1 half-open, 2 open
@@ -165,3 +168,26 @@ def breaker_opens(app: str = "orders", metric: str = "shop_circuit_breaker_state
                                   start, end + run.target.prometheus.scrape_interval,
                                   query=selector)]
     return breaker_opened
+
+
+def writes_survive(max_lost: int = 0) -> Check:
+    """Check: every checkout the shop acknowledged (201 with its order id) before, during
+    and after the fault is stored on the primary afterwards (the recovery point:
+    :mod:`.recovery_point`; sandbox targets, read through :mod:`chaosgate.platforms`)."""
+    def acknowledged_writes(run: GameDayRun) -> list[Gate]:
+        from ..platforms.sandbox_db import stored_orders
+
+        if run.load is None:
+            return [recovery_point_gate(None, why_unchecked="no load ran: no checkout log")]
+        if run.target.platform.type != "sandbox":
+            return [recovery_point_gate(None, why_unchecked="reading the orders back is "
+                                        "implemented for the sandbox only")]
+        checkouts = run.load.checkouts()
+        acked = acknowledged(checkouts)
+        since = min((c.t for c in acked), default=run.started) - 5.0
+        try:
+            found = stored_orders(run.target, [c.client_seq for c in acked], since)
+        except Inconclusive as exc:
+            return [recovery_point_gate(None, why_unchecked=str(exc))]
+        return [recovery_point_gate(recovery_point(checkouts, found), max_lost=max_lost)]
+    return acknowledged_writes

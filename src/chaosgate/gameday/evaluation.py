@@ -120,7 +120,7 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     else:
         _recovery_gates(result, recovery, catalog, prom, records, t_inject or load_start,
                         load_start, load_end, target.prometheus.scrape_interval, log,
-                        clock_uncertainty)
+                        clock_uncertainty, target.prometheus.fail_within)
     try:
         result.reported = check_slos(prom, [s for s in catalog if s.is_ratio],
                                      window=max(load_end - load_start, 10.0), at=load_end)
@@ -153,11 +153,13 @@ def no_fault_recovery(recovery: SLO) -> tuple[Measurement, list[Gate]]:
 def _recovery_gates(result: Evaluation, recovery: SLO, catalog: Catalog,
                     prom: PrometheusClient, records: Sequence[RequestRecord], t_inject: float,
                     load_start: float, load_end: float, scrape_interval: float,
-                    log: Callable[[str], None], clock_uncertainty: float = 0.0) -> None:
+                    log: Callable[[str], None], clock_uncertainty: float = 0.0,
+                    fail_within: float = 0.0) -> None:
     """Measure the recovery from ``t_inject`` by both observers; its gates."""
     result.measurement = measure_recovery(recovery, catalog, prom, records,
                                           t_inject, load_start, load_end,
-                                          scrape_interval, log, clock_uncertainty)
+                                          scrape_interval, log, clock_uncertainty,
+                                          fail_within=fail_within)
     for verdict in result.measurement.verdicts:
         result.gates.append(Gate(f"{recovery.name} ({verdict.observer})", verdict.status,
                                  "" if verdict.value is None else f"{verdict.value:.2f} s",
@@ -196,8 +198,11 @@ def measure_recovery(slo: SLO, catalog: Catalog, prom: PrometheusClient,
                      records: Sequence[RequestRecord], t_inject: float, start: float,
                      end: float, scrape_interval: float,
                      log: Callable[[str], None] = lambda _m: None,
-                     clock_uncertainty: float = 0.0) -> Measurement:
-    """Both observers' timelines of ``slo`` from ``t_inject``; Prometheus' may be missing."""
+                     clock_uncertainty: float = 0.0, *,
+                     fail_within: float = 0.0) -> Measurement:
+    """Both observers' timelines of ``slo`` around the fault applied at ``t_inject`` (the
+    hint that picks its incident, :mod:`chaosgate.slo.incidents`); Prometheus' may be
+    missing. ``fail_within``: the target's ``prometheus.fail_within``."""
     bins = None
     try:
         bins = {s.name: fetch_bins(prom, s, start - 5, end + 2, scrape_interval)
@@ -206,4 +211,4 @@ def measure_recovery(slo: SLO, catalog: Catalog, prom: PrometheusClient,
         log(f"Prometheus timeline unavailable: {exc}")
     return measure(slo, catalog, t_inject=t_inject, records=records, bins=bins,
                    scrape_interval=scrape_interval, t_end=end,
-                   clock_uncertainty=clock_uncertainty)
+                   clock_uncertainty=clock_uncertainty, fail_within=fail_within)

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
 
+from ..clients import postgres
 from ..clients.etcd import etcd_problem
 from ..clients.patroni import ClusterMember, PatroniClient
 from ..clients.processes import identify, signal_identity
@@ -45,7 +46,7 @@ from . import groundtruth
 from .base import DB_METHODS, Change, DbMemberState, FaultKind, Moment, ProbeResult
 
 __all__ = ["PatroniFailoverData", "SandboxPatroni", "outage_message", "postmaster_pid",
-           "rejoined"]
+           "rejoined", "stored_orders"]
 
 PatroniMethod = Literal["switchover", "failover", "node-crash"]
 
@@ -310,3 +311,23 @@ class SandboxPatroni:
         if history is not None:
             moments += groundtruth.history_moments(history, since)
         return sorted(moments, key=lambda m: m.t)
+
+
+def stored_orders(target: Target, client_seqs: Sequence[int],
+                  since: float) -> dict[int, list[int]]:
+    """``client_seq`` -> ids of the orders stored for it since ``since`` (epoch seconds),
+    read on the sandbox's primary directly (not through the fault proxy's links), for
+    the recovery point check (:mod:`chaosgate.gameday.recovery_point`). Inconclusive
+    when no member accepts a read-write session."""
+    topo = target.sandbox_topology()
+    members = topo.db_members
+    conninfo = (f"host={','.join('127.0.0.1' for _ in members)} "
+                f"port={','.join(str(m.pg_port) for m in members)} dbname=shop user=postgres "
+                "target_session_attrs=read-write connect_timeout=3")
+    rows = postgres.query(
+        conninfo, "SELECT client_seq, id FROM orders WHERE client_seq = ANY(%s) "
+        "AND created_at >= to_timestamp(%s) ORDER BY id", (list(client_seqs), since))
+    found: dict[int, list[int]] = {}
+    for seq, order_id in rows:
+        found.setdefault(int(seq), []).append(int(order_id))
+    return found

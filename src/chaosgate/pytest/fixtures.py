@@ -146,7 +146,8 @@ class TimelineHelper:
         start, end = min(r.t for r in records), max(r.end for r in records)
         recovery = self.slo.catalog.get(recovery_slo)
         return measure_recovery(recovery, self.slo.catalog, self.slo.prometheus, records,
-                                t_inject, start, end, self.target.prometheus.scrape_interval)
+                                t_inject, start, end, self.target.prometheus.scrape_interval,
+                                fail_within=self.target.prometheus.fail_within)
 
     def attach_plot(self, records: Sequence[RequestRecord], measurement: Measurement, *,
                     t_revert: float, title: str = "") -> bytes | None:

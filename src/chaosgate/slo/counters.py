@@ -14,7 +14,13 @@ scrape interval) for :func:`chaosgate.slo.timeline.server_timeline`:
   from zero. Prometheus' own ``increase()`` misses those first events;
 - series of several instances (scraped at different phases) are put on the
   grid of the first total series; a bin's bounds are widened to the
-  increments it holds, so its uncertainty stays honest.
+  increments it holds, so its uncertainty stays honest;
+- bad events are attributed to the scrape in which they were counted, never
+  capped at that scrape's total: a total counted when requests arrive (a
+  proxy's request counter) and errors counted when they fail (a timeout
+  seconds later) fall in different scrapes, and a stall ends with more
+  errors than arrivals in one interval. How long after the outage hit them
+  requests fail is the server observer's ``fail_within`` (:mod:`.incidents`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ Samples = Sequence[tuple[float, float]]
 
 @dataclass(frozen=True)
 class Bin:
-    """Events that happened in ``(lo, hi]``: ``bad`` of ``total``."""
+    """Events counted in ``(lo, hi]``: ``bad`` of ``total`` (``bad`` may exceed ``total``
+    when errors of requests that arrived earlier were counted here)."""
 
     lo: float
     hi: float
@@ -85,8 +92,8 @@ def bin_counters(total: Sequence[Samples], *, bad: Sequence[Samples] | None = No
     for k in sorted(grid):
         lo, hi, numerator, count = grid[k]
         n = round(count)
-        m = min(max(round(numerator), 0), n)
-        bins.append(Bin(lo, hi, m if bad is not None else n - m, n))
+        m = max(round(numerator), 0)
+        bins.append(Bin(lo, hi, m if bad is not None else n - min(m, n), n))
     return bins
 
 

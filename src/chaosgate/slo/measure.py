@@ -10,33 +10,37 @@ server-side bins read by :func:`chaosgate.slo.check.fetch_bins`::
     m = measure(slo, catalog, t_inject=t0, records=log, bins=bins, scrape_interval=scrape)
     m.client.ttr, m.server.ttr, m.disagreements, m.verdicts
 
-For a ratio SLO the timeline is its own; for a ``recovery`` SLO it merges
-the timelines of the SLOs it names (impacted from the first impact,
-recovered when the last one is back), with the recovery SLO's hold-down.
+For a ratio SLO the timeline is its own; for a ``recovery`` SLO it is the
+incident of the SLOs it names together (:mod:`.incidents`: impacted while
+any of them is, a request counted once), with the recovery SLO's hold-down.
+``t_inject`` is only the hint that picks the fault's incident;
+``fail_within`` is how long a request may take to fail (the server side's
+bounds reach back that much).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..load.requestlog import RequestRecord
 from .catalog import SLO, Catalog
 from .counters import Bin
 from .evaluate import SLOVerdict, recovery_verdict, request_judge
+from .incidents import Covered
 from .timeline import (
     Disagreement,
     Estimate,
     Timeline,
-    client_timeline,
+    client_timeline_of,
     compare,
-    merge_timelines,
+    server_timeline_of,
 )
-from .timeline import server_timeline as _server_timeline
 
 __all__ = [
     "Measurement",
     "client_timeline_for",
+    "covered",
     "measure",
     "server_timeline_for",
     "timeline_slos",
@@ -52,6 +56,13 @@ def _hold_down(slo: SLO, hold_down: float | None) -> float:
     return hold_down if hold_down is not None else slo.hold_down
 
 
+def covered(slo: SLO, catalog: Catalog, *, client: bool) -> list[Covered]:
+    """The SLOs behind ``slo``'s timeline as the incident finder reads them (client side:
+    those the request log can judge)."""
+    return [Covered(s.name, s.objective, request_judge(s) if client else None)
+            for s in timeline_slos(slo, catalog) if not client or s.type != "ratio"]
+
+
 def client_timeline_for(slo: SLO, catalog: Catalog, records: Iterable[RequestRecord], *,
                         t_inject: float, t_end: float | None = None,
                         hold_down: float | None = None,
@@ -62,33 +73,25 @@ def client_timeline_for(slo: SLO, catalog: Catalog, records: Iterable[RequestRec
     clock (a distributed run's worker clock offsets,
     :attr:`chaosgate.load.run.LoadRun.clock_uncertainty`); it widens every
     edge's bounds beside the log's millisecond resolution."""
-    log = list(records)
-    parts = [
-        client_timeline(log, t_inject=t_inject, judge=request_judge(s), objective=s.objective,
-                        hold_down=_hold_down(slo, hold_down), detect_window=s.window,
-                        t_end=t_end, slos=(s.name,), resolution=0.001 + clock_uncertainty)
-        for s in timeline_slos(slo, catalog) if s.type != "ratio"
-    ]
+    parts = covered(slo, catalog, client=True)
     if not parts:
         raise ValueError(f"SLO {slo.name!r} cannot be read from a request log")
-    return merge_timelines(parts)
+    windows = {s.name: s.window for s in timeline_slos(slo, catalog)}
+    return client_timeline_of(records, parts, t_inject=t_inject,
+                              hold_down=_hold_down(slo, hold_down), detect_windows=windows,
+                              t_end=t_end, resolution=0.001 + clock_uncertainty)
 
 
 def server_timeline_for(slo: SLO, catalog: Catalog, bins: Mapping[str, Sequence[Bin]], *,
                         t_inject: float, scrape_interval: float, t_end: float | None = None,
-                        hold_down: float | None = None,
+                        hold_down: float | None = None, fail_within: float = 0.0,
                         t_alert: Estimate | None = None) -> Timeline:
     """Prometheus' timeline of ``slo`` from ``bins`` (SLO name -> its bins)."""
-    parts = [
-        _server_timeline(bins.get(s.name, ()), t_inject=t_inject, objective=s.objective,
-                         scrape_interval=scrape_interval, hold_down=_hold_down(slo, hold_down),
-                         detect_window=s.window, t_end=t_end, slos=(s.name,))
-        for s in timeline_slos(slo, catalog)
-    ]
-    timeline = merge_timelines(parts)
-    if t_alert is not None:
-        timeline = replace(timeline, t_alert=t_alert)
-    return timeline
+    windows = {s.name: s.window for s in timeline_slos(slo, catalog)}
+    return server_timeline_of(bins, covered(slo, catalog, client=False), t_inject=t_inject,
+                              scrape_interval=scrape_interval, fail_within=fail_within,
+                              hold_down=_hold_down(slo, hold_down), detect_windows=windows,
+                              t_end=t_end, t_alert=t_alert)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
             records: Iterable[RequestRecord] | None = None,
             bins: Mapping[str, Sequence[Bin]] | None = None, scrape_interval: float = 1.0,
             t_end: float | None = None, hold_down: float | None = None,
-            t_alert: Estimate | None = None, clock_uncertainty: float = 0.0) -> Measurement:
+            fail_within: float = 0.0, t_alert: Estimate | None = None,
+            clock_uncertainty: float = 0.0) -> Measurement:
     """Timelines of ``slo`` from the request log and/or the server bins, compared.
 
     ``verdicts`` holds the recovery verdict of each observer when ``slo`` is
@@ -119,7 +123,8 @@ def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
     if bins is not None:
         server = server_timeline_for(slo, catalog, bins, t_inject=t_inject,
                                      scrape_interval=scrape_interval, t_end=t_end,
-                                     hold_down=hold_down, t_alert=t_alert)
+                                     hold_down=hold_down, fail_within=fail_within,
+                                     t_alert=t_alert)
     disagreements = tuple(compare(client, server)) if client and server else ()
     verdicts: tuple[SLOVerdict, ...] = ()
     if slo.type == "recovery":

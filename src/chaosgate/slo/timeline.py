@@ -11,24 +11,28 @@ Definitions (epoch seconds, each an :class:`Estimate` with bounds):
   after the impact, in which the bad ratio stays within the SLO;
 - ``ttr = t_recover - t_impact`` (and :attr:`Timeline.ttr_from_inject`).
 
-Client side (:func:`client_timeline`): the request log, millisecond edges;
-an edge's bounds reach back to the previous request, since the change
-happened between the two. Server side (:func:`server_timeline`): counter
-increments between consecutive scrapes (:mod:`chaosgate.slo.counters`), so
-an edge is known to one scrape interval; inside that interval the estimate is
-interpolated from the bad ratio of the edge's interval against its
-neighbour's. :func:`compare` reports where the observers disagree by more
-than their combined uncertainty.
+The incident is found by :mod:`chaosgate.slo.incidents` from the data
+alone, several SLOs together (a request counted once, a failed request bad
+for every SLO); ``t_inject`` only picks which incident the fault caused.
+Client side (:func:`client_timeline_of`): the request log, millisecond
+edges bounded by the neighbouring requests on the routes the incident
+touched. Server side (:func:`server_timeline_of`): counter increments
+between consecutive scrapes (:mod:`chaosgate.slo.counters`), so an edge is
+known to one scrape interval, plus how long a request may take to fail;
+inside that interval the estimate is interpolated from the bad ratio of the
+edge's interval against its neighbour's. :func:`compare` reports where the
+observers disagree by more than their combined uncertainty.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..load.requestlog import RequestRecord
 from .counters import Bin
+from .incidents import Covered, Span, client_incidents, incident_at, server_incidents
 from .stats import meets
 
 __all__ = [
@@ -37,9 +41,10 @@ __all__ = [
     "Judge",
     "Timeline",
     "client_timeline",
+    "client_timeline_of",
     "compare",
-    "merge_timelines",
     "server_timeline",
+    "server_timeline_of",
 ]
 
 #: Whether a request is bad (True), good (False) or not covered by the SLO (None).
@@ -119,22 +124,6 @@ class Timeline:
         return out
 
 
-def _first_window(starts: Sequence[float], bad: Sequence[int], count: Sequence[int],
-                  first: int, hold_down: float, t_end: float, objective: float) -> int | None:
-    """Index of the first event, from ``first``, that starts a window within the SLO."""
-    n = len(starts)
-    j, bad_in, total_in = first, 0, 0
-    for i in range(first, n):
-        if starts[i] + hold_down > t_end:
-            return None
-        while j < n and starts[j] < starts[i] + hold_down:
-            bad_in, total_in, j = bad_in + bad[j], total_in + count[j], j + 1
-        if total_in > 0 and meets(total_in - bad_in, total_in, objective):
-            return i
-        bad_in, total_in = bad_in - bad[i], total_in - count[i]
-    return None
-
-
 def _first_breach(ends: Sequence[float], bad: Sequence[int], count: Sequence[int],
                   t_inject: float, window: float, objective: float) -> int | None:
     """Index (in ``ends`` order) of the first event at or after ``t_inject`` whose
@@ -144,10 +133,57 @@ def _first_breach(ends: Sequence[float], bad: Sequence[int], count: Sequence[int
         bad_in, total_in = bad_in + bad[i], total_in + count[i]
         while ends[k] <= end - window:
             bad_in, total_in, k = bad_in - bad[k], total_in - count[k], k + 1
-        if end >= t_inject and total_in > 0 and not meets(total_in - bad_in, total_in,
+        if end >= t_inject and total_in > 0 and not meets(max(total_in - bad_in, 0), total_in,
                                                           objective):
             return i
     return None
+
+
+def _estimate(span: Span | None) -> Estimate | None:
+    return None if span is None else Estimate(span.t, span.lo, span.hi)
+
+
+def _failed(r: RequestRecord) -> bool:
+    return r.status >= 500 if r.status is not None else not r.ok
+
+
+def client_timeline_of(records: Iterable[RequestRecord], slos: Sequence[Covered], *,
+                       t_inject: float, hold_down: float = 10.0,
+                       detect_windows: Mapping[str, float] | None = None,
+                       t_end: float | None = None, resolution: float = 0.001) -> Timeline:
+    """The request log's timeline of several SLOs together around a fault at ``t_inject``.
+
+    The incident is the one :func:`~.incidents.incident_at` picks from
+    :func:`~.incidents.client_incidents` (``t_inject`` is only the hint);
+    requests that started at or after ``t_end`` (default: the last response)
+    are not read. ``bad``/``total``: the requests answered from ``t_inject``
+    on, each once (bad: bad for any SLO, or failed).
+    """
+    log = [r for r in records if t_end is None or r.t < t_end]
+    judged = [s for s in slos if s.judge is not None]
+    end = t_end if t_end is not None else max((r.end for r in log), default=t_inject)
+    found = incident_at(client_incidents(log, judged, hold_down=hold_down, end=end,
+                                         resolution=resolution), t_inject)
+    detect = None
+    bad = total = 0
+    for r in log:
+        seen = [v for s in judged if s.judge is not None and (v := s.judge(r)) is not None]
+        if seen and r.end >= t_inject:
+            total += 1
+            bad += int(any(seen) or _failed(r))
+    for s in judged:
+        assert s.judge is not None
+        events = sorted((r.end, int(bool(v) or _failed(r))) for r in log
+                        if (v := s.judge(r)) is not None)
+        window = (detect_windows or {}).get(s.name, 600.0)
+        k = _first_breach([e[0] for e in events], [e[1] for e in events], [1] * len(events),
+                          t_inject, window, s.objective)
+        if k is not None and (detect is None or events[k][0] < detect.t):
+            t = events[k][0]
+            detect = Estimate(t, t - resolution, t + resolution)
+    impact, recover = (None, None) if found is None else (found.impact, found.recover)
+    return Timeline("client", t_inject, end, _estimate(impact), detect, _estimate(recover),
+                    bad=bad, total=total, slos=tuple(s.name for s in judged))
 
 
 def client_timeline(records: Iterable[RequestRecord], *, t_inject: float, judge: Judge,
@@ -160,117 +196,61 @@ def client_timeline(records: Iterable[RequestRecord], *, t_inject: float, judge:
     ``objective`` is its minimum good ratio. ``t_end`` (default: the last
     response) ends the observation: a hold-down window must fit before it.
     """
-    events = sorted((r.t, r.end, int(v)) for r in records if (v := judge(r)) is not None)
-    starts = [e[0] for e in events]
-    bad = [e[2] for e in events]
-    ones = [1] * len(events)
-    end = t_end if t_end is not None else max((e[1] for e in events), default=t_inject)
-    after = [e for e in events if e[1] >= t_inject]
-    i0 = next((i for i, e in enumerate(events) if e[2] and e[1] >= t_inject), None)
-    impact = recover = None
-    if i0 is not None:
-        impact = Estimate(starts[i0], starts[max(i0 - 1, 0)] - resolution,
-                          starts[i0] + resolution)
-        i = _first_window(starts, bad, ones, i0, hold_down, end, objective)
-        if i is not None:
-            recover = Estimate(starts[i], starts[max(i - 1, 0)] - resolution,
-                               starts[i] + resolution)
-    by_end = sorted(events, key=lambda e: e[1])
-    k = _first_breach([e[1] for e in by_end], [e[2] for e in by_end], ones, t_inject,
-                      detect_window, objective)
-    detect = None if k is None else Estimate(by_end[k][1], by_end[k][1] - resolution,
-                                             by_end[k][1] + resolution)
-    return Timeline("client", t_inject, end, impact, detect, recover,
-                    bad=sum(e[2] for e in after), total=len(after), slos=slos)
+    name = slos[0] if slos else "slo"
+    return client_timeline_of(records, [Covered(name, objective, judge)], t_inject=t_inject,
+                              hold_down=hold_down, detect_windows={name: detect_window},
+                              t_end=t_end, resolution=resolution)
 
 
-def _ratio(b: Bin | None) -> float:
-    return b.bad / b.total if b is not None and b.total > 0 else 0.0
+def server_timeline_of(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered], *,
+                       t_inject: float, scrape_interval: float, fail_within: float = 0.0,
+                       hold_down: float = 10.0, detect_windows: Mapping[str, float] | None = None,
+                       t_end: float | None = None, t_alert: Estimate | None = None) -> Timeline:
+    """Prometheus' timeline of several SLOs together around a fault at ``t_inject``.
 
-
-def _inside(t: float, lo: float, hi: float) -> Estimate:
-    return Estimate(min(max(t, lo), hi), lo, hi)
-
-
-def _impact(bins: Sequence[Bin], i: int, t_inject: float) -> Estimate:
-    """The onset inside bin ``i``: how much of it was bad, against the next bin's ratio."""
-    b = bins[i]
-    lo = max(b.lo, min(t_inject, b.hi))
-    nxt = _ratio(bins[i + 1]) if i + 1 < len(bins) else 0.0
-    if nxt > 0:
-        return _inside(b.hi - min(_ratio(b) / nxt, 1.0) * (b.hi - b.lo), lo, b.hi)
-    return _inside((lo + b.hi) / 2, lo, b.hi)
-
-
-def _recovery(bins: Sequence[Bin], m: int, scrape_interval: float) -> Estimate:
-    """The end of the outage just before bin ``m`` starts a window within the SLO."""
-    b = bins[m]
-    if m == 0:
-        return _inside(b.lo, b.lo - scrape_interval, b.hi)
-    p = bins[m - 1]
-    if p.bad == 0:
-        return _inside(b.lo, p.lo, b.hi)
-    before = _ratio(bins[m - 2]) if m >= 2 else 0.0
-    t = p.lo + min(_ratio(p) / before, 1.0) * (p.hi - p.lo) if before > 0 \
-        else (p.lo + p.hi) / 2
-    return _inside(t, p.lo, b.hi)
+    The incident is the one :func:`~.incidents.incident_at` picks from
+    :func:`~.incidents.server_incidents`; ``bad``/``total``: the largest of
+    any SLO's counts after ``t_inject`` (the server cannot tell requests apart).
+    """
+    ordered = {s.name: sorted(bins.get(s.name, ()), key=lambda b: b.hi) for s in slos}
+    last = max((b[-1].hi for b in ordered.values() if b), default=t_inject)
+    end = t_end if t_end is not None else last
+    found = incident_at(server_incidents(ordered, slos, scrape_interval=scrape_interval,
+                                         fail_within=fail_within, hold_down=hold_down,
+                                         end=end), t_inject)
+    detect = None
+    bad = total = 0
+    for s in slos:
+        own = [b for b in ordered[s.name] if b.lo < end]
+        after = [b for b in own if b.hi > t_inject]
+        bad = max(bad, sum(b.bad for b in after))
+        total = max(total, sum(max(b.total, b.bad) for b in after))
+        window = (detect_windows or {}).get(s.name, 600.0)
+        k = _first_breach([b.hi for b in own], [b.bad for b in own],
+                          [max(b.total, b.bad) for b in own], t_inject, window, s.objective)
+        if k is not None and (detect is None or own[k].hi < detect.t):
+            detect = Estimate(own[k].hi, own[k].hi, own[k].hi + scrape_interval)
+    impact, recover = (None, None) if found is None else (found.impact, found.recover)
+    return Timeline("server", t_inject, end, _estimate(impact), detect, _estimate(recover),
+                    t_alert, bad=bad, total=total, slos=tuple(s.name for s in slos))
 
 
 def server_timeline(bins: Sequence[Bin], *, t_inject: float, objective: float,
                     scrape_interval: float, hold_down: float = 10.0,
                     detect_window: float = 600.0, t_end: float | None = None,
-                    t_alert: Estimate | None = None, slos: tuple[str, ...] = ()) -> Timeline:
+                    t_alert: Estimate | None = None, fail_within: float = 0.0,
+                    slos: tuple[str, ...] = ()) -> Timeline:
     """The server-side timeline of one SLO from per-scrape counter increments.
 
-    ``bins`` come from :func:`chaosgate.slo.counters.bin_counters`. A window
-    starts at a bin's lower edge and holds the bins that end within
-    ``hold_down`` of it (half a scrape of slack for jitter).
+    ``bins`` come from :func:`chaosgate.slo.counters.bin_counters`;
+    ``fail_within`` is how long a request can take to fail (module doc of
+    :mod:`.incidents`).
     """
-    bins = sorted(bins, key=lambda b: b.hi)
-    end = t_end if t_end is not None else (bins[-1].hi if bins else t_inject)
-    slack = scrape_interval / 2
-    i0 = next((i for i, b in enumerate(bins) if b.bad > 0 and b.hi > t_inject), None)
-    impact = recover = None
-    if i0 is not None:
-        impact = _impact(bins, i0, t_inject)
-        m = _first_window([b.lo for b in bins], [b.bad for b in bins],
-                          [b.total for b in bins], i0, hold_down - slack, end, objective)
-        if m is not None:
-            recover = _recovery(bins, m, scrape_interval)
-            if recover.t < impact.t:  # a blip inside one scrape interval
-                recover = Estimate(impact.t, min(recover.lo, impact.t), recover.hi)
-    k = _first_breach([b.hi for b in bins], [b.bad for b in bins], [b.total for b in bins],
-                      t_inject, detect_window, objective)
-    detect = None if k is None else Estimate(bins[k].hi, bins[k].hi,
-                                             bins[k].hi + scrape_interval)
-    after = [b for b in bins if b.hi > t_inject]
-    return Timeline("server", t_inject, end, impact, detect, recover, t_alert,
-                    bad=sum(b.bad for b in after), total=sum(b.total for b in after), slos=slos)
-
-
-def merge_timelines(timelines: Sequence[Timeline]) -> Timeline:
-    """One observer's timeline over several SLOs: the system is impacted from the
-    earliest impact and recovered when the last impacted SLO has recovered."""
-    if not timelines:
-        raise ValueError("no timeline to merge")
-    impacted = [tl for tl in timelines if tl.t_impact is not None]
-    recover = None
-    if impacted and all(tl.t_recover is not None for tl in impacted):
-        recover = max((tl.t_recover for tl in impacted if tl.t_recover is not None),
-                      key=lambda e: e.t)
-
-    def first(values: Iterable[Estimate | None]) -> Estimate | None:
-        return min((v for v in values if v is not None), key=lambda e: e.t, default=None)
-
-    return Timeline(
-        observer=timelines[0].observer, t_inject=timelines[0].t_inject,
-        t_end=min(tl.t_end for tl in timelines),
-        t_impact=first(tl.t_impact for tl in timelines),
-        t_detect=first(tl.t_detect for tl in timelines), t_recover=recover,
-        t_alert=first(tl.t_alert for tl in timelines),
-        bad=sum(tl.bad for tl in timelines), total=sum(tl.total for tl in timelines),
-        slos=tuple(name for tl in timelines for name in tl.slos),
-    )
+    name = slos[0] if slos else "slo"
+    return server_timeline_of({name: bins}, [Covered(name, objective)], t_inject=t_inject,
+                              scrape_interval=scrape_interval, fail_within=fail_within,
+                              hold_down=hold_down, detect_windows={name: detect_window},
+                              t_end=t_end, t_alert=t_alert)
 
 
 @dataclass(frozen=True)

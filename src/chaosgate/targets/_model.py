@@ -171,6 +171,9 @@ class PrometheusConfig:
     scrape_interval: float  # seconds
     auth: PrometheusAuth | None = None
     tls: TLSConfig | None = None
+    #: How long a request of the system can take to fail (its longest upstream
+    #: timeout): the server observer's edges reach back that much (slo/incidents.py).
+    fail_within: float = 0.0
     source: str = field(default="", compare=False, repr=False)
 
     def credentials(self, environ: Mapping[str, str] | None = None) -> Credentials:

@@ -18,6 +18,9 @@ __all__ = ["SANDBOX_NAMESPACE", "check_sandbox_target", "render_sandbox_target"]
 #: The namespace the sandbox's pods nominally live in.
 SANDBOX_NAMESPACE = "shop"
 SANDBOX_SCRAPE_INTERVAL = "1s"  # what sandbox/config.py gives Prometheus
+#: The gateway's upstream timeout (shop/gateway.py TOTAL_TIMEOUT): a request held
+#: by a stalled catalog or orders fails at most that long after the stall began.
+SANDBOX_FAIL_WITHIN = "3s"
 
 
 def render_sandbox_target(topology: Topology) -> dict[str, Any]:
@@ -38,7 +41,8 @@ def render_sandbox_target(topology: Topology) -> dict[str, Any]:
             "base_port": topology.ports.base,
         },
         "prometheus": {"url": topology.prometheus_url,
-                       "scrape_interval": SANDBOX_SCRAPE_INTERVAL},
+                       "scrape_interval": SANDBOX_SCRAPE_INTERVAL,
+                       "fail_within": SANDBOX_FAIL_WITHIN},
         "ingress": {"url": topology.ingress_url},
         "namespace": SANDBOX_NAMESPACE,
         "services": {

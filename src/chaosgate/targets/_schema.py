@@ -193,12 +193,17 @@ MAX_SCRAPE_INTERVAL_S = 3600.0
 
 
 def _prometheus(f: Fields) -> PrometheusConfig:
-    f.only(("url", "scrape_interval", "auth", "tls"))
+    f.only(("url", "scrape_interval", "fail_within", "auth", "tls"))
     url = f.url("url", "http://prometheus.monitoring:9090")
     interval = f.duration("scrape_interval", "30s")
     if interval > MAX_SCRAPE_INTERVAL_S:
         raise f.error("scrape_interval", f"{interval:g} s is longer than 1 hour",
                       "give your Prometheus' scrape_interval, e.g. 15s or 30s (at most 1h)")
+    fail_within = f.duration("fail_within", "3s") if "fail_within" in f else 0.0
+    if fail_within > MAX_SCRAPE_INTERVAL_S:
+        raise f.error("fail_within", f"{fail_within:g} s is longer than 1 hour",
+                      "give the longest time a request of your system takes to fail (its "
+                      "upstream timeout), e.g. 3s or 30s")
     auth = None
     if "auth" in f:
         a = f.section("auth", "{bearer_token_env: PROM_TOKEN}")
@@ -227,7 +232,7 @@ def _prometheus(f: Fields) -> PrometheusConfig:
         if not url.startswith("https://"):
             raise t.error(None, "tls is set but prometheus.url is not https://",
                           "use an https:// URL, or remove tls")
-    return PrometheusConfig(url, interval, auth, tls, source=f.source)
+    return PrometheusConfig(url, interval, auth, tls, fail_within, source=f.source)
 
 
 def _services(root: Fields, namespace: str) -> tuple[Service, ...]:
