@@ -2,18 +2,19 @@
 
 The sandbox lives on base port ``CHAOSGATE_TEST_DOWN_BASE_PORT`` (default
 ``CHAOSGATE_TEST_BASE_PORT + 300``, away from the session sandbox and the
-game-day one) in a temporary state directory. Each test brings it up itself
-(``up`` is idempotent), so they do not depend on their order.
+game-day one), each test in a fresh temporary state directory: a test that
+kills supervisord leaves a crashed cluster behind, and bringing the next
+test's sandbox up on that data made the tests depend on each other (a
+Patroni election that never settled, once, under load). The components'
+logs are kept in ``reports/test-sandbox-logs/<test>/`` for a post-mortem.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,8 @@ from pathlib import Path
 import pytest
 
 from chaosgate.clients.processes import Identity, read_stat
-from chaosgate.sandbox.manager import SandboxManager, leftover_processes
+from chaosgate.sandbox.manager import SandboxManager, leftover_processes, temporary_sandbox
 from chaosgate.sandbox.teardown import RECORD_FILE, find_own_processes
-from chaosgate.sandbox.topology import build_topology
 
 pytestmark = [pytest.mark.integration]
 
@@ -31,19 +31,15 @@ SESSION_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "28100"))  # 
 BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_DOWN_BASE_PORT", str(SESSION_BASE_PORT + 300)))
 
 
-@pytest.fixture(scope="module")
-def own_sandbox() -> Iterator[SandboxManager]:
-    """A sandbox this module starts and stops; down again, with nothing left, at the end."""
-    work = Path(tempfile.mkdtemp(prefix="chaosgate-down-"))
-    work.chmod(0o755)  # PostgreSQL runs as postgres when the tests run as root
-    manager = SandboxManager(build_topology(work / "sandbox", BASE_PORT), log=print)
-    try:
+KEEP_LOGS = Path(__file__).resolve().parents[2] / "reports" / "test-sandbox-logs"
+
+
+@pytest.fixture
+def own_sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxManager]:
+    """A healthy sandbox of this test's own; down again, with nothing left, at the end."""
+    with temporary_sandbox(BASE_PORT, prefix="chaosgate-down-", log=print, timeout=300,
+                           keep_logs=KEEP_LOGS / f"down-{request.node.name}") as manager:
         yield manager
-    finally:
-        manager.down()
-        left = leftover_processes(manager.topo)
-        shutil.rmtree(work, ignore_errors=True)
-        assert not left, f"sandbox processes left behind: {left}"
 
 
 def _sleeper(path: str) -> subprocess.Popen[bytes]:
@@ -64,7 +60,6 @@ def _alive(identities: dict[Identity, str]) -> list[str]:
 def test_down_leaves_processes_it_did_not_start_and_reports_those_naming_its_dir(
     own_sandbox: SandboxManager,
 ) -> None:
-    own_sandbox.up(timeout=300)
     state = own_sandbox.topo.state_dir
     before = _own_identities(own_sandbox)
     roles = sorted(set(before.values()))
@@ -94,7 +89,6 @@ def test_down_leaves_processes_it_did_not_start_and_reports_those_naming_its_dir
 def test_down_after_supervisord_was_killed_stops_its_orphans(
     own_sandbox: SandboxManager,
 ) -> None:
-    own_sandbox.up(timeout=300)
     before = _own_identities(own_sandbox)
     supervisord = next(i for i, role in before.items() if role == "supervisord")
     os.kill(supervisord.pid, signal.SIGKILL)  # its programs and postmasters run on, orphaned
@@ -114,7 +108,6 @@ def test_down_after_supervisord_was_killed_stops_its_orphans(
 def test_down_of_a_frozen_supervisord_without_a_record_trusts_its_pid_file(
     own_sandbox: SandboxManager,
 ) -> None:
-    own_sandbox.up(timeout=300)
     before = _own_identities(own_sandbox)
     supervisord = next(i for i, role in before.items() if role == "supervisord")
     (own_sandbox.topo.run_dir / RECORD_FILE).unlink()  # as if started by an older chaosgate
