@@ -111,7 +111,10 @@ class NotificationReceiver:
                 pass  # notifications are recorded, not logged
 
         self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        # stop() waits for the requests being handled, so a notification that arrived
+        # before it is in the record when it returns
+        self._server.daemon_threads = False
+        self._server.block_on_close = True
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="chaosgate-notifications", daemon=True)
 
@@ -123,13 +126,13 @@ class NotificationReceiver:
     def add(self, notification: Notification) -> None:
         """Record one notification (memory and file)."""
         line = json.dumps(notification.to_json(), ensure_ascii=False) + "\n"
-        with self._lock:
-            self.notifications.append(notification)
+        with self._lock:  # the file first: whoever sees it in memory finds it on disk
             self.record.parent.mkdir(parents=True, exist_ok=True)
             with self.record.open("a", encoding="utf-8") as out:
                 out.write(line)
                 out.flush()
                 os.fsync(out.fileno())
+            self.notifications.append(notification)
 
     def start(self) -> NotificationReceiver:
         self._thread.start()
