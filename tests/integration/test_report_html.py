@@ -106,9 +106,15 @@ class Chromium:
                 return reply["result"]
 
     def open(self, url: str) -> None:
-        """Navigate (the report is a single-page app: a new fragment re-renders)."""
+        """Navigate (the report is a single-page app: a new fragment re-renders), and wait
+        until the new document is the one loaded: ``Page.navigate`` returns before the
+        navigation commits, so on a busy machine the previous page could still be read."""
         self._call("Page.navigate", self._session, url="about:blank")
+        self.wait_for("location.href === 'about:blank'", "about:blank")
         self._call("Page.navigate", self._session, url=url)
+        page = json.dumps(url.split("#")[0])
+        self.wait_for(f"location.href.split('#')[0] === {page} && "
+                      "document.readyState === 'complete'", f"{url} loaded")
 
     def js(self, expression: str) -> Any:
         """Evaluate JavaScript in the page; returns the value."""
