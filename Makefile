@@ -5,10 +5,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# PYTEST_WORKERS=2 runs the suite on two pytest-xdist workers, each with its own
-# sandbox and ports (conftest.py): ~15 min instead of ~30. One process by default
-# until the parallel runs have been green repeatedly.
-PYTEST_WORKERS ?= 0
+# The suite runs on two pytest-xdist workers, each with its own sandbox and ports
+# (conftest.py): ~15 min instead of ~30. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 
 .PHONY: bootstrap gameday test unit integration lint typecheck kube sandbox-up sandbox-down clean

@@ -1,8 +1,8 @@
 """Root conftest: thin. Data folders are not test modules.
 
 It also makes the suite safe to run on several pytest-xdist workers (``make
-test`` runs two; the integration tests mostly wait on faults and windows, so
-two sandboxes side by side halve the wall-clock time on two cores):
+test`` runs two; the integration tests mostly wait on faults and
+windows, so two sandboxes side by side halve the wall-clock time on two cores):
 
 - every worker gets its own block of ports: ``CHAOSGATE_TEST_BASE_PORT``
   (default 28100) moves up by 1000 per worker, before any test module reads
