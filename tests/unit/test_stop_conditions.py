@@ -104,7 +104,7 @@ def test_the_remaining_budget_query_and_the_target_setting() -> None:
     from chaosgate.faults.stop import remaining_budget_query
 
     query = remaining_budget_query(CATALOG.get("availability"), 30 * 86400.0)
-    assert query.startswith("1 - (") and "[43200m]" in query and query.endswith("/ 0.001")
+    assert query.startswith("1 - (") and "[30d]" in query and query.endswith("/ 0.001")
     doc = {"apiVersion": "chaosgate/v1", "kind": "Target", "name": "t",
            "platform": {"type": "kubernetes"},
            "prometheus": {"url": "http://127.0.0.1:9", "scrape_interval": "15s"},

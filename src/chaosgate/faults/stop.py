@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from ..clients.prometheus import PrometheusClient
 from ..exceptions import ChaosgateError, FaultAborted, UsageError
 from ..slo.model import SLO, Catalog
+from ..slo.rules import sli_error_expr
 from ..targets import StopCondition
 
 __all__ = ["MAX_BLIND_CHECKS", "StopWatch", "Tripped", "already_true", "budget_admission",
@@ -77,9 +78,7 @@ def stop_query(condition: StopCondition, *, catalog: Catalog | None, since: floa
                          "(a ratio SLO with an objective under 1 has). Fix: name an "
                          "availability or error-ratio SLO")
     window = max(now - since, MIN_BURN_WINDOW_S)
-    queries = slo.promql(window)
-    ratio = (f"({queries['bad']}) / ({queries['total']})" if "bad" in queries
-             else f"(1 - ({queries['good']}) / ({queries['total']}))")
+    ratio = sli_error_expr(slo, window)
     budget = 1.0 - slo.objective
     share = window / period_s
     return f"({ratio}) / {budget:.12g} * {share:.12g} > {condition.threshold:g}"
@@ -168,9 +167,7 @@ def already_true(tripped: Tripped) -> str:
 def remaining_budget_query(slo: SLO, period_s: float) -> str:
     """PromQL for the share of ``slo``'s error budget left over its period (1 = untouched,
     0 = spent, below 0 = overspent): ``1 - error ratio / (1 - objective)``. Pure."""
-    queries = slo.promql(period_s)
-    ratio = (f"({queries['bad']}) / ({queries['total']})" if "bad" in queries
-             else f"(1 - ({queries['good']}) / ({queries['total']}))")
+    ratio = sli_error_expr(slo, period_s)
     return f"1 - ({ratio}) / {1.0 - slo.objective:.12g}"
 
 
