@@ -218,11 +218,22 @@ class Service:
 
 @dataclass(frozen=True)
 class Link:
-    """A named network link ``source -> destination`` (a fault proxy proxy)."""
+    """A named network link ``source -> destination``.
+
+    ``proxy`` is the fault proxy's (Toxiproxy's) proxy that fronts it when
+    the file declares one (``proxy:``); None when it does not, and then the
+    proxy, if any, has the link's own name (:attr:`proxy_name`).
+    """
 
     name: str
     source: str  # "from" in the file
     destination: str  # "to" in the file
+    proxy: str | None = None  # "proxy" in the file: declared explicitly
+
+    @property
+    def proxy_name(self) -> str:
+        """The Toxiproxy proxy that would front this link: ``proxy``, else the link's name."""
+        return self.proxy or self.name
 
 
 @dataclass(frozen=True)
