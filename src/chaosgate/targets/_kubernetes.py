@@ -17,6 +17,8 @@ validate`` and every front end (they all read the file through
 
 - ``database.type: patroni`` (failover on Kubernetes is CloudNativePG's or
   RDS's);
+- a CloudNativePG cluster in a namespace ``safety.namespaces`` does not
+  allow;
 - a link's ``proxy:`` without a ``faultproxy``;
 - a link whose end is not a service, when no ``faultproxy`` could front it.
 
@@ -44,6 +46,14 @@ def check_kubernetes_target(target: Target) -> None:
             "use `type: cloudnativepg` or `type: rds`, or remove the database block (no other "
             "fault needs it; links to the database's pods can name a service that selects "
             "them)")
+    if db is not None and db.type == "cloudnativepg" and db.namespace is not None \
+            and not target.safety.allows_namespace(db.namespace):
+        raise TargetError(
+            target.source, "safety.namespaces",
+            f"namespace {db.namespace!r} of the CloudNativePG cluster {db.cluster} "
+            f"(database.namespace) is not allowed ({', '.join(target.safety.namespaces)}), so "
+            "no failover could run",
+            f"add {db.namespace} to safety.namespaces, or correct database.namespace")
     services = {s.name for s in target.services}
     for i, link in enumerate(target.links):
         if link.proxy is not None and target.faultproxy_url is None:
