@@ -88,8 +88,10 @@ def test_a_fault_proxy_may_front_links_that_have_no_pods(tmp_path: Path) -> None
     code, output = validate(tmp_path, document)
     assert code == 0, output
     target = parse_target(document, "t")
-    assert [(x.proxy, x.proxy_name) for x in target.links] == [
-        (None, "api-db"), ("cache_main", "cache_main")]
+    assert [(x.proxy_name, x.declares_proxy) for x in target.links] == [
+        ("api-db", False), ("cache_main", True)]
+    same = doc(links=[{"name": "api-db", "from": "api", "to": "db", "proxy": "api-db"}])
+    assert not parse_target(same, "t").links[0].declares_proxy  # the default, spelled out
 
 
 def test_the_example_with_its_fault_proxy_and_patroni(tmp_path: Path) -> None:

@@ -201,7 +201,7 @@ class KubernetesPlatform:
         fronted = [x.name for x in links if x.proxy_name in listen]
         for link in links:
             if link.name not in fronted and (
-                    link.proxy is not None or not {link.source, link.destination} <= services):
+                    link.declares_proxy or not {link.source, link.destination} <= services):
                 i = self.target.links.index(link)
                 raise UsageError(
                     f"{self.target.source}: links[{i}]: the fault proxy at {self.proxy.url} has "

@@ -56,7 +56,7 @@ def check_kubernetes_target(target: Target) -> None:
             f"add {db.namespace} to safety.namespaces, or correct database.namespace")
     services = {s.name for s in target.services}
     for i, link in enumerate(target.links):
-        if link.proxy is not None and target.faultproxy_url is None:
+        if link.declares_proxy and target.faultproxy_url is None:
             raise TargetError(
                 target.source, f"links[{i}].proxy",
                 f"link {link.name!r} names fault proxy proxy {link.proxy!r} but the target "

@@ -235,6 +235,12 @@ class Link:
         """The Toxiproxy proxy that would front this link: ``proxy``, else the link's name."""
         return self.proxy or self.name
 
+    @property
+    def declares_proxy(self) -> bool:
+        """Whether the file names a proxy other than the link's own name (so only a fault
+        proxy can carry the link, and a missing proxy is an error, not another mechanism)."""
+        return self.proxy is not None and self.proxy != self.name
+
 
 @dataclass(frozen=True)
 class Dependency:
