@@ -77,10 +77,11 @@ def test_refusals(make_kube: Factory) -> None:
         db.plan_failover("node-crash", "cg-00000000e3")
     with pytest.raises(UsageError, match="not a ready replica"):
         db.plan_failover("switchover", "cg-00000000e3", candidate="shop-db-1")
-    _, elsewhere = make_kube(cnpg=False, namespaces=["other"])
-    with pytest.raises(UsageError, match=r"safety\.namespaces"):
-        CloudNativePG(elsewhere, KubeApi(api_client(elsewhere.platform)))
-    doc = target_doc(Path(str(elsewhere.platform.kubeconfig)), shop.namespace)
+    kubeconfig = Path(str(db.target.platform.kubeconfig))
+    with pytest.raises(UsageError, match=r"safety\.namespaces: namespace .* of the "
+                                         r"CloudNativePG cluster shop-db"):
+        parse_target(target_doc(kubeconfig, shop.namespace, ["other"]))  # when read
+    doc = target_doc(kubeconfig, shop.namespace)
     doc["database"]["cluster"] = "nope"
     missing = parse_target(doc)
     with pytest.raises(UsageError, match=f"no CloudNativePG Cluster {shop.namespace}/nope"):

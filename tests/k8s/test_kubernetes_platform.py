@@ -277,5 +277,6 @@ def test_database_adapter_for_the_target(make_kube: Factory, tmp_path: Path) -> 
     doc = target_doc(tmp_path / "kubeconfig")
     doc["database"] = {"type": "patroni", "scope": "db", "members": [
         {"name": "db-0", "patroni_url": "http://db-0:8008"}]}
-    with pytest.raises(UsageError, match="not supported on Kubernetes"):
-        kubernetes_database(parse_target(doc), platform)
+    with pytest.raises(UsageError, match=r"database\.type: Patroni failover is not supported "
+                                         r"on Kubernetes"):
+        parse_target(doc)  # refused when the file is read, not first at fault time

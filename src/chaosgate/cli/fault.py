@@ -140,7 +140,8 @@ def _run(spec: dict[str, Any], *, target_file: str, duration: float, dry_run: bo
     source = f"chaosgate fault {spec['kind']}"
     spec = {k: v for k, v in {**spec, "duration": duration}.items() if v not in (None, ())}
     target = load_target(target_file)  # reads one file; its safety block bounds the values
-    check_spec(spec, source, target.safety.limits)  # before the platform or the ledger
+    # before the platform or the ledger
+    check_spec(spec, source, target.safety.limits, platform=target.platform.type)
     for option, seconds in (("--verify-timeout", verify_timeout),
                             ("--heal-timeout", heal_timeout)):
         if not (math.isfinite(seconds) and 0 < seconds <= MAX_WAIT_S):

@@ -18,7 +18,9 @@ option, the limit and where it comes from. The fix names the field as the
 front end that will print it spells it (``front_end``, see
 :mod:`chaosgate.frontends`): ``--latency MS`` for ``chaosgate fault``, the
 action's ``latency_ms`` argument under ``chaos run``, the fault spec's
-``latency_ms`` in pytest.
+``latency_ms`` in pytest. Given the target's platform type (``platform``),
+it also refuses a value that platform cannot do (:data:`UNSUPPORTED`: a
+freeze on Kubernetes), before the platform is built.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .pods import PodKill
 from .resources import ResourceExhaustion
 
 __all__ = ["FAULT_FIELDS", "MAX_CPU_WORKERS", "MAX_DURATION_S", "MAX_LATENCY_MS",
-           "MAX_MEMORY_MB", "build_fault", "check_spec", "describe_fault"]
+           "MAX_MEMORY_MB", "UNSUPPORTED", "build_fault", "check_spec", "describe_fault"]
 
 # The defaults of the target's limits, under their old names.
 MAX_DURATION_S = DEFAULT_LIMITS.max_fault_duration
@@ -60,12 +62,22 @@ FAULT_FIELDS: dict[FaultKind, tuple[frozenset[str], frozenset[str]]] = {
 }
 
 
+#: (platform type, field, value) -> (why that platform cannot, the fix with ``{how}``).
+UNSUPPORTED: dict[tuple[str, str, str], tuple[str, str]] = {
+    ("kubernetes", "mode", "freeze"): (
+        "is not available on Kubernetes (a freeze SIGSTOPs processes on their host)",
+        "pass {how} as cpu or memory (Chaos Mesh StressChaos), or freeze the processes "
+        "under a target of the platform that runs them"),
+}
+
+
 def check_spec(spec: Mapping[str, Any], source: str,
                limits: SafetyLimits = DEFAULT_LIMITS, *,
-               front_end: FrontEnd = "chaosgate") -> FaultKind:
+               front_end: FrontEnd = "chaosgate", platform: str | None = None) -> FaultKind:
     """The spec's kind, after checking its fields; UsageError naming the field and the fix.
 
     ``limits`` are the target's (``target.safety.limits``); the defaults without a target.
+    ``platform`` (the target's ``platform.type``) refuses what that platform cannot do.
     The fix names the field as ``front_end`` spells it (:func:`chaosgate.frontends.option`).
     """
     try:
@@ -91,6 +103,11 @@ def check_spec(spec: Mapping[str, Any], source: str,
                 how = option(f"fault.{name}", front_end)
                 raise UsageError(f"{source}: fault.{name}: {spec[name]!r} {what}. "
                                  f"Fix: {fix.format(how=how)}")
+    for (where, name, value), (what, fix) in UNSUPPORTED.items():
+        if where == platform and spec.get(name) == value:
+            how = option(f"fault.{name}", front_end)
+            raise UsageError(f"{source}: fault.{name}: {value!r} {what}. "
+                             f"Fix: {fix.format(how=how)}")
     return kind
 
 
@@ -201,7 +218,8 @@ _CHECKS: dict[str, _Check] = {
 def build_fault(ctx: FaultContext, spec: Mapping[str, Any], source: str = "fault") -> Fault:
     """The :class:`Fault` that ``spec`` describes, bound to ``ctx`` (nothing applied yet);
     its errors name the fields as ``ctx.front_end`` spells them."""
-    kind = check_spec(spec, source, ctx.target.safety.limits, front_end=ctx.front_end)
+    kind = check_spec(spec, source, ctx.target.safety.limits, front_end=ctx.front_end,
+                      platform=ctx.target.platform.type)
     s = dict(spec)
     if kind is FaultKind.KILL_PODS:
         return PodKill(ctx, s["selector"], s.get("namespace"), s.get("qty"), s.get("percent"))

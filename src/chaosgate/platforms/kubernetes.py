@@ -3,22 +3,35 @@
 - pod kill: delete with grace period 0 and a ``uid`` precondition (only the
   incarnation that was selected dies); pods without a controlling owner are
   refused (nothing would bring them back);
-- partition: Chaos Mesh NetworkChaos ``partition`` when its CRDs are served,
-  otherwise NetworkPolicies that isolate one side from the other (see
+- partition and latency of links a declared fault proxy fronts (the
+  target's ``faultproxy``: any server of the Toxiproxy HTTP API; a link's
+  ``proxy:``, else a proxy of the link's name there): the proxy's toxics and
+  enabled flag, through :mod:`.sandbox_net` exactly as on the sandbox;
+- partition otherwise: Chaos Mesh NetworkChaos ``partition`` when its CRDs
+  are served, else NetworkPolicies that isolate one side from the other (see
   :mod:`.k8s_manifests`); the mechanism is fixed at plan time and recorded
   in the change, so a revert uses what the apply used;
-- latency: Chaos Mesh NetworkChaos ``delay`` (there is no NetworkPolicy
-  equivalent: without Chaos Mesh, a :class:`UsageError` says so);
+- latency otherwise: Chaos Mesh NetworkChaos ``delay`` (there is no
+  NetworkPolicy equivalent: without Chaos Mesh, a :class:`UsageError` says so);
 - stress: Chaos Mesh StressChaos (cpu or memory) on exactly the chosen pods.
 
 Every namespace a fault touches must be allowed by the target's safety
 block. Reverts delete what the change names; a 404 is success.
 
 A change's data (:class:`KubeObjectsData`: the objects it creates) is private
-to this module. Its ``subjects`` name pods as ``<namespace>/<name>``, the form
-Chaos Mesh's container records (and so :meth:`KubernetesPlatform.moments`)
-use: the pods on the selected side of a network fault (the created objects'
-names when no pod matches), or the stressed pods.
+to this module; a change through the fault proxy carries :mod:`.sandbox_net`'s
+data instead (:func:`.sandbox_net.is_link_change`) and names the proxies as
+its ``subjects``. Otherwise its ``subjects`` name pods as ``<namespace>/<name>``,
+the form Chaos Mesh's container records (and so
+:meth:`KubernetesPlatform.moments`) use: the pods on the selected side of a
+network fault (the created objects' names when no pod matches), or the
+stressed pods.
+
+What only the target file decides (Patroni, a link's ``proxy:`` without a
+fault proxy, a link with an end that is no service and no fault proxy to
+front it) is refused when the file is read
+(:mod:`chaosgate.targets._kubernetes`); the refusals here depend on the
+cluster or the fault proxy.
 """
 
 from __future__ import annotations
@@ -26,9 +39,12 @@ from __future__ import annotations
 from typing import Any, TypedDict, cast
 
 from ..clients.kubernetes import KubeApi, api_client
+from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import UsageError
 from ..targets import Selector, Target
+from . import groundtruth
 from . import k8s_manifests as mf
+from . import sandbox_net as net
 from .base import (
     Change,
     DatabaseAdapter,
@@ -80,8 +96,9 @@ def _data(change: Change) -> KubeObjectsData:
 
 
 def _objects(change: Change) -> list[mf.Manifest]:
-    """The objects a change created (none for a pod kill, which the platform never reverts)."""
-    if change.kind not in _PLANNED:
+    """The objects a change created (none for a pod kill, which the platform never reverts,
+    nor for a change through the fault proxy)."""
+    if change.kind not in _PLANNED or net.is_link_change(change):
         return []
     return list(_data(change)["objects"])
 
@@ -103,6 +120,8 @@ class KubernetesPlatform:
         self.target = target
         self.kube = api if api is not None else KubeApi(api_client(target.platform))
         self._chaos_mesh: bool | None = None
+        self.proxy = ToxiproxyClient(target.faultproxy_url) if target.faultproxy_url else None
+        self.links = net.LinkActuator(self.proxy) if self.proxy is not None else None
 
     # -- safety and capabilities ------------------------------------------------------
 
@@ -161,10 +180,67 @@ class KubernetesPlatform:
         current = self.kube.read_pod(pod.namespace, pod.name)
         return current is None or current["metadata"]["uid"] != pod.uid
 
+    # -- the fault proxy ----------------------------------------------------------------
+
+    def fronted(self, scope: NetworkScope) -> dict[str, str] | None:
+        """The proxies' listen addresses when the fault proxy fronts every link ``scope``
+        covers; None when the target has no fault proxy or it fronts none of them.
+
+        UsageError (nothing touched) when it fronts only some of them, or when a link
+        that only the fault proxy can carry (a declared ``proxy:``, an end that is no
+        service) is not one of its proxies.
+        """
+        if self.proxy is None:
+            return None
+        try:
+            links = [link for link, _ in net.resolve_links(self.target, scope)]
+        except UsageError:
+            return None  # no link of the target joins the sides: pods by selector only
+        listen = net.listen_addresses(self.proxy)
+        services = {s.name for s in self.target.services}
+        fronted = [x.name for x in links if x.proxy_name in listen]
+        for link in links:
+            if link.name not in fronted and (
+                    link.declares_proxy or not {link.source, link.destination} <= services):
+                i = self.target.links.index(link)
+                raise UsageError(
+                    f"{self.target.source}: links[{i}]: the fault proxy at {self.proxy.url} has "
+                    f"no proxy {link.proxy_name!r} for link {link.name} (it has: "
+                    f"{', '.join(sorted(listen)) or 'none'}). Fix: create it there "
+                    f"(POST /proxies), or set links[{i}].proxy to the proxy that fronts it")
+        if not fronted:
+            return None
+        if len(fronted) < len(links):
+            others = [x.name for x in links if x.name not in fronted]
+            raise UsageError(
+                f"{scope.describe()}: link(s) {', '.join(fronted)} go through the fault proxy "
+                f"at {self.proxy.url}, {', '.join(others)} do not; one fault uses one mechanism. "
+                "Fix: fault them separately (name each link)")
+        return listen
+
+    def _links(self, change: Change) -> net.LinkActuator:
+        """The fault proxy's actuator, for a change planned through it."""
+        if self.links is None:
+            raise UsageError(
+                f"{self.target.source}: faultproxy: {change.kind} {change.fault_id} went through "
+                "a fault proxy, but the target declares none. Fix: restore the target's "
+                "`faultproxy: {url: ...}` and run chaosgate cleanup again")
+        return self.links
+
     # -- planning ---------------------------------------------------------------------
 
     def plan_partition(self, spec: PartitionSpec, fault_id: str) -> Change:
-        """A NetworkChaos partition (Chaos Mesh) or isolating NetworkPolicies; no side effect."""
+        """Links of the fault proxy down or blackholed (:mod:`.sandbox_net`), else a
+        NetworkChaos partition (Chaos Mesh) or isolating NetworkPolicies; no side effect.
+
+        Through the fault proxy, a link already down is refused (its revert would
+        heal another fault's partition).
+        """
+        listen = self.fronted(spec.scope)
+        if listen is not None:
+            change = net.plan_partition(self.target, spec, fault_id, listen, self.kind)
+            self._links(change).check_untouched(change)
+            return change
         source, peers = self._sides(spec.scope)
         if self.chaos_mesh():
             objects = [mf.network_chaos(mf.object_name(fault_id, f"part-{i}"), fault_id, source,
@@ -180,9 +256,13 @@ class KubernetesPlatform:
                       KubeObjectsData(objects=objects), subjects=self._subjects(source, objects))
 
     def plan_latency(self, spec: LatencySpec, fault_id: str) -> Change:
-        """A Chaos Mesh NetworkChaos delay per peer; UsageError without Chaos Mesh."""
+        """Latency toxics on the fault proxy's links, else a Chaos Mesh NetworkChaos delay
+        per peer; UsageError with neither."""
         if spec.latency_ms <= 0 or spec.jitter_ms < 0:
             raise UsageError("latency must be > 0 ms and jitter >= 0 ms")
+        listen = self.fronted(spec.scope)
+        if listen is not None:
+            return net.plan_latency(self.target, spec, fault_id, listen, self.kind)
         source, peers = self._sides(spec.scope)
         self._need_chaos_mesh("added latency")
         objects = [mf.network_chaos(mf.object_name(fault_id, f"delay-{i}"), fault_id, source,
@@ -270,7 +350,11 @@ class KubernetesPlatform:
     # -- apply, verify, revert -----------------------------------------------------------
 
     def apply(self, change: Change) -> None:
-        """Create the objects the change names (an existing one of that name is kept)."""
+        """Create the objects the change names (an existing one of that name is kept), or
+        set the fault proxy's toxics and links."""
+        if net.is_link_change(change):
+            self._links(change).apply(change)
+            return
         for obj in _objects(change):
             self.check_namespace(obj["metadata"]["namespace"])
             if obj["kind"] == "NetworkPolicy":
@@ -279,7 +363,10 @@ class KubernetesPlatform:
                 self.kube.create_custom(*CHAOS_MESH, _CHAOS_PLURALS[obj["kind"]], obj)
 
     def verify(self, change: Change) -> ProbeResult:
-        """Ok when every object exists and took hold (Chaos Mesh: Selected and AllInjected)."""
+        """Ok when every object exists and took hold (Chaos Mesh: Selected and AllInjected);
+        through the fault proxy, the links' active probes."""
+        if net.is_link_change(change):
+            return self._links(change).verify(change)
         if not _objects(change):
             return ProbeResult(False, f"{change.kind} change {change.fault_id} names no "
                                       "Kubernetes objects")
@@ -329,7 +416,11 @@ class KubernetesPlatform:
         return ProbeResult(True, f"{where} injected into {len(records)} target(s)")
 
     def revert(self, change: Change) -> None:
-        """Delete every object the change names; already gone is fine. Idempotent."""
+        """Delete every object the change names, or remove the fault proxy's toxics and
+        enable its links; already gone is fine. Idempotent."""
+        if net.is_link_change(change):
+            self._links(change).revert(change)
+            return
         for obj in _objects(change):
             meta = obj["metadata"]
             if obj["kind"] == "NetworkPolicy":
@@ -339,7 +430,10 @@ class KubernetesPlatform:
                                         meta["namespace"], meta["name"])
 
     def verify_reverted(self, change: Change) -> ProbeResult:
-        """Ok when none of the change's objects exists any more (finalizers done)."""
+        """Ok when none of the change's objects exists any more (finalizers done); through
+        the fault proxy, when its links are up, clean and answer."""
+        if net.is_link_change(change):
+            return self._links(change).verify_reverted(change)
         for obj in _objects(change):
             meta = obj["metadata"]
             if obj["kind"] == "NetworkPolicy":
@@ -355,7 +449,12 @@ class KubernetesPlatform:
         return ProbeResult(True, f"{len(_objects(change))} object(s) removed")
 
     def moments(self, change: Change, since: float) -> list[Moment]:
-        """Chaos Mesh's per-target apply/recover events since ``since`` (if still readable)."""
+        """Chaos Mesh's per-target apply/recover events since ``since`` (if still readable),
+        or the fault proxy's events of the change's proxies (none from a real Toxiproxy)."""
+        if net.is_link_change(change):
+            return groundtruth.proxy_moments(self._links(change).client.events(),
+                                             set(change.subjects), since,
+                                             net.toxic_names(change))
         found: list[Moment] = []
         for obj in _objects(change):
             if obj["kind"] == "NetworkPolicy":

@@ -5,9 +5,12 @@ links and which end of each the selected pods are on; :func:`plan_partition`
 and :func:`plan_latency` (pure) turn that into a :class:`Change` whose data
 lists, per link, its listen address, the probe that speaks to it, whether to
 disable it and which toxics to add (:class:`LinkChangeData`, private to this
-module; the change's ``subjects`` are the link names). :class:`LinkActuator`
-applies, verifies and reverts such a change through the Toxiproxy API, so it
-works against a real Toxiproxy as well.
+module; the change's ``subjects`` are the proxies' names: a link's
+``proxy:``, else its own name). :class:`LinkActuator` applies, verifies and
+reverts such a change through the Toxiproxy API, so it works against a real
+Toxiproxy as well: the Kubernetes platform uses it for the links a declared
+fault proxy fronts (:func:`is_link_change` tells its changes apart, and
+:func:`listen_addresses` reads where the proxies listen).
 
 Direction, seen from the selected pods: ``both`` disables the link (new
 connections refused, open ones cut); ``to``/``from`` blackhole one stream
@@ -22,6 +25,7 @@ import socket
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, NotRequired, TypedDict, TypeVar, cast
+from urllib.parse import urlsplit
 
 from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import UsageError
@@ -44,7 +48,9 @@ __all__ = [
     "LinkChangeData",
     "LinkEntry",
     "ToxicDict",
+    "is_link_change",
     "link_holds",
+    "listen_addresses",
     "plan_latency",
     "plan_partition",
     "resolve_links",
@@ -69,7 +75,7 @@ class ToxicDict(TypedDict):
 class LinkEntry(TypedDict):
     """One link of a network change: where to probe it and what to do to it."""
 
-    name: str  # the link (a fault proxy proxy) name
+    name: str  # the fault proxy's proxy: the link's proxy_name
     listen: str  # host:port of the link's listener, where probes connect
     probe: netprobe.ProbeKind  # the protocol the probe speaks
     disable: bool  # partition both ways: the link is disabled
@@ -93,6 +99,26 @@ class LinkChangeData(TypedDict):
 def _data(change: Change) -> LinkChangeData:
     """``change.data`` as :func:`plan_partition` or :func:`plan_latency` wrote it."""
     return cast(LinkChangeData, change.data)
+
+
+def is_link_change(change: Change) -> bool:
+    """Whether ``change`` was planned here (a partition or latency through a fault proxy)."""
+    return change.kind in (FaultKind.PARTITION, FaultKind.LATENCY) and "links" in change.data
+
+
+def listen_addresses(client: ToxiproxyClient) -> dict[str, str]:
+    """Proxy name -> ``host:port`` where clients reach it, from ``GET /proxies``.
+
+    A proxy listening on every address (``0.0.0.0``, ``::``, no host) is reached
+    at the API's own host.
+    """
+    api_host = urlsplit(client.url).hostname or "127.0.0.1"
+    found = {}
+    for name, state in client.proxies().items():
+        host, _, port = state.listen.rpartition(":")
+        host = host.strip("[]")
+        found[name] = f"{api_host if host in ('', '0.0.0.0', '::') else host}:{port}"
+    return found
 
 
 def toxic_names(change: Change) -> set[str]:
@@ -156,13 +182,14 @@ def _probe_kind(target: Target, link: Link) -> netprobe.ProbeKind:
 
 
 def _link_entry(target: Target, link: Link, listen: Mapping[str, str]) -> LinkEntry:
-    return LinkEntry(name=link.name, listen=listen[link.name], probe=_probe_kind(target, link),
-                     disable=False, toxics=[])
+    return LinkEntry(name=link.proxy_name, listen=listen[link.proxy_name],
+                     probe=_probe_kind(target, link), disable=False, toxics=[])
 
 
 def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
-                   listen: Mapping[str, str]) -> Change:
-    """The change that partitions ``spec.scope`` (``listen``: link name -> host:port)."""
+                   listen: Mapping[str, str], platform: str = "sandbox") -> Change:
+    """The change that partitions ``spec.scope`` (``listen``: proxy name -> host:port),
+    planned for ``platform`` (its kind, recorded on the change)."""
     entries: list[LinkEntry] = []
     for link, selected_is_source in resolve_links(target, spec.scope):
         entry = _link_entry(target, link, listen)
@@ -177,14 +204,15 @@ def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
     how = "down" if spec.direction == "both" else f"blackholed ({spec.direction})"
     names = tuple(e["name"] for e in entries)
     data = LinkChangeData(links=entries, direction=spec.direction, scope=spec.scope.to_json())
-    return Change(FaultKind.PARTITION, "sandbox", fault_id,
+    return Change(FaultKind.PARTITION, platform, fault_id,
                   f"partition {spec.scope.describe()}: link(s) {', '.join(names)} {how}",
                   data, subjects=names)
 
 
 def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
-                 listen: Mapping[str, str]) -> Change:
-    """The change that adds ``spec.latency_ms`` ± ``spec.jitter_ms`` to ``spec.scope``'s links."""
+                 listen: Mapping[str, str], platform: str = "sandbox") -> Change:
+    """The change that adds ``spec.latency_ms`` ± ``spec.jitter_ms`` to ``spec.scope``'s links,
+    planned for ``platform``."""
     if spec.latency_ms <= 0 or spec.jitter_ms < 0:
         raise UsageError("latency must be > 0 ms and jitter >= 0 ms")  # any front end
     entries: list[LinkEntry] = []
@@ -200,7 +228,7 @@ def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
     names = tuple(e["name"] for e in entries)
     data = LinkChangeData(links=entries, latency_ms=spec.latency_ms, jitter_ms=spec.jitter_ms,
                           direction=spec.direction, scope=spec.scope.to_json())
-    return Change(FaultKind.LATENCY, "sandbox", fault_id,
+    return Change(FaultKind.LATENCY, platform, fault_id,
                   f"latency {spec.latency_ms}±{spec.jitter_ms} ms ({spec.direction}) on "
                   f"{', '.join(names)}", data, subjects=names)
 

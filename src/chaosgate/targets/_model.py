@@ -218,11 +218,28 @@ class Service:
 
 @dataclass(frozen=True)
 class Link:
-    """A named network link ``source -> destination`` (a fault proxy proxy)."""
+    """A named network link ``source -> destination``.
+
+    ``proxy`` is the fault proxy's (Toxiproxy's) proxy that fronts it when
+    the file declares one (``proxy:``); None when it does not, and then the
+    proxy, if any, has the link's own name (:attr:`proxy_name`).
+    """
 
     name: str
     source: str  # "from" in the file
     destination: str  # "to" in the file
+    proxy: str | None = None  # "proxy" in the file: declared explicitly
+
+    @property
+    def proxy_name(self) -> str:
+        """The Toxiproxy proxy that would front this link: ``proxy``, else the link's name."""
+        return self.proxy or self.name
+
+    @property
+    def declares_proxy(self) -> bool:
+        """Whether the file names a proxy other than the link's own name (so only a fault
+        proxy can carry the link, and a missing proxy is an error, not another mechanism)."""
+        return self.proxy is not None and self.proxy != self.name
 
 
 @dataclass(frozen=True)

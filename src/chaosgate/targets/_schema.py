@@ -4,8 +4,8 @@ One clear error at a time: the first problem found raises
 :class:`~chaosgate.exceptions.TargetError` with the dotted field path, the
 problem and the fix. Sections are checked in a fixed order (header,
 platform, prometheus, ingress, faultproxy, namespace, services, database,
-links, dependencies, safety, history, then sandbox consistency), so the same file
-always reports the same first error.
+links, dependencies, safety, history, then sandbox consistency or what
+Kubernetes can do), so the same file always reports the same first error.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ..sandbox.topology import DEFAULT_BASE_PORT
+from ._kubernetes import check_kubernetes_target
 from ._model import (
     API_VERSION,
     DEFAULT_LIMITS,
@@ -111,6 +112,8 @@ def parse_target(doc: Mapping[str, Any], source: str = "<memory>") -> Target:
     )
     if target.is_sandbox:
         check_sandbox_target(target)
+    elif target.platform.type == "kubernetes":
+        check_kubernetes_target(target)
     return target
 
 
@@ -295,7 +298,7 @@ def _links(root: Fields, endpoints: Mapping[str, list[str]]) -> tuple[Link, ...]
     example = "{name: gateway-orders, from: gateway, to: orders}"
     for path, value in root.items("links", f"[{example}]"):
         f = Fields.of(root.source, path, value, example)
-        f.only(("name", "from", "to"))
+        f.only(("name", "from", "to", "proxy"))
         name = _name(f, "name", "gateway-orders")
         if name in (x.name for x in links):
             raise f.error("name", f"link {name!r} is listed twice", "give each link once")
@@ -309,7 +312,8 @@ def _links(root: Fields, endpoints: Mapping[str, list[str]]) -> tuple[Link, ...]
         if ends[0] == ends[1]:
             raise f.error("to", f"the link goes from {ends[0]!r} to itself",
                           "a link joins two different endpoints")
-        links.append(Link(name, ends[0], ends[1]))
+        proxy = _name(f, "proxy", "gateway_orders") if "proxy" in f else None
+        links.append(Link(name, ends[0], ends[1], proxy))
     return tuple(links)
 
 
