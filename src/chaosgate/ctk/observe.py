@@ -73,18 +73,21 @@ def window_records(window: float, *, server_observer: bool = False
 def verdicts(slos: Sequence[SLO], window: float, observer: str,
              configuration: Mapping[str, Any] | None,
              secrets: Mapping[str, Any] | None) -> list[SLOVerdict]:
-    """One verdict per ratio SLO over the last ``window`` s; raises when one has no data."""
+    """One verdict per SLO judged over a window (ratio and measured types; the client only
+    those the request log can read) over the last ``window`` s; raises when one has no data."""
     _check_window(window)
-    chosen = [s for s in slos if s.is_ratio]
+    chosen = [s for s in slos if s.is_window]
     if observer_of(observer) == "client":
         records, start, end = window_records(window, server_observer=True)
         found = records_verdicts(chosen, records, start=start, end=end)
     else:
-        prom = prometheus_client(current().target(configuration), secrets)
-        found = check_slos(prom, chosen, window=window)
+        target = current().target(configuration)
+        found = check_slos(prometheus_client(target, secrets), chosen, window=window,
+                           scrape_interval=target.prometheus.scrape_interval)
     empty = [v for v in found if not v.total]
     if empty or not found:
-        names = ", ".join(f"{v.slo} ({v.reason})" for v in empty) or "no ratio SLO chosen"
+        names = (", ".join(f"{v.slo} ({v.reason})" for v in empty)
+                 or "no SLO this observer can judge")
         raise Inconclusive(f"no data over the last {window:g} s: {names}")
     return found
 
