@@ -168,6 +168,66 @@ def test_a_healthy_run_passes_what_it_can_judge(
     assert "not yet provable" in full.stdout and "time-to-recover" in full.stdout
 
 
+MEASURED = """\
+apiVersion: chaosgate/v1
+kind: SLOCatalog
+slos:
+- name: products-latency-mean
+  type: mean_latency
+  route: GET /api/products
+  threshold: {threshold}
+  window: 10m
+  query:
+    sum: sum(increase(shop_http_request_duration_seconds_sum{sel}[$window]))
+    count: sum(increase(shop_http_request_duration_seconds_count{sel}[$window]))
+- name: products-throughput
+  type: throughput
+  route: /api/products
+  objective: {objective}
+  window: 10m
+  query:
+    events: sum(increase(shop_http_requests_total{ok}[$window]))
+"""
+PRODUCTS = {"sel": '{app="gateway",route="/api/products"}',
+            "ok": '{app="gateway",route="/api/products",code="200"}'}
+
+
+@pytest.mark.sandbox
+def test_slo_check_judges_a_mean_latency_and_a_throughput_slo(
+        sandbox_topology: Topology, prom: PrometheusClient, target_file: Path,
+        tmp_path: Path) -> None:
+    """~8 GET /api/products a second for 16 s: a mean under 500 ms and at least 4/s are
+    proven by both observers; 1000/s and a 0.1 ms mean are violations (exit 1)."""
+    start = time.time()
+    records = send_load(sandbox_topology.ingress_url, seconds=16)
+    assert all(r.ok for r in records)
+    wait_scraped(prom, max(r.end for r in records) + 1)
+    window = window_since(start)
+    met, missed = tmp_path / "met.yaml", tmp_path / "missed.yaml"
+    met.write_text(MEASURED.format(threshold=0.5, objective=4, **PRODUCTS))
+    missed.write_text(MEASURED.format(threshold=0.0001, objective=1000, **PRODUCTS))
+
+    client = {v.slo: v for v in records_verdicts(load_catalog(met), records)}
+    assert {n: v.status for n, v in client.items()} == {
+        "products-latency-mean": "pass", "products-throughput": "pass"}, client
+    passed = subprocess.run([CHAOSGATE, "slo", "check", "--catalog", str(met), "--target",
+                             str(target_file), "--window", window, "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert passed.returncode == EXIT_PASS, passed.stdout + passed.stderr
+    server = {v["slo"]: v for v in yaml.safe_load(passed.stdout)["verdicts"]}
+    mean, rate = server["products-latency-mean"], server["products-throughput"]
+    assert 0 < mean["value"] < 0.5 and mean["total"] >= 30
+    assert mean["value"] == pytest.approx(client["products-latency-mean"].value, abs=0.05)
+    assert rate["bounds"][0] >= 4 and rate["total"] >= 100, rate
+
+    failed = subprocess.run([CHAOSGATE, "slo", "check", "--catalog", str(missed), "--target",
+                             str(target_file), "--window", window],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "250"})
+    assert failed.returncode == EXIT_FAIL, failed.stdout + failed.stderr
+    assert "misses mean ≤ 0.1 ms" in failed.stdout and "misses ≥ 1000 /s" in failed.stdout
+
+
 def partition(faultproxy_url: str, link: str, after: float,
               length: float) -> Callable[[float], None]:
     def act(t0: float) -> None:

@@ -36,37 +36,8 @@ from chaosgate.slo.stats import (
     student_t_ppf,
 )
 
-CONTRACT = """\
-apiVersion: chaosgate/v1
-kind: SLOCatalog
-slos:
-- name: ingest-latency-mean
-  type: mean_latency
-  route: POST /events
-  threshold: 0.2
-  window: 10m
-  query:
-    sum: sum(increase(events_ingest_duration_seconds_sum[$window]))
-    count: sum(increase(events_ingest_duration_seconds_count[$window]))
-- name: throughput
-  type: throughput
-  route: POST /events
-  objective: 116
-  window: 10m
-  query:
-    events: sum(increase(events_processed_total[$window]))
-- name: consumer-lag
-  type: gauge_bound
-  threshold: 1000
-  window: 10m
-  query:
-    value: max(events_consumer_lag)
-- name: lag-recovers
-  type: recovery
-  objective: 30s
-  hold_down: 5s
-  of: [consumer-lag]
-"""
+#: The SLO contract of issue 9 (the events system's catalogue uses exactly this schema).
+CONTRACT = (Path(__file__).parent / "data" / "measured_slos.yaml").read_text()
 
 
 def catalog(tmp_path: Path, text: str = CONTRACT) -> Catalog:
