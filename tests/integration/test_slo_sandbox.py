@@ -187,6 +187,12 @@ slos:
   window: 10m
   query:
     events: sum(increase(shop_http_requests_total{ok}[$window]))
+- name: open-fds
+  type: gauge_bound
+  threshold: {fds}
+  window: 10m
+  query:
+    value: max(process_open_fds)
 """
 PRODUCTS = {"sel": '{app="gateway",route="/api/products"}',
             "ok": '{app="gateway",route="/api/products",code="200"}'}
@@ -197,15 +203,16 @@ def test_slo_check_judges_a_mean_latency_and_a_throughput_slo(
         sandbox_topology: Topology, prom: PrometheusClient, target_file: Path,
         tmp_path: Path) -> None:
     """~8 GET /api/products a second for 16 s: a mean under 500 ms and at least 4/s are
-    proven by both observers; 1000/s and a 0.1 ms mean are violations (exit 1)."""
+    proven by both observers, and the gauge of open files stays under 100000 (the server,
+    a sample every scrape); 1000/s, a 0.1 ms mean and 1 open file are violations (exit 1)."""
     start = time.time()
     records = send_load(sandbox_topology.ingress_url, seconds=16)
     assert all(r.ok for r in records)
     wait_scraped(prom, max(r.end for r in records) + 1)
     window = window_since(start)
     met, missed = tmp_path / "met.yaml", tmp_path / "missed.yaml"
-    met.write_text(MEASURED.format(threshold=0.5, objective=4, **PRODUCTS))
-    missed.write_text(MEASURED.format(threshold=0.0001, objective=1000, **PRODUCTS))
+    met.write_text(MEASURED.format(threshold=0.5, objective=4, fds=100000, **PRODUCTS))
+    missed.write_text(MEASURED.format(threshold=0.0001, objective=1000, fds=1, **PRODUCTS))
 
     client = {v.slo: v for v in records_verdicts(load_catalog(met), records)}
     assert {n: v.status for n, v in client.items()} == {
@@ -219,6 +226,7 @@ def test_slo_check_judges_a_mean_latency_and_a_throughput_slo(
     assert 0 < mean["value"] < 0.5 and mean["total"] >= 30
     assert mean["value"] == pytest.approx(client["products-latency-mean"].value, abs=0.05)
     assert rate["bounds"][0] >= 4 and rate["total"] >= 100, rate
+    assert server["open-fds"]["status"] == "pass" and server["open-fds"]["value"] > 1
 
     failed = subprocess.run([CHAOSGATE, "slo", "check", "--catalog", str(missed), "--target",
                              str(target_file), "--window", window],
@@ -226,6 +234,7 @@ def test_slo_check_judges_a_mean_latency_and_a_throughput_slo(
                             env={**os.environ, "COLUMNS": "250"})
     assert failed.returncode == EXIT_FAIL, failed.stdout + failed.stderr
     assert "misses mean ≤ 0.1 ms" in failed.stdout and "misses ≥ 1000 /s" in failed.stdout
+    assert "samples over 1;" in failed.stdout
 
 
 def partition(faultproxy_url: str, link: str, after: float,

@@ -291,3 +291,31 @@ def test_a_recovery_of_a_gauge_is_measured_on_its_samples(tmp_path: Path) -> Non
     assert math.isclose(statistics.fmean([m.server.ttr.lo, m.server.ttr.hi]), 12.0, abs_tol=1.5)
     (verdict,) = m.verdicts
     assert verdict.observer == "server" and verdict.status == "pass"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(0.0, 2.0), max_size=120), st.floats(0.01, 1.0))
+def test_a_mean_latency_never_passes_unless_its_upper_bound_is_within(
+        durations: list[float], threshold: float) -> None:
+    slo = SLO("m", "mean_latency", threshold, threshold=threshold, route="/x",
+              query={"sum": "s", "count": "c"})
+    v = mean_latency_verdict(slo, durations)
+    if v.status == "pass":
+        assert len(durations) >= MIN_MEAN_SAMPLES
+        assert v.bounds is not None and v.bounds[1] <= threshold
+    if durations and statistics.fmean(durations) > threshold:
+        assert v.status == "fail"
+    if not durations:
+        assert v.status == "inconclusive"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(0.0, 2000.0), max_size=80), st.floats(1.0, 1500.0))
+def test_a_gauge_bound_fails_exactly_when_a_sample_is_over(values: list[float],
+                                                          threshold: float) -> None:
+    slo = SLO("g", "gauge_bound", threshold, threshold=threshold, query={"value": "v"})
+    v = gauge_verdict(slo, [(float(i), x) for i, x in enumerate(values)], window=60,
+                      scrape_interval=1)
+    assert (v.status == "fail") == any(x > threshold for x in values)
+    if v.status == "pass":
+        assert len(values) >= 54

@@ -123,7 +123,7 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
                       budget_period=budget_period, fault_applied=fault_applied(journal),
                       prometheus=prometheus_client(target, secrets), log=log.info,
                       clock_uncertainty=run.load_run.clock_uncertainty if run.load_run else 0.0)
-    client = records_verdicts([s for s in cat if s.is_ratio], records, start=load_start,
+    client = records_verdicts([s for s in cat if s.is_window], records, start=load_start,
                               end=load_end) if records else []
     faults = [a.timeline for a in run.faults]
     return section(result, faults, client)
