@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from chaosgate.gameday.evaluation import gating_slos, window_gates
 from chaosgate.load.requestlog import RequestRecord
+from chaosgate.report.score import gate_class
 from chaosgate.slo.catalog import CatalogError, build_catalog, load_catalog, parse_catalog
 from chaosgate.slo.counters import Bin
 from chaosgate.slo.evaluate import (
@@ -266,9 +267,10 @@ def test_gating_slos_gate_by_both_observers(tmp_path: Path) -> None:
                             window=30, scrape_interval=1)]
     gates = {g.name: g for g in window_gates(slos, records, server, start=1000, end=1030)}
     assert {n: g.status for n, g in gates.items()} == {
-        "throughput (client)": "pass", "throughput (server)": "inconclusive",
-        "consumer-lag (server)": "pass"}
-    assert gates["consumer-lag (server)"].value == "max 5"
+        "throughput (client observer)": "pass", "throughput (server observer)": "inconclusive",
+        "consumer-lag (server observer)": "pass"}
+    assert gates["consumer-lag (server observer)"].value == "max 5"
+    assert {gate_class(n) for n in gates} == {"scenario check"}  # not a recovery gate
     with pytest.raises(Exception, match="recovery SLO"):
         gating_slos(cat, ["lag-recovers"])
 

@@ -155,8 +155,9 @@ def gating_slos(catalog: Catalog, names: Iterable[str]) -> list[SLO]:
 
 
 def verdict_gate(slo: SLO, verdict: SLOVerdict) -> Gate:
-    """One SLO verdict as a gate named ``<slo> (<observer>)``. Pure."""
-    return Gate(f"{slo.name} ({verdict.observer})", verdict.status,
+    """One SLO verdict as a gate named ``<slo> (<observer> observer)`` (the score counts
+    it as a scenario check: the recovery gates are the ones named ``(client)``). Pure."""
+    return Gate(f"{slo.name} ({verdict.observer} observer)", verdict.status,
                 value_text(slo, verdict.value, verdict.percentile_ms)
                 if verdict.value is not None else "no data",
                 objective_text(slo), verdict.reason,
@@ -176,7 +177,7 @@ def window_gates(slos: Sequence[SLO], records: Sequence[RequestRecord],
             gates.append(verdict_gate(slo, client[slo.name]))
         found = by_server.get(slo.name)
         gates.append(verdict_gate(slo, found) if found is not None else Gate(
-            f"{slo.name} (server)", "inconclusive", "no data", objective_text(slo),
+            f"{slo.name} (server observer)", "inconclusive", "no data", objective_text(slo),
             "Prometheus gave no verdict (see the log)"))
     return gates
 

@@ -325,7 +325,8 @@ def throughput_verdict(slo: SLO, events: int, seconds: float, *, credited: int |
     if offered is not None and offered / seconds < slo.objective and rate < slo.objective:
         status = "inconclusive"
         reason = (f"not provable: the load offered only {offered / seconds:.1f} requests/s, "
-                  f"under {objective_text(slo)} ({counted} succeeded)")
+                  f"under {objective_text(slo)} ({counted} succeeded); a load of at least "
+                  f"{slo.objective:g}/s is needed")
     elif rate < slo.objective:
         status = "fail"
         reason = f"{counted} misses {objective_text(slo)}"
@@ -337,7 +338,7 @@ def throughput_verdict(slo: SLO, events: int, seconds: float, *, credited: int |
     else:
         status = "inconclusive"
         reason = (f"not yet provable: {counted}, but at {level} confidence only ≥ "
-                  f"{lower:.1f} /s, short of {objective_text(slo)}")
+                  f"{lower:.1f} /s, short of {objective_text(slo)}; a longer window is needed")
     return SLOVerdict(slo.name, slo.type, status, reason, observer, slo.objective,
                       value=rate, total=events, bounds=(lower, upper),
                       query=dict(query or {}))
