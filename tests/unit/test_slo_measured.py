@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chaosgate.exceptions import UsageError
 from chaosgate.gameday.evaluation import gating_slos, window_gates
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.report.score import gate_class
@@ -271,8 +272,10 @@ def test_gating_slos_gate_by_both_observers(tmp_path: Path) -> None:
         "consumer-lag (server observer)": "pass"}
     assert gates["consumer-lag (server observer)"].value == "max 5"
     assert {gate_class(n) for n in gates} == {"scenario check"}  # not a recovery gate
-    with pytest.raises(Exception, match="recovery SLO"):
+    with pytest.raises(UsageError, match="recovery SLO"):
         gating_slos(cat, ["lag-recovers"])
+    with pytest.raises(UsageError, match=r"gate_slos: no SLO named 'thruput'.*did you mean"):
+        gating_slos(cat, ["thruput"])
 
 
 # -- a recovery of a gauge ----------------------------------------------------------------

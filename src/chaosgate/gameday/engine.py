@@ -72,7 +72,7 @@ from ..slo.measure import Measurement
 from ..slo.model import SLO, Catalog
 from ..targets import Target, parse_stop_condition
 from ..verdict import VerdictName, combine
-from .evaluation import evaluate, fault_took_hold
+from .evaluation import evaluate, fault_took_hold, gating_slos
 from .gates import (
     DEFAULT_BUDGET_PERIOD,
     DEFAULT_MAX_BUDGET_BURN,
@@ -271,6 +271,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     verdict); ``phase_hook`` wraps each phase as it runs.
     """
     catalog = catalog_of(config, target)
+    gating_slos(catalog, config.gate_slos)  # bad names: exit 2 before any load or fault
     run = GameDayRun(config, target, started=time.time(), phase_hook=phase_hook)
     profile = read_profile(find_profile(config.profile, Path.cwd(), target.source))
     stop = _stop_watch(target, config, catalog, run.started)

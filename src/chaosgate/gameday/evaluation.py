@@ -40,6 +40,7 @@ from ..slo.evaluate import SLOVerdict, objective_text, records_verdicts, value_t
 from ..slo.measure import Measurement, measure, timeline_slos
 from ..slo.model import SLO, Catalog
 from ..targets import Target
+from ..targets._reader import did_you_mean
 from ..verdict import VerdictName, combine
 from .gates import (
     DEFAULT_BUDGET_PERIOD,
@@ -144,9 +145,15 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
 
 
 def gating_slos(catalog: Catalog, names: Iterable[str]) -> list[SLO]:
-    """The SLOs ``names`` picks to gate a game day (:class:`CatalogError` naming an unknown
-    one; UsageError for a recovery SLO, which gates through ``recovery_slo``). Pure."""
-    chosen = catalog.select(list(names)) if names else []
+    """The SLOs ``names`` picks to gate a game day (UsageError, exit 2, for an unknown one
+    and for a recovery SLO, which gates through ``recovery_slo``). Pure."""
+    chosen = []
+    for name in names:
+        if name not in catalog.names():
+            usable = [s.name for s in catalog if s.is_window]
+            raise UsageError(f"gate_slos: no SLO named {name!r} in the catalogue. Fix: "
+                             f"{did_you_mean(name, usable)}use one of: {', '.join(usable)}")
+        chosen.append(catalog.get(name))
     for slo in chosen:
         if not slo.is_window:
             raise UsageError(f"gate_slos: {slo.name!r} is a recovery SLO: it gates as the game "
