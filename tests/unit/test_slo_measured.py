@@ -19,6 +19,7 @@ from chaosgate.slo.catalog import CatalogError, build_catalog, load_catalog, par
 from chaosgate.slo.counters import Bin
 from chaosgate.slo.evaluate import (
     MIN_MEAN_SAMPLES,
+    client_blind_spot,
     gauge_verdict,
     mean_latency_verdict,
     objective_text,
@@ -324,3 +325,12 @@ def test_a_gauge_bound_fails_exactly_when_a_sample_is_over(values: list[float],
     assert (v.status == "fail") == any(x > threshold for x in values)
     if v.status == "pass":
         assert len(values) >= 54
+
+
+def test_the_client_observer_says_what_it_cannot_read(tmp_path: Path) -> None:
+    cat = catalog(tmp_path, CONTRACT.replace("  route: POST /events\n  objective",
+                                             "  objective"))
+    assert client_blind_spot(cat.get("ingest-latency-mean")) is None
+    assert "has no `route`" in str(client_blind_spot(cat.get("throughput")))
+    assert "only the server observer" in str(client_blind_spot(cat.get("consumer-lag")))
+    assert "fault's timeline" in str(client_blind_spot(cat.get("lag-recovers")))

@@ -23,7 +23,7 @@ from ..frontends import option
 from ..load.requestlog import RequestRecord
 from ..slo.catalog import load_catalog
 from ..slo.check import check_slos, fetch_bins
-from ..slo.evaluate import SLOVerdict, records_verdicts
+from ..slo.evaluate import SLOVerdict, client_blind_spot, records_verdicts
 from ..slo.measure import measure, timeline_slos
 from ..slo.model import SLO, WINDOW_FIX, Catalog, window_problem
 from ..slo.timeline import Timeline
@@ -77,7 +77,11 @@ def verdicts(slos: Sequence[SLO], window: float, observer: str,
     those the request log can read) over the last ``window`` s; raises when one has no data."""
     _check_window(window)
     chosen = [s for s in slos if s.is_window]
+    blind: list[str] = []
     if observer_of(observer) == "client":
+        blind = [why for s in chosen if (why := client_blind_spot(s)) is not None]
+        for why in blind:
+            log.info("left out of the client observer's verdicts: %s", why)
         records, start, end = window_records(window, server_observer=True)
         found = records_verdicts(chosen, records, start=start, end=end)
     else:
@@ -87,7 +91,7 @@ def verdicts(slos: Sequence[SLO], window: float, observer: str,
     empty = [v for v in found if not v.total]
     if empty or not found:
         names = (", ".join(f"{v.slo} ({v.reason})" for v in empty)
-                 or "no SLO this observer can judge")
+                 or "no SLO this observer can judge" + "".join(f"; {w}" for w in blind))
         raise Inconclusive(f"no data over the last {window:g} s: {names}")
     return found
 

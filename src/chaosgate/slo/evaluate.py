@@ -68,6 +68,7 @@ __all__ = [
     "GAUGE_COVERAGE",
     "MIN_MEAN_SAMPLES",
     "SLOVerdict",
+    "client_blind_spot",
     "gauge_verdict",
     "is_server_error",
     "mean_latency_verdict",
@@ -371,6 +372,23 @@ def gauge_verdict(slo: SLO, samples: Sequence[tuple[float, float]], *, window: f
         reason = f"all {n} samples ≤ {slo.objective:g} (max {v_max:g})"
     return SLOVerdict(slo.name, slo.type, status, reason, "server", slo.objective,
                       value=v_max, total=n, query=dict(query or {}))
+
+
+def client_blind_spot(slo: SLO) -> str | None:
+    """Why the request log cannot judge ``slo`` (None when it can): a gauge, an imported
+    ratio's arbitrary PromQL, a measured SLO without a ``route``, a recovery."""
+    if slo.client_readable:
+        return None
+    if slo.type == "gauge_bound":
+        return (f"{slo.name} is a gauge_bound SLO: only the server observer (Prometheus) "
+                "reads it, the request log has no gauge")
+    if slo.type in ("mean_latency", "throughput"):
+        return (f"{slo.name} ({slo.type}) has no `route`: the request log cannot tell its "
+                "requests; give it a route, or read it on the server observer")
+    if slo.type == "recovery":
+        return f"{slo.name} is a recovery SLO: it is judged on a fault's timeline"
+    return (f"{slo.name} is an imported ratio SLO: only its PromQL (the server observer) "
+            "says what it counts")
 
 
 def on_route(record: RequestRecord, route: str | None) -> bool:
