@@ -35,8 +35,9 @@ from chaosgate.clients.prometheus import PrometheusClient
 from chaosgate.exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, TargetError
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.sandbox.topology import Topology
+from chaosgate.slo import check as check_module
 from chaosgate.slo.catalog import Catalog, load_catalog
-from chaosgate.slo.check import check_slos, fetch_bins
+from chaosgate.slo.check import check_slos, fetch_bins, gauge_samples
 from chaosgate.slo.evaluate import records_verdicts
 from chaosgate.slo.measure import measure, timeline_slos
 from chaosgate.targets import dump_target, parse_target, render_sandbox_target
@@ -201,7 +202,7 @@ PRODUCTS = {"sel": '{app="gateway",route="/api/products"}',
 @pytest.mark.sandbox
 def test_slo_check_judges_a_mean_latency_and_a_throughput_slo(
         sandbox_topology: Topology, prom: PrometheusClient, target_file: Path,
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """~8 GET /api/products a second for 16 s: a mean under 500 ms and at least 4/s are
     proven by both observers, and the gauge of open files stays under 100000 (the server,
     a sample every scrape); 1000/s, a 0.1 ms mean and 1 open file are violations (exit 1)."""
@@ -227,6 +228,11 @@ def test_slo_check_judges_a_mean_latency_and_a_throughput_slo(
     assert mean["value"] == pytest.approx(client["products-latency-mean"].value, abs=0.05)
     assert rate["bounds"][0] >= 4 and rate["total"] >= 100, rate
     assert server["open-fds"]["status"] == "pass" and server["open-fds"]["value"] > 1
+
+    fds = load_catalog(met).get("open-fds")  # range queries in chunks: the same samples
+    whole = gauge_samples(prom, fds, start, start + 20, 1.0)
+    monkeypatch.setattr(check_module, "MAX_RANGE_POINTS", 7)
+    assert gauge_samples(prom, fds, start, start + 20, 1.0) == whole and len(whole) >= 20
 
     failed = subprocess.run([CHAOSGATE, "slo", "check", "--catalog", str(missed), "--target",
                              str(target_file), "--window", window],

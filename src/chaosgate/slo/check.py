@@ -42,7 +42,10 @@ from .evaluate import (
 from .stats import multiwindow_burn
 from .timeline import Estimate
 
-__all__ = ["check_slos", "fetch_alert", "fetch_bins", "gauge_samples"]
+__all__ = ["MAX_RANGE_POINTS", "check_slos", "fetch_alert", "fetch_bins", "gauge_samples"]
+
+#: Steps of one range query (Prometheus refuses more than 11 000 points per series).
+MAX_RANGE_POINTS = 10_000
 
 
 def _counts(client: PrometheusClient, slo: SLO, window: float,
@@ -77,11 +80,17 @@ def _check(client: PrometheusClient, slo: SLO, window: float, at: float,
 def gauge_samples(client: PrometheusClient, slo: SLO, start: float, end: float,
                   scrape_interval: float) -> list[tuple[float, float]]:
     """``(t, value)`` of a gauge_bound SLO's query every scrape interval in ``[start, end]``
-    (the largest over series at each time)."""
+    (the largest over series at each time), in range queries of at most
+    :data:`MAX_RANGE_POINTS` steps (Prometheus refuses more than 11 000)."""
     by_time: dict[float, float] = {}
-    for series in client.query_range(slo.query["value"], start, end, scrape_interval):
-        for t, v in series.samples:
-            by_time[t] = max(v, by_time.get(t, v))
+    chunk = scrape_interval * (MAX_RANGE_POINTS - 1)
+    lo = start
+    while lo <= end:
+        hi = min(lo + chunk, end)
+        for series in client.query_range(slo.query["value"], lo, hi, scrape_interval):
+            for t, v in series.samples:
+                by_time[t] = max(v, by_time.get(t, v))
+        lo = hi + scrape_interval
     return sorted(by_time.items())
 
 
