@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ..load.requestlog import RequestRecord
@@ -292,12 +293,13 @@ def server_mean_verdict(slo: SLO, total_s: float | None, count: float | None, *,
     mean = max(total_s, 0.0) / count if count else 0.0
     status: VerdictName = "fail" if mean > slo.objective else \
         "pass" if n >= MIN_MEAN_SAMPLES else "inconclusive"
-    word = {"fail": "misses", "pass": "within", "inconclusive": "within"}[status]
-    reason = (f"sum/count of {n} requests: mean {mean * 1000:.1f} ms, {word} "
-              f"{objective_text(slo)} (exact for the requests counted)")
     if status == "inconclusive":
         reason = (f"not yet provable: only {n} requests counted, fewer than "
                   f"{MIN_MEAN_SAMPLES} (mean {mean * 1000:.1f} ms)")
+    else:
+        reason = (f"sum/count of {n} requests: mean {mean * 1000:.1f} ms, "
+                  f"{'misses' if status == 'fail' else 'within'} {objective_text(slo)} "
+                  "(exact for the requests counted)")
     return SLOVerdict(slo.name, slo.type, status, reason, "server", slo.objective,
                       value=mean, total=n, bounds=(mean, mean), query=dict(query or {}))
 
@@ -360,8 +362,8 @@ def gauge_verdict(slo: SLO, samples: Sequence[tuple[float, float]], *, window: f
     if v_max > slo.objective:
         above = sum(1 for _, v in samples if v > slo.objective)
         status = "fail"
-        reason = (f"{above} of {n} samples over {slo.objective:g}; max {v_max:g} at "
-                  f"{t_max:.0f}")
+        when = datetime.fromtimestamp(t_max, UTC).strftime("%H:%M:%S UTC")
+        reason = f"{above} of {n} samples over {slo.objective:g}; max {v_max:g} at {when}"
     elif n < GAUGE_COVERAGE * expected:
         status = "inconclusive"
         reason = (f"not provable: {n} samples of the ~{expected} one per "
