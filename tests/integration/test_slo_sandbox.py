@@ -33,6 +33,7 @@ import yaml
 
 from chaosgate.clients.prometheus import PrometheusClient
 from chaosgate.exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, TargetError
+from chaosgate.gameday import GameDayConfig, run_gameday
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.sandbox.topology import Topology
 from chaosgate.slo import check as check_module
@@ -40,7 +41,7 @@ from chaosgate.slo.catalog import Catalog, load_catalog
 from chaosgate.slo.check import check_slos, fetch_bins, gauge_samples
 from chaosgate.slo.evaluate import records_verdicts
 from chaosgate.slo.measure import measure, timeline_slos
-from chaosgate.targets import dump_target, parse_target, render_sandbox_target
+from chaosgate.targets import dump_target, load_target, parse_target, render_sandbox_target
 
 pytestmark = [pytest.mark.integration]
 
@@ -241,6 +242,30 @@ def test_slo_check_judges_a_mean_latency_and_a_throughput_slo(
     assert failed.returncode == EXIT_FAIL, failed.stdout + failed.stderr
     assert "misses mean ≤ 0.1 ms" in failed.stdout and "misses ≥ 1000 /s" in failed.stdout
     assert "samples over 1;" in failed.stdout
+
+
+@pytest.mark.sandbox
+def test_a_baseline_game_day_gates_on_measured_slos(target_file: Path, tmp_path: Path) -> None:
+    """A short baseline under Locust with gate_slos: the mean latency and throughput of
+    GET /api/products gate by both observers, the open-files gauge by the server."""
+    folder = tmp_path / "probes"
+    folder.mkdir()
+    shutil.copy(ROOT / "probes" / "shop.yaml", folder)
+    (folder / "measured.yaml").write_text(MEASURED.format(threshold=0.5, objective=1,
+                                                          fds=100000, **PRODUCTS))
+    gating = ("products-latency-mean", "products-throughput", "open-fds")
+    config = GameDayConfig(name="baseline", warmup=5, observe=8, rate=20, catalog=folder,
+                           gate_slos=gating, ledger=tmp_path / "ledger.jsonl",
+                           out_dir=tmp_path / "out")
+    run = run_gameday(load_target(target_file), config, log=print)
+    gates = {g.name: g for g in run.gates}
+    for name in ("products-latency-mean (client observer)",
+                 "products-latency-mean (server observer)",
+                 "products-throughput (client observer)", "products-throughput (server observer)",
+                 "open-fds (server observer)"):
+        assert gates[name].status == "pass", (name, gates[name])
+    assert "open-fds (client observer)" not in gates  # a gauge is the server's only
+    assert not {v.slo for v in run.reported} & set(gating)  # gating, not reported
 
 
 def partition(faultproxy_url: str, link: str, after: float,
