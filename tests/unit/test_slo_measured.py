@@ -334,3 +334,14 @@ def test_the_client_observer_says_what_it_cannot_read(tmp_path: Path) -> None:
     assert "has no `route`" in str(client_blind_spot(cat.get("throughput")))
     assert "only the server observer" in str(client_blind_spot(cat.get("consumer-lag")))
     assert "fault's timeline" in str(client_blind_spot(cat.get("lag-recovers")))
+
+
+def test_a_measured_threshold_alert_takes_name_for_and_window_not_above(tmp_path: Path) -> None:
+    tuned = CONTRACT.replace("  objective: 116\n", "  objective: 116\n  threshold_alert: "
+                             "{name: EventsSlow, for: 30s, window: 2m}\n")
+    doc = build_rules(catalog(tmp_path, tuned), RuleOptions(service="events"))
+    alert = next(r for g in doc["groups"] for r in g["rules"] if r.get("alert") == "EventsSlow")
+    assert alert["for"] == "30s" and "[2m]" in alert["expr"] and "/ 120\n< 116" in alert["expr"]
+    with pytest.raises(CatalogError, match=r"above.*its own bound"):
+        catalog(tmp_path, CONTRACT.replace("  objective: 116\n", "  objective: 116\n  "
+                                           "threshold_alert: {name: X, above: 0.1}\n"))
