@@ -33,13 +33,15 @@ import yaml
 
 from chaosgate.clients.prometheus import PrometheusClient
 from chaosgate.exceptions import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, TargetError
+from chaosgate.gameday import GameDayConfig, run_gameday
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.sandbox.topology import Topology
+from chaosgate.slo import check as check_module
 from chaosgate.slo.catalog import Catalog, load_catalog
-from chaosgate.slo.check import check_slos, fetch_bins
+from chaosgate.slo.check import check_slos, fetch_bins, gauge_samples
 from chaosgate.slo.evaluate import records_verdicts
 from chaosgate.slo.measure import measure, timeline_slos
-from chaosgate.targets import dump_target, parse_target, render_sandbox_target
+from chaosgate.targets import dump_target, load_target, parse_target, render_sandbox_target
 
 pytestmark = [pytest.mark.integration]
 
@@ -166,6 +168,104 @@ def test_a_healthy_run_passes_what_it_can_judge(
     full = slo_check("--target", str(target_file), "--window", window_since(start))
     assert full.returncode == EXIT_INCONCLUSIVE, full.stdout + full.stderr
     assert "not yet provable" in full.stdout and "time-to-recover" in full.stdout
+
+
+MEASURED = """\
+apiVersion: chaosgate/v1
+kind: SLOCatalog
+slos:
+- name: products-latency-mean
+  type: mean_latency
+  route: GET /api/products
+  threshold: {threshold}
+  window: 10m
+  query:
+    sum: sum(increase(shop_http_request_duration_seconds_sum{sel}[$window]))
+    count: sum(increase(shop_http_request_duration_seconds_count{sel}[$window]))
+- name: products-throughput
+  type: throughput
+  route: /api/products
+  objective: {objective}
+  window: 10m
+  query:
+    events: sum(increase(shop_http_requests_total{ok}[$window]))
+- name: open-fds
+  type: gauge_bound
+  threshold: {fds}
+  window: 10m
+  query:
+    value: max(process_open_fds)
+"""
+PRODUCTS = {"sel": '{app="gateway",route="/api/products"}',
+            "ok": '{app="gateway",route="/api/products",code="200"}'}
+
+
+@pytest.mark.sandbox
+def test_slo_check_judges_a_mean_latency_and_a_throughput_slo(
+        sandbox_topology: Topology, prom: PrometheusClient, target_file: Path,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """~8 GET /api/products a second for 16 s: a mean under 500 ms and at least 4/s are
+    proven by both observers, and the gauge of open files stays under 100000 (the server,
+    a sample every scrape); 1000/s, a 0.1 ms mean and 1 open file are violations (exit 1)."""
+    start = time.time()
+    records = send_load(sandbox_topology.ingress_url, seconds=16)
+    assert all(r.ok for r in records)
+    wait_scraped(prom, max(r.end for r in records) + 1)
+    window = window_since(start)
+    met, missed = tmp_path / "met.yaml", tmp_path / "missed.yaml"
+    met.write_text(MEASURED.format(threshold=0.5, objective=4, fds=100000, **PRODUCTS))
+    missed.write_text(MEASURED.format(threshold=0.0001, objective=1000, fds=1, **PRODUCTS))
+
+    client = {v.slo: v for v in records_verdicts(load_catalog(met), records)}
+    assert {n: v.status for n, v in client.items()} == {
+        "products-latency-mean": "pass", "products-throughput": "pass"}, client
+    passed = subprocess.run([CHAOSGATE, "slo", "check", "--catalog", str(met), "--target",
+                             str(target_file), "--window", window, "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert passed.returncode == EXIT_PASS, passed.stdout + passed.stderr
+    server = {v["slo"]: v for v in yaml.safe_load(passed.stdout)["verdicts"]}
+    mean, rate = server["products-latency-mean"], server["products-throughput"]
+    assert 0 < mean["value"] < 0.5 and mean["total"] >= 30
+    assert mean["value"] == pytest.approx(client["products-latency-mean"].value, abs=0.05)
+    assert rate["bounds"][0] >= 4 and rate["total"] >= 100, rate
+    assert server["open-fds"]["status"] == "pass" and server["open-fds"]["value"] > 1
+
+    fds = load_catalog(met).get("open-fds")  # range queries in chunks: the same samples
+    whole = gauge_samples(prom, fds, start, start + 20, 1.0)
+    monkeypatch.setattr(check_module, "MAX_RANGE_POINTS", 7)
+    assert gauge_samples(prom, fds, start, start + 20, 1.0) == whole and len(whole) >= 20
+
+    failed = subprocess.run([CHAOSGATE, "slo", "check", "--catalog", str(missed), "--target",
+                             str(target_file), "--window", window],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "COLUMNS": "250"})
+    assert failed.returncode == EXIT_FAIL, failed.stdout + failed.stderr
+    assert "misses mean ≤ 0.1 ms" in failed.stdout and "misses ≥ 1000 /s" in failed.stdout
+    assert "samples over 1;" in failed.stdout
+
+
+@pytest.mark.sandbox
+def test_a_baseline_game_day_gates_on_measured_slos(target_file: Path, tmp_path: Path) -> None:
+    """A short baseline under Locust with gate_slos: the mean latency and throughput of
+    GET /api/products gate by both observers, the open-files gauge by the server."""
+    folder = tmp_path / "probes"
+    folder.mkdir()
+    shutil.copy(ROOT / "probes" / "shop.yaml", folder)
+    (folder / "measured.yaml").write_text(MEASURED.format(threshold=0.5, objective=1,
+                                                          fds=100000, **PRODUCTS))
+    gating = ("products-latency-mean", "products-throughput", "open-fds")
+    config = GameDayConfig(name="baseline", warmup=5, observe=8, rate=20, catalog=folder,
+                           gate_slos=gating, ledger=tmp_path / "ledger.jsonl",
+                           out_dir=tmp_path / "out")
+    run = run_gameday(load_target(target_file), config, log=print)
+    gates = {g.name: g for g in run.gates}
+    for name in ("products-latency-mean (client observer)",
+                 "products-latency-mean (server observer)",
+                 "products-throughput (client observer)", "products-throughput (server observer)",
+                 "open-fds (server observer)"):
+        assert gates[name].status == "pass", (name, gates[name])
+    assert "open-fds (client observer)" not in gates  # a gauge is the server's only
+    assert not {v.slo for v in run.reported} & set(gating)  # gating, not reported
 
 
 def partition(faultproxy_url: str, link: str, after: float,

@@ -281,3 +281,28 @@ def test_pytest_command(tmp_path: Path) -> None:
                  "--chaos-repeat 3", "--chaos-rate 25", "-k baseline"):
         assert part in joined
     assert failure_message([], "pass") == ""
+
+
+def test_measured_slos_read_in_their_own_units_gating_or_reported(tmp_path: Path) -> None:
+    import shutil
+
+    from chaosgate.gameday.evaluation import verdict_gate
+    from chaosgate.report.score import score_gameday
+    from chaosgate.slo.evaluate import throughput_verdict
+
+    folder = tmp_path / "probes"
+    folder.mkdir()
+    shutil.copy(PROBES / "shop.yaml", folder)
+    shutil.copy(Path(__file__).parent / "data" / "measured_slos.yaml", folder)
+    catalog = load_catalog(folder)
+    rate = throughput_verdict(catalog.get("throughput"), 72000, 600.0)
+    run = make_run(tmp_path, gates=[*PASSING, verdict_gate(catalog.get("throughput"), rate)])
+    run.reported = [SLOVerdict("ingest-latency-mean", "mean_latency", "inconclusive",
+                               "not yet provable", "server", 0.2, value=0.0123, total=12)]
+    result = build_result("baseline", [run], catalog)
+    rows = {r.slo: r for r in result.slos}
+    gate = rows["throughput (server observer)"]
+    assert (gate.value, gate.objective, gate.verdict) == ("120 /s", "≥ 116 /s", "pass")
+    reported = rows["ingest-latency-mean (reported, not gating)"]
+    assert (reported.value, reported.objective) == ("mean 12.3 ms", "mean ≤ 200 ms")
+    assert score_gameday(result).inputs[-1].kind == "scenario check"

@@ -159,3 +159,17 @@ def test_write_summary_and_determinism(tmp_path: Path) -> None:
     path = write_summary(tmp_path / "s" / "summary.html", _results(), generated_at=0.0)
     assert path.read_text(encoding="utf-8") == render_summary(_results(), generated_at=0.0)
     assert "generated 1970-01-01 00:00:00 UTC" in path.read_text(encoding="utf-8")
+
+
+def test_headline_words_measured_slos_by_their_direction() -> None:
+    rows = (SLORow("time-to-recover (client)", "4.2 s", "≤ 30 s", "pass"),
+            SLORow("ingest-mean (reported, not gating)", "mean 250.0 ms", "mean ≤ 200 ms",
+                   "fail", "", "mean of 900 requests 250.0 ms misses mean ≤ 200 ms"),
+            SLORow("throughput (reported, not gating)", "90 /s", "≥ 116 /s", "fail"),
+            SLORow("consumer-lag (reported, not gating)", "max 1500", "max ≤ 1000", "fail"))
+    page = render_summary([GameDayResult("kill a consumer", "pass", slos=rows, ttr_s=4.2,
+                                         plot_png=PNG_A)])
+    top = " ".join(page[page.index('id="headline"'):page.index("</section>")].split())
+    assert "ingest-mean as high as mean 250.0 ms" in top
+    assert "throughput as low as 90 /s" in top
+    assert "consumer-lag as high as max 1500" in top

@@ -94,3 +94,28 @@ def test_window_problem_bounds() -> None:
     assert window_problem(0.001) is None
     for bad in (0.0, -1.0, MAX_WINDOW_S + 1, float("inf"), float("nan"), 10**400, "10m", True):
         assert window_problem(bad) is not None, bad
+
+
+def test_measured_slos_are_checked_and_shown(target: Path, tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from chaosgate.cli.slo import verdict_table
+    from chaosgate.slo.catalog import load_catalog
+    from chaosgate.slo.evaluate import gauge_verdict, throughput_verdict
+
+    catalogue = Path(__file__).parent / "data" / "measured_slos.yaml"
+    code, out = run("--target", str(target), "--catalog", str(catalogue), "--json")
+    assert code == EXIT_INCONCLUSIVE  # Prometheus is down: never a pass
+    doc = json.loads(out)
+    assert [(v["slo"], v["status"]) for v in doc["verdicts"]] == [
+        ("ingest-latency-mean", "inconclusive"), ("throughput", "inconclusive"),
+        ("consumer-lag", "inconclusive")]
+    cat = load_catalog(catalogue)
+    pairs = [(cat.get("throughput"), throughput_verdict(cat.get("throughput"), 72000, 600.0)),
+             (cat.get("consumer-lag"), gauge_verdict(cat.get("consumer-lag"), [(1.0, 1200.0)],
+                                                     window=600, scrape_interval=15))]
+    console = Console(record=True, width=200)
+    console.print(verdict_table(pairs, "each SLO's window"))
+    text = console.export_text()
+    assert "120 /s" in text and "≥ 116 /s" in text and "pass" in text
+    assert "max 1200" in text and "max ≤ 1000" in text and "fail" in text

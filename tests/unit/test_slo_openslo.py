@@ -129,12 +129,17 @@ def test_a_catalogue_folder_mixes_both_formats(tmp_path: Path) -> None:
 ])
 def test_errors_name_line_field_and_fix(old: str, new: str, field: str, line: int,
                                         words: str) -> None:
-    assert old in INLINE
+    refused(INLINE, old, new, field, line, words)
+
+
+def refused(doc: str, old: str, new: str, field: str, line: int, words: str) -> None:
+    """Importing ``doc`` with ``old`` replaced by ``new`` fails at ``field`` on ``line``."""
+    assert old in doc
     with pytest.raises(CatalogError) as info:
-        import_openslo(INLINE.replace(old, new, 1), "o.yaml")
+        import_openslo(doc.replace(old, new, 1), "o.yaml")
     err = info.value
     assert err.field == field
-    assert str(err).startswith(f"o.yaml:{line}: {field}: ")
+    assert str(err).startswith(f"o.yaml:{line}: {field}: "), str(err)
     assert words in str(err) and "Fix:" in str(err)
 
 
@@ -153,3 +158,101 @@ def test_missing_sli_reference_suggests_the_name() -> None:
 def test_a_file_without_an_slo() -> None:
     with pytest.raises(CatalogError, match="no `kind: SLO`"):
         import_openslo(REFERENCED.split("---")[0], "svc.yaml")
+
+
+THRESHOLDS = """\
+apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: ingest-mean
+spec:
+  thresholdMetric:
+    metricSource:
+      type: Prometheus
+      spec:
+        query: sum(increase(d_sum[$window])) / sum(increase(d_count[$window]))
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: ingest-latency-mean
+spec:
+  budgetingMethod: Occurrences
+  timeWindow: [{duration: 10m, isRolling: true}]
+  indicatorRef: ingest-mean
+  objectives:
+    - {op: lte, value: 0.2, target: 0.99}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: throughput
+spec:
+  timeWindow: [{duration: 1h, isRolling: true}]
+  indicator:
+    metadata: {name: processed}
+    spec:
+      thresholdMetric:
+        metricSource:
+          type: Prometheus
+          spec:
+            query: sum(rate(events_processed_total{stage="done"}[$window]))
+  objectives:
+    - {op: gte, value: 116, target: 0.99}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: consumer-lag
+spec:
+  indicator:
+    metadata: {name: lag}
+    spec:
+      thresholdMetric:
+        metricSource:
+          type: Prometheus
+          spec:
+            query: max(events_consumer_lag)
+  objectives:
+    - {op: lte, value: 1000, target: 0.999}
+"""
+
+
+def test_threshold_metrics_become_measured_slos() -> None:
+    mean, rate, gauge = import_openslo(THRESHOLDS, "t.yaml")
+    assert (mean.type, mean.objective, mean.threshold, mean.window) == (
+        "mean_latency", 0.2, 0.2, 600)
+    assert mean.query == {"sum": "sum(increase(d_sum[$window]))",
+                          "count": "sum(increase(d_count[$window]))"}
+    assert mean.source == "t.yaml:12"
+    assert (rate.type, rate.objective, rate.window) == ("throughput", 116.0, 3600)
+    assert rate.query == {"events": 'sum(increase(events_processed_total{stage="done"}'
+                                    '[$window]))'}
+    assert (gauge.type, gauge.objective, gauge.query) == (
+        "gauge_bound", 1000.0, {"value": "max(events_consumer_lag)"})
+
+
+@pytest.mark.parametrize(("old", "new", "field", "line", "words"), [
+    ("{op: lte, value: 0.2, target: 0.99}", "{op: lt, value: 0.2, target: 0.99}",
+     "spec.objectives[0].op", 21, "lte"),
+    ("{op: gte, value: 116, target: 0.99}", "{op: lte, value: 116, target: 0.99}",
+     "spec.objectives[0].op", 38, "bounded from below"),
+    ("{op: lte, value: 1000, target: 0.999}", "{op: gte, value: 1000, target: 0.999}",
+     "spec.objectives[0].op", 54, "op: lte"),
+    ("{op: lte, value: 0.2, target: 0.99}", "{op: lte, value: 0, target: 0.99}",
+     "spec.objectives[0].value", 21, "positive"),
+    ("query: max(events_consumer_lag)",
+     "query: histogram_quantile(0.95, sum(rate(d_bucket[$window])) by (le))",
+     "spec.indicator.spec.thresholdMetric.metricSource.spec.query", 52, "neither a mean"),
+])
+def test_threshold_errors_name_line_field_and_fix(old: str, new: str, field: str, line: int,
+                                                  words: str) -> None:
+    refused(THRESHOLDS, old, new, field, line, words)
+
+
+def test_a_threshold_query_in_a_referenced_sli_is_located_there() -> None:
+    with pytest.raises(CatalogError) as info:
+        import_openslo(THRESHOLDS.replace("query: sum(increase(d_sum[$window])) / ",
+                                          "query: 2 * "), "t.yaml")
+    assert str(info.value).startswith(
+        "t.yaml:10: spec.thresholdMetric.metricSource.spec.query: this threshold query")

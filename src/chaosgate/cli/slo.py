@@ -5,8 +5,10 @@ behind it and the PromQL used (``--json`` for machines). Exit codes
 0 every SLO passes, 1 one is violated, 2 bad input
 (target, catalogue, option or PromQL), 3 inconclusive (Prometheus down, no
 data, or not yet provable with this much traffic), 130/143 interrupted by
-SIGINT/SIGTERM (no verdict). ``recovery`` SLOs need a
-fault's timeline (game days, experiments) and are only listed here.
+SIGINT/SIGTERM (no verdict). Every SLO type but ``recovery`` is judged here
+(ratio types, mean_latency, throughput, gauge_bound: the server observer);
+``recovery`` SLOs need a fault's timeline (game days, experiments) and are
+only listed.
 """
 
 from __future__ import annotations
@@ -29,16 +31,6 @@ __all__ = ["slo", "verdict_table"]
 _COLOR = {"pass": "green", "fail": "red", "inconclusive": "yellow", "aborted": "magenta"}
 
 
-def _value_text(slo: SLO, v: SLOVerdict) -> str:
-    if v.value is None:
-        return "—"
-    if slo.type == "error_ratio":
-        return f"{(1 - v.value) * 100:.4f} % errors"
-    text = f"{v.value * 100:.4f} %"
-    return text + (f" (p{slo.percentile:g} {v.percentile_ms:.1f} ms)"
-                   if v.percentile_ms is not None and slo.percentile else "")
-
-
 def _detail(v: SLOVerdict) -> str:
     parts = [v.reason]
     if v.burn is not None:
@@ -50,14 +42,14 @@ def _detail(v: SLOVerdict) -> str:
 
 def verdict_table(pairs: list[tuple[SLO, SLOVerdict]], window: str) -> Table:
     """The rich table of ``slo check``: SLO, value, objective, verdict, detail, PromQL."""
-    from ..slo.evaluate import objective_text
+    from ..slo.evaluate import objective_text, value_text
 
     table = Table(title=f"SLOs over {window}", show_lines=True)
     for col in ("SLO", "value", "objective", "verdict", "detail", "PromQL"):
         table.add_column(col, overflow="fold")
     for slo, v in pairs:
         promql = "\n".join(f"{k}: {q}" for k, q in v.query.items())
-        table.add_row(slo.name, _value_text(slo, v), objective_text(slo),
+        table.add_row(slo.name, value_text(slo, v.value, v.percentile_ms), objective_text(slo),
                       f"[{_COLOR[v.status]}]{v.status}[/]", _detail(v), promql)
     return table
 
@@ -76,7 +68,8 @@ def slo() -> None:
 @click.option("--slo", "names", multiple=True, help="Check only this SLO (repeatable).")
 @click.option("--confidence", default=0.95, show_default=True,
               type=click.FloatRange(0.5, 0.999999),
-              help="Confidence of the Clopper-Pearson bound a pass must clear.")
+              help="Confidence of the bound a pass must clear (Clopper-Pearson, Student t, "
+                   "Poisson).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
 def check(target_file: str, window: float | None, catalog: str | None, names: tuple[str, ...],
           confidence: float, as_json: bool) -> None:
@@ -96,12 +89,13 @@ def check(target_file: str, window: float | None, catalog: str | None, names: tu
     target = load_target(target_file)
     slos = load_catalog(catalog or default_folder("probes", target.source)).select(names)
     for s in slos:
-        if names and not s.is_ratio:
+        if names and not s.is_window:
             raise UsageError(f"{s.name!r} is a recovery SLO: it is judged on a fault's "
                              "timeline (chaosgate gameday, chaos run), not by slo check. "
                              "Fix: leave it out of --slo")
     client = PrometheusClient.from_config(target.prometheus)
-    verdicts = check_slos(client, slos, window=window, confidence=confidence)
+    verdicts = check_slos(client, slos, window=window, confidence=confidence,
+                          scrape_interval=target.prometheus.scrape_interval)
     by_name = {s.name: s for s in slos}
     code = exit_code(combine(v.status for v in verdicts))
     if as_json:
@@ -112,7 +106,7 @@ def check(target_file: str, window: float | None, catalog: str | None, names: tu
         span = "each SLO's window" if window is None else f"the last {prom_duration(window)}"
         console.print(verdict_table([(by_name[v.slo], v) for v in verdicts], span))
         for s in slos:
-            if not s.is_ratio:
+            if not s.is_window:
                 console.print(f"[dim]{s.name} ({objective_text(s)}) is judged on a fault's "
                           "timeline, not here[/]")
     click.get_current_context().exit(code)
@@ -168,8 +162,9 @@ def rules(catalog: str | None, out: str | None, service: str | None, period: flo
         raise UsageError(f"--time-scale {time_scale}: {exc}. Fix: give a larger factor, "
                          "e.g. 1/60") from None
     if not doc["groups"]:
-        raise UsageError(f"{source}: no ratio SLO to write rules for. Fix: add an "
-                         "availability, error_ratio, latency or ratio SLO")
+        raise UsageError(f"{source}: no SLO to write rules for (recovery SLOs have none). "
+                         "Fix: add an availability, error_ratio, latency, ratio, "
+                         "mean_latency, throughput or gauge_bound SLO")
     text = dump_rules(doc, f"Prometheus rules for the SLO catalogue {source}, written by "
                            f"{package} slo rules (time scale {time_scale}).\n"
                            "Check them with: promtool check rules FILE")

@@ -23,7 +23,7 @@ from ..frontends import option
 from ..load.requestlog import RequestRecord
 from ..slo.catalog import load_catalog
 from ..slo.check import check_slos, fetch_bins
-from ..slo.evaluate import SLOVerdict, records_verdicts
+from ..slo.evaluate import SLOVerdict, client_blind_spot, records_verdicts
 from ..slo.measure import measure, timeline_slos
 from ..slo.model import SLO, WINDOW_FIX, Catalog, window_problem
 from ..slo.timeline import Timeline
@@ -73,18 +73,25 @@ def window_records(window: float, *, server_observer: bool = False
 def verdicts(slos: Sequence[SLO], window: float, observer: str,
              configuration: Mapping[str, Any] | None,
              secrets: Mapping[str, Any] | None) -> list[SLOVerdict]:
-    """One verdict per ratio SLO over the last ``window`` s; raises when one has no data."""
+    """One verdict per SLO judged over a window (ratio and measured types; the client only
+    those the request log can read) over the last ``window`` s; raises when one has no data."""
     _check_window(window)
-    chosen = [s for s in slos if s.is_ratio]
+    chosen = [s for s in slos if s.is_window]
+    blind: list[str] = []
     if observer_of(observer) == "client":
+        blind = [why for s in chosen if (why := client_blind_spot(s)) is not None]
+        for why in blind:
+            log.info("left out of the client observer's verdicts: %s", why)
         records, start, end = window_records(window, server_observer=True)
         found = records_verdicts(chosen, records, start=start, end=end)
     else:
-        prom = prometheus_client(current().target(configuration), secrets)
-        found = check_slos(prom, chosen, window=window)
+        target = current().target(configuration)
+        found = check_slos(prometheus_client(target, secrets), chosen, window=window,
+                           scrape_interval=target.prometheus.scrape_interval)
     empty = [v for v in found if not v.total]
     if empty or not found:
-        names = ", ".join(f"{v.slo} ({v.reason})" for v in empty) or "no ratio SLO chosen"
+        names = (", ".join(f"{v.slo} ({v.reason})" for v in empty)
+                 or "no SLO this observer can judge" + "".join(f"; {w}" for w in blind))
         raise Inconclusive(f"no data over the last {window:g} s: {names}")
     return found
 

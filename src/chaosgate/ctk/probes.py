@@ -42,14 +42,15 @@ __all__ = [
 @interruptible
 def slo_met(slos: list[str] | None = None, window: float = 10.0, observer: str = "auto",
             configuration: Configuration = None, secrets: Secrets = None) -> bool:
-    """True when every named ratio SLO (all of the catalogue's when none) kept its objective
-    over the last ``window`` seconds.
+    """True when every named SLO (all of the catalogue's judged over a window when none:
+    ratio and measured types) kept its objective over the last ``window`` seconds.
 
-    "Kept" means the observed ratio meets the objective (a short window can
-    show a 99.99 % SLO is kept, not prove it: the ``slo`` control reports the
-    statistical verdicts). Fails (no data is never a pass) when an SLO had
-    no event in the window. ``observer``: client, server or auto. Blocks
-    about the request timeout + 0.5 s (the requests in flight are recorded).
+    "Kept" means the observed ratio (mean, rate, gauge maximum) meets the
+    objective (a short window can show a 99.99 % SLO is kept, not prove it:
+    the ``slo`` control reports the statistical verdicts). Fails (no data is
+    never a pass) when an SLO had no event in the window. ``observer``:
+    client, server or auto. Blocks about the request timeout + 0.5 s (the
+    requests in flight are recorded).
     """
     cat = catalog(configuration)
     found = verdicts(cat.select(slos or ()), window, observer, configuration, secrets)

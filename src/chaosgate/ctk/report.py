@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ..report.model import GameDayResult, SLORow, TimelineMarks
-from ..slo.evaluate import objective_text
+from ..slo.evaluate import objective_text, value_text
 from ..slo.measure import timeline_slos
 from ..slo.model import Catalog
 from ..verdict import is_verdict
@@ -49,6 +49,8 @@ def _reported_row(v: Mapping[str, Any], catalog: Catalog) -> SLORow:
         shown = "no data"
     elif v["type"] == "recovery":
         shown = f"{value:.2f} s"
+    elif slo is not None and not slo.is_ratio:
+        shown = f"{value_text(slo, value)} of {v.get('total')}"
     else:
         shown = f"{value * 100:.4f} % good of {v.get('total')}"
     query = "\n".join(f"{k}: {q}" for k, q in (v.get("query") or {}).items())

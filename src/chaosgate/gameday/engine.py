@@ -72,7 +72,7 @@ from ..slo.measure import Measurement
 from ..slo.model import SLO, Catalog
 from ..targets import Target, parse_stop_condition
 from ..verdict import VerdictName, combine
-from .evaluation import evaluate, fault_took_hold
+from .evaluation import evaluate, fault_took_hold, gating_slos
 from .gates import (
     DEFAULT_BUDGET_PERIOD,
     DEFAULT_MAX_BUDGET_BURN,
@@ -108,6 +108,10 @@ class GameDayConfig:
     master_port: int = 5557
     catalog: Path | None = None  # default: probes/ beside the target file, else shipped
     recovery_slo: str = "time-to-recover"
+    # SLOs (any type but recovery) whose verdicts over the load window gate the game day,
+    # by each observer that can read them (e.g. ("throughput",) for a baseline that
+    # proves it); the others are reported, not gating
+    gate_slos: tuple[str, ...] = ()
     max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN
     budget_period: float = DEFAULT_BUDGET_PERIOD
     seed: int | None = None
@@ -267,6 +271,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
     verdict); ``phase_hook`` wraps each phase as it runs.
     """
     catalog = catalog_of(config, target)
+    gating_slos(catalog, config.gate_slos)  # bad names: exit 2 before any load or fault
     run = GameDayRun(config, target, started=time.time(), phase_hook=phase_hook)
     profile = read_profile(find_profile(config.profile, Path.cwd(), target.source))
     stop = _stop_watch(target, config, catalog, run.started)
@@ -424,7 +429,8 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
                       t_inject=timeline.t_inject if timeline and timeline.t_inject else None,
                       warmup=config.warmup, observe=config.observe,
                       before_end=run.before_end, after_start=run.after_start,
-                      recovery_slo=config.recovery_slo, max_budget_burn=config.max_budget_burn,
+                      recovery_slo=config.recovery_slo, gate_slos=config.gate_slos,
+                      max_budget_burn=config.max_budget_burn,
                       budget_period=config.budget_period, log=log,
                       fault_applied=fault_took_hold(config.fault is not None, [timeline]),
                       clock_uncertainty=run.load.clock_uncertainty if run.load else 0.0)

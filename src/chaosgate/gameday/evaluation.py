@@ -12,8 +12,11 @@ began: ``before_end``, by default ``t_inject``) and after it (from
 ``after_start``, by default the second half of the ``observe`` seconds that
 end the load, to the load's end), the error budget burned
 by the whole run, and the recovery SLO judged by each observer (the request
-log, and Prometheus' raw samples). The server-side verdicts of every ratio
-SLO over the load window are reported beside the gates, not gating.
+log, and Prometheus' raw samples). The server-side verdicts of every SLO
+judged over a window (ratio and measured types) over the load window are
+reported beside the gates, not gating, except those the game day names in
+``gate_slos``: their verdicts, by the server and (where the request log can
+judge them) the client, are gates like the others (:func:`window_gates`).
 
 A run that meant to apply a fault and never did (its action failed, or the
 fault never took hold: ``fault_applied=False``) has nothing to recover
@@ -29,14 +32,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..clients.prometheus import PrometheusClient
-from ..exceptions import ChaosgateError
+from ..exceptions import ChaosgateError, UsageError
 from ..faults import FaultTimeline
 from ..load.requestlog import RequestRecord
 from ..slo.check import check_slos, fetch_bins
-from ..slo.evaluate import SLOVerdict
+from ..slo.evaluate import SLOVerdict, objective_text, records_verdicts, value_text
 from ..slo.measure import Measurement, measure, timeline_slos
 from ..slo.model import SLO, Catalog
 from ..targets import Target
+from ..targets._reader import did_you_mean
 from ..verdict import VerdictName, combine
 from .gates import (
     DEFAULT_BUDGET_PERIOD,
@@ -46,8 +50,9 @@ from .gates import (
     steady_state_gates,
 )
 
-__all__ = ["NO_FAULT", "Evaluation", "evaluate", "fault_took_hold", "measure_recovery",
-           "no_fault_recovery", "steady_states"]
+__all__ = ["NO_FAULT", "Evaluation", "evaluate", "fault_took_hold", "gating_slos",
+           "measure_recovery", "no_fault_recovery", "steady_states", "verdict_gate",
+           "window_gates"]
 
 #: The TTR, and the recovery gates' value, of a run whose fault was never applied.
 NO_FAULT = "n/a — no fault applied"
@@ -73,6 +78,7 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
              t_inject: float | None, warmup: float, observe: float,
              before_end: float | None = None, after_start: float | None = None,
              recovery_slo: str = "time-to-recover",
+             gate_slos: Sequence[str] = (),
              max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
              budget_period: float = DEFAULT_BUDGET_PERIOD,
              prometheus: PrometheusClient | None = None,
@@ -94,7 +100,10 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     ``fault_applied``: False when a fault was meant but never took hold (the
     recovery is then :func:`no_fault_recovery`); None (a baseline) or True
     measure it from ``t_inject`` (a baseline: from the load's start).
+    ``gate_slos``: SLOs whose window verdicts over the load gate the run
+    (:func:`window_gates`); UsageError (exit 2) for an unknown or recovery SLO.
     """
+    gating = gating_slos(catalog, gate_slos)
     result = Evaluation(no_fault=fault_applied is False)
     if not records:
         result.gates.append(Gate("load", "inconclusive", "0 requests", "> 0",
@@ -121,12 +130,63 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
         _recovery_gates(result, recovery, catalog, prom, records, t_inject or load_start,
                         load_start, load_end, target.prometheus.scrape_interval, log,
                         clock_uncertainty, target.prometheus.fail_within)
+    server: list[SLOVerdict] = []
     try:
-        result.reported = check_slos(prom, [s for s in catalog if s.is_ratio],
-                                     window=max(load_end - load_start, 10.0), at=load_end)
+        server = check_slos(prom, [s for s in catalog if s.is_window],
+                            window=max(load_end - load_start, 10.0), at=load_end,
+                            scrape_interval=target.prometheus.scrape_interval)
     except ChaosgateError as exc:
         log(f"server-side SLO check failed: {exc}")
+    names = {s.name for s in gating}
+    result.reported = [v for v in server if v.slo not in names]
+    result.gates += window_gates(gating, records, [v for v in server if v.slo in names],
+                                 start=load_start, end=load_end)
     return result
+
+
+def gating_slos(catalog: Catalog, names: Iterable[str]) -> list[SLO]:
+    """The SLOs ``names`` picks to gate a game day (UsageError, exit 2, for an unknown one
+    and for a recovery SLO, which gates through ``recovery_slo``). Pure."""
+    chosen = []
+    for name in names:
+        if name not in catalog.names():
+            usable = [s.name for s in catalog if s.is_window]
+            raise UsageError(f"gate_slos: no SLO named {name!r} in the catalogue. Fix: "
+                             f"{did_you_mean(name, usable)}use one of: {', '.join(usable)}")
+        chosen.append(catalog.get(name))
+    for slo in chosen:
+        if not slo.is_window:
+            raise UsageError(f"gate_slos: {slo.name!r} is a recovery SLO: it gates as the game "
+                             "day's recovery_slo. Fix: leave it out of gate_slos")
+    return chosen
+
+
+def verdict_gate(slo: SLO, verdict: SLOVerdict) -> Gate:
+    """One SLO verdict as a gate named ``<slo> (<observer> observer)`` (the score counts
+    it as a scenario check: the recovery gates are the ones named ``(client)``). Pure."""
+    return Gate(f"{slo.name} ({verdict.observer} observer)", verdict.status,
+                value_text(slo, verdict.value, verdict.percentile_ms)
+                if verdict.value is not None else "no data",
+                objective_text(slo), verdict.reason,
+                query="\n".join(f"{k}: {q}" for k, q in verdict.query.items()))
+
+
+def window_gates(slos: Sequence[SLO], records: Sequence[RequestRecord],
+                 server: Sequence[SLOVerdict], *, start: float, end: float) -> list[Gate]:
+    """The gates of the gating SLOs over ``[start, end)``: the client's verdict of each SLO
+    the request log can judge, and the server's (``server``: its verdicts; an SLO without
+    one, Prometheus having failed, is an inconclusive server gate). Pure."""
+    client = {v.slo: v for v in records_verdicts(slos, records, start=start, end=end)}
+    by_server = {v.slo: v for v in server}
+    gates = []
+    for slo in slos:
+        if slo.name in client:
+            gates.append(verdict_gate(slo, client[slo.name]))
+        found = by_server.get(slo.name)
+        gates.append(verdict_gate(slo, found) if found is not None else Gate(
+            f"{slo.name} (server observer)", "inconclusive", "no data", objective_text(slo),
+            "Prometheus gave no verdict (see the log)"))
+    return gates
 
 
 def fault_took_hold(meant: bool, timelines: Iterable[FaultTimeline | None]) -> bool | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..faults import describe_fault
 from ..report.model import GameDayResult, SLORow, TimelineMarks, marks_from_timeline
-from ..slo.evaluate import SLOVerdict, objective_text
+from ..slo.evaluate import SLOVerdict, objective_text, value_text
 from ..slo.measure import timeline_slos
 from ..slo.model import SLO, Catalog
 from ..slo.stats import summarize_ttr
@@ -133,6 +133,8 @@ def _gate_row(gate: Gate, prefix: str, server_promql: str) -> SLORow:
 def _reported_value(slo: SLO | None, v: SLOVerdict) -> str:
     if v.value is None:
         return "no data"
+    if slo is not None and not slo.is_ratio:
+        return value_text(slo, v.value)
     if slo is not None and slo.type == "error_ratio":
         return f"{(1.0 - v.value) * 100:.4f} % errors"
     text = f"{v.value * 100:.4f} % good"

@@ -117,10 +117,23 @@ def _plural(n: int, word: str) -> str:
 
 
 # -- the headline ------------------------------------------------------------------
+def _worst(row: SLORow) -> tuple[float, str] | None:
+    """A failed reported row's value as a number to compare, larger is worse (a mean or a
+    gauge maximum as it reads, a ratio or a rate negated), and how it reads; None: none."""
+    words = row.value.split()
+    higher_is_worse = row.value.startswith(("mean ", "max "))
+    try:
+        number = float(words[1] if higher_is_worse else words[0])
+    except (ValueError, IndexError):
+        return None
+    return (number if higher_is_worse else -number,
+            f"{'as high as' if higher_is_worse else 'as low as'} {row.value}")
+
+
 def _unproven(gamedays: Sequence[GameDayResult]) -> list[str]:
     """What the reported (not gating) verdicts say this traffic could not prove."""
     short: dict[str, tuple[str, str]] = {}  # slo -> (objective, why)
-    low: dict[str, tuple[float, str]] = {}  # slo -> lowest whole-game-day value
+    worst: dict[str, tuple[float, str]] = {}  # slo -> worst whole-game-day value
     for r in gamedays:
         for row in r.slos:
             if not row.slo.endswith(_REPORTED) or row.slo.startswith("#"):
@@ -129,20 +142,16 @@ def _unproven(gamedays: Sequence[GameDayResult]) -> list[str]:
             if row.verdict == "inconclusive" and slo not in short:
                 needed = row.detail.split(";")[-1].split("(")[0].strip()
                 short[slo] = (row.objective, needed)
-            elif row.verdict == "fail":
-                try:
-                    value = float(row.value.split()[0])
-                except (ValueError, IndexError):
-                    continue
-                if slo not in low or value < low[slo][0]:
-                    low[slo] = (value, row.value)
+            elif row.verdict == "fail" and (found := _worst(row)) is not None and (
+                    slo not in worst or found[0] > worst[slo][0]):
+                worst[slo] = found
     lines = [f"{slo} {objective}: not provable in one game day's traffic"
              + (f" ({needed})" if needed else "")
              for slo, (objective, needed) in short.items()]
-    if low:
-        lines.append("Over the whole game day, faults included, the measured ratios fall "
+    if worst:
+        lines.append("Over the whole game day, faults included, the measured values fall "
                      "short of the long-term objectives ("
-                     + ", ".join(f"{slo} as low as {text}" for slo, (_, text) in low.items())
+                     + ", ".join(f"{slo} {text}" for slo, (_, text) in worst.items())
                      + "): that is the faults' own damage, which the error-budget gates "
                        "judge. These rows are reported, not gating (appendix).")
     return lines

@@ -10,8 +10,15 @@ files (``apiVersion: openslo/v1``) in the same folder are imported by
   (or ``${window}``) is replaced by the evaluation window. Their
   :attr:`SLO.objective` is always the minimum *good* ratio (an
   ``error_ratio`` file objective of 0.001 becomes 0.999).
+- Measured SLOs hold one PromQL template per quantity (``MEASURE_QUERIES``):
+  ``mean_latency`` (``sum`` and ``count`` over ``$window``; ``threshold``
+  in seconds), ``throughput`` (``events``: a count over ``$window``;
+  ``objective`` in events per second) and ``gauge_bound`` (``value``: an
+  instant gauge query without ``$window``; ``threshold``). ``route``
+  (mean_latency, throughput) lets the client observer read them from the
+  request log.
 - ``recovery`` SLOs bound the time to recover after a fault, judged on the
-  timelines of the ratio SLOs they name in ``of``.
+  timelines of the ratio and ``gauge_bound`` SLOs they name in ``of``.
 - Errors are :class:`CatalogError` (a usage error, exit code 2) naming the
   file, line, dotted field and fix, one at a time.
 
@@ -32,6 +39,8 @@ from ..exceptions import TargetError
 from ..targets._reader import Fields, did_you_mean, line_of, read_yaml
 from ..targets._safe_yaml import read_document
 from .model import (
+    MEASURE_QUERIES,
+    MEASURE_TYPES,
     PLACEHOLDER,
     RATIO_TYPES,
     SLO,
@@ -73,7 +82,17 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "error_ratio": (*_RATIO, "route"),
     "ratio": _RATIO,
     "latency": (*_RATIO, "route", "threshold", "percentile"),
+    "mean_latency": (*_COMMON, "threshold", "query", "route", "threshold_alert"),
+    "throughput": (*_COMMON, "objective", "query", "route", "threshold_alert"),
+    "gauge_bound": (*_COMMON, "threshold", "query", "threshold_alert"),
     "recovery": ("name", "type", "description", "objective", "hold_down", "of"),
+}
+#: An example query of each measured type, for fixes.
+_MEASURE_EXAMPLES = {
+    "sum": "sum(increase(http_request_duration_seconds_sum[$window]))",
+    "count": "sum(increase(http_request_duration_seconds_count[$window]))",
+    "events": "sum(increase(events_processed_total[$window]))",
+    "value": "max(consumer_lag)",
 }
 _NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9_.]*[a-z0-9])?$")
 _ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -130,6 +149,68 @@ def _query(fields: Fields, slo_type: str, threshold: float | None) -> dict[str, 
     return query
 
 
+def _measure_query(fields: Fields, slo_type: str) -> dict[str, str]:
+    """The PromQL templates of a measured SLO (:data:`MEASURE_QUERIES`)."""
+    keys = MEASURE_QUERIES[slo_type]
+    example = "{" + ", ".join(f"{k}: {_MEASURE_EXAMPLES[k]}" for k in keys) + "}"
+    section = fields.section("query", example)
+    section.only(keys, f"for an SLO of type {slo_type}")
+    for key in keys:
+        if key not in section:
+            raise section.error(key, "missing", f"add `{key}: {_MEASURE_EXAMPLES[key]}`")
+    if slo_type != "gauge_bound":
+        return {key: check_template(section, key) for key in keys}
+    text = section.string("value", _MEASURE_EXAMPLES["value"])
+    if PLACEHOLDER.search(text):
+        raise section.error("value", "a gauge_bound query is an instant gauge: chaosgate "
+                            "evaluates it over the window itself, at the scrape interval",
+                            f"drop the $placeholder and any [range], e.g. "
+                            f"`value: {_MEASURE_EXAMPLES['value']}`")
+    return {"value": text}
+
+
+def _positive(fields: Fields, key: str, example: str, unit: str) -> float:
+    """A positive finite number at ``key``."""
+    value = fields.number(key, example)
+    if not 0.0 < value < float("inf"):
+        raise fields.error(key, f"{value:g} is not a positive number",
+                           f"give {unit}, e.g. `{key}: {example}`")
+    return value
+
+
+def _bound_key(fields: Fields, slo_type: str) -> None:
+    """A measured SLO's bound under the other type's key: say which key it wants."""
+    if slo_type == "throughput" and "threshold" in fields:
+        raise fields.error("threshold", "a throughput SLO has an `objective`, its minimum rate",
+                           "write `objective: 116` (events per second)")
+    if slo_type in ("mean_latency", "gauge_bound") and "objective" in fields:
+        raise fields.error("objective", f"a {slo_type} SLO has a `threshold`, its upper bound",
+                           "write `threshold: 0.2` (seconds)" if slo_type == "mean_latency"
+                           else "write `threshold: 1000` (in the gauge's unit)")
+
+
+def _measured(fields: Fields, name: str, slo_type: str, description: str) -> SLO:
+    """One ``mean_latency``, ``throughput`` or ``gauge_bound`` SLO."""
+    if slo_type == "throughput":
+        bound = _positive(fields, "objective", "116", "the minimum events per second")
+    else:
+        bound = _positive(fields, "threshold", "0.2" if slo_type == "mean_latency" else "1000",
+                          "seconds" if slo_type == "mean_latency" else "the gauge's bound")
+    query = _measure_query(fields, slo_type)
+    alert = _threshold_alert(fields, slo_type, None, bound)
+    return SLO(
+        name=name, type=slo_type, objective=bound, description=description,
+        window=_window(fields), query=query,
+        series=derive_series(query) if slo_type != "gauge_bound" else {},
+        route=fields.string("route", "POST /events") if "route" in fields else None,
+        threshold=None if slo_type == "throughput" else bound,
+        alert=fields.matching("alert", "EventsThroughputLow", _ALERT_NAME,
+                              "a Prometheus alert name",
+                              "use letters, digits and '_', starting with a letter")
+        if "alert" in fields else None,
+        threshold_alert=alert, source=fields.source)
+
+
 def _series(fields: Fields, query: Mapping[str, str]) -> dict[str, str]:
     if "series" not in fields:
         return derive_series(query)
@@ -182,23 +263,28 @@ def _window(fields: Fields) -> float:
     return seconds
 
 
-def _threshold_alert(fields: Fields, slo_type: str,
-                     percentile: float | None) -> ThresholdAlert | None:
-    """The ``threshold_alert:`` block of a ratio SLO (None when absent)."""
+def _threshold_alert(fields: Fields, slo_type: str, percentile: float | None,
+                     bound: float | None = None) -> ThresholdAlert | None:
+    """The ``threshold_alert:`` block of a ratio SLO (None when absent); of a measured SLO,
+    whose bound is the SLO's own (``bound``), without ``above``."""
     if "threshold_alert" not in fields:
         return None
-    block = fields.section("threshold_alert", "{name: ShopCheckoutSlow, for: 1m}")
-    block.only(("name", "above", "for", "window"))
-    name = block.matching("name", "ShopCheckoutSlow", _ALERT_NAME, "a Prometheus alert name",
+    block = fields.section("threshold_alert", "{name: CheckoutSlow, for: 1m}")
+    block.only(("name", "for", "window") if bound is not None
+               else ("name", "above", "for", "window"),
+               "(a measured SLO's alert fires at its own bound)" if bound is not None else "")
+    name = block.matching("name", "CheckoutSlow", _ALERT_NAME, "a Prometheus alert name",
                           "use letters, digits and '_', starting with a letter")
-    if "above" in block:
+    if bound is not None:
+        above = bound
+    elif "above" in block:
         above = block.number("above", "0.01")
     elif slo_type == "latency" and percentile is not None:
         above = round(1.0 - percentile / 100.0, 12)  # p95 above the threshold
     else:
         raise block.error("above", "missing: the error ratio that fires the alert",
                           "write e.g. `above: 0.01` (1 % of requests failing)")
-    if not 0.0 <= above < 1.0:
+    if bound is None and not 0.0 <= above < 1.0:
         raise block.error("above", f"{above:g} is not an error ratio in [0, 1)",
                           "write e.g. `above: 0.01`")
     for_s = block.duration("for", "1m") if "for" in block else 60.0
@@ -220,9 +306,13 @@ def parse_slo(fields: Fields) -> SLO:
     if slo_type not in SLO_TYPES:
         raise fields.error("type", f"{slo_type!r} is not an SLO type",
                            f"{did_you_mean(slo_type, SLO_TYPES)}use one of: {', '.join(SLO_TYPES)}")
+    if slo_type in MEASURE_TYPES:
+        _bound_key(fields, slo_type)
     fields.only(_KEYS[slo_type], f"for an SLO of type {slo_type}")
     description = fields.string("description", "what it promises") \
         if "description" in fields else ""
+    if slo_type in MEASURE_TYPES:
+        return _measured(fields, name, slo_type, description)
     if slo_type == "recovery":
         return SLO(name=name, type=slo_type, objective=_objective(fields, slo_type),
                    description=description,
@@ -298,7 +388,7 @@ def build_catalog(slos: Iterable[SLO]) -> Catalog:
             raise CatalogError(slo.source, "name", f"SLO {slo.name!r} is defined twice (also in "
                                f"{seen[slo.name].source})", "give each SLO its own name")
         seen[slo.name] = slo
-    ratio = [s.name for s in items if s.is_ratio]
+    ratio = [s.name for s in items if s.is_ratio or s.type == "gauge_bound"]
     resolved = []
     for slo in items:
         if slo.type == "recovery":
@@ -308,7 +398,10 @@ def build_catalog(slos: Iterable[SLO]) -> Catalog:
                                    "name the ratio SLOs, e.g. `of: [checkout-error-ratio]`")
             for name in of:
                 if name not in ratio:
-                    raise CatalogError(slo.source, "of", f"{name!r} is not a ratio SLO here",
+                    what = (f"{name!r} is a {seen[name].type} SLO: a recovery is judged on "
+                            "ratio and gauge_bound SLOs only" if name in seen
+                            else f"{name!r} is not a ratio or gauge_bound SLO here")
+                    raise CatalogError(slo.source, "of", what,
                                        f"{did_you_mean(name, ratio)}use one of: "
                                        f"{', '.join(ratio)}")
             slo = replace(slo, of=of)

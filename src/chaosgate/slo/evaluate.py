@@ -11,6 +11,26 @@ A ratio SLO (good events over all events, objective = minimum good ratio):
   provable: N requests without a failure show >= L; 29 956 are needed".
   Never a silent pass.
 
+Measured SLOs (docs/decisions.md, "SLO measurement"), with the same rules:
+fail on the observed value, pass only on a bound, inconclusive in between or
+without data:
+
+- ``mean_latency``: fail when the observed mean exceeds the threshold; pass
+  when the one-sided Student-t upper bound of the mean (client: the
+  durations of the route's requests, at least :data:`MIN_MEAN_SAMPLES`) is
+  within it. Server side ``sum/count`` is the exact mean of the requests
+  Prometheus counted (no per-request values, so no variance): it passes
+  within the threshold once that many requests were counted;
+- ``throughput``: fail when the observed rate is under the objective; pass
+  when the exact Poisson (Garwood) lower bound of the events credited to
+  the window, over the window, clears it. The server credits only the
+  window less one scrape interval at each edge (``increase()`` extrapolates
+  those); the client's count is exact but bounded by the load it offered
+  (an offered rate under the objective is inconclusive, never a fail);
+- ``gauge_bound``: fail when a sample exceeds the threshold; pass when none
+  does and the samples cover the window (at least :data:`GAUGE_COVERAGE` of
+  one per scrape interval). A spike between two scrapes is not seen.
+
 A ``recovery`` SLO passes when the upper bound of the time to recover is
 within the objective, fails when its estimate (or the observation without a
 recovery) exceeds it, and is inconclusive in between or without data.
@@ -25,40 +45,60 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ..load.requestlog import RequestRecord
 from ..verdict import VerdictName
 from .catalog import SLO
 from .stats import (
+    MIN_MEAN_SAMPLES,
     BurnRate,
     budget_consumed,
     clopper_pearson,
     exact,
+    mean_bounds,
     meets,
     percentile,
+    poisson_bounds,
     requests_needed,
 )
 from .timeline import Judge, Timeline
 
 __all__ = [
+    "GAUGE_COVERAGE",
+    "MIN_MEAN_SAMPLES",
     "SLOVerdict",
+    "client_blind_spot",
+    "gauge_verdict",
     "is_server_error",
+    "mean_latency_verdict",
     "objective_text",
+    "on_route",
     "ratio_verdict",
     "records_verdicts",
     "recovery_verdict",
     "request_judge",
+    "server_mean_verdict",
+    "throughput_verdict",
     "unjudged",
+    "value_text",
 ]
+
+#: A gauge_bound passes only when its samples are at least this share of one per scrape.
+GAUGE_COVERAGE = 0.9
 
 @dataclass(frozen=True)
 class SLOVerdict:
     """The judgement of one SLO by one observer, with the numbers behind it.
 
-    ``value``: the observed good ratio (ratio SLOs) or time to recover in
-    seconds (``recovery``); ``bounds``: its Clopper-Pearson bounds, or the
-    TTR's bounds; ``query``: the PromQL used, as sent (server side).
+    ``value``: the observed good ratio (ratio SLOs), time to recover in
+    seconds (``recovery``), mean latency in seconds (``mean_latency``),
+    events per second (``throughput``) or the gauge's largest sample
+    (``gauge_bound``); ``bounds``: its Clopper-Pearson bounds, the TTR's
+    bounds, the mean's Student-t bounds or the rate's Poisson bounds;
+    ``total``: the events, requests or samples judged; ``query``: the PromQL
+    used, as sent (server side).
     """
 
     slo: str
@@ -106,15 +146,39 @@ def _bound(slo: SLO, lower: float) -> str:
     return f"≤ {_shown(slo, lower)}" if slo.type == "error_ratio" else f"≥ {_shown(slo, lower)}"
 
 
+#: How a measured SLO's value reads: (name, comparison of the objective, scale, unit).
+_MEASURED = {"mean_latency": ("mean ", "≤ ", 1000.0, " ms"), "throughput": ("", "≥ ", 1.0, " /s"),
+             "gauge_bound": ("max ", "≤ ", 1.0, "")}
+
+
 def objective_text(slo: SLO) -> str:
     """The objective as people write it: ``≥ 99.99 %``, ``p95 ≤ 500 ms``, ``TTR ≤ 30 s``."""
     if slo.type == "recovery":
         return f"TTR ≤ {slo.objective:g} s"
+    if slo.type in _MEASURED:
+        name, op, scale, unit = _MEASURED[slo.type]
+        return f"{name}{op}{slo.objective * scale:g}{unit}"
     if slo.type == "latency" and slo.threshold is not None and slo.percentile is not None:
         return f"p{slo.percentile:g} ≤ {slo.threshold * 1000:g} ms"
     if slo.type == "error_ratio":
         return f"≤ {_pct(float(1 - exact(slo.objective)))} errors"
     return f"≥ {_pct(slo.objective)}"
+
+
+def value_text(slo: SLO, value: float | None, percentile_ms: float | None = None) -> str:
+    """An observed value (an :attr:`SLOVerdict.value`) as its SLO states it (``—``: none)."""
+    if value is None:
+        return "—"
+    if slo.type in _MEASURED:
+        name, _op, scale, unit = _MEASURED[slo.type]
+        return f"{name}{value * scale:.5g}{unit}"
+    if slo.type == "recovery":
+        return f"{value:.2f} s"
+    if slo.type == "error_ratio":
+        return f"{(1 - value) * 100:.4f} % errors"
+    text = f"{value * 100:.4f} %"
+    return text + (f" (p{slo.percentile:g} {percentile_ms:.1f} ms)"
+                   if percentile_ms is not None and slo.percentile else "")
 
 
 def unjudged(slo: SLO, reason: str, observer: str = "server",
@@ -181,16 +245,190 @@ def request_judge(slo: SLO) -> Judge:
     raise ValueError(f"SLO {slo.name!r} ({slo.type}) cannot be judged from a request log")
 
 
+def mean_latency_verdict(slo: SLO, durations_s: Sequence[float], *, observer: str = "client",
+                         confidence: float = 0.95) -> SLOVerdict:
+    """Judge a ``mean_latency`` SLO on request durations (seconds): fail when their mean is
+    over the threshold, pass when the one-sided Student-t upper bound is within it."""
+    n = len(durations_s)
+    if n == 0:
+        on = f" on {slo.route}" if slo.route else ""
+        return unjudged(slo, f"no data: no request{on} in the window", observer)
+    limit = slo.objective
+    if n < 2:
+        mean, lo, hi = durations_s[0], 0.0, float("inf")
+    else:
+        mean, lo, hi = mean_bounds(durations_s, confidence)
+    lo = max(lo, 0.0)
+    level = f"{confidence * 100:g} %"
+    status: VerdictName
+    if mean > limit:
+        status = "fail"
+        reason = f"mean of {n} requests {mean * 1000:.1f} ms misses {objective_text(slo)}"
+    elif n >= MIN_MEAN_SAMPLES and hi <= limit:
+        status = "pass"
+        reason = (f"mean of {n} requests {mean * 1000:.1f} ms; at {level} confidence ≤ "
+                  f"{hi * 1000:.1f} ms (Student t), within {objective_text(slo)}")
+    elif n < MIN_MEAN_SAMPLES:
+        status = "inconclusive"
+        reason = (f"not yet provable: {n} requests, fewer than the {MIN_MEAN_SAMPLES} a "
+                  f"mean's interval needs (mean {mean * 1000:.1f} ms)")
+    else:
+        status = "inconclusive"
+        reason = (f"not yet provable: mean of {n} requests {mean * 1000:.1f} ms, but at "
+                  f"{level} confidence only ≤ {hi * 1000:.1f} ms, over "
+                  f"{objective_text(slo)}; more requests are needed")
+    return SLOVerdict(slo.name, slo.type, status, reason, observer, slo.objective,
+                      value=mean, total=n, bounds=(lo, hi))
+
+
+def server_mean_verdict(slo: SLO, total_s: float | None, count: float | None, *,
+                        query: Mapping[str, str] | None = None) -> SLOVerdict:
+    """Judge a ``mean_latency`` SLO on Prometheus' ``sum`` (seconds) and ``count`` over the
+    window: the exact mean of the requests counted, so pass or fail once at least
+    :data:`MIN_MEAN_SAMPLES` were counted (fail whatever their number)."""
+    n = 0 if count is None else round(count)
+    if n <= 0 or total_s is None:
+        return unjudged(slo, "no data: no request counted in the window (is traffic "
+                        "flowing, and are the series scraped?)", query=query)
+    mean = max(total_s, 0.0) / count if count else 0.0
+    status: VerdictName = "fail" if mean > slo.objective else \
+        "pass" if n >= MIN_MEAN_SAMPLES else "inconclusive"
+    if status == "inconclusive":
+        reason = (f"not yet provable: only {n} requests counted, fewer than "
+                  f"{MIN_MEAN_SAMPLES} (mean {mean * 1000:.1f} ms)")
+    else:
+        reason = (f"sum/count of {n} requests: mean {mean * 1000:.1f} ms, "
+                  f"{'misses' if status == 'fail' else 'within'} {objective_text(slo)} "
+                  "(exact for the requests counted)")
+    return SLOVerdict(slo.name, slo.type, status, reason, "server", slo.objective,
+                      value=mean, total=n, bounds=(mean, mean), query=dict(query or {}))
+
+
+def throughput_verdict(slo: SLO, events: int, seconds: float, *, credited: int | None = None,
+                       offered: int | None = None, observer: str = "server",
+                       confidence: float = 0.95,
+                       query: Mapping[str, str] | None = None) -> SLOVerdict:
+    """Judge a ``throughput`` SLO on ``events`` counted over ``seconds``.
+
+    ``credited``: the events the lower bound is computed on, over the same
+    ``seconds`` (server: the window less its scrape edges; default ``events``);
+    ``offered``: the requests the client sent (client side): an offered rate
+    under the objective cannot show it, so it is inconclusive, not a fail.
+    """
+    if seconds <= 0:
+        return unjudged(slo, "no data: an empty window", observer, query)
+    events = max(events, 0)
+    rate = events / seconds
+    base = events if credited is None else min(max(credited, 0), events)
+    lo, hi = poisson_bounds(base, confidence)
+    lower, upper = lo / seconds, max(hi / seconds, rate)
+    level = f"{confidence * 100:g} %"
+    counted = f"{events} events in {seconds:.0f} s: {rate:.1f} /s"
+    status: VerdictName
+    if offered is not None and offered / seconds < slo.objective and rate < slo.objective:
+        status = "inconclusive"
+        reason = (f"not provable: the load offered only {offered / seconds:.1f} requests/s, "
+                  f"under {objective_text(slo)} ({counted} succeeded); a load of at least "
+                  f"{slo.objective:g}/s is needed")
+    elif rate < slo.objective:
+        status = "fail"
+        reason = f"{counted} misses {objective_text(slo)}"
+    elif lower >= slo.objective:
+        status = "pass"
+        reason = (f"{counted}; at {level} confidence ≥ {lower:.1f} /s (Poisson"
+                  f"{'' if credited is None else f', {base} events credited off the edges'}),"
+                  f" within {objective_text(slo)}")
+    else:
+        status = "inconclusive"
+        reason = (f"not yet provable: {counted}, but at {level} confidence only ≥ "
+                  f"{lower:.1f} /s, short of {objective_text(slo)}; a longer window is needed")
+    return SLOVerdict(slo.name, slo.type, status, reason, observer, slo.objective,
+                      value=rate, total=events, bounds=(lower, upper),
+                      query=dict(query or {}))
+
+
+def gauge_verdict(slo: SLO, samples: Sequence[tuple[float, float]], *, window: float,
+                  scrape_interval: float,
+                  query: Mapping[str, str] | None = None) -> SLOVerdict:
+    """Judge a ``gauge_bound`` SLO on the gauge's samples ``(t, value)`` over ``window``:
+    fail when one exceeds the threshold; pass when none does and they cover the window."""
+    if not samples:
+        return unjudged(slo, "no data: the gauge has no sample in the window (is it "
+                        "exported and scraped?)", query=query)
+    t_max, v_max = max(samples, key=lambda s: s[1])
+    n = len(samples)
+    expected = max(1, int(window / scrape_interval))
+    status: VerdictName
+    if v_max > slo.objective:
+        above = sum(1 for _, v in samples if v > slo.objective)
+        status = "fail"
+        when = datetime.fromtimestamp(t_max, UTC).strftime("%H:%M:%S UTC")
+        reason = f"{above} of {n} samples over {slo.objective:g}; max {v_max:g} at {when}"
+    elif n < GAUGE_COVERAGE * expected:
+        status = "inconclusive"
+        reason = (f"not provable: {n} samples of the ~{expected} one per "
+                  f"{scrape_interval:g} s scrape would give; the window is not covered "
+                  f"(max {v_max:g})")
+    else:
+        status = "pass"
+        reason = f"all {n} samples ≤ {slo.objective:g} (max {v_max:g})"
+    return SLOVerdict(slo.name, slo.type, status, reason, "server", slo.objective,
+                      value=v_max, total=n, query=dict(query or {}))
+
+
+def client_blind_spot(slo: SLO) -> str | None:
+    """Why the request log cannot judge ``slo`` (None when it can): a gauge, an imported
+    ratio's arbitrary PromQL, a measured SLO without a ``route``, a recovery."""
+    if slo.client_readable:
+        return None
+    if slo.type == "gauge_bound":
+        return (f"{slo.name} is a gauge_bound SLO: only the server observer (Prometheus) "
+                "reads it, the request log has no gauge")
+    if slo.type in ("mean_latency", "throughput"):
+        return (f"{slo.name} ({slo.type}) has no `route`: the request log cannot tell its "
+                "requests; give it a route, or read it on the server observer")
+    if slo.type == "recovery":
+        return f"{slo.name} is a recovery SLO: it is judged on a fault's timeline"
+    return (f"{slo.name} is an imported ratio SLO: only its PromQL (the server observer) "
+            "says what it counts")
+
+
+def on_route(record: RequestRecord, route: str | None) -> bool:
+    """Whether ``record`` is a request of ``route``: its name (``/events``), or its method
+    and name (``POST /events``)."""
+    return route is not None and route in (record.name, f"{record.method} {record.name}")
+
+
+def _client_measured(slo: SLO, chosen: Sequence[RequestRecord], start: float | None,
+                     end: float | None, confidence: float) -> SLOVerdict:
+    """A mean_latency or throughput SLO on its route, from the requests in the window."""
+    mine = [r for r in chosen if on_route(r, slo.route)]
+    if slo.type == "mean_latency":
+        return mean_latency_verdict(slo, [r.ms / 1000.0 for r in mine], confidence=confidence)
+    if not mine:
+        return unjudged(slo, f"no data: no {slo.route} request in the window", "client")
+    t0 = start if start is not None else min(r.t for r in chosen)
+    t1 = end if end is not None else max(r.end for r in chosen)
+    ok = sum(1 for r in mine if r.ok)
+    return throughput_verdict(slo, ok, t1 - t0, offered=len(mine), observer="client",
+                              confidence=confidence)
+
+
 def records_verdicts(slos: Iterable[SLO], records: Sequence[RequestRecord], *,
                      start: float | None = None, end: float | None = None,
                      confidence: float = 0.95) -> list[SLOVerdict]:
-    """Client-side verdicts of the ratio SLOs from the request log (requests started in
-    ``[start, end)``); latency SLOs also report their exact percentile."""
+    """Client-side verdicts of the SLOs the request log can judge (requests started in
+    ``[start, end)``); latency SLOs also report their exact percentile; mean_latency and
+    throughput SLOs on a ``route`` are judged on its requests (throughput: the successful
+    ones per second of ``[start, end)``, by default the log's own span)."""
     chosen = [r for r in records if (start is None or r.t >= start)
               and (end is None or r.t < end)]
     verdicts = []
     for slo in slos:
-        if slo.type not in ("availability", "error_ratio", "latency"):
+        if not slo.client_readable:
+            continue
+        if slo.type in ("mean_latency", "throughput"):
+            verdicts.append(_client_measured(slo, chosen, start, end, confidence))
             continue
         judge = request_judge(slo)
         covered = [(r, bad) for r in chosen if (bad := judge(r)) is not None]

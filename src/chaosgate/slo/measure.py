@@ -48,7 +48,8 @@ __all__ = [
 
 
 def timeline_slos(slo: SLO, catalog: Catalog) -> list[SLO]:
-    """The ratio SLOs whose timelines make up ``slo``'s (itself, or a recovery SLO's ``of``)."""
+    """The SLOs whose timelines make up ``slo``'s (itself, or a recovery SLO's ``of``: ratio
+    and gauge_bound SLOs)."""
     return [catalog.get(name) for name in slo.of] if slo.type == "recovery" else [slo]
 
 
@@ -58,9 +59,11 @@ def _hold_down(slo: SLO, hold_down: float | None) -> float:
 
 def covered(slo: SLO, catalog: Catalog, *, client: bool) -> list[Covered]:
     """The SLOs behind ``slo``'s timeline as the incident finder reads them (client side:
-    those the request log can judge)."""
-    return [Covered(s.name, s.objective, request_judge(s) if client else None)
-            for s in timeline_slos(slo, catalog) if not client or s.type != "ratio"]
+    those the request log can judge). A gauge_bound SLO's samples are its events, each
+    bad above the threshold, and every one must be within it (objective 1)."""
+    return [Covered(s.name, 1.0 if s.type == "gauge_bound" else s.objective,
+                    request_judge(s) if client else None)
+            for s in timeline_slos(slo, catalog) if not client or s.client_readable]
 
 
 def client_timeline_for(slo: SLO, catalog: Catalog, records: Iterable[RequestRecord], *,
@@ -113,11 +116,14 @@ def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
             clock_uncertainty: float = 0.0) -> Measurement:
     """Timelines of ``slo`` from the request log and/or the server bins, compared.
 
+    The request log is left out when it can judge none of the SLOs behind
+    ``slo`` (a recovery of a gauge_bound SLO alone is the server's only).
+
     ``verdicts`` holds the recovery verdict of each observer when ``slo`` is
     a ``recovery`` SLO (ratio SLOs are judged on counts, not timelines).
     """
     client = server = None
-    if records is not None:
+    if records is not None and covered(slo, catalog, client=True):
         client = client_timeline_for(slo, catalog, records, t_inject=t_inject, t_end=t_end,
                                      hold_down=hold_down, clock_uncertainty=clock_uncertainty)
     if bins is not None:

@@ -17,6 +17,8 @@ from ..targets._reader import did_you_mean
 
 __all__ = [
     "MAX_WINDOW_S",
+    "MEASURE_QUERIES",
+    "MEASURE_TYPES",
     "PLACEHOLDER",
     "RATIO_TYPES",
     "SLO",
@@ -63,7 +65,14 @@ def window_problem(seconds: object) -> str | None:
     return None
 
 RATIO_TYPES = ("availability", "error_ratio", "latency", "ratio")
-SLO_TYPES = (*RATIO_TYPES, "recovery")
+#: SLOs judged on a measured value over the window, not on a good/total ratio:
+#: ``mean_latency`` (sum/count <= threshold), ``throughput`` (events/s >= objective),
+#: ``gauge_bound`` (every sample of a gauge <= threshold).
+MEASURE_TYPES = ("mean_latency", "throughput", "gauge_bound")
+SLO_TYPES = (*RATIO_TYPES, *MEASURE_TYPES, "recovery")
+#: What each measured type's ``query`` holds (PromQL templates).
+MEASURE_QUERIES = {"mean_latency": ("sum", "count"), "throughput": ("events",),
+                   "gauge_bound": ("value",)}
 #: ``$name`` or ``${name}`` in a PromQL template (group 1 or 2 is the name).
 PLACEHOLDER = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -91,11 +100,14 @@ class SLO:
     """One validated SLO of the catalogue.
 
     ``objective``: the minimum good ratio for ratio SLOs; the maximum time
-    to recover, in seconds, for ``recovery``. ``window`` and ``hold_down`` are
-    seconds. ``query`` maps ``good`` or ``bad``, and ``total``, to PromQL
-    templates; ``series`` maps the same keys to the raw counter selectors that
-    the server-side timeline reads (derived from ``sum(increase(SEL[$window]))``
-    queries, or given), empty when unknown.
+    to recover, in seconds, for ``recovery``; the threshold (seconds, or the
+    gauge's unit) for ``mean_latency`` and ``gauge_bound`` (also in
+    ``threshold``); the minimum rate, events per second, for ``throughput``.
+    ``window`` and ``hold_down`` are seconds. ``query`` maps ``good`` or
+    ``bad``, and ``total``, to PromQL templates (measured types:
+    :data:`MEASURE_QUERIES`); ``series`` maps the same keys to the raw
+    counter selectors that the server-side timeline reads (derived from
+    ``sum(increase(SEL[$window]))`` queries, or given), empty when unknown.
     """
 
     name: str
@@ -118,6 +130,19 @@ class SLO:
     def is_ratio(self) -> bool:
         """True for SLOs judged on a good/total ratio (not ``recovery``)."""
         return self.type in RATIO_TYPES
+
+    @property
+    def is_window(self) -> bool:
+        """True for SLOs judged over a window (every type but ``recovery``)."""
+        return self.type != "recovery"
+
+    @property
+    def client_readable(self) -> bool:
+        """True when the request log can judge it: availability, error_ratio and latency;
+        mean_latency and throughput on a ``route``. ``ratio`` and ``gauge_bound``: server only."""
+        if self.type in ("availability", "error_ratio", "latency"):
+            return True
+        return self.type in ("mean_latency", "throughput") and self.route is not None
 
     @property
     def numerator(self) -> str:

@@ -17,7 +17,14 @@ on SLOs", table 5-8), so dashboards and alert routes written for Sloth work:
   named by the SLO's ``alert`` and told apart by ``sloth_severity``;
 - per SLO that declares one, a threshold alert: the error ratio over a short
   window above a bound for a while (for a latency SLO the default bound is
-  ``1 - percentile``: "p95 above the threshold").
+  ``1 - percentile``: "p95 above the threshold");
+- per measured SLO (``mean_latency``, ``throughput``, ``gauge_bound``), one
+  threshold alert on its own bound: ``sum/count`` over the window above the
+  threshold, ``events`` over the window per second under the objective, the
+  gauge above its threshold; window and ``for`` from its ``threshold_alert``
+  (defaults: the SLO's window, 1m; a gauge: its instant value). Burn-rate
+  alerts are for ratios only: a measured SLO has no error budget (no
+  "fraction of bad events" to spend), so none is written for it.
 
 A burn rate is how many times faster than "exactly on budget" the budget
 burns; an alert of ``budget_share`` of the period's budget spent within
@@ -53,6 +60,7 @@ __all__ = [
     "burn_rate_factor",
     "dump_rules",
     "duration_text",
+    "measure_expr",
     "parse_time_scale",
     "sli_error_expr",
 ]
@@ -120,11 +128,47 @@ def parse_time_scale(text: str) -> float:
 
 
 def alert_name(slo: SLO) -> str:
-    """The burn-rate alert's name: the catalogue's ``alert``, else the SLO name in CamelCase."""
+    """The burn-rate alert's name (of a measured SLO: its threshold alert's): the
+    catalogue's ``alert``, else the SLO name in CamelCase and ``BurnRate`` (measured:
+    ``Breach``)."""
     if slo.alert:
         return slo.alert
     return "".join(part.capitalize() for part in re.split(r"[-_.]", slo.name) if part) + \
-        "BurnRate"
+        ("BurnRate" if slo.is_ratio else "Breach")
+
+
+def measure_expr(slo: SLO, window_s: float) -> str:
+    """A measured SLO's breach as one PromQL condition over ``window_s`` (a gauge: now)."""
+    window = duration_text(window_s)
+    queries = {key: PLACEHOLDER.sub(window, text) for key, text in slo.query.items()}
+    if slo.type == "mean_latency":
+        return (f"(\n  {queries['sum']}\n)\n/\n(\n  {queries['count']}\n)\n"
+                f"> {slo.objective:g}")
+    if slo.type == "throughput":
+        return f"(\n  {queries['events']}\n) / {window_s:g}\n< {slo.objective:g}"
+    if slo.type == "gauge_bound":
+        return f"(\n  {queries['value']}\n)\n> {slo.objective:g}"
+    raise ValueError(f"SLO {slo.name!r} ({slo.type}) is not a measured SLO")
+
+
+def _measure_alert(slo: SLO, options: RuleOptions) -> dict[str, Any]:
+    """The threshold alert of a measured SLO (see the module doc)."""
+    spec = slo.threshold_alert
+    window = (spec.window_s if spec is not None else slo.window) * options.time_scale
+    hold = (spec.for_s if spec is not None else 60.0) * options.time_scale
+    _check_windows([window])
+    what = {"mean_latency": f"mean latency over {duration_text(window)} above "
+                            f"{slo.objective * 1000:g} ms",
+            "throughput": f"throughput over {duration_text(window)} under "
+                          f"{slo.objective:g}/s",
+            "gauge_bound": f"gauge above {slo.objective:g}"}[slo.type]
+    return {
+        "alert": spec.name if spec is not None else alert_name(slo),
+        "expr": measure_expr(slo, window),
+        "for": duration_text(hold),
+        "labels": {**_ids(slo, options.service), "chaosgate_kind": "threshold"},
+        "annotations": {"summary": f"{slo.name}: {what} for {duration_text(hold)}."},
+    }
 
 
 def sli_error_expr(slo: SLO, window_s: float) -> str:
@@ -260,13 +304,18 @@ def _slo_rules(slo: SLO, threshold: ThresholdAlert | None,
 
 
 def build_rules(catalog: Catalog, options: RuleOptions) -> dict[str, Any]:
-    """The rule file (``{"groups": [...]}``) for every ratio SLO of ``catalog``.
+    """The rule file (``{"groups": [...]}``) for every ratio and measured SLO of ``catalog``.
 
     Raises ValueError when the time scale makes a window shorter than
-    :data:`MIN_SCALED_WINDOW_S`. ``recovery`` SLOs have no SLI of their own.
+    :data:`MIN_SCALED_WINDOW_S`. ``recovery`` SLOs have no SLI of their own;
+    measured SLOs get one threshold alert each.
     """
     groups: list[dict[str, Any]] = []
     for slo in catalog:
+        if slo.is_window and not slo.is_ratio:
+            groups.append({"name": f"chaosgate-slo-threshold-{options.service}-{slo.name}",
+                           "rules": [_measure_alert(slo, options)]})
+            continue
         if not slo.is_ratio:
             continue
         sli, meta, alerts = _slo_rules(slo, slo.threshold_alert, options)

@@ -5,8 +5,9 @@ every fault is reverted and the request log complete) it evaluates exactly
 as ``chaosgate gameday`` does (:func:`chaosgate.gameday.evaluate`): the
 steady state before the first fault and after recovery, the error budget
 the run burned, and the recovery SLO judged by both observers (the request
-log and Prometheus' raw samples); the statistical verdict of every ratio
-SLO is reported beside. It writes ``journal["chaosgate"]`` (see
+log and Prometheus' raw samples); the statistical verdict of every other
+SLO judged over a window is reported beside, except those named in
+``gate_slos``, which gate the run like the others. It writes ``journal["chaosgate"]`` (see
 :mod:`chaosgate.ctk.journal`): the faults and their ground truth, the
 timeline (``t_inject``; per observer ``t_impact``, ``t_recover``, TTR), the
 gates, the verdicts, and the run's verdict with its exit code. It judges after the
@@ -33,6 +34,7 @@ both cases, 0 only when the SLOs held. Arguments (optional)::
     max_budget_burn: 0.10      share of the error budget a run may burn
     budget_period_days: 30     the budget's period
     recovery_slo: time-to-recover
+    gate_slos: [throughput]    SLOs whose verdicts over the run gate it (default none)
 
 Secrets: a ``prometheus`` scope (``bearer_token``, or ``username`` and
 ``password``) overrides the target file's credentials; the experiment's
@@ -41,7 +43,7 @@ Secrets: a ``prometheus`` scope (``bearer_token``, or ``username`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
@@ -91,7 +93,7 @@ def fault_applied(journal: Mapping[str, Any] | None = None) -> bool | None:
 def evaluate_run(configuration: Configuration, secrets: Secrets, *,
                  max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
                  budget_period: float = DEFAULT_BUDGET_PERIOD,
-                 recovery_slo: str = "time-to-recover",
+                 recovery_slo: str = "time-to-recover", gate_slos: Sequence[str] = (),
                  journal: Mapping[str, Any] | None = None) -> MeasuredSection:
     """Evaluate this run's load and faults; the measured part of the journal section.
 
@@ -119,11 +121,13 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
     applying = [a.timeline.t_apply for a in run.faults if a.timeline.t_apply is not None]
     result = evaluate(target, cat, records, t_inject=t_inject, warmup=warmup, observe=observe,
                       before_end=min(applying) if applying else None,
-                      recovery_slo=recovery_slo, max_budget_burn=max_budget_burn,
+                      recovery_slo=recovery_slo, gate_slos=gate_slos,
+                      max_budget_burn=max_budget_burn,
                       budget_period=budget_period, fault_applied=fault_applied(journal),
                       prometheus=prometheus_client(target, secrets), log=log.info,
                       clock_uncertainty=run.load_run.clock_uncertainty if run.load_run else 0.0)
-    client = records_verdicts([s for s in cat if s.is_ratio], records, start=load_start,
+    client = records_verdicts([s for s in cat if s.is_window and s.name not in gate_slos],
+                              records, start=load_start,
                               end=load_end) if records else []
     faults = [a.timeline for a in run.faults]
     return section(result, faults, client)
@@ -163,6 +167,7 @@ def after_experiment_control(context: Experiment, state: Journal = None,
                              max_budget_burn: float = DEFAULT_MAX_BUDGET_BURN,
                              budget_period_days: float = DEFAULT_BUDGET_PERIOD / 86400,
                              recovery_slo: str = "time-to-recover",
+                             gate_slos: Sequence[str] | None = None,
                              **_arguments: Any) -> None:
     """Evaluate the SLOs over the run, write ``journal["chaosgate"]``, decide the run."""
     if not isinstance(state, dict):
@@ -175,7 +180,10 @@ def after_experiment_control(context: Experiment, state: Journal = None,
             measured = evaluate_run(configuration, secrets,
                                     max_budget_burn=float(max_budget_burn),
                                     budget_period=float(budget_period_days) * 86400,
-                                    recovery_slo=str(recovery_slo), journal=state)
+                                    recovery_slo=str(recovery_slo),
+                                    gate_slos=[gate_slos] if isinstance(gate_slos, str)
+                                    else [str(n) for n in gate_slos or ()],
+                                    journal=state)
         except Exception as exc:
             why = run.problem("slo control could not evaluate the run", exc)
             measured = section(Evaluation([Gate("evaluation", "inconclusive", "", "", why)]),
