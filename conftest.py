@@ -19,6 +19,11 @@ windows, so two sandboxes side by side halve the wall-clock time on two cores):
   scheduled on its own. The control plane itself is started once, by the
   controller (``kubeplane``: workers reuse it through ``CHAOSGATE_KUBE_STATE``).
 
+Property tests (hypothesis) are derandomized when ``CI`` is set: a CI run
+explores the same examples every time, so it cannot turn red on an example
+no commit introduced; a developer's run keeps exploring new ones, and a
+counterexample found there is fixed and pinned with ``@example``.
+
 It loads tests/k8s/kubeplane.py, the plugin that starts the session's real
 Kubernetes control plane and names it in the report header (a plugin, not
 tests/k8s/conftest.py, because only root-level hooks run before the header).
@@ -35,6 +40,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 sys.path.append(str(Path(__file__).resolve().parent / "tests" / "k8s"))
 
