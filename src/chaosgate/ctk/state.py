@@ -260,8 +260,7 @@ class RunState:
             t_reverted = time.time()
             reverted = report.reverted if report is not None else []
             self.tripped = _tripped_json(tripped, t_reverted, reverted)
-            self.aborted = (f"{tripped} at {format_clock(tripped.t)} UTC, "
-                            f"{tripped.t - self.started:.1f} s into the run: every fault of "
+            self.aborted = (f"{tripped} at {format_clock(tripped.t)} UTC: every fault of "
                             f"the run was reverted {max(t_reverted - tripped.t, 0.0):.2f} s "
                             f"later ({', '.join(reverted) or 'none was applied'}) and the run "
                             "is aborted. Fix: look at what the system did (the condition was "
