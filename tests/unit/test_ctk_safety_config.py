@@ -149,3 +149,13 @@ def test_an_unreachable_prometheus_at_admission_refuses_nothing_it_cannot_read(
     with pytest.raises(Inconclusive):
         current.session(run)
     assert current.fault_session is None
+
+
+def test_no_fault_is_applied_once_the_run_is_aborted(run: dict[str, Any]) -> None:
+    from chaosgate.ctk.applying import apply_fault
+    from chaosgate.exceptions import FaultAborted
+
+    state.current().aborted = "stop condition tripped: alert X firing (...)"
+    with pytest.raises(FaultAborted, match="no new fault after the run was aborted"):
+        apply_fault({"kind": "partition", "links": ["gateway-catalog"]}, configuration=run)
+    assert state.current().fault_session is None

@@ -108,6 +108,7 @@ def apply_fault(spec: Mapping[str, Any], *, configuration: Mapping[str, Any] | N
     run.configuration = run.configuration or configuration
     if duration is not None:  # checked with the spec, as the CLI's --duration is
         spec = {**spec, "duration": duration}
+    run.check_may_apply()
     session = run.session(configuration)
     fault = session.build(spec, source=f"chaosgate action ({spec.get('kind')})")
     if session.dry_run:

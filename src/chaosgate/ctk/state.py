@@ -188,11 +188,7 @@ class RunState:
 
     def session(self, configuration: Mapping[str, Any] | None) -> FaultSession:
         """The run's fault session on the configured target and ledger (built once, after
-        :meth:`admit`; a refused or aborted run raises instead: nothing is applied)."""
-        if self.refused:
-            raise Inconclusive(self.refused)
-        if self.aborted:
-            raise FaultAborted(self.aborted)
+        :meth:`admit`; a run refused there raises instead: nothing is applied)."""
         if self.fault_session is None:
             why = self.admit(configuration)
             if why:
@@ -219,6 +215,14 @@ class RunState:
             return True
         status = (journal or {}).get("status") if isinstance(journal, Mapping) else None
         return status == "interrupted" and not (self.aborted or self.refused)
+
+    def check_may_apply(self) -> None:
+        """Raise when no new fault may be applied: the run was refused (Inconclusive) or
+        aborted (FaultAborted: a stop condition tripped or was true before the run)."""
+        if self.refused:
+            raise Inconclusive(self.refused)
+        if self.aborted:
+            raise FaultAborted(f"no new fault after the run was aborted: {self.aborted}")
 
     # -- stop conditions while any fault is applied --------------------------------
     def watch_faults(self) -> None:
