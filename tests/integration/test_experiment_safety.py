@@ -99,6 +99,31 @@ def test_a_stop_condition_aborts_a_fault_left_applied_across_a_pause(
     assert "stop condition" in {a["name"] for a in result["attachments"]}
 
 
+def test_a_stop_condition_during_a_held_fault_reverts_every_fault_of_the_run(
+        sandbox: SandboxManager, work: dict[str, Any]) -> None:  # noqa: F811
+    """Latency left applied by a first action, then a partition held by a second one
+    (``duration``): the ingress's 5xx trip the condition during the hold, and both faults
+    are reverted (the held one by its action, the other at once), the run aborted."""
+    quiet(sandbox, FIVE_XX)
+    path = experiment(work["dir"], [
+        action("slow-the-orders-link", "add_latency", latency_ms=50, links=["gateway-orders"]),
+        action("cut-the-catalog", "partition_network", links=["gateway-catalog"],
+               duration=PAUSE)],
+        configuration={"chaosgate_stop_when": [FIVE_XX]},
+        rollbacks=[action("restore", "revert_faults")])
+    proc, journal = chaos_run(work, path)
+    section = journal["chaosgate"]
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert section["verdict"] == "aborted" and section["exit_code"] == 4, section["reasons"]
+    latency, partition = section["faults"]
+    assert (latency["kind"], partition["kind"]) == ("latency", "partition")
+    tripped = section["stop"]["tripped"]
+    assert partition["t_inject"] < tripped["t"] < partition["t_inject"] + PAUSE
+    for fault in (latency, partition):
+        assert fault["t_revert"] is not None and fault["t_revert"] < partition["t_inject"] + PAUSE
+    nothing_left(sandbox, work, journal)
+
+
 def test_the_expected_alert_detects_a_partition_by_both_observers(
         sandbox: SandboxManager, work: dict[str, Any]) -> None:  # noqa: F811
     """The repository's partition experiment with an expected alert: the page burn-rate

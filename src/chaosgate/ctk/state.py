@@ -46,6 +46,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chaoslib.exceptions import InterruptExecution
+
 from ..clients.prometheus import PrometheusClient
 from ..exceptions import FaultAborted, Inconclusive, UsageError
 from ..faults import AppliedFault, FaultSession, ledger_for
@@ -323,7 +325,13 @@ class RunState:
                         signal.Signals(signum).name)
         previous = self._watched.get(signum, signal.SIG_DFL)
         if callable(previous):
-            previous(signum, frame)
+            try:
+                previous(signum, frame)
+            except InterruptExecution as exc:
+                # Chaos Toolkit's SIGTERM handler raises an Exception, which a probe loop's
+                # `except Exception` (a fault's verification) would swallow: the run went on
+                # with the fault applied. KeyboardInterrupt ends it as interrupted all the same.
+                raise KeyboardInterrupt(str(exc)) from exc
         elif previous == signal.SIG_DFL:
             if signum == signal.SIGINT:
                 raise KeyboardInterrupt
@@ -412,6 +420,9 @@ def current() -> RunState:
 
 
 def reset() -> RunState:
-    """Start a fresh run state (one process runs one experiment; tests run several)."""
+    """Start a fresh run state (one process runs one experiment; tests run several); the
+    old one's watcher and receiver are stopped."""
+    _RUN[0].stop_watching()
+    _RUN[0].stop_receiver()
     _RUN[0] = RunState()
     return _RUN[0]
