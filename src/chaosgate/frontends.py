@@ -41,6 +41,9 @@ _SETTINGS: Mapping[str, Mapping[FrontEnd, str]] = {
                 "chaos run": "--var chaosgate_reports=DIR (or CHAOSGATE_REPORTS)"},
     "seed": {"chaosgate": "--seed N", "pytest": "GameDayConfig(seed=N)",
              "chaos run": "--var chaosgate_seed=N (or CHAOSGATE_SEED)"},
+    "force": {"chaosgate": "chaosgate gameday --force",
+              "pytest": "chaosgate gameday --force, pytest --chaos-force",
+              "chaos run": "--var chaosgate_force=true (or CHAOSGATE_FORCE=true)"},
 }
 
 
@@ -92,7 +95,7 @@ _OPTIONS: Mapping[str, Mapping[FrontEnd, str]] = {**_SETTINGS, **_FAULT_OPTIONS,
 
 def option(setting: str, front_end: FrontEnd) -> str:
     """How a user of ``front_end`` sets ``setting`` (``target``, ``ledger``, ``catalog``,
-    ``reports``, ``seed``, ``fault.<field>``, ``load.<parameter>``), e.g.
+    ``reports``, ``seed``, ``force``, ``fault.<field>``, ``load.<parameter>``), e.g.
     ``option("catalog", "chaos run")`` -> ``"--var chaosgate_catalog=PATH (or
     CHAOSGATE_CATALOG)"``, ``option("fault.qty", "chaos run")`` -> ``"the action's qty
     argument"``."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +15,14 @@ import requests
 
 from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.faults import Fault, FaultContext, FaultRun, FaultSession, Ledger
+from chaosgate.faults.stop import budget_admission
 from chaosgate.platforms import platform_for
 from chaosgate.sandbox.manager import SandboxManager
+from chaosgate.slo.catalog import load_catalog
 from chaosgate.targets import Target, dump_target, load_target, render_sandbox_target
 
 WAIT = 120.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
@@ -93,3 +98,45 @@ def chaosgate(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[s
     """Run the chaosgate CLI in a subprocess."""
     return subprocess.run([sys.executable, "-m", "chaosgate.cli", *args], capture_output=True,
                           text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def outage(sandbox: SandboxManager, link: str = "gateway-catalog") -> Iterator[None]:
+    """Product listings failing (5xx) under light load while the block runs: ``link``
+    disabled in the fault proxy, requests every 50 ms; restored at the end."""
+    topo = sandbox.topo
+    proxy = ToxiproxyClient(topo.faultproxy_url)
+    stop = threading.Event()
+
+    def load() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                with contextlib.suppress(requests.RequestException):
+                    session.get(f"{topo.ingress_url}/api/products", timeout=2)
+                time.sleep(0.05)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    proxy.set_enabled(link, False)
+    try:
+        yield
+    finally:
+        proxy.set_enabled(link, True)
+        stop.set()
+        loader.join(timeout=10)
+
+
+def spend_error_budget(sandbox: SandboxManager, minimum: float = 0.99) -> list[str]:
+    """Make the shop's 99.99 % availability spend more than ``1 - minimum`` of its 30-day
+    error budget (a short outage, until Prometheus has counted it); the admission's lines."""
+    catalog = load_catalog(ROOT / "probes")
+    found: list[str] = []
+
+    def short() -> bool:
+        found[:] = budget_admission(sandbox.prometheus, catalog, minimum=minimum,
+                                    period_s=30 * 86400.0)
+        return any(line.startswith("availability: ") for line in found)
+
+    with outage(sandbox):
+        eventually(short, "Prometheus counting the outage's errors against the budget", 60)
+    return found

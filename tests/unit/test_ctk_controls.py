@@ -150,6 +150,28 @@ def _chaos_toolkit_handler(signum: int, _frame: Any) -> None:
     raise _Terminated(signum)
 
 
+def test_chaos_toolkits_sigterm_is_not_swallowed_by_a_probe_loop(run: dict[str, Any]) -> None:
+    """Chaos Toolkit's SIGTERM handler raises InterruptExecution, an Exception: a fault's
+    verification loop (``except Exception``: "not yet") swallowed it and the run went on
+    with the fault applied. Through the run's wrapper it is a KeyboardInterrupt."""
+    from chaoslib.exit import _terminate_now
+
+    previous = signal.signal(signal.SIGTERM, _terminate_now)
+    try:
+        initialize_control(_control("chaosgate.ctk.controls.slo"), {}, run, {})
+        swallowed = False
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            except Exception:
+                swallowed = True
+        assert not swallowed and state.current().interrupted_by == signal.SIGTERM
+    finally:
+        state.current().unwatch_signals()
+        state.current().stop_receiver()
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_the_run_notes_the_first_signal_and_chaos_toolkits_handler_still_acts(
         run: dict[str, Any]) -> None:
     previous = signal.signal(signal.SIGTERM, _chaos_toolkit_handler)

@@ -118,6 +118,24 @@ def test_a_run_a_stop_condition_aborted_is_aborted_exit_4() -> None:
     assert journal_exit_code(j, verdict) == 4
 
 
+def test_an_abort_is_exit_4_though_it_ended_the_run_as_an_interruption() -> None:
+    """The abort ends the run through Chaos Toolkit's graceful exit (status interrupted,
+    a signal noted): the verdict and the exit code are still the abort's."""
+    j = journal(status="interrupted", after=None)
+    why = "stop condition tripped: PromQL `up == 0` returns a sample (...)"
+    verdict, reasons = journal_verdict(j, "pass", aborted=why, interrupted_by=signal.SIGINT)
+    assert (verdict, reasons[0]) == ("aborted", why)
+    assert journal_exit_code(j, verdict, signal.SIGINT) == 4
+
+
+def test_a_run_the_budget_admission_refused_is_inconclusive_exit_3() -> None:
+    j = journal(status="interrupted", after=None)
+    why = "chaos run: error budget too low: availability: 12.0 % of its 30-day error budget left"
+    verdict, reasons = journal_verdict(j, "inconclusive", refused=why)
+    assert (verdict, reasons) == ("inconclusive", [why])
+    assert j["status"] == "failed" and journal_exit_code(j, verdict) == 3
+
+
 @pytest.mark.parametrize("status", ["interrupted", "completed"])
 def test_an_interruption_is_never_a_violation_whatever_the_gates_say(status: str) -> None:
     # SIGTERM at 23 s: the "steady state after" judged on a cut-short window failed

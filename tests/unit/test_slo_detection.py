@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from chaosgate.clients.alertmanager import Notification
-from chaosgate.slo.detection import detection_gate_specs, firings, first_notified
+from chaosgate.gameday.detection import Detection
+from chaosgate.slo.detection import (
+    detection_gate_specs,
+    firings,
+    first_firing,
+    first_notification,
+    first_notified,
+)
 
 PAGE = {"alertname": "ShopAvailabilityBurn", "sloth_severity": "page"}
 TICKET = {"alertname": "ShopAvailabilityBurn", "sloth_severity": "ticket"}
@@ -69,3 +76,33 @@ def test_gates_for_a_fault_and_for_a_baseline() -> None:
     blind = detection_gate_specs(expect="X", within=10, t_impact=100.0, found=[],
                                  notified=None, notifications_recorded=False, baseline=False)
     assert [g.status for g in blind] == ["fail", "inconclusive"]
+
+
+def test_without_an_expected_alert_the_first_of_any_after_the_impact() -> None:
+    errors = {"alertname": "ShopErrorsHigh"}
+    found = firings([(PAGE, samples((130, 140))), (errors, samples((105, 108), (125, 140)))],
+                    start=100, end=200, evaluation_interval=1.0, read_from=90)
+    assert first_firing(found, None, since=120.0).describe() == "ShopErrorsHigh"  # 125
+    assert first_firing(found, "ShopAvailabilityBurn", since=120.0).hi == 130.0
+    assert first_firing(found, None, since=150.0) is None
+    notes = [Notification(t, "firing", "chaosgate", ({"labels": {"alertname": n}},))
+             for t, n in ((121.0, "ShopErrorsHigh"), (131.0, "ShopAvailabilityBurn"))]
+    first = first_notification(notes, None, since=120.0)
+    assert first is not None and first.alertnames == ("ShopErrorsHigh",)
+    assert first_notified(notes, "ShopAvailabilityBurn", since=120.0) == 131.0
+
+
+def test_a_detection_as_the_journal_records_it() -> None:
+    found = firings([(PAGE, samples((130, 140)))], start=100, end=200,
+                    evaluation_interval=1.0, read_from=90)
+    note = Notification(132.5, "firing", "chaosgate",
+                        ({"labels": {"alertname": "ShopAvailabilityBurn"}},))
+    seen = Detection("ShopAvailabilityBurn", 30.0, 120.0, alert=found[0], notification=note,
+                     fired=("ShopAvailabilityBurn (page)",), recorded=True)
+    assert (seen.ttd_alert, seen.ttd_notification) == (10.0, 12.5)
+    doc = seen.to_json()
+    assert doc["prometheus"] == {"alertname": "ShopAvailabilityBurn", "severity": "page",
+                                 "t_lo": 129.0, "t": 130.0, "ttd": 10.0}
+    assert doc["notification"] == {"alertnames": ["ShopAvailabilityBurn"], "t": 132.5,
+                                   "ttd": 12.5}
+    assert Detection(None, 60.0, None).to_json()["prometheus"] is None

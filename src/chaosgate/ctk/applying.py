@@ -11,7 +11,10 @@ marks the action failed and the ``slo`` control makes the run inconclusive.
 With a ``duration`` the fault is held and reverted by the action itself
 (:meth:`FaultSession.run <chaosgate.faults.FaultSession.run>`); without one
 it stays applied until a rollback action (:func:`revert_faults`) or the
-``ledger`` control reverts it. Results are JSON-able dicts
+``ledger`` control reverts it. Either way the run's stop conditions are
+watched while it is applied (:meth:`RunState.watch_faults
+<chaosgate.ctk.state.RunState.watch_faults>`): one that trips reverts every
+fault of the run at once and ends the run ``aborted``. Results are JSON-able dicts
 (:class:`FaultResult`): the fault's id, kind, description, marks and the
 ground truth gathered so far.
 """
@@ -105,6 +108,7 @@ def apply_fault(spec: Mapping[str, Any], *, configuration: Mapping[str, Any] | N
     run.configuration = run.configuration or configuration
     if duration is not None:  # checked with the spec, as the CLI's --duration is
         spec = {**spec, "duration": duration}
+    run.check_may_apply()
     session = run.session(configuration)
     fault = session.build(spec, source=f"chaosgate action ({spec.get('kind')})")
     if session.dry_run:
@@ -113,17 +117,22 @@ def apply_fault(spec: Mapping[str, Any], *, configuration: Mapping[str, Any] | N
     try:
         if duration is not None:
             applied = session.run(fault, duration, verify_timeout=verify_timeout,
-                                  heal_timeout=heal_timeout).applied
+                                  heal_timeout=heal_timeout,
+                                  on_applied=lambda _a: run.watch_faults()).applied
         else:
             applied = session.inject(fault, verify_timeout=verify_timeout,
                                      heal_timeout=heal_timeout)
+            run.watch_faults()  # the stop conditions, while it stays applied
             log.info("%s %s took hold: %s", applied.timeline.kind, applied.fault_id,
                      applied.timeline.verify_detail)
     except FaultNotEffective as exc:
         run.errors.append(str(exc))
         raise
-    except FaultAborted as exc:  # reverted at once; the run's verdict is aborted
-        run.aborted = str(exc)
+    except FaultAborted as exc:  # this fault reverted at once: the others too, the run ends
+        tripped = getattr(exc, "tripped", None)
+        if tripped is not None:
+            run.abort(tripped)
+        run.aborted = run.aborted or str(exc)
         raise
     return dict(fault_result(applied))
 

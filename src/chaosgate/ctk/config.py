@@ -10,6 +10,20 @@ declare the key, its environment variable, then a default::
     chaosgate_catalog  CHAOSGATE_CATALOG  (beside the target)    the SLO catalogue
     chaosgate_reports  CHAOSGATE_REPORTS  (beside the target)    load logs, Allure results
     chaosgate_seed     CHAOSGATE_SEED     (none)                 seed of the victim selection
+    chaosgate_force    CHAOSGATE_FORCE    false                  start though an SLO has less
+                                                                 error budget left than the
+                                                                 target's safety.min_error_budget
+
+    chaosgate_stop_when      CHAOSGATE_STOP_WHEN      the target's safety.stop_when
+    chaosgate_expect_alert   CHAOSGATE_EXPECT_ALERT   (none): the alert that must detect the fault
+    chaosgate_detect_within  CHAOSGATE_DETECT_WITHIN  60: seconds after the impact it may take
+
+``chaosgate_stop_when`` is written as the target's ``safety.stop_when`` and
+``chaosgate fault --stop-when``: ``alert:NAME``, ``burn:SLO>5%`` or PromQL
+that returns a sample (:mod:`chaosgate.targets._stop`); in the experiment a
+YAML list, on the command line or in the environment one condition a line or
+a JSON list (``--var 'chaosgate_stop_when=["alert:ShopErrorsHigh"]'``). Given,
+it replaces the target's list for this run; an empty list leaves the target's.
 
 The target's ledger is ``<state_dir>/ledger.jsonl`` for a sandbox, else
 ``$XDG_STATE_HOME/chaosgate/<target>/ledger.jsonl``
@@ -34,7 +48,9 @@ to the Prometheus client; nothing here writes them anywhere.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,14 +60,17 @@ from ..clients.prometheus import PrometheusClient
 from ..exceptions import UsageError
 from ..frontends import option
 from ..paths import default_folder, default_reports
-from ..targets import Credentials, Target
+from ..targets import Credentials, StopCondition, Target, parse_stop_condition
 
 __all__ = [
     "DEFAULTS",
+    "DEFAULT_DETECT_WITHIN",
     "SECRETS_SCOPE",
     "Result",
     "Settings",
     "cli_vars",
+    "parse_flag",
+    "parse_stop_when",
     "prometheus_client",
     "prometheus_credentials",
     "settings_from",
@@ -67,7 +86,15 @@ DEFAULTS: Mapping[str, tuple[str, str | None]] = {
     "chaosgate_catalog": ("CHAOSGATE_CATALOG", None),  # None: chaosgate.paths decides
     "chaosgate_reports": ("CHAOSGATE_REPORTS", None),
     "chaosgate_seed": ("CHAOSGATE_SEED", None),
+    "chaosgate_force": ("CHAOSGATE_FORCE", None),  # None: false
+    "chaosgate_stop_when": ("CHAOSGATE_STOP_WHEN", None),  # None: the target's
+    "chaosgate_expect_alert": ("CHAOSGATE_EXPECT_ALERT", None),
+    "chaosgate_detect_within": ("CHAOSGATE_DETECT_WITHIN", None),  # None: 60 s
 }
+#: Seconds after the impact the expected alert may take to fire, when not configured.
+DEFAULT_DETECT_WITHIN = 60.0
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRETS_SCOPE = "prometheus"
 
 
@@ -80,6 +107,10 @@ class Settings:
     catalog: Path
     reports: Path
     seed: int | None = None
+    force: bool = False  # start though the error budget is under safety.min_error_budget
+    stop_when: tuple[StopCondition, ...] | None = None  # None: the target's safety.stop_when
+    expect_alert: str | None = None  # the alert that must detect the fault
+    detect_within: float = DEFAULT_DETECT_WITHIN  # seconds after the impact
 
 
 _SEEN_VARS: list[dict[str, Any]] = []  # the --var values cli_vars found, for other threads
@@ -101,14 +132,83 @@ def cli_vars() -> Mapping[str, Any]:
     return found
 
 
-def _value(configuration: Mapping[str, Any] | None, key: str,
-           environ: Mapping[str, str], given_vars: Mapping[str, Any]) -> str | None:
+def _raw(configuration: Mapping[str, Any] | None, key: str,
+         environ: Mapping[str, str], given_vars: Mapping[str, Any]) -> Any:
+    """The key's value as given (a list stays a list), else its environment variable, else
+    its default."""
     for source in (configuration or {}, given_vars):
         given = source.get(key)
-        if given not in (None, ""):
-            return str(given)
+        if given not in (None, "", [], ()):
+            return given
     env, default = DEFAULTS[key]
     return environ.get(env) or default
+
+
+def _value(configuration: Mapping[str, Any] | None, key: str,
+           environ: Mapping[str, str], given_vars: Mapping[str, Any]) -> str | None:
+    raw = _raw(configuration, key, environ, given_vars)
+    return None if raw is None else str(raw)
+
+
+def _bad(key: str, problem: str, fix: str) -> UsageError:
+    return UsageError(f"configuration key {key}: {problem}. Fix: {fix} (in the experiment's "
+                      f"configuration, --var {key}=..., or "
+                      f"{DEFAULTS[key][0]})")
+
+
+def parse_flag(key: str, value: Any) -> bool:
+    """A yes/no configuration value (true/false, yes/no, on/off, 1/0; None: false)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise _bad(key, f"{value!r} is neither true nor false", "write true or false")
+
+
+def parse_stop_when(value: Any) -> tuple[StopCondition, ...] | None:
+    """``chaosgate_stop_when`` as stop conditions: a list, a JSON list, or one condition a
+    line; None (or an empty list) when not given (the target's then stand)."""
+    key = "chaosgate_stop_when"
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise _bad(key, f"{text!r} is not a JSON list ({exc})",
+                           'write e.g. ["alert:ShopErrorsHigh", "burn:availability>5%"], or '
+                           "one condition a line") from None
+        else:
+            value = [line for line in text.splitlines() if line.strip()]
+    if not isinstance(value, list | tuple):
+        raise _bad(key, f"{value!r} is not a list of stop conditions",
+                   "give a list, e.g. [alert:ShopErrorsHigh]")
+    found = tuple(parse_stop_condition(item, f"configuration key {key}", f"item {i + 1}")
+                  for i, item in enumerate(value))
+    return found or None
+
+
+def _expect_alert(value: str | None) -> str | None:
+    if value is not None and not _ALERT_NAME.match(value.strip()):
+        raise _bad("chaosgate_expect_alert", f"{value!r} is not a Prometheus alert name",
+                   "name the alerting rule, e.g. ShopAvailabilityBurn")
+    return None if value is None else value.strip()
+
+
+def _detect_within(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_DETECT_WITHIN
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise _bad("chaosgate_detect_within", f"{value!r} is not a positive number of seconds",
+                   "give the seconds the alert may take after the impact, e.g. 30")
+    return seconds
 
 
 def settings_from(configuration: Mapping[str, Any] | None,
@@ -136,7 +236,15 @@ def settings_from(configuration: Mapping[str, Any] | None,
     return Settings(target=target, ledger=None if ledger is None else Path(ledger),
                     catalog=Path(catalog) if catalog else default_folder("probes", target),
                     reports=Path(reports) if reports else default_reports(target),
-                    seed=parsed)
+                    seed=parsed,
+                    force=parse_flag("chaosgate_force",
+                                     _raw(configuration, "chaosgate_force", env, extra)),
+                    stop_when=parse_stop_when(
+                        _raw(configuration, "chaosgate_stop_when", env, extra)),
+                    expect_alert=_expect_alert(
+                        _value(configuration, "chaosgate_expect_alert", env, extra)),
+                    detect_within=_detect_within(
+                        _value(configuration, "chaosgate_detect_within", env, extra)))
 
 
 def prometheus_credentials(secrets: Mapping[str, Any] | None) -> Credentials | None:

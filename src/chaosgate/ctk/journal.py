@@ -3,9 +3,10 @@
 The controls fill ``journal["chaosgate"]``::
 
     version     1
-    verdict     pass | fail | inconclusive       (docs/architecture.md §6)
-    exit_code   0 | 1 | 3 | 130 | 143            what chaosgate's own front ends exit with
-                                                 (130/143: interrupted by SIGINT/SIGTERM)
+    verdict     pass | fail | inconclusive | aborted   (docs/architecture.md §6)
+    exit_code   0 | 1 | 3 | 4 | 130 | 143       what chaosgate's own front ends exit with
+                                                 (4: a stop condition aborted the run;
+                                                 130/143: interrupted by SIGINT/SIGTERM)
     reasons     why the verdict is not a pass, naming each gate that failed
                 ("steady state after: availability: 97.1 % (objective ≥ 99 %)");
                 first: "interrupted by SIGTERM: ..." when interrupted
@@ -22,6 +23,11 @@ The controls fill ``journal["chaosgate"]``::
     ledger      the ledger control: reverted at the end, left open
     steady_state  whether the hypothesis held before and after the method
     allure      the allure control: where the result was written
+    detection   time to detect: the expected alert (chaosgate_expect_alert) and bound, the
+                impact, the first new ALERTS firing and the first firing notification
+                after it (each with its ttd in s), every alert that started firing
+    stop        the stop conditions watched and the one that tripped: condition, when
+                (``t``, ``at``), what Prometheus returned, the faults reverted and how soon
 
 :class:`ChaosgateSection` types it (:class:`MeasuredSection` is what the
 ``slo`` control measures, :class:`LedgerSection` what the ``ledger`` control
@@ -126,6 +132,8 @@ class ChaosgateSection(MeasuredSection, total=False):
     load: dict[str, Any]  # the load control's report (or its error)
     ledger: LedgerSection
     allure: dict[str, Any]
+    detection: dict[str, Any]  # gameday.detection.Detection.to_json(): the time to detect
+    stop: dict[str, Any]  # the stop conditions watched, and the one that tripped (or None)
 
 
 def _estimate(value: Any) -> Any:
@@ -221,8 +229,11 @@ def was_interrupted(journal: Mapping[str, Any], interrupted_by: int | None = Non
 
 def journal_exit_code(journal: Mapping[str, Any], verdict: VerdictName,
                       interrupted_by: int | None = None) -> int:
-    """What chaosgate's own front ends exit with for this run: 128 + the signal when it was
-    interrupted (3 when no signal was seen), else the verdict's code."""
+    """What chaosgate's own front ends exit with for this run: 4 when a stop condition
+    aborted it, else 128 + the signal when it was interrupted (3 when no signal was seen),
+    else the verdict's code."""
+    if verdict == "aborted":
+        return exit_code(verdict)
     if was_interrupted(journal, interrupted_by):
         return interrupted_exit_code(interrupted_by)
     return exit_code(verdict)
@@ -232,7 +243,7 @@ def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
                     problems: Sequence[str] = (),
                     interrupted_by: int | None = None,
                     gates: Sequence[Mapping[str, Any]] = (),
-                    aborted: str = "") -> tuple[VerdictName, list[str]]:
+                    aborted: str = "", refused: str = "") -> tuple[VerdictName, list[str]]:
     """The run's verdict, applied to ``journal`` so that ``chaos run`` exits 1 unless pass.
 
     ``problems`` make the run inconclusive (a control that could not do its
@@ -244,8 +255,10 @@ def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
     (or, when none failed, inconclusive) gate with its value and objective
     (:func:`gate_lines`); without them, "an SLO gate failed".
 
-    A run a stop condition ``aborted`` (a held action's fault reverted at once)
-    is ``aborted`` (exit 4), its first reason the condition.
+    A run a stop condition ``aborted`` (every fault of the run reverted at once)
+    is ``aborted`` (exit 4), its first reason the condition and when it tripped.
+    A run the error-budget admission ``refused`` (nothing applied) is
+    inconclusive, its first reason "error budget too low".
 
     An interrupted run (``interrupted_by`` a signal, or the journal's status
     ``interrupted``) is inconclusive whatever the gates say, never a fail:
@@ -256,6 +269,9 @@ def journal_verdict(journal: dict[str, Any], gates_verdict: VerdictName,
     if aborted:
         journal["status"] = "failed"
         return "aborted", [aborted, *unknown]
+    if refused:
+        journal["status"] = "failed"
+        return "inconclusive", [refused, *unknown]
     if was_interrupted(journal, interrupted_by):
         journal["status"] = "interrupted"
         return "inconclusive", [f"{interruption_reason(interrupted_by)}: the run was cut short, "

@@ -128,10 +128,13 @@ def experiment_result(journal: Mapping[str, Any], rows: Sequence[SLORow], *,
     told = "\n\n".join(f"**{f['kind']}** `{f['fault_id']}`: {f['description']}" for f in faults)
     tags = [("tag", str(t)) for t in experiment.get("tags") or ()]
     verdict = section.get("verdict")
+    detection = section.get("detection") or {}
+    first = [(detection.get(k) or {}).get("ttd") for k in ("prometheus", "notification")]
     return GameDayResult(
         name=str(experiment.get("title", "chaos experiment")),
         verdict=verdict if is_verdict(verdict) else "inconclusive", slos=tuple(rows), ttr_s=ttr,
         ttr_from_inject_s=_best(seen.get("ttr_from_inject")), suite=SUITE,
+        ttd_s=next((float(t) for t in first if t is not None), None),
         fault=kinds or "none (baseline)",
         description="\n\n".join(t for t in (str(experiment.get("description", "")), told) if t),
         message="; ".join(section.get("reasons") or ()), started=_epoch(journal.get("start")),

@@ -17,25 +17,26 @@ exit 2 and a condition already true refuses to start (exit 4 with nothing
 touched), as AWS FIS refuses to start an experiment whose stop alarm is in
 ALARM.
 
-:func:`budget_admission` is the check before a run: every gating SLO must
-keep the share of its period's error budget the target's
-``safety.min_error_budget`` asks, or the run does not start ("budget too
-low", inconclusive) unless forced.
+:func:`admit` is the check before a run (a game day, a ``chaos run``): every
+gating SLO must keep the share of its period's error budget the target's
+``safety.min_error_budget`` asks (:func:`budget_admission`), or the run does
+not start ("budget too low", inconclusive) unless forced.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..clients.prometheus import PrometheusClient
-from ..exceptions import ChaosgateError, FaultAborted, UsageError
+from ..exceptions import ChaosgateError, FaultAborted, Inconclusive, UsageError
+from ..frontends import FrontEnd, option
 from ..slo.model import SLO, Catalog
 from ..slo.rules import sli_error_expr
 from ..targets import StopCondition
 
-__all__ = ["MAX_BLIND_CHECKS", "StopWatch", "Tripped", "already_true", "budget_admission",
+__all__ = ["MAX_BLIND_CHECKS", "StopWatch", "Tripped", "admit", "already_true", "budget_admission",
            "remaining_budget_query", "stop_query"]
 
 #: Checks in a row a condition may be unreadable before it counts as tripped.
@@ -169,6 +170,29 @@ def remaining_budget_query(slo: SLO, period_s: float) -> str:
     0 = spent, below 0 = overspent): ``1 - error ratio / (1 - objective)``. Pure."""
     ratio = sli_error_expr(slo, period_s)
     return f"1 - ({ratio}) / {1.0 - slo.objective:.12g}"
+
+
+def admit(prometheus: PrometheusClient, catalog: Catalog, *, minimum: float | None,
+          period_s: float, force: bool, who: str, front_end: FrontEnd,
+          log: Callable[[str], None]) -> None:
+    """Error-budget admission of the run ``who`` names, before any load or fault: raises
+    :class:`~chaosgate.exceptions.Inconclusive` ("error budget too low", nothing started)
+    when a gating SLO has less budget left than ``minimum`` (the target's
+    ``safety.min_error_budget``; None: no admission), unless ``force`` (then it logs what
+    was short and lets the run start). The fix names ``front_end``'s force option."""
+    if minimum is None:
+        return
+    short = budget_admission(prometheus, catalog, minimum=minimum, period_s=period_s)
+    if not short:
+        log(f"{who}: error budget admission: every gating SLO keeps at least "
+            f"{minimum:.0%} of its budget")
+        return
+    if force:
+        log(f"{who}: error budget too low, starting anyway (forced): " + "; ".join(short))
+        return
+    raise Inconclusive(f"{who}: error budget too low: " + "; ".join(short)
+                       + ". Nothing was started. Fix: wait until the budget recovers, or "
+                       f"force it ({option('force', front_end)})")
 
 
 def budget_admission(prometheus: PrometheusClient, catalog: Catalog, *, minimum: float,

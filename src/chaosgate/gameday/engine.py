@@ -42,21 +42,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from ..clients.alertmanager import read_notifications, receiving
 from ..exceptions import (
     ChaosgateError,
     FaultAborted,
     FaultNotEffective,
     FaultRevertedElsewhere,
-    Inconclusive,
 )
 from ..faults import FaultRun, FaultSession, describe_fault, ledger_for
-from ..faults.stop import StopWatch
+from ..faults.stop import StopWatch, admit
 from ..faults.timeline import FaultTimeline
 from ..frontends import option
 from ..load.profiles import find_profile, read_profile
@@ -65,13 +63,13 @@ from ..load.run import LoadRun
 from ..load.runner import LoadSession, spec_for_target
 from ..paths import default_folder, default_reports
 from ..platforms import platform_for
-from ..sandbox.topology import HOST
 from ..slo.catalog import load_catalog
-from ..slo.detection import detection_gate_specs, firings, first_notified
 from ..slo.measure import Measurement
 from ..slo.model import SLO, Catalog
 from ..targets import Target, parse_stop_condition
 from ..verdict import VerdictName, combine
+from .detection import detect
+from .detection import receiver as detection_receiver
 from .evaluation import evaluate, fault_took_hold, gating_slos
 from .gates import (
     DEFAULT_BUDGET_PERIOD,
@@ -199,10 +197,13 @@ class GameDayRun:
     def ttr(self) -> float | None:
         """Time to recover from the request log (else Prometheus), seconds."""
         m = self.measurement
-        for tl in (m.client, m.server) if m else ():
-            if tl is not None and tl.ttr is not None:
-                return float(tl.ttr.t)
-        return None
+        return next((float(tl.ttr.t) for tl in m.timelines if tl.ttr is not None), None) \
+            if m else None
+
+    @property
+    def t_impact(self) -> float | None:
+        """When the fault's impact began: the request log's estimate, else Prometheus'."""
+        return self.measurement.t_impact if self.measurement else None
 
     @contextmanager
     def phase(self, name: str, log: Callable[[str], None]) -> Iterator[Phase]:
@@ -305,7 +306,7 @@ def run_gameday(target: Target, config: GameDayConfig, *,
         step.detail = f"{config.rate:g} requests/s, open model, profile {profile.name}"
     watch = _RequestWatch(load, faults.check_owner)
     slos = list(catalog)
-    receiver = _receiver(target)
+    receiver = detection_receiver(target)
     try:
         with faults.guard(config.heal_timeout):
             with run.phase("steady state before the fault", log) as step:
@@ -445,85 +446,33 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
 
 def _admit(target: Target, config: GameDayConfig, catalog: Catalog,
            log: Callable[[str], None]) -> None:
-    """Error-budget admission before any load or fault: Inconclusive ("budget too low")
-    when an SLO has less budget left than the target's ``safety.min_error_budget``."""
+    """Error-budget admission before any load or fault (:func:`chaosgate.faults.stop.admit`):
+    Inconclusive ("budget too low") when an SLO has less budget left than the target's
+    ``safety.min_error_budget``, unless ``force_budget``."""
     from ..clients.prometheus import PrometheusClient
-    from ..faults.stop import budget_admission
 
-    minimum = target.safety.min_error_budget
-    if minimum is None:
+    if target.safety.min_error_budget is None:
         return
-    short = budget_admission(PrometheusClient.from_config(target.prometheus), catalog,
-                             minimum=minimum, period_s=config.budget_period)
-    if not short:
-        log(f"{config.name}: error budget admission: every gating SLO keeps at least "
-            f"{minimum:.0%} of its budget")
-        return
-    if config.force_budget:
-        log(f"{config.name}: error budget too low, starting anyway (forced): "
-            + "; ".join(short))
-        return
-    raise Inconclusive(f"{config.name}: error budget too low: " + "; ".join(short)
-                       + ". Nothing was started. Fix: wait until the budget recovers, or "
-                       "force it (chaosgate gameday --force, pytest --chaos-force)")
-
-
-def _receiver(target: Target) -> ExitStack:
-    """For a sandbox target: chaosgate's notification receiver on the sandbox's webhook
-    port, recording into the sandbox's notifications file, until the stack is closed."""
-    stack = ExitStack()
-    if target.is_sandbox:
-        topo = target.sandbox_topology()
-        stack.enter_context(receiving(HOST, topo.ports.alert_webhook, topo.notifications_file))
-    return stack
+    admit(PrometheusClient.from_config(target.prometheus), catalog,
+          minimum=target.safety.min_error_budget, period_s=config.budget_period,
+          force=config.force_budget, who=config.name, front_end="pytest", log=log)
 
 
 def _detect(run: GameDayRun, log: Callable[[str], None]) -> None:
     """Detection gates: the expected alert's time to detect (ALERTS and the notification),
-    and, for a baseline, that no alert started firing (:mod:`chaosgate.slo.detection`)."""
-    from ..clients.prometheus import PrometheusClient
-
+    and, for a baseline, that no alert started firing (:mod:`.detection`)."""
     config = run.config
     baseline = config.fault is None
     if (config.expect_alert is None and not baseline) or not run.records:
         return
-    start = min(r.t for r in run.records)
-    end = max(r.end for r in run.records)
-    interval = run.target.prometheus.scrape_interval  # the evaluation interval, at most
-    read_from = start - 10 * interval
-    try:
-        series = PrometheusClient.from_config(run.target.prometheus).raw_samples(
-            'ALERTS{alertstate="firing"}', read_from, end + 2 * interval)
-    except ChaosgateError as exc:
-        run.gates.append(Gate("alerts", "inconclusive", "no data", "read from Prometheus",
-                              f"ALERTS could not be read: {exc}"))
-        return
-    found = firings(((s.labels, s.samples) for s in series), start=start,
-                    end=end + 2 * interval, evaluation_interval=interval, read_from=read_from)
-    t_impact = _impact(run)
-    recorded = run.target.is_sandbox
-    notified = None
-    if recorded and config.expect_alert is not None and t_impact is not None:
-        notes = read_notifications(run.target.sandbox_topology().notifications_file,
-                                   since=t_impact)
-        notified = first_notified(notes, config.expect_alert, since=t_impact)
-    for spec in detection_gate_specs(expect=config.expect_alert, within=config.detect_within,
-                                     t_impact=t_impact, found=found, notified=notified,
-                                     notifications_recorded=recorded, baseline=baseline):
-        run.gates.append(Gate(spec.name, cast(VerdictName, spec.status), spec.value,
-                              spec.objective, spec.detail, measure=spec.measure))
-        if spec.name.endswith("Prometheus)") and spec.measure is not None:
-            run.ttd = spec.measure
-        log(f"{config.name}: {spec.name}: {spec.value} ({spec.status})")
-
-
-def _impact(run: GameDayRun) -> float | None:
-    """When the fault's impact began: the request log's estimate, else Prometheus'."""
-    m = run.measurement
-    for tl in (m.client, m.server) if m else ():
-        if tl is not None and tl.t_impact is not None:
-            return float(tl.t_impact.t)
-    return None
+    found = detect(run.target, start=min(r.t for r in run.records),
+                   end=max(r.end for r in run.records), t_impact=run.t_impact,
+                   expect=config.expect_alert, within=config.detect_within, baseline=baseline)
+    run.gates += found.gates
+    if config.expect_alert is not None:
+        run.ttd = found.ttd_alert
+    for gate in found.gates:
+        log(f"{config.name}: {gate.name}: {gate.value} ({gate.status})")
 
 
 def _stop_watch(target: Target, config: GameDayConfig, catalog: Catalog,

@@ -59,7 +59,7 @@ def ttr_of(run: GameDayRun) -> float | None:
     m = run.measurement
     if run.fault_run is None or m is None:
         return None
-    seen = [tl for tl in (m.client, m.server) if tl is not None and tl.total > 0]
+    seen = [tl for tl in m.timelines if tl.total > 0]
     return 0.0 if seen and all(tl.t_impact is None for tl in seen) else None
 
 
@@ -89,10 +89,8 @@ def ttd_of(run: GameDayRun) -> float | None:
     if run.ttd is not None:
         return run.ttd
     m = run.measurement
-    for tl in (m.client, m.server) if m else ():
-        if tl is not None and tl.t_alert is not None and tl.t_impact is not None:
-            return float(tl.t_alert.minus(tl.t_impact).t)
-    return None
+    return next((float(tl.t_alert.minus(tl.t_impact).t) for tl in m.timelines
+                 if tl.t_alert is not None and tl.t_impact is not None), None) if m else None
 
 
 def budget_burn_of(runs: Sequence[GameDayRun]) -> float | None:
@@ -110,10 +108,8 @@ def _mean(values: Sequence[float | None]) -> float | None:
 def ttr_from_inject_of(run: GameDayRun) -> float | None:
     """Time to recover counted from the injection (request log first), seconds."""
     m = run.measurement
-    for tl in (m.client, m.server) if m else ():
-        if tl is not None and tl.ttr_from_inject is not None:
-            return float(tl.ttr_from_inject.t)
-    return None
+    return next((float(tl.ttr_from_inject.t) for tl in m.timelines
+                 if tl.ttr_from_inject is not None), None) if m else None
 
 
 def recovery_promql(run: GameDayRun, catalog: Catalog) -> str:

@@ -124,6 +124,9 @@ def _description(result: GameDayResult) -> str:
     lines.append(f"**TTR** (impact to recovery): {format_seconds(result.ttr_s)}")
     if result.ttr_from_inject_s is not None:
         lines.append(f"**TTR from injection:** {format_seconds(result.ttr_from_inject_s)}")
+    if result.ttd_s is not None:
+        lines.append(f"**Time to detect** (impact to first alert): "
+                     f"{format_seconds(result.ttd_s)}")
     measured = [t for t in result.ttr_repetitions if t is not None]
     if measured:
         mean = sum(measured) / len(measured)

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from ..clients.alertmanager import Notification
 
-__all__ = ["Firing", "GateSpec", "detection_gate_specs", "firings", "first_notified"]
+__all__ = ["Firing", "GateSpec", "detection_gate_specs", "firings", "first_firing",
+           "first_notification", "first_notified"]
 
 Samples = Sequence[tuple[float, float]]
 
@@ -71,13 +72,31 @@ def firings(series: Iterable[tuple[Mapping[str, str], Samples]], *, start: float
     return sorted(out, key=lambda f: f.lo)
 
 
+def first_notification(notifications: Iterable[Notification], alertname: str | None,
+                       since: float) -> Notification | None:
+    """The first *firing* notification naming ``alertname`` (any alert when None) that
+    arrived at or after ``since`` (None: none did)."""
+    found = [n for n in notifications if n.status == "firing" and n.t_received >= since
+             and (alertname is None or alertname in n.alertnames)]
+    return min(found, key=lambda n: n.t_received) if found else None
+
+
 def first_notified(notifications: Iterable[Notification], alertname: str,
                    since: float) -> float | None:
     """When the first *firing* notification naming ``alertname`` arrived at or after
     ``since`` (None: none did)."""
-    times = [n.t_received for n in notifications
-             if n.status == "firing" and n.t_received >= since and alertname in n.alertnames]
-    return min(times) if times else None
+    first = first_notification(notifications, alertname, since)
+    return None if first is None else first.t_received
+
+
+def first_firing(found: Sequence[Firing], alertname: str | None,
+                 since: float) -> Firing | None:
+    """The episode a time to detect is measured to: the first of ``alertname`` (as the
+    detection gate takes it), or, for any alert (None), the first whose first sample is at
+    or after ``since`` (the impact)."""
+    if alertname is not None:
+        return next((f for f in found if f.alertname == alertname), None)
+    return next((f for f in found if f.hi >= since), None)
 
 
 @dataclass(frozen=True)
@@ -107,17 +126,16 @@ def detection_gate_specs(*, expect: str | None, within: float, t_impact: float |
     if expect is None:
         return specs
     objective = f"≤ {within:g} s after the impact"
-    mine = [f for f in found if f.alertname == expect]
+    first = first_firing(found, expect, t_impact or 0.0)
     if t_impact is None:
         specs.append(GateSpec(f"time to detect ({expect}, Prometheus)", "inconclusive",
                               "no impact", objective,
                               "no impact was observed, so there was nothing to detect"))
         return specs
-    if not mine:
+    if first is None:
         specs.append(GateSpec(f"time to detect ({expect}, Prometheus)", "fail", "never fired",
                               objective, f"{expect} never started firing after the impact"))
     else:
-        first = mine[0]
         ttd = first.hi - t_impact
         specs.append(GateSpec(
             f"time to detect ({expect}, Prometheus)", "pass" if ttd <= within else "fail",

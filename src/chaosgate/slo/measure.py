@@ -107,6 +107,17 @@ class Measurement:
     disagreements: tuple[Disagreement, ...] = ()
     verdicts: tuple[SLOVerdict, ...] = field(default=())
 
+    @property
+    def timelines(self) -> tuple[Timeline, ...]:
+        """The observers' timelines, the request log's first (the one every figure prefers)."""
+        return tuple(tl for tl in (self.client, self.server) if tl is not None)
+
+    @property
+    def t_impact(self) -> float | None:
+        """When the impact began: the request log's estimate, else Prometheus'."""
+        return next((float(tl.t_impact.t) for tl in self.timelines
+                     if tl.t_impact is not None), None)
+
 
 def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
             records: Iterable[RequestRecord] | None = None,

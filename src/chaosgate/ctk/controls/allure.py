@@ -9,7 +9,9 @@ probe out of its tolerance is *failed*, an activity that raised *broken*.
 The test's status is chaosgate's verdict (pass: passed, fail: failed,
 inconclusive: broken); its attachments are the timeline plot (load,
 errors, p95, fault window, TTR), the SLO table with the PromQL used, the
-Locust summary and the journal, redacted (secrets never reach a file).
+Locust summary, the time to detect (the detection gates are in the SLO
+table), the stop condition that aborted the run if one did, and the journal,
+redacted (secrets never reach a file).
 
 Argument: ``results_dir`` (default ``<chaosgate_reports>/allure-results``).
 List it after the ``slo`` control: it reports the verdict that one wrote.
@@ -206,6 +208,10 @@ def _write(journal: dict[str, Any], configuration: Configuration) -> None:
     extra: list[Attachment] = []
     if section.get("load"):
         extra.append(rec.writer.attach_json(section["load"], name="Locust summary"))
+    if section.get("detection"):
+        extra.append(rec.writer.attach_json(section["detection"], name="time to detect"))
+    if (section.get("stop") or {}).get("tripped"):
+        extra.append(rec.writer.attach_json(section["stop"], name="stop condition"))
     result = experiment_result(journal, slo_rows(journal, cat), plot_png=png)
     test = gameday_test_result(rec.writer, result, steps=rec.root, journal=journal,
                                attachments=extra)

@@ -16,6 +16,11 @@ control.
 Then it checks that the ledger lists nothing of this run as open and
 writes ``journal["chaosgate"]["ledger"]`` (:class:`LedgerSection`); a fault
 left open makes the run inconclusive (``chaosgate cleanup`` is the way out).
+
+It also guards the start: its ``before_experiment`` (the first hook of the
+run, as this control is listed first) runs the error-budget admission and
+checks no stop condition is already true; refused, the run is interrupted
+before any load or fault.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from ..config import cli_vars
@@ -32,6 +38,7 @@ from . import chaosgate_section
 
 __all__ = [
     "after_experiment_control",
+    "before_experiment_control",
     "cleanup_control",
     "configure_control",
     "revert_leftovers",
@@ -71,11 +78,30 @@ def configure_control(configuration: Configuration = None, secrets: Secrets = No
     run.watch_signals()
 
 
+def before_experiment_control(context: Experiment, configuration: Configuration = None,
+                              secrets: Secrets = None, **_arguments: Any) -> None:
+    """Before anything else (this control is listed first): the error-budget admission and
+    one look at the stop conditions (:meth:`RunState.admit
+    <chaosgate.ctk.state.RunState.admit>`). Refused, the run is interrupted before the load
+    and any fault: inconclusive ("budget too low", exit code 3) or, with a stop condition
+    already true, aborted (4)."""
+    run = current()
+    run.configuration = configuration or run.configuration
+    try:
+        why = run.admit(run.configuration)
+    except Exception as exc:
+        why = run.problem("ledger control could not check the run may start", exc)
+        run.refused = why
+    if why:
+        raise InterruptExecution(why)
+
+
 def after_experiment_control(context: Experiment, state: Journal = None,
                              configuration: Configuration = None, secrets: Secrets = None,
                              heal_timeout: float = 60.0, **_arguments: Any) -> None:
     """Revert whatever this run left applied, then check the ledger has nothing of it open."""
     run = current()
+    run.stop_watching()  # the method and rollbacks are over: what is left is reverted here
     run.configuration = configuration or run.configuration
     report: LedgerSection
     try:

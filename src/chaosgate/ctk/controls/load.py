@@ -47,7 +47,6 @@ from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from ...load.profiles import find_profile, read_profile
 from ...load.runner import LoadSession, spec_for_target
-from ..journal import was_interrupted
 from ..state import LoadInfo, current, log
 from . import chaosgate_section
 
@@ -71,7 +70,7 @@ def _observe(state: Journal, observe_after: float) -> None:
     run = current()
     if run.load is None or run.load_run is not None:
         return
-    if was_interrupted(state if isinstance(state, dict) else {}, run.interrupted_by):
+    if run.cut_short(state if isinstance(state, dict) else {}):
         return
     until = observation_end([a.timeline.t_healed or a.timeline.t_revert for a in run.faults],
                             time.time(), observe_after)
@@ -165,6 +164,7 @@ def after_experiment_control(context: Experiment, state: Journal = None,
                              **_arguments: Any) -> None:
     """Keep the load ``observe_after`` s past the last revert, then stop it and put the
     request log's path and counts in the journal."""
+    current().stop_watching()  # the method and rollbacks are over
     try:
         _observe(state, float(observe_after))
         report = _stop()

@@ -49,6 +49,7 @@ from typing import Any, cast
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from ...gameday import Evaluation, Gate, evaluate
+from ...gameday.detection import detect
 from ...gameday.evaluation import fault_took_hold
 from ...gameday.gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN
 from ...report.redact import redact_obj
@@ -62,7 +63,6 @@ from ..journal import (
     journal_verdict,
     section,
     steady_states,
-    was_interrupted,
 )
 from ..observe import catalog
 from ..state import current, log
@@ -119,13 +119,26 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
     else:
         load_start = load_end = observe = 0.0
     applying = [a.timeline.t_apply for a in run.faults if a.timeline.t_apply is not None]
+    prometheus = prometheus_client(target, secrets)
     result = evaluate(target, cat, records, t_inject=t_inject, warmup=warmup, observe=observe,
                       before_end=min(applying) if applying else None,
                       recovery_slo=recovery_slo, gate_slos=gate_slos,
                       max_budget_burn=max_budget_burn,
                       budget_period=budget_period, fault_applied=fault_applied(journal),
-                      prometheus=prometheus_client(target, secrets), log=log.info,
+                      prometheus=prometheus, log=log.info,
                       clock_uncertainty=run.load_run.clock_uncertainty if run.load_run else 0.0)
+    if records and run.faults:
+        settings = run.settings(configuration)
+        found = detect(target, start=load_start, end=load_end,
+                       t_impact=result.measurement.t_impact if result.measurement else None,
+                       expect=settings.expect_alert, within=settings.detect_within,
+                       baseline=False, prometheus=prometheus)
+        run.detection = found.to_json()
+        if settings.expect_alert is not None:  # gated only when the experiment expects one
+            result.gates += found.gates
+        for label, ttd in (("ALERTS", found.ttd_alert), ("notification", found.ttd_notification)):
+            if ttd is not None:
+                log.info("chaosgate: time to detect (%s): %.1f s after the impact", label, ttd)
     client = records_verdicts([s for s in cat if s.is_window and s.name not in gate_slos],
                               records, start=load_start,
                               end=load_end) if records else []
@@ -145,13 +158,27 @@ def _interrupted_section(signum: int | None) -> MeasuredSection:
 
 def configure_control(configuration: Configuration = None, secrets: Secrets = None,
                       experiment: Experiment = None, **_arguments: Any) -> None:
-    """Note the first SIGINT/SIGTERM of the run (an interrupted run is judged inconclusive)."""
-    current().watch_signals()
+    """Note the first SIGINT/SIGTERM of the run (an interrupted run is judged inconclusive);
+    start the notification receiver for the run's duration (sandbox targets)."""
+    run = current()
+    run.watch_signals()
+    try:
+        run.start_receiver(configuration)
+    except Exception as exc:  # the target's own error surfaces in the first activity
+        log.warning("chaosgate: no notification receiver: %s: %s", type(exc).__name__, exc)
 
 
 def cleanup_control() -> None:
-    """Put back the signal handlers :func:`configure_control` wrapped."""
+    """Put back the signal handlers :func:`configure_control` wrapped; stop the receiver."""
     current().unwatch_signals()
+    current().stop_receiver()
+
+
+def _refused_section(why: str) -> MeasuredSection:
+    """A run the error-budget admission refused: nothing was applied or judged."""
+    gate = Gate("error budget admission", "inconclusive", "budget too low",
+                "the target's safety.min_error_budget", why)
+    return section(Evaluation([gate]), [])
 
 
 def _redact_experiment(journal: dict[str, Any]) -> None:
@@ -173,7 +200,11 @@ def after_experiment_control(context: Experiment, state: Journal = None,
     if not isinstance(state, dict):
         return
     run = current()
-    if was_interrupted(state, run.interrupted_by):
+    run.stop_watching()
+    run.stop_receiver()  # every notification of the run is recorded by now
+    if run.refused:
+        measured = _refused_section(run.refused)
+    elif run.cut_short(state):
         measured = _interrupted_section(run.interrupted_by)
     else:
         try:
@@ -190,11 +221,17 @@ def after_experiment_control(context: Experiment, state: Journal = None,
                                [])
     verdict, reasons = journal_verdict(state, measured["gates_verdict"], run.problems,
                                        interrupted_by=run.interrupted_by,
-                                       gates=measured["gates"], aborted=run.aborted)
+                                       gates=measured["gates"], aborted=run.aborted,
+                                       refused=run.refused)
     out = chaosgate_section(state)
     out.update(cast(ChaosgateSection, measured))  # the measured keys, all present
     out["verdict"] = verdict
     out["exit_code"] = journal_exit_code(state, verdict, run.interrupted_by)
+    if run.detection is not None:
+        out["detection"] = run.detection
+    stop = run.stop_watch_if_built()
+    out["stop"] = {"conditions": [str(c) for c in stop.conditions] if stop else [],
+                   "tripped": run.tripped or None}
     out["reasons"], out["steady_state"] = reasons, steady_states(state)
     _redact_experiment(state)
     ttr = measured.get("ttr_note") or ", ".join(
