@@ -5,20 +5,19 @@ a reply out) and shared by both sides: :class:`RedisClient`, the harness's
 blocking client (the sandbox's readiness checks and tests: ``PING``, the
 stream's length, the consumer group's lag), and the pipeline's asyncio
 client (:mod:`chaosgate.sandbox.pipeline.resp`), through
-:func:`read_reply_async`. An error reply is returned as a
+:class:`ReplyBuffer`. An error reply is returned as a
 :class:`RedisError` value, never raised by the parser.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from typing import Union
 
 from ..exceptions import ChaosgateError
 
-__all__ = ["RedisClient", "RedisError", "Reply", "encode_command", "parse_reply",
-           "read_reply_async"]
+__all__ = ["RedisClient", "RedisError", "Reply", "ReplyBuffer", "encode_command",
+           "group_backlog", "parse_reply"]
 
 Reply = Union[str, int, None, list["Reply"], "RedisError"]
 
@@ -71,20 +70,25 @@ def parse_reply(buf: bytes, start: int = 0) -> tuple[Reply, int] | None:
     raise RedisError(f"not a RESP2 reply: {buf[start:end + 2]!r}")
 
 
-async def read_reply_async(reader: asyncio.StreamReader) -> Reply:
-    """Read one whole reply from ``reader`` (EOFError when the connection closes)."""
-    buf = b""
-    while True:
-        parsed = parse_reply(buf) if buf else None
-        if parsed is not None:
-            reply, used = parsed
-            if used != len(buf):  # one reply at a time: read exactly up to its end
-                raise RedisError("reply framing lost")
-            return reply
-        line = await reader.readline()
-        if not line:
-            raise EOFError("connection closed")
-        buf += line
+class ReplyBuffer:
+    """Bytes as they arrive in, whole replies out (one parse per chunk, never per line)."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[Reply]:
+        """Add ``data``; every reply now complete, in order."""
+        self._buf += data
+        replies: list[Reply] = []
+        start = 0
+        while start < len(self._buf):
+            parsed = parse_reply(self._buf, start)
+            if parsed is None:
+                break
+            reply, start = parsed
+            replies.append(reply)
+        self._buf = self._buf[start:]
+        return replies
 
 
 class RedisClient:
@@ -98,20 +102,18 @@ class RedisClient:
         try:
             with socket.create_connection((self.host, self.port), self.timeout) as sock:
                 sock.sendall(encode_command(*args))
-                buf = b""
-                while True:
+                buffer = ReplyBuffer()
+                replies: list[Reply] = []
+                while not replies:
                     chunk = sock.recv(65536)
                     if not chunk:
                         raise RedisError(f"Redis at {self.host}:{self.port} closed the "
                                          "connection before it answered")
-                    buf += chunk
-                    parsed = parse_reply(buf)
-                    if parsed is not None:
-                        break
+                    replies = buffer.feed(chunk)
         except OSError as exc:
             raise RedisError(f"Redis at {self.host}:{self.port} cannot be reached: "
                              f"{exc}") from None
-        reply = parsed[0]
+        reply = replies[0]
         if isinstance(reply, RedisError):
             raise RedisError(f"Redis at {self.host}:{self.port}: {reply}")
         return reply

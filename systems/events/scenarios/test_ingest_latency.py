@@ -2,7 +2,7 @@
 
 Hypothesis: every append takes about 30 ms longer, so ingest answers and
 end-to-end processing slow down by as much but stay within their SLOs
-(250 ms for 99 % of requests, 100 ms end to end for 99 % of events): the
+(250 ms for 95 % of requests, 100 ms end to end for 99 % of events): the
 pipeline keeps its SLOs and nothing needs to recover.
 """
 

@@ -97,6 +97,9 @@ class Consumer:
                 self.metrics.broker_errors.inc()
                 log.warning("broker: %s", exc)
                 ready = False
+                # a read whose reply was lost left its entries pending for this consumer:
+                # read them again first
+                self.backlog_done = False
                 await asyncio.sleep(RETRY)
 
 

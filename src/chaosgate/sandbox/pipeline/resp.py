@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 
-from ...clients.redis import RedisError, Reply, encode_command, read_reply_async
+from ...clients.redis import RedisError, Reply, ReplyBuffer, encode_command
 
 __all__ = ["Redis", "RedisError", "Reply"]
 
@@ -40,14 +40,18 @@ class Redis:
             return self._writer
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buffer = ReplyBuffer()
         try:
             while True:
-                reply = await read_reply_async(reader)
-                if self._waiting:
-                    future = self._waiting.popleft()
-                    if not future.done():
-                        future.set_result(reply)
-        except (OSError, EOFError, asyncio.IncompleteReadError, RedisError) as exc:
+                data = await reader.read(65536)
+                if not data:
+                    raise EOFError("closed by the other side")
+                for reply in buffer.feed(data):
+                    if self._waiting:
+                        future = self._waiting.popleft()
+                        if not future.done():
+                            future.set_result(reply)
+        except (OSError, EOFError, RedisError, ValueError) as exc:
             self._reset(writer, f"connection to {self.host}:{self.port} lost: {exc}")
 
     def _reset(self, writer: asyncio.StreamWriter | None, why: str) -> None:
