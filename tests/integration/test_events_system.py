@@ -1,0 +1,118 @@
+"""The sandbox's second system, events, for real: the pipeline end to end on a sandbox of
+its own, and ``chaosgate gameday --system events`` killing a consumer under load.
+
+Ports: the pipeline's sandbox on ``CHAOSGATE_TEST_BASE_PORT + 200``, the game
+day's (which the command starts and stops) on ``+ 300``: neither meets the
+session sandbox (``+ 0``) nor ``test_gameday_cli``'s (``+ 100``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from chaosgate.clients.prometheus import PrometheusClient
+from chaosgate.clients.redis import RedisClient
+from chaosgate.report.model import load_gameday_results
+from chaosgate.sandbox.manager import SandboxManager, leftover_processes, temporary_sandbox
+from chaosgate.sandbox.state import saved_topology
+
+pytestmark = [pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+SESSION_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "28100"))  # as conftest.py
+PIPELINE_PORT = SESSION_BASE_PORT + 200
+GAMEDAY_PORT = SESSION_BASE_PORT + 300
+
+
+@pytest.fixture(scope="module")
+def events() -> Iterator[SandboxManager]:
+    with temporary_sandbox(PIPELINE_PORT, prefix="chaosgate-events-", log=print,
+                           system="events") as manager:
+        yield manager
+
+
+def _eventually(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout:g} s: {what}"
+        time.sleep(0.25)
+
+
+def _value(prometheus: PrometheusClient, expr: str) -> float | None:
+    samples = prometheus.query(expr)
+    return samples[0].value if samples else None
+
+
+def test_events_flow_from_the_ingress_to_the_consumers_and_into_prometheus(
+        events: SandboxManager) -> None:
+    topo = events.topo
+    assert topo.broker is not None
+    prometheus = PrometheusClient(topo.prometheus_url, timeout=3)
+    broker = RedisClient("127.0.0.1", topo.broker.pod.port)
+    before = broker.stream_length(topo.broker.stream)
+    ids = []
+    with requests.Session() as http:
+        for n in range(50):
+            resp = http.post(f"{topo.ingress_url}/events", json={"seq": n}, timeout=5)
+            assert resp.status_code == 202, resp.text
+            ids.append(resp.json()["id"])
+        assert http.post(f"{topo.ingress_url}/events", data=b"[1]", timeout=5).status_code == 400
+    assert len(set(ids)) == 50
+    assert broker.stream_length(topo.broker.stream) == before + 50  # appended to the stream
+    _eventually("the consumer group has acknowledged every event",
+                lambda: broker.group_lag(topo.broker.stream, topo.broker.group) == 0)
+    # scraped: both replicas' counters, the end-to-end histogram, the lag gauge
+    _eventually("Prometheus counting 50 events ingested and processed", lambda: (
+        (_value(prometheus, "sum(events_ingested_total)") or 0) >= 50
+        and (_value(prometheus, "sum(events_processed_total)") or 0) >= 50
+        and (_value(prometheus, "sum(events_end_to_end_seconds_count)") or 0) >= 50))
+    _eventually("the lag gauge at 0 from both ingest replicas", lambda: [
+        s.value for s in prometheus.query("events_consumer_lag")] == [0.0, 0.0])
+    fast = _value(prometheus, 'sum(events_end_to_end_seconds_bucket{le="0.1"})')
+    assert fast is not None and fast > 0
+    processed_by = {s.labels["pod"] for s in prometheus.query("events_processed_total > 0")}
+    assert processed_by <= {"consumer-0", "consumer-1"} and processed_by
+    assert not prometheus.query('{__name__=~"shop_.*"}')
+
+
+@pytest.mark.timeout(600)
+def test_gameday_system_events_kills_a_consumer_under_load_and_passes() -> None:
+    work = Path(tempfile.mkdtemp(prefix="chaosgate-events-gameday-"))
+    work.chmod(0o755)
+    state, reports = work / "state", work / "reports"
+    env = {**os.environ, "CHAOSGATE_STATE_DIR": str(state),
+           "CHAOSGATE_BASE_PORT": str(GAMEDAY_PORT), "COLUMNS": "200"}
+    topo = saved_topology(str(state), GAMEDAY_PORT, "events")
+    assert not SandboxManager(topo).running()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "chaosgate.cli", "gameday", "--system", "events",
+             "-k", "consumer_kill", "--reports-dir", str(reports)],
+            cwd=work, env=env, capture_output=True, text=True, timeout=540, check=False)
+        out = proc.stdout
+        print(out[-6000:], proc.stderr[-3000:])
+        results = {r.name: r for r in load_gameday_results(reports / "gameday.json")}
+        kill = results["consumer kill"]
+        assert kill.verdict == "pass", [(row.slo, row.value, row.detail) for row in kill.slos
+                                        if row.verdict != "pass"]
+        assert proc.returncode == 0, out[-4000:]
+        assert "starting the sandbox" in out and "stopping the sandbox this run started" in out
+        table = out[out.index("game-day verdicts"):]
+        for cell in ("consumer kill", "events-accepted: error budget", "time-to-recover"):
+            assert cell in table
+        assert kill.fault is not None and "app=consumer" in kill.fault
+        assert (state / "scenarios").resolve() == (ROOT / "systems/events/scenarios").resolve()
+        assert leftover_processes(topo) == []
+    finally:
+        SandboxManager(topo).down()  # only does something if the command failed to
+        shutil.rmtree(work, ignore_errors=True)
