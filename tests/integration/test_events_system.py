@@ -1,9 +1,11 @@
 """The sandbox's second system, events, for real: the pipeline end to end on a sandbox of
 its own, and ``chaosgate gameday --system events`` killing a consumer under load.
 
-Ports: the pipeline's sandbox on ``CHAOSGATE_TEST_BASE_PORT + 200``, the game
-day's (which the command starts and stops) on ``+ 300``: neither meets the
-session sandbox (``+ 0``) nor ``test_gameday_cli``'s (``+ 100``).
+Ports: both sandboxes on ``CHAOSGATE_TEST_BASE_PORT + 380`` (to ``+ 439``), one
+after the other: the game day's first (the command starts and stops it), then
+the pipeline's; away from the session sandbox (``+ 0``), ``test_gameday_cli``'s
+(``+ 100``), the Kubernetes control plane (``+ 200``) and ``test_sandbox_down``'s
+(``+ 300``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,7 @@ pytestmark = [pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "28100"))  # as conftest.py
-PIPELINE_PORT = SESSION_BASE_PORT + 200
-GAMEDAY_PORT = SESSION_BASE_PORT + 300
+PIPELINE_PORT = GAMEDAY_PORT = SESSION_BASE_PORT + 380
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,39 @@ def events() -> Iterator[SandboxManager]:
     with temporary_sandbox(PIPELINE_PORT, prefix="chaosgate-events-", log=print,
                            system="events") as manager:
         yield manager
+
+
+@pytest.mark.timeout(600)
+def test_gameday_system_events_kills_a_consumer_under_load_and_passes() -> None:
+    work = Path(tempfile.mkdtemp(prefix="chaosgate-events-gameday-"))
+    work.chmod(0o755)
+    state, reports = work / "state", work / "reports"
+    env = {**os.environ, "CHAOSGATE_STATE_DIR": str(state),
+           "CHAOSGATE_BASE_PORT": str(GAMEDAY_PORT), "COLUMNS": "200"}
+    topo = saved_topology(str(state), GAMEDAY_PORT, "events")
+    assert not SandboxManager(topo).running()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "chaosgate.cli", "gameday", "--system", "events",
+             "-k", "consumer_kill", "--reports-dir", str(reports)],
+            cwd=work, env=env, capture_output=True, text=True, timeout=540, check=False)
+        out = proc.stdout
+        print(out[-6000:], proc.stderr[-3000:])
+        results = {r.name: r for r in load_gameday_results(reports / "gameday.json")}
+        kill = results["consumer kill"]
+        assert kill.verdict == "pass", [(row.slo, row.value, row.detail) for row in kill.slos
+                                        if row.verdict != "pass"]
+        assert proc.returncode == 0, out[-4000:]
+        assert "starting the sandbox" in out and "stopping the sandbox this run started" in out
+        table = out[out.index("game-day verdicts"):]
+        for cell in ("consumer kill", "events-accepted: error budget", "time-to-recover"):
+            assert cell in table
+        assert kill.fault is not None and "app=consumer" in kill.fault
+        assert (state / "scenarios").resolve() == (ROOT / "systems/events/scenarios").resolve()
+        assert leftover_processes(topo) == []
+    finally:
+        SandboxManager(topo).down()  # only does something if the command failed to
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _eventually(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -83,36 +117,3 @@ def test_events_flow_from_the_ingress_to_the_consumers_and_into_prometheus(
     processed_by = {s.labels["pod"] for s in prometheus.query("events_processed_total > 0")}
     assert processed_by <= {"consumer-0", "consumer-1"} and processed_by
     assert not prometheus.query('{__name__=~"shop_.*"}')
-
-
-@pytest.mark.timeout(600)
-def test_gameday_system_events_kills_a_consumer_under_load_and_passes() -> None:
-    work = Path(tempfile.mkdtemp(prefix="chaosgate-events-gameday-"))
-    work.chmod(0o755)
-    state, reports = work / "state", work / "reports"
-    env = {**os.environ, "CHAOSGATE_STATE_DIR": str(state),
-           "CHAOSGATE_BASE_PORT": str(GAMEDAY_PORT), "COLUMNS": "200"}
-    topo = saved_topology(str(state), GAMEDAY_PORT, "events")
-    assert not SandboxManager(topo).running()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "chaosgate.cli", "gameday", "--system", "events",
-             "-k", "consumer_kill", "--reports-dir", str(reports)],
-            cwd=work, env=env, capture_output=True, text=True, timeout=540, check=False)
-        out = proc.stdout
-        print(out[-6000:], proc.stderr[-3000:])
-        results = {r.name: r for r in load_gameday_results(reports / "gameday.json")}
-        kill = results["consumer kill"]
-        assert kill.verdict == "pass", [(row.slo, row.value, row.detail) for row in kill.slos
-                                        if row.verdict != "pass"]
-        assert proc.returncode == 0, out[-4000:]
-        assert "starting the sandbox" in out and "stopping the sandbox this run started" in out
-        table = out[out.index("game-day verdicts"):]
-        for cell in ("consumer kill", "events-accepted: error budget", "time-to-recover"):
-            assert cell in table
-        assert kill.fault is not None and "app=consumer" in kill.fault
-        assert (state / "scenarios").resolve() == (ROOT / "systems/events/scenarios").resolve()
-        assert leftover_processes(topo) == []
-    finally:
-        SandboxManager(topo).down()  # only does something if the command failed to
-        shutil.rmtree(work, ignore_errors=True)
