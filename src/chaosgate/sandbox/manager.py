@@ -285,13 +285,21 @@ class SandboxManager:
                                 timeout=5.0) == 201
 
     def _event_flows(self) -> bool:
-        """An event is accepted (202) and the consumer group exists with nothing left over."""
-        assert self.broker is not None and self.topo.broker is not None
+        """The consumers have created their group, then an event is accepted (202) and
+        processed (the group's backlog back to 0)."""
+        broker = self.topo.broker
+        assert self.broker is not None and broker is not None
+        if self.broker.group_lag(broker.stream, broker.group) is None:
+            return False  # no consumer has created the group yet
         if http.post_status(f"{self.topo.ingress_url}/events", {"kind": "sandbox-up"},
                             timeout=5.0) != 202:
             return False
-        return self.broker.group_lag(self.topo.broker.stream,
-                                     self.topo.broker.group) is not None
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.broker.group_lag(broker.stream, broker.group) == 0:
+                return True
+            time.sleep(0.1)
+        return False
 
     def _alerting_ready(self) -> bool:
         """Prometheus has loaded the rule file and sends to an Alertmanager that is ready."""
