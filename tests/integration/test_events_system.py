@@ -1,5 +1,6 @@
-"""The sandbox's second system, events, for real: the pipeline end to end on a sandbox of
-its own, and ``chaosgate gameday --system events`` killing a consumer under load.
+"""The sandbox's second system, events, for real: ``chaosgate gameday --system events``
+killing a consumer under load, then the pipeline end to end and its Chaos Toolkit
+experiment on a sandbox of their own.
 
 Ports: both sandboxes on ``CHAOSGATE_TEST_BASE_PORT + 380`` (to ``+ 439``), one
 after the other: the game day's first (the command starts and stops it), then
@@ -10,6 +11,7 @@ the pipeline's; away from the session sandbox (``+ 0``), ``test_gameday_cli``'s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,7 +28,7 @@ from chaosgate.clients.prometheus import PrometheusClient
 from chaosgate.clients.redis import RedisClient
 from chaosgate.report.model import load_gameday_results
 from chaosgate.sandbox.manager import SandboxManager, leftover_processes, temporary_sandbox
-from chaosgate.sandbox.state import saved_topology
+from chaosgate.sandbox.state import saved_topology, write_state
 
 pytestmark = [pytest.mark.integration]
 
@@ -117,3 +119,22 @@ def test_events_flow_from_the_ingress_to_the_consumers_and_into_prometheus(
     processed_by = {s.labels["pod"] for s in prometheus.query("events_processed_total > 0")}
     assert processed_by <= {"consumer-0", "consumer-1"} and processed_by
     assert not prometheus.query('{__name__=~"shop_.*"}')
+
+
+@pytest.mark.timeout(600)
+def test_the_events_experiment_kills_a_consumer_and_passes(events: SandboxManager,
+                                                           tmp_path: Path) -> None:
+    target = write_state(events.topo)  # its experiments/ beside it, as `sandbox up` leaves it
+    journal = tmp_path / "journal.json"
+    env = {**os.environ, "CHAOSGATE_TARGET": str(target),
+           "CHAOSGATE_LEDGER": str(tmp_path / "ledger.jsonl"),
+           "CHAOSGATE_REPORTS": str(tmp_path / "reports")}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "chaos"), "--log-file", str(tmp_path / "ctk.log"),
+         "run", "--journal-path", str(journal),
+         str(target.parent / "experiments" / "consumer-kill.yaml")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=420, check=False)
+    assert journal.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    section = json.loads(journal.read_text())["chaosgate"]
+    assert proc.returncode == 0, (section.get("verdict"), proc.stderr[-3000:])
+    assert section["verdict"] == "pass" and section["ledger"]["clean"] is True

@@ -43,6 +43,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from ..sandbox.topology import SYSTEMS
 from ._common import console, err_console, target_option
 
 if TYPE_CHECKING:
@@ -259,7 +260,7 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 
 @click.command("gameday")
 @target_option(default="targets/sandbox.yaml", help="Target file (the sandbox by default).")
-@click.option("--system", default=None, type=click.Choice(("shop", "events")),
+@click.option("--system", default=None, type=click.Choice(SYSTEMS),
               help="Run the game days of this sandbox system on its sandbox (started if "
                    "needed: the one `chaosgate sandbox up --system S` starts, same "
                    "$CHAOSGATE_STATE_DIR and $CHAOSGATE_BASE_PORT), instead of --target.")
