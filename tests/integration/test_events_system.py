@@ -121,6 +121,35 @@ def test_events_flow_from_the_ingress_to_the_consumers_and_into_prometheus(
     assert not prometheus.query('{__name__=~"shop_.*"}')
 
 
+def test_a_broker_crash_keeps_the_stream_and_the_pipeline_resumes(
+        events: SandboxManager) -> None:
+    topo = events.topo
+    assert topo.broker is not None
+    broker = RedisClient("127.0.0.1", topo.broker.pod.port)
+    with requests.Session() as http:
+        for n in range(20):
+            assert http.post(f"{topo.ingress_url}/events", json={"n": n},
+                             timeout=5).status_code == 202
+    _eventually("every event acknowledged",
+                lambda: broker.group_lag(topo.broker.stream, topo.broker.group) == 0)
+    length = broker.stream_length(topo.broker.stream)
+    pid = next(p.pid for p in events.supervisor.processes() if p.name == "redis")
+    events.supervisor.signal("redis", "KILL")  # no shutdown: only the append-only file is left
+    _eventually("supervisord restarted Redis", lambda: any(
+        p.name == "redis" and p.running and p.pid != pid for p in events.supervisor.processes())
+        and broker.ping())
+    assert broker.stream_length(topo.broker.stream) == length  # reloaded from the AOF
+    assert broker.group_lag(topo.broker.stream, topo.broker.group) == 0  # the group too
+
+    def accepted() -> bool:
+        return requests.post(f"{topo.ingress_url}/events", json={"after": 1},
+                             timeout=5).status_code == 202
+    _eventually("ingest reconnected", accepted)
+    _eventually("the consumers reconnected and processed it", lambda: broker.group_lag(
+        topo.broker.stream, topo.broker.group) == 0)
+    assert broker.stream_length(topo.broker.stream) >= length + 1
+
+
 @pytest.mark.timeout(600)
 def test_the_events_experiment_kills_a_consumer_and_passes(events: SandboxManager,
                                                            tmp_path: Path) -> None:
