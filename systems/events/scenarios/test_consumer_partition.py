@@ -25,8 +25,8 @@ pytestmark = [pytest.mark.gameday, pytest.mark.fault(kind="partition")]
 def test_consumer_partition(gameday: GameDayRunner) -> None:
     """The consumers catch up by themselves after losing the broker."""
     gameday(GameDayConfig(name="consumer partition", rate=150.0,
-                          fault={"kind": "partition", "selector": "app=consumer",
-                                 "dependency": "broker", "duration": 8},
+                          fault={"kind": "partition", "links": ["consumer-redis"],
+                                 "duration": 8},
                           warmup=8, observe=15),
             feature="consumer partition",
             story="the consumers catch up after losing the broker")
