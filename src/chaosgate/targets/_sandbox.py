@@ -32,13 +32,10 @@ def render_sandbox_target(topology: Topology) -> dict[str, Any]:
     """
     members = {m.name for m in topology.db_members}
     namespace = topology.system
-    http_apps = {p.app for p in topology.pods if p.health_path is not None}
     dependencies: dict[str, dict[str, list[str]]] = {}
-    for link in topology.links:  # links to what is not one of the system's HTTP apps
-        if link.destination not in http_apps:
-            name = ("postgres" if link.destination in members
-                    else "broker" if topology.broker and link.destination == topology.broker.pod.app
-                    else link.destination)
+    for link in topology.links:  # links to what is not a service: members together as postgres
+        if link.destination not in topology.apps:
+            name = "postgres" if link.destination in members else link.destination
             dependencies.setdefault(name, {"links": []})["links"].append(link.name)
     platform: dict[str, Any] = {
         "type": "sandbox",
@@ -86,6 +83,8 @@ def render_sandbox_target(topology: Topology) -> dict[str, Any]:
     }
     if not topology.db_members:
         del document["database"]
+    if not dependencies:
+        del document["dependencies"]
     return document
 
 
