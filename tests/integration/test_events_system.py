@@ -26,6 +26,7 @@ import requests
 
 from chaosgate.clients.prometheus import PrometheusClient
 from chaosgate.clients.redis import RedisClient
+from chaosgate.exceptions import UsageError
 from chaosgate.report.model import load_gameday_results
 from chaosgate.sandbox.manager import SandboxManager, leftover_processes, temporary_sandbox
 from chaosgate.sandbox.state import saved_topology, write_state
@@ -119,6 +120,9 @@ def test_events_flow_from_the_ingress_to_the_consumers_and_into_prometheus(
     processed_by = {s.labels["pod"] for s in prometheus.query("events_processed_total > 0")}
     assert processed_by <= {"consumer-0", "consumer-1"} and processed_by
     assert not prometheus.query('{__name__=~"shop_.*"}')
+    write_state(topo)  # sandbox.json, as `sandbox up` leaves it
+    with pytest.raises(UsageError, match="runs the events sandbox"):
+        saved_topology(str(topo.state_dir), None, "shop")  # its folder, for another system
 
 
 def test_a_broker_crash_keeps_the_stream_and_the_pipeline_resumes(

@@ -123,6 +123,8 @@ def test_state_files_put_the_systems_data_beside_its_target(tmp_path: Path) -> N
         assert default_folder(name, target_file).resolve() == shipped(name, "events")
     again = saved_topology(str(tmp_path / "state"), None, None)  # from sandbox.json
     assert (again.system, again.ports.base) == ("events", 50100)
+    shop = write_state(saved_topology(str(tmp_path / "state"), 50100, "shop"))  # not running
+    assert default_folder("probes", shop) == shipped("probes")  # the events links are gone
     own = tmp_path / "mine"
     (own / "probes").mkdir(parents=True)
     write_state(saved_topology(str(own), 50200, "events"))

@@ -8,7 +8,10 @@
   links to the copies shipped for that system), so the default-folder rule
   (:mod:`chaosgate.paths`: beside the target file, else the shop's shipped
   copies) finds that system's SLO catalogue, locustfile, game days and
-  experiments. A folder the user put there is left alone.
+  experiments. A folder the user put there is left alone; the links of a
+  system the folder ran before are removed.
+
+A folder whose sandbox runs one system is refused for another while it runs.
 """
 
 from __future__ import annotations
@@ -49,9 +52,31 @@ def saved_topology(state_dir: str | None, base_port: int | None,
         chosen = str(saved.get("system", "shop"))
     if chosen not in SYSTEMS:
         raise ValueError(f"system {chosen!r} is not one of the sandbox's: {', '.join(SYSTEMS)}")
+    _refuse_another_running(root, saved, chosen)
     if base_port is None and saved.get("system", "shop") == chosen and "base_port" in saved:
         base_port = int(str(saved["base_port"]))
     return build_topology(root, base_port or DEFAULT_BASE_PORTS[chosen], chosen)
+
+
+#: Where the links this module makes point to, by folder name.
+_SHIPPED_FOLDERS = {name: {shipped(name, system) for system in SYSTEMS} for name in SHIPPED}
+
+
+def _refuse_another_running(root: Path, saved: dict[str, object], system: str) -> None:
+    """UsageError when the state folder's sandbox runs another system right now."""
+    other = str(saved.get("system", "shop"))
+    if other == system or "base_port" not in saved:
+        return
+    from ..clients.supervisor import SupervisorClient
+    from ..exceptions import UsageError
+
+    running = build_topology(root, int(str(saved["base_port"])), other)
+    if SupervisorClient(running.supervisor_url, timeout=2).alive():
+        raise UsageError(
+            f"the state folder {root} runs the {other} sandbox (base port "
+            f"{saved['base_port']}), not {system}. Fix: give the {system} sandbox its own "
+            f"--state-dir (its default: {DEFAULT_STATE_DIRS[system]}), or `chaosgate sandbox "
+            f"down --state-dir {root}` first")
 
 
 def write_state(topo: Topology) -> Path:
@@ -64,11 +89,10 @@ def write_state(topo: Topology) -> Path:
         json.dumps({"base_port": topo.ports.base, "system": topo.system}) + "\n")
     target_file = topo.state_dir / "target.yaml"
     dump_target(render_sandbox_target(topo), target_file)
-    if topo.system != "shop":
-        for name in SHIPPED:
-            link = topo.state_dir / name
-            if link.is_symlink():
-                link.unlink()
-            if not link.exists():
-                link.symlink_to(shipped(name, topo.system), target_is_directory=True)
+    for name in SHIPPED:
+        link = topo.state_dir / name
+        if link.is_symlink() and link.resolve() in _SHIPPED_FOLDERS[name]:
+            link.unlink()  # ours (another system's, if the folder ran one before)
+        if topo.system != "shop" and not link.exists():
+            link.symlink_to(shipped(name, topo.system), target_is_directory=True)
     return target_file
