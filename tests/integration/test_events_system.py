@@ -28,7 +28,7 @@ from chaosgate.clients.prometheus import PrometheusClient
 from chaosgate.clients.redis import RedisClient
 from chaosgate.exceptions import UsageError
 from chaosgate.report.model import load_gameday_results
-from chaosgate.sandbox.manager import SandboxManager, leftover_processes, temporary_sandbox
+from chaosgate.sandbox.manager import SandboxManager, leftover_processes
 from chaosgate.sandbox.state import saved_topology, write_state
 
 pytestmark = [pytest.mark.integration]
@@ -38,11 +38,34 @@ SESSION_BASE_PORT = int(os.environ.get("CHAOSGATE_TEST_BASE_PORT", "28100"))  # 
 PIPELINE_PORT = GAMEDAY_PORT = SESSION_BASE_PORT + 380
 
 
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "chaosgate.cli", *args], cwd=cwd,
+                          env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True,
+                          timeout=300, check=False)
+    print(proc.stdout[-4000:], proc.stderr[-4000:])
+    return proc
+
+
 @pytest.fixture(scope="module")
 def events() -> Iterator[SandboxManager]:
-    with temporary_sandbox(PIPELINE_PORT, prefix="chaosgate-events-", log=print,
-                           system="events") as manager:
-        yield manager
+    """The events sandbox as a user starts it: `chaosgate sandbox up --system events`; at the
+    end `chaosgate sandbox down` (with only the state folder: the system is remembered)."""
+    work = Path(tempfile.mkdtemp(prefix="chaosgate-events-"))
+    work.chmod(0o755)
+    state = work / "state"
+    up = _cli("sandbox", "up", "--system", "events", "--state-dir", str(state),
+              "--base-port", str(PIPELINE_PORT), cwd=work)
+    topo = saved_topology(str(state), None, None)
+    try:
+        assert up.returncode == 0, up.stderr[-3000:]
+        assert f"POST {topo.ingress_url}/events" in up.stdout and "consumer-redis" in up.stdout
+        assert (topo.system, topo.ports.base) == ("events", PIPELINE_PORT)
+        yield SandboxManager(topo)
+    finally:
+        down = _cli("sandbox", "down", "--state-dir", str(state), cwd=work)
+        assert down.returncode == 0 and "no sandbox process left" in down.stdout
+        assert leftover_processes(topo) == []
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.mark.timeout(600)
