@@ -217,3 +217,26 @@ def test_the_harness_client_reads_a_real_redis(redis: RedisClient) -> None:
     assert redis.group_lag("events", "processors") == 3  # 1 undelivered + 2 pending
     with pytest.raises(RedisError, match="BUSYGROUP"):
         redis.command("XGROUP", "CREATE", "events", "processors", "0")
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_gameday_refuses_a_system_and_a_target_together(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from chaosgate.cli import app
+
+    result = CliRunner().invoke(app, ["gameday", "--system", "events", "--target",
+                                      str(tmp_path / "t.yaml")],
+                                env={"CHAOSGATE_STATE_DIR": str(tmp_path / "state")})
+    assert result.exit_code == 2, result.output
+    assert "--system events and --target" in result.output and "give only one" in result.output
+    assert not (tmp_path / "state").exists()  # refused before anything is written
+
+
+def test_sandbox_commands_take_a_system_and_refuse_an_unknown_one() -> None:
+    from click.testing import CliRunner
+
+    from chaosgate.cli import app
+
+    result = CliRunner().invoke(app, ["sandbox", "status", "--system", "payments"])
+    assert result.exit_code == 2 and "shop" in result.output and "events" in result.output
