@@ -14,6 +14,11 @@ the target file, then the package"):
    this repository does with ``targets/sandbox.yaml``);
 3. the copy shipped in the package, ``chaosgate/data/<name>``.
 
+The sandbox's second system (``chaosgate sandbox up --system events``)
+ships its own folders in ``chaosgate/data/events/<name>``
+(:func:`shipped` with ``system``); the sandbox links them beside the
+target file it writes (``<state_dir>/<name>``), so step 2 finds them.
+
 The working directory is never searched. Reports are written, not read, so
 step 3 does not apply: they go to ``reports/`` of the target's project
 folder (the first folder of step 2 that holds one of these folders, else
@@ -30,18 +35,21 @@ from pathlib import Path
 
 __all__ = ["DATA", "SHIPPED", "default_folder", "default_reports", "project_folder", "shipped"]
 
-#: The package data: the shop's catalogue, profiles, scenarios and experiments.
+#: The package data: the shop's catalogue, profiles, scenarios and experiments (another
+#: sandbox system's in ``DATA/<system>``).
 DATA = Path(__file__).resolve().parent / "data"
 #: The folders shipped in :data:`DATA`.
 SHIPPED = ("probes", "loadprofiles", "scenarios", "experiments")
 _PROJECT_MARKS = (*SHIPPED, "reports")
 
 
-def shipped(name: str) -> Path:
-    """The packaged copy of folder ``name`` (one of :data:`SHIPPED`)."""
+def shipped(name: str, system: str = "shop") -> Path:
+    """The packaged copy of folder ``name`` (one of :data:`SHIPPED`): the shop's, or
+    that of the sandbox's other ``system`` (``data/<system>/<name>``)."""
     if name not in SHIPPED:
         raise ValueError(f"{name!r} is not shipped; shipped: {', '.join(SHIPPED)}")
-    return (DATA / name).resolve()  # a checkout: the repository folder the link names
+    folder = DATA / name if system == "shop" else DATA / system / name
+    return folder.resolve()  # a checkout: the repository folder the link names
 
 
 def _beside(target_file: str | Path | None) -> tuple[Path, ...]:

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "chaosgate"
 # Sub-packages that are programs of their own, listed as one line each.
-WHOLE = ("sandbox/faultproxy/", "sandbox/shop/")
+WHOLE = ("sandbox/faultproxy/", "sandbox/pipeline/", "sandbox/shop/")
 
 
 def _map_entries() -> list[str]:

@@ -27,7 +27,6 @@ when interrupted.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -44,6 +43,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from ..sandbox.topology import SYSTEMS
 from ._common import console, err_console, target_option
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def _sandbox(target: Target, console: Console) -> tuple[Any, bool]:
 
 def _start_sandbox(manager: Any, was_running: bool, console: Console) -> None:
     """Bring the sandbox up (or check it is healthy) and write its state files."""
-    from ..targets import dump_target, render_sandbox_target
+    from ..sandbox.state import write_state
 
     topo = manager.topo
     started = time.monotonic()
@@ -117,10 +117,29 @@ def _start_sandbox(manager: Any, was_running: bool, console: Console) -> None:
         console.print(f"starting the sandbox (base port {topo.ports.base}, {topo.state_dir})")
         topo.state_dir.mkdir(parents=True, exist_ok=True)
     manager.up(timeout=300)
-    (topo.state_dir / "sandbox.json").write_text(json.dumps({"base_port": topo.ports.base}) + "\n")
-    dump_target(render_sandbox_target(topo), topo.state_dir / "target.yaml")
+    write_state(topo)
     console.print(f"sandbox healthy in {time.monotonic() - started:.1f} s"
                   + (" (already running: left running)" if was_running else ""))
+
+
+def _system_target(target_file: str, system: str) -> str:
+    """The target file of ``system``'s sandbox (written now, so that it can be loaded);
+    exit 2 when --target names another one too."""
+    from ..exceptions import UsageError
+    from ..sandbox.state import saved_topology, write_state
+
+    source = click.get_current_context().get_parameter_source("target_file")
+    if source not in (None, click.core.ParameterSource.DEFAULT):
+        raise UsageError(f"--system {system} and --target {target_file} both name the "
+                         "target. Fix: give only one of them")
+    try:
+        topo = saved_topology(os.environ.get("CHAOSGATE_STATE_DIR"),
+                              int(os.environ["CHAOSGATE_BASE_PORT"])
+                              if os.environ.get("CHAOSGATE_BASE_PORT") else None, system)
+    except ValueError as exc:
+        raise UsageError(f"--system {system}: {exc}. Fix: set CHAOSGATE_BASE_PORT to a "
+                         "port between 1024 and 65475") from exc
+    return str(write_state(topo))
 
 
 def _revert_leftovers(target: Target, console: Console) -> list[str]:
@@ -241,6 +260,10 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 
 @click.command("gameday")
 @target_option(default="targets/sandbox.yaml", help="Target file (the sandbox by default).")
+@click.option("--system", default=None, type=click.Choice(SYSTEMS),
+              help="Run the game days of this sandbox system on its sandbox (started if "
+                   "needed: the one `chaosgate sandbox up --system S` starts, same "
+                   "$CHAOSGATE_STATE_DIR and $CHAOSGATE_BASE_PORT), instead of --target.")
 @click.option("--suite", default=None, type=click.Path(),
               help="The game-day scenarios, a pytest folder or file (default: scenarios/ "
                    "beside the target file or the folder above it, else the shipped ones).")
@@ -275,8 +298,8 @@ def _final(decision: Decision, report_code: int, console: Console) -> int:
 @click.option("--label", default=None,
               help="Name this run in the history and the trends (default: the git revision "
                    "of the target's folder).")
-def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None,
-            profile: str | None, keyword: str | None, keep_sandbox: bool,
+def gameday(target_file: str, system: str | None, suite: str | None, repeat: int,
+            rate: float | None, profile: str | None, keyword: str | None, keep_sandbox: bool,
             reports_dir: str | None, single_file: bool, stop_when: tuple[str, ...],
             force: bool, history_file: str | None, label: str | None) -> None:
     """Run the game-day suite against a target, print the verdicts, build the reports.
@@ -293,6 +316,8 @@ def gameday(target_file: str, suite: str | None, repeat: int, rate: float | None
     from ..report.model import GameDayResults, load_results
     from ..targets import load_target, parse_stop_condition
 
+    if system is not None:
+        target_file = _system_target(target_file, system)
     target = load_target(target_file)
     for text in stop_when:  # exit 2 before any sandbox or pytest is started
         parse_stop_condition(text, "--stop-when")

@@ -1,4 +1,5 @@
-"""``chaosgate sandbox up|status|down``: the embedded sandbox, a replicated shop on 127.0.0.1.
+"""``chaosgate sandbox up|status|down``: the embedded sandbox, a replicated shop on 127.0.0.1
+(or, with ``--system events``, an event pipeline on a Redis stream).
 
 ``status`` and ``up`` hold the fault proxy's links against the topology:
 ``status`` shows each link (UP; FAULT when an open fault of the ledger holds
@@ -9,10 +10,8 @@ wrong; ``up`` restores them, leaving alone what an open fault of the ledger
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -31,27 +30,32 @@ __all__ = ["sandbox"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _topology(state_dir: str, base_port: int | None) -> Topology:
-    from ..sandbox.topology import DEFAULT_BASE_PORT, build_topology
+def _topology(state_dir: str | None, base_port: int | None, system: str | None) -> Topology:
+    from ..sandbox.state import saved_topology
 
-    root = Path(state_dir).resolve()
-    saved = root / "sandbox.json"
-    if base_port is None and saved.exists():
-        base_port = int(json.loads(saved.read_text())["base_port"])
     try:
-        return build_topology(root, base_port or DEFAULT_BASE_PORT)
+        return saved_topology(state_dir, base_port, system)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--base-port") from exc
 
 
 def _options(func: F) -> F:
+    from ..sandbox.topology import SYSTEMS
+
+    func = click.option(
+        "--system", type=click.Choice(SYSTEMS), default=None,
+        help="Which system the sandbox runs: the shop, or an event pipeline (events) "
+             "[default: the one the state folder runs, else shop].",
+    )(func)
     func = click.option(
         "--base-port", type=int, envvar="CHAOSGATE_BASE_PORT", default=None,
-        help="First of the 60 ports the sandbox uses (default 27000, or the running one's).",
+        help="First of the 60 ports the sandbox uses (default: the running one's, else "
+             "27000 for the shop, 27100 for events).",
     )(func)
     return click.option(
-        "--state-dir", default=DEFAULT_STATE_DIR, envvar="CHAOSGATE_STATE_DIR",
-        show_default=True, help="Where the sandbox keeps config, data and logs.",
+        "--state-dir", default=None, envvar="CHAOSGATE_STATE_DIR",
+        help=f"Where the sandbox keeps config, data and logs [default: {DEFAULT_STATE_DIR}; "
+             ".chaosgate/events for --system events].",
     )(func)
 
 
@@ -101,14 +105,16 @@ def _status_table(rows: list[ComponentStatus]) -> Table:
 
 @click.group()
 def sandbox() -> None:
-    """The embedded sandbox: a replicated shop on 127.0.0.1."""
+    """The embedded sandbox: a replicated shop on 127.0.0.1 (--system events: an event
+    pipeline on a Redis stream)."""
 
 
 @sandbox.command("up")
 @_options
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for health.")
 @ledger_option
-def up(state_dir: str, base_port: int | None, timeout: float, ledger_path: str | None) -> None:
+def up(state_dir: str | None, base_port: int | None, system: str | None, timeout: float,
+       ledger_path: str | None) -> None:
     """Start the sandbox (idempotent); return when every component is healthy.
 
     On a running sandbox it restores the fault proxy's links to the topology:
@@ -118,21 +124,21 @@ def up(state_dir: str, base_port: int | None, timeout: float, ledger_path: str |
     import time
 
     from ..sandbox.manager import SandboxManager
-    from ..targets import dump_target, render_sandbox_target
+    from ..sandbox.state import write_state
 
-    topo = _topology(state_dir, base_port)
+    topo = _topology(state_dir, base_port, system)
     topo.state_dir.mkdir(parents=True, exist_ok=True)
-    (topo.state_dir / "sandbox.json").write_text(json.dumps({"base_port": topo.ports.base})
-                                                 + "\n")
     started = time.monotonic()
     rows = SandboxManager(topo, log=_log).up(timeout=timeout,
                                              holds=_holds(topo, ledger_path))
-    target_file = topo.state_dir / "target.yaml"
-    dump_target(render_sandbox_target(topo), target_file)
+    target_file = write_state(topo)
     console.print(_status_table(rows))
     _check_links(rows)
     console.print(f"healthy in {time.monotonic() - started:.1f} s")
-    console.print(f"  shop (ingress)   {topo.ingress_url}/api/products")
+    if topo.system == "events":
+        console.print(f"  events (ingress) POST {topo.ingress_url}/events")
+    else:
+        console.print(f"  shop (ingress)   {topo.ingress_url}/api/products")
     console.print(f"  prometheus       {topo.prometheus_url}")
     console.print(f"  haproxy stats    http://127.0.0.1:{topo.ports.haproxy_stats}/stats")
     console.print(f"  fault proxy API  {topo.faultproxy_url}/proxies")
@@ -142,7 +148,8 @@ def up(state_dir: str, base_port: int | None, timeout: float, ledger_path: str |
 @sandbox.command("status")
 @_options
 @ledger_option
-def status(state_dir: str, base_port: int | None, ledger_path: str | None) -> None:
+def status(state_dir: str | None, base_port: int | None, system: str | None,
+           ledger_path: str | None) -> None:
     """Show each pod and component with its state, pid and restarts, and each link.
 
     Exits 3 when a link of the fault proxy differs from the topology (deleted,
@@ -150,7 +157,7 @@ def status(state_dir: str, base_port: int | None, ledger_path: str | None) -> No
     """
     from ..sandbox.manager import SandboxManager
 
-    topo = _topology(state_dir, base_port)
+    topo = _topology(state_dir, base_port, system)
     rows = SandboxManager(topo).status(_holds(topo, ledger_path))
     console.print(_status_table(rows))
     _check_links(rows)
@@ -158,12 +165,12 @@ def status(state_dir: str, base_port: int | None, ledger_path: str | None) -> No
 
 @sandbox.command("down")
 @_options
-def down(state_dir: str, base_port: int | None) -> None:
+def down(state_dir: str | None, base_port: int | None, system: str | None) -> None:
     """Stop what the sandbox started and nothing else; report what names its directory."""
     from ..exceptions import SandboxError
     from ..sandbox.manager import SandboxManager, leftover_processes
 
-    topo = _topology(state_dir, base_port)
+    topo = _topology(state_dir, base_port, system)
     result = SandboxManager(topo, log=_log).down()
     if result.stopped:
         console.print(f"stopped {len(result.stopped)} sandbox process(es) that outlived "

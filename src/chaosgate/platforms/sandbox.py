@@ -19,7 +19,7 @@ from ..clients.supervisor import ProcessInfo, SupervisorClient
 from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import FaultNotEffective, Inconclusive, SandboxError, UsageError
 from ..sandbox.events import read_events
-from ..sandbox.topology import HOST, Topology
+from ..sandbox.topology import HOST, Pod, Topology
 from ..targets import Selector, Target
 from . import groundtruth
 from .base import (
@@ -68,11 +68,11 @@ class SandboxPlatform:
         pods = [p for p in self.topo.pods if selector.matches(p.labels)]
         infos = self._processes()
 
-        def ready(port: int) -> bool:
-            return http.healthy(HOST, port, timeout=1.0)
+        def ready(pod: Pod) -> bool:  # a pod with no HTTP probe (a broker): ready = alive
+            return pod.health_path is None or http.healthy(HOST, pod.port, timeout=1.0)
 
         with ThreadPoolExecutor(max_workers=max(1, len(pods))) as pool:
-            healthy = list(pool.map(ready, [p.port for p in pods]))
+            healthy = list(pool.map(ready, pods))
         result = []
         for pod, ok in zip(pods, healthy, strict=True):
             info = infos.get(pod.name)

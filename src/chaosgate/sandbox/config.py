@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .topology import HOST, SHOP_APPS, DbMember, Topology
+from .topology import HOST, DbMember, Pod, Topology
 
 __all__ = [
     "PATRONI_TIMING",
@@ -41,13 +41,14 @@ class Binaries:
 
     python: str
     supervisord: str
-    etcd: str
-    patroni: str
     haproxy: str
     prometheus: str
     alertmanager: str
-    pg_bin_dir: str
-    run_as_postgres: bool  # True when we are root: PostgreSQL refuses to run as root
+    etcd: str = ""  # the shop's (Patroni's DCS)
+    patroni: str = ""
+    pg_bin_dir: str = ""
+    run_as_postgres: bool = False  # True when we are root: PostgreSQL refuses to run as root
+    redis_server: str = ""  # the events system's broker
 
 
 def faultproxy_config(topo: Topology) -> list[dict[str, Any]]:
@@ -64,7 +65,8 @@ def faultproxy_config(topo: Topology) -> list[dict[str, Any]]:
 
 
 def haproxy_cfg(topo: Topology) -> str:
-    """HAProxy: the public ingress, one "Service" per backend app, stats + exporter.
+    """HAProxy: the public ingress (to the system's entry app), one "Service" per app
+    another app reaches through a link, a backend per HTTP app, stats + exporter.
 
     Health checks every 500 ms (fall 2, rise 1) take a dead replica out of
     rotation within about a second; ``retries`` with ``redispatch`` send a
@@ -102,17 +104,20 @@ def haproxy_cfg(topo: Topology) -> str:
         "",
         "frontend ingress",
         f"    bind {HOST}:{p.ingress}",
-        "    default_backend gateway",
+        f"    default_backend {topo.entry_app}",
         "",
     ]
-    for app in ("catalog", "orders"):
+    http_apps = [a for a in topo.apps if any(p.scraped for p in topo.pods_of(a))]
+    services = [a for a in http_apps
+                if a != topo.entry_app and any(x.destination == a for x in topo.links)]
+    for app in services:
         lines += [
             f"frontend svc_{app}",
             f"    bind {HOST}:{p.service(app)}",
             f"    default_backend {app}",
             "",
         ]
-    for app in ("gateway", "catalog", "orders"):
+    for app in http_apps:
         lines += [
             f"backend {app}",
             "    balance roundrobin",
@@ -137,7 +142,7 @@ def prometheus_config(topo: Topology) -> dict[str, Any]:
     # honor_labels keeps it as `app` instead of renaming it `exported_app`.
     scrape_configs: list[dict[str, Any]] = [
         {"job_name": job, "metrics_path": paths[job], "static_configs": groups}
-        | ({"honor_labels": True} if job in SHOP_APPS else {})
+        | ({"honor_labels": True} if job in topo.apps else {})
         for job, groups in jobs.items()
     ]
     scrape_configs.append(
@@ -166,12 +171,13 @@ def prometheus_config(topo: Topology) -> dict[str, Any]:
 RULES_TIME_SCALE = "1/30"
 
 
-def slo_rules(catalog_dir: Path) -> str:
-    """The rule file Prometheus loads: the sandbox catalogue's SLOs at :data:`RULES_TIME_SCALE`."""
+def slo_rules(catalog_dir: Path, service: str = "shop") -> str:
+    """The rule file Prometheus loads: the sandbox catalogue's SLOs at :data:`RULES_TIME_SCALE`
+    (``service``: the system's name, Sloth's ``sloth_service`` label)."""
     from ..slo.catalog import load_catalog
     from ..slo.rules import RuleOptions, build_rules, dump_rules, parse_time_scale
 
-    options = RuleOptions(service="shop", time_scale=parse_time_scale(RULES_TIME_SCALE))
+    options = RuleOptions(service=service, time_scale=parse_time_scale(RULES_TIME_SCALE))
     return dump_rules(build_rules(load_catalog(catalog_dir), options),
                       f"chaosgate slo rules --catalog {catalog_dir} --time-scale "
                       f"{RULES_TIME_SCALE} (the sandbox's alerts)")
@@ -273,11 +279,61 @@ def _program(name: str, command: list[str], topo: Topology, **extra: str | int) 
     return [f"[program:{name}]", *(f"{k}={v}" for k, v in settings.items()), ""]
 
 
+def _etcd_program(topo: Topology, bins: Binaries) -> list[str]:
+    s = topo.state_dir
+    etcd_peer = f"http://{HOST}:{topo.ports.etcd_peer}"
+    return _program(
+        "etcd",
+        [
+            bins.etcd,
+            "--name=sandbox",
+            f"--data-dir={s / 'data' / 'etcd'}",
+            f"--listen-client-urls={topo.etcd_url}",
+            f"--advertise-client-urls={topo.etcd_url}",
+            f"--listen-peer-urls={etcd_peer}",
+            f"--initial-advertise-peer-urls={etcd_peer}",
+            f"--initial-cluster=sandbox={etcd_peer}",
+            "--enable-v2=true",
+            "--log-level=warn",
+        ],
+        topo,
+        priority=10,
+    )
+
+
+def _pod_command(topo: Topology, bins: Binaries, pod: Pod) -> list[str]:
+    """The command line of one pod of the topology's system."""
+    if topo.broker is not None and pod == topo.broker.pod:
+        return [
+            bins.redis_server, "--bind", HOST, "--port", str(pod.port),
+            "--dir", str(topo.broker.data_dir), "--appendonly", "yes",
+            "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
+            "--protected-mode", "no", "--loglevel", "warning",
+        ]
+    if topo.system == "events":
+        return [bins.python, "-m", "chaosgate.sandbox.pipeline", pod.app,
+                "--port", str(pod.port), "--pod", pod.name,
+                "--redis", topo.upstream_for(pod.app, "redis")]
+    cmd = [
+        bins.python, "-m", "chaosgate.sandbox.shop", pod.app,
+        "--port", str(pod.port), "--pod", pod.name,
+    ]
+    if pod.app == "gateway":
+        cmd += [
+            "--catalog-url", f"http://{topo.upstream_for('gateway', 'catalog')}",
+            "--orders-url", f"http://{topo.upstream_for('gateway', 'orders')}",
+        ]
+    if pod.app == "orders":
+        cmd += ["--dsn", topo.database_dsn()]
+    return cmd
+
+
 def supervisord_conf(topo: Topology, bins: Binaries) -> str:
     """supervisord: one program per component and pod, plus the event listener.
 
-    Priorities order the start: etcd and the fault proxy first, then the
-    database members, HAProxy, the shop and Prometheus last.
+    Priorities order the start: etcd (the shop's) and the fault proxy first,
+    then the database members, HAProxy, the system's pods (the events
+    system's broker among them) and Prometheus last.
     """
     s = topo.state_dir
     c = topo.conf_dir
@@ -302,24 +358,8 @@ def supervisord_conf(topo: Topology, bins: Binaries) -> str:
     ]
     if bins.run_as_postgres:
         lines[1:1] = ["user=root"]
-    etcd_peer = f"http://{HOST}:{topo.ports.etcd_peer}"
-    lines += _program(
-        "etcd",
-        [
-            bins.etcd,
-            "--name=sandbox",
-            f"--data-dir={s / 'data' / 'etcd'}",
-            f"--listen-client-urls={topo.etcd_url}",
-            f"--advertise-client-urls={topo.etcd_url}",
-            f"--listen-peer-urls={etcd_peer}",
-            f"--initial-advertise-peer-urls={etcd_peer}",
-            f"--initial-cluster=sandbox={etcd_peer}",
-            "--enable-v2=true",
-            "--log-level=warn",
-        ],
-        topo,
-        priority=10,
-    )
+    if topo.db_members:
+        lines += _etcd_program(topo, bins)
     lines += _program(
         "faultproxy",
         [
@@ -340,18 +380,7 @@ def supervisord_conf(topo: Topology, bins: Binaries) -> str:
         "haproxy", [bins.haproxy, "-db", "-f", str(c / "haproxy.cfg")], topo, priority=40
     )
     for pod in topo.pods:
-        cmd = [
-            bins.python, "-m", "chaosgate.sandbox.shop", pod.app,
-            "--port", str(pod.port), "--pod", pod.name,
-        ]
-        if pod.app == "gateway":
-            cmd += [
-                "--catalog-url", f"http://{topo.upstream_for('gateway', 'catalog')}",
-                "--orders-url", f"http://{topo.upstream_for('gateway', 'orders')}",
-            ]
-        if pod.app == "orders":
-            cmd += ["--dsn", topo.database_dsn()]
-        lines += _program(pod.name, cmd, topo, priority=50)
+        lines += _program(pod.name, _pod_command(topo, bins, pod), topo, priority=50)
     lines += _program(
         "prometheus",
         [
@@ -400,7 +429,7 @@ def render_all(topo: Topology, bins: Binaries, catalog_dir: Path) -> dict[Path, 
         c / "supervisord.conf": supervisord_conf(topo, bins),
         c / "haproxy.cfg": haproxy_cfg(topo),
         c / "prometheus.yml": yaml.safe_dump(prometheus_config(topo), sort_keys=False),
-        topo.rules_file: slo_rules(catalog_dir),
+        topo.rules_file: slo_rules(catalog_dir, topo.system),
         c / "alertmanager.yml": yaml.safe_dump(alertmanager_config(topo), sort_keys=False),
         c / "faultproxy.json": json.dumps(faultproxy_config(topo), indent=2) + "\n",
     }

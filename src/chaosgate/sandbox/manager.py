@@ -1,7 +1,8 @@
 """Start, inspect and stop the embedded sandbox.
 
 ``up`` renders the configuration, starts supervisord (which starts
-everything else), creates the shop's database, and returns only when every
+everything else), creates the shop's database (the events system: checks
+its broker and its pipeline end to end instead), and returns only when every
 component is healthy and Prometheus scrapes every target (``up == 1``). It
 is idempotent: on a running sandbox it checks health, and first puts the
 fault proxy's links back as the topology declares them (:meth:`restore_links`:
@@ -30,6 +31,7 @@ from pathlib import Path
 from ..clients import http, postgres
 from ..clients.patroni import PatroniClient
 from ..clients.prometheus import PrometheusClient
+from ..clients.redis import RedisClient
 from ..clients.supervisor import SupervisorClient, start_supervisord
 from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import ChaosgateError, SandboxError
@@ -58,19 +60,21 @@ GRANT USAGE, SELECT ON SEQUENCE orders_id_seq TO shop;
 """
 
 
-def find_binaries() -> Binaries:
-    """Locate every program the sandbox runs, or say which are missing."""
-    wanted = {"etcd": "etcd-server", "patroni": "patroni", "haproxy": "haproxy",
-              "prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager"}
+def find_binaries(system: str = "shop") -> Binaries:
+    """Locate every program the sandbox of ``system`` runs, or say which are missing."""
+    wanted = {"haproxy": "haproxy", "prometheus": "prometheus",
+              "prometheus-alertmanager": "prometheus-alertmanager"}
+    wanted |= ({"redis-server": "redis-server"} if system == "events"
+               else {"etcd": "etcd-server", "patroni": "patroni"})
     found: dict[str, str] = {}
     missing = []
     for binary, package in wanted.items():
         path = shutil.which(binary)
         if path:
-            found[binary.replace("prometheus-", "")] = path
+            found[binary.replace("prometheus-", "").replace("-", "_")] = path
         else:
             missing.append(f"{binary} (Debian package {package})")
-    if not Path(PG_BIN_DIR, "postgres").exists():
+    if system == "shop" and not Path(PG_BIN_DIR, "postgres").exists():
         missing.append(f"{PG_BIN_DIR}/postgres (Debian package postgresql-15)")
     venv_bin = Path(sys.executable).parent
     supervisord = venv_bin / "supervisord"
@@ -80,12 +84,18 @@ def find_binaries() -> Binaries:
         raise SandboxError(
             "missing programs: " + ", ".join(missing) + ". Run scripts/bootstrap to install them."
         )
+    shop = system == "shop"
     return Binaries(
         python=sys.executable,
         supervisord=str(supervisord),
-        pg_bin_dir=PG_BIN_DIR,
-        run_as_postgres=os.geteuid() == 0,
-        **found,
+        haproxy=found["haproxy"],
+        prometheus=found["prometheus"],
+        alertmanager=found["alertmanager"],
+        etcd=found.get("etcd", ""),
+        patroni=found.get("patroni", ""),
+        redis_server=found.get("redis_server", ""),
+        pg_bin_dir=PG_BIN_DIR if shop else "",
+        run_as_postgres=shop and os.geteuid() == 0,
     )
 
 
@@ -112,13 +122,16 @@ class SandboxManager:
 
     def __init__(self, topo: Topology, log: Callable[[str], None] = lambda _m: None) -> None:
         if not topo.state_dir.is_absolute():  # supervisord daemonizes: paths must be absolute
-            topo = build_topology(topo.state_dir.absolute(), topo.ports.base)
+            topo = build_topology(topo.state_dir.absolute(), topo.ports.base, topo.system)
         self.topo = topo
         self.log = log
         self.supervisor = SupervisorClient(topo.supervisor_url)
         self.patroni = PatroniClient(
-            [f"http://{HOST}:{m.rest_port}" for m in topo.db_members], timeout=2
+            [f"http://{HOST}:{m.rest_port}" for m in topo.db_members]
+            or [f"http://{HOST}:{topo.ports.patroni(0)}"], timeout=2  # unused without members
         )
+        self.broker = (RedisClient(HOST, topo.broker.pod.port, timeout=2)
+                       if topo.broker is not None else None)
         self.prometheus = PrometheusClient(topo.prometheus_url, timeout=3)
         self.faultproxy = ToxiproxyClient(topo.faultproxy_url, timeout=3)
 
@@ -140,11 +153,19 @@ class SandboxManager:
         self._wait("every program RUNNING", self._all_running, deadline)
         self._wait("the fault proxy's links as the topology declares them",
                    lambda: self._links_restored(holds), deadline)
-        self._wait("a Patroni leader and a streaming replica", self.patroni.healthy, deadline)
-        self._wait("the shop database", self._ensure_database, deadline)
-        self._wait("every shop pod healthy", self._pods_healthy, deadline)
+        if self.topo.db_members:
+            self._wait("a Patroni leader and a streaming replica", self.patroni.healthy,
+                       deadline)
+            self._wait("the shop database", self._ensure_database, deadline)
+        if self.broker is not None:
+            self._wait("the broker (Redis) answering PING", self.broker.ping, deadline)
+        self._wait(f"every {self.topo.system} pod healthy", self._pods_healthy, deadline)
         self._wait("HAProxy sees every backend UP", self._haproxy_all_up, deadline)
-        self._wait("a checkout through the ingress", self._checkout_works, deadline)
+        if self.topo.system == "events":
+            self._wait("an event accepted through the ingress and the consumer group "
+                       "processing", self._event_flows, deadline)
+        else:
+            self._wait("a checkout through the ingress", self._checkout_works, deadline)
         self._wait("Prometheus scraping every target (up == 1)", self._prometheus_all_up, deadline)
         self._wait("Prometheus evaluating the SLO rules, Alertmanager ready",
                    self._alerting_ready, deadline)
@@ -174,8 +195,10 @@ class SandboxManager:
         t = self.topo
         for d in (t.conf_dir, t.log_dir, t.run_dir, t.state_dir / "data"):
             d.mkdir(parents=True, exist_ok=True)
-        bins = find_binaries()
-        for path, text in render_all(t, bins, shipped("probes")).items():
+        bins = find_binaries(t.system)
+        if t.broker is not None:
+            t.broker.data_dir.mkdir(parents=True, exist_ok=True)
+        for path, text in render_all(t, bins, shipped("probes", t.system)).items():
             path.write_text(text)
         t.loadgen_sd_file.write_text("[]\n")
         if bins.run_as_postgres:
@@ -242,7 +265,8 @@ class SandboxManager:
         return True
 
     def _pods_healthy(self) -> bool:
-        return all(http.healthy(HOST, pod.port, timeout=2.0) for pod in self.topo.pods)
+        return all(http.healthy(HOST, pod.port, timeout=2.0)
+                   for pod in self.topo.pods if pod.health_path is not None)
 
     def haproxy_servers(self) -> dict[str, str]:
         """``backend/server`` -> status (UP, DOWN, ...) from HAProxy's stats CSV."""
@@ -250,7 +274,8 @@ class SandboxManager:
 
     def _haproxy_all_up(self) -> bool:
         servers = self.haproxy_servers()
-        return len(servers) == len(self.topo.pods) and all(
+        http_pods = [p for p in self.topo.pods if p.health_path is not None]
+        return len(servers) == len(http_pods) and all(
             s == "UP" for s in servers.values()
         )
 
@@ -258,6 +283,23 @@ class SandboxManager:
         return http.post_status(f"{self.topo.ingress_url}/api/checkout",
                                 {"items": [{"product_id": 1, "qty": 1}], "client_seq": 0},
                                 timeout=5.0) == 201
+
+    def _event_flows(self) -> bool:
+        """The consumers have created their group, then an event is accepted (202) and
+        processed (the group's backlog back to 0)."""
+        broker = self.topo.broker
+        assert self.broker is not None and broker is not None
+        if self.broker.group_lag(broker.stream, broker.group) is None:
+            return False  # no consumer has created the group yet
+        if http.post_status(f"{self.topo.ingress_url}/events", {"kind": "sandbox-up"},
+                            timeout=5.0) != 202:
+            return False
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.broker.group_lag(broker.stream, broker.group) == 0:
+                return True
+            time.sleep(0.1)
+        return False
 
     def _alerting_ready(self) -> bool:
         """Prometheus has loaded the rule file and sends to an Alertmanager that is ready."""
@@ -353,7 +395,7 @@ class SandboxManager:
                 pod = pods[info.name]
                 kind = "pod"
                 detail = ",".join(f"{k}={v}" for k, v in pod.labels.items())
-                detail += f"  http://{HOST}:{pod.port}"
+                detail += f"  {'http' if pod.health_path else 'tcp'}://{HOST}:{pod.port}"
             elif info.name in members:
                 kind, detail = "database", roles.get(info.name, "unknown")
             elif info.name == "events":
@@ -398,7 +440,7 @@ def leftover_processes(topo: Topology) -> list[int]:
     every process that names the state directory.
     """
     if not topo.state_dir.is_absolute():
-        topo = build_topology(topo.state_dir.absolute(), topo.ports.base)
+        topo = build_topology(topo.state_dir.absolute(), topo.ports.base, topo.system)
     owned, _ = find_own_processes(topo, SupervisorClient(topo.supervisor_url, timeout=5))
     return sorted(i.pid for i in owned)
 
@@ -406,14 +448,15 @@ def leftover_processes(topo: Topology) -> list[int]:
 @contextmanager
 def temporary_sandbox(base_port: int, *, prefix: str = "chaosgate-sandbox-",
                       log: Callable[[str], None] = print, timeout: float = 300,
-                      keep_logs: Path | None = None) -> Iterator[SandboxManager]:
+                      keep_logs: Path | None = None,
+                      system: str = "shop") -> Iterator[SandboxManager]:
     """A sandbox of its own, healthy, in a fresh temporary state folder (for tests and
     benchmarks); at the end brought down, its component logs copied to ``keep_logs``,
     the folder removed. SandboxError names any of its processes still alive after
     ``down`` (the folder is kept then, for a post-mortem)."""
     state = Path(tempfile.mkdtemp(prefix=prefix))
     state.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
-    manager = SandboxManager(build_topology(state, base_port), log=log)
+    manager = SandboxManager(build_topology(state, base_port, system), log=log)
     try:
         manager.up(timeout=timeout)
         yield manager

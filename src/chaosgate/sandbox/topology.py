@@ -4,6 +4,13 @@ Pure: nothing here touches the disk or the network. Every port derives from
 one base port, so two sandboxes (a developer's and a test session's) can run
 side by side with different bases. Config rendering (:mod:`.config`) and the
 process manager (:mod:`.manager`) read this model; nothing else invents ports.
+
+The sandbox runs one of :data:`SYSTEMS`: ``shop`` (the default: gateway,
+catalog and orders over a Patroni pair) or ``events`` (an event pipeline:
+ingest replicas append to a Redis stream, consumers of one consumer group
+process it; no database members). The system decides the pods, links and
+broker; the shared components (supervisord, HAProxy, the fault proxy,
+Prometheus, Alertmanager) and every other port are the same.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_BASE_PORT",
+    "EVENTS_APPS",
     "SHOP_APPS",
+    "SYSTEMS",
+    "Broker",
     "DbMember",
     "Link",
     "Pod",
@@ -25,6 +35,9 @@ __all__ = [
 DEFAULT_BASE_PORT = 27000
 REPLICAS = 2
 SHOP_APPS = ("gateway", "catalog", "orders")
+EVENTS_APPS = ("ingest", "consumer")
+#: The systems the sandbox can run (``chaosgate sandbox up --system``); the first is the default.
+SYSTEMS = ("shop", "events")
 HOST = "127.0.0.1"
 
 
@@ -79,8 +92,17 @@ class Ports:
         """HAProxy's in-cluster "Service" frontend for ``app`` (gateway excluded)."""
         return self.base + 20 + SHOP_APPS.index(app)
 
+    def pod(self, app_index: int, index: int) -> int:
+        """Port of replica ``index`` of a system's ``app_index``-th app."""
+        return self.base + 10 + 2 * app_index + index
+
     def postgres(self, index: int) -> int:
         return self.base + 30 + index
+
+    @property
+    def broker(self) -> int:
+        """The events system's Redis (the shop's PostgreSQL ports are free there)."""
+        return self.base + 30
 
     def patroni(self, index: int) -> int:
         """Patroni's REST API of member ``index``."""
@@ -114,6 +136,29 @@ class Pod:
     app: str
     port: int
     labels: dict[str, str] = field(default_factory=dict)
+    #: the readiness probe's HTTP path on ``port``; None: ready = running (a broker
+    #: that speaks no HTTP)
+    health_path: str | None = "/healthz"
+
+    @property
+    def health_url(self) -> str | None:
+        """``http://127.0.0.1:<port>/healthz``, or None for a pod with no HTTP probe."""
+        return None if self.health_path is None else f"http://{HOST}:{self.port}{self.health_path}"
+
+    @property
+    def scraped(self) -> bool:
+        """True when Prometheus scrapes the pod itself (it serves ``/metrics``)."""
+        return self.health_path is not None
+
+
+@dataclass(frozen=True)
+class Broker:
+    """The events system's Redis: one pod, its append-only data under ``data_dir``."""
+
+    pod: Pod
+    data_dir: Path
+    stream: str = "events"
+    group: str = "processors"
 
 
 @dataclass(frozen=True)
@@ -168,6 +213,19 @@ class Topology:
     db_members: tuple[DbMember, ...]
     links: tuple[Link, ...]
     scope: str = "chaosgate"  # Patroni cluster name
+    system: str = "shop"  # one of SYSTEMS
+    broker: Broker | None = None  # the events system's Redis
+    #: the system's entry app (HAProxy's ingress sends to it)
+    entry_app: str = "gateway"
+    #: the target's safety block: a system with a single broker lets a fault take it
+    #: down whole (a broker crash), the shop keeps one ready replica of every app
+    min_ready_replicas: int = 1
+    max_percent_per_fault: int = 50
+
+    @property
+    def apps(self) -> tuple[str, ...]:
+        """The apps of the pods, in pod order (a target's services)."""
+        return tuple(dict.fromkeys(p.app for p in self.pods))
 
     @property
     def ingress_url(self) -> str:
@@ -264,7 +322,7 @@ class Topology:
                 metrics_path="/metrics",
                 labels={"pod": pod.name, **pod.labels},
             )
-            for pod in self.pods
+            for pod in self.pods if pod.scraped
         ]
         targets.append(
             ScrapeTarget("haproxy", f"{HOST}:{self.ports.haproxy_stats}", "/metrics", {})
@@ -275,7 +333,9 @@ class Topology:
             )
             for m in self.db_members
         )
-        targets.append(ScrapeTarget("etcd", f"{HOST}:{self.ports.etcd_client}", "/metrics", {}))
+        if self.db_members:  # etcd runs for Patroni only
+            targets.append(
+                ScrapeTarget("etcd", f"{HOST}:{self.ports.etcd_client}", "/metrics", {}))
         targets.append(
             ScrapeTarget("faultproxy", f"{HOST}:{self.ports.faultproxy_api}", "/metrics", {})
         )
@@ -285,11 +345,27 @@ class Topology:
         return tuple(targets)
 
 
-def build_topology(state_dir: Path, base_port: int = DEFAULT_BASE_PORT) -> Topology:
-    """Derive the full sandbox model from ``state_dir`` and ``base_port``."""
+def build_topology(state_dir: Path, base_port: int = DEFAULT_BASE_PORT,
+                   system: str = "shop") -> Topology:
+    """Derive the full sandbox model of ``system`` from ``state_dir`` and ``base_port``."""
     if not 1024 <= base_port <= 65535 - 60:
         raise ValueError(f"base port {base_port} must be between 1024 and 65475")
+    if system not in SYSTEMS:
+        raise ValueError(f"system {system!r} is not one of the sandbox's: {', '.join(SYSTEMS)}")
     ports = Ports(base_port)
+    if system == "events":
+        return _events_topology(state_dir, ports)
+    return _shop_topology(state_dir, ports)
+
+
+def _links(ports: Ports, specs: list[tuple[str, str, int]]) -> tuple[Link, ...]:
+    return tuple(
+        Link(f"{src}-{dst}", src, dst, ports.link(i), upstream)
+        for i, (src, dst, upstream) in enumerate(specs)
+    )
+
+
+def _shop_topology(state_dir: Path, ports: Ports) -> Topology:
     pods = tuple(
         Pod(
             name=f"{app}-{i}",
@@ -316,10 +392,26 @@ def build_topology(state_dir: Path, base_port: int = DEFAULT_BASE_PORT) -> Topol
     ]
     link_specs += [("orders", m.name, m.pg_port) for m in members]
     link_specs += [(m.name, "etcd", ports.etcd_client) for m in members]
-    links = tuple(
-        Link(f"{src}-{dst}", src, dst, ports.link(i), upstream)
-        for i, (src, dst, upstream) in enumerate(link_specs)
-    )
     return Topology(
-        state_dir=state_dir, ports=ports, pods=pods, db_members=members, links=links
+        state_dir=state_dir, ports=ports, pods=pods, db_members=members,
+        links=_links(ports, link_specs),
+    )
+
+
+def _events_topology(state_dir: Path, ports: Ports) -> Topology:
+    """Ingest (the entry) and consumer replicas, and the Redis broker they reach through
+    the links ``ingest-redis`` and ``consumer-redis``."""
+    pods = [
+        Pod(name=f"{app}-{i}", app=app, port=ports.pod(a, i),
+            labels={"app": app, "tier": "frontend" if app == "ingest" else "backend"})
+        for a, app in enumerate(EVENTS_APPS)
+        for i in range(REPLICAS)
+    ]
+    redis = Pod(name="redis", app="redis", port=ports.broker,
+                labels={"app": "redis", "tier": "broker"}, health_path=None)
+    links = _links(ports, [(app, "redis", ports.broker) for app in EVENTS_APPS])
+    return Topology(
+        state_dir=state_dir, ports=ports, pods=(*pods, redis), db_members=(), links=links,
+        system="events", broker=Broker(redis, state_dir / "data" / "redis"),
+        entry_app="ingest", min_ready_replicas=0, max_percent_per_fault=100,
     )

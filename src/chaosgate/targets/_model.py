@@ -193,7 +193,8 @@ class PlatformConfig:
     """How chaosgate reaches pods: the embedded sandbox or a Kubernetes cluster.
 
     Sandbox: ``state_dir`` (relative paths are relative to the current
-    working directory, not to the target file) and ``base_port``.
+    working directory, not to the target file), ``base_port`` and ``system``
+    (which of the sandbox's systems runs there: ``shop`` or ``events``).
     Kubernetes: ``kubeconfig`` (``~`` expanded; None: ``$KUBECONFIG`` or ``~/.kube/config``),
     ``context`` (None: the current one) or ``in_cluster``.
     """
@@ -201,6 +202,7 @@ class PlatformConfig:
     type: PlatformType
     state_dir: Path | None = None
     base_port: int | None = None
+    system: str = "shop"
     kubeconfig: Path | None = None
     context: str | None = None
     in_cluster: bool = False
@@ -432,7 +434,8 @@ class Target:
             raise TargetError(self.source, "platform.type", "this target is not the sandbox",
                               "use a target with platform.type: sandbox")
         assert self.platform.state_dir is not None and self.platform.base_port is not None
-        return build_topology(self.platform.state_dir.absolute(), self.platform.base_port)
+        return build_topology(self.platform.state_dir.absolute(), self.platform.base_port,
+                              self.platform.system)
 
     def service(self, name: str) -> Service:
         """The service called ``name``; :class:`TargetError` if there is none."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import TargetError
-from ..sandbox.topology import HOST, SHOP_APPS, Topology
+from ..sandbox.topology import HOST, Topology
 from ._model import API_VERSION, DEFAULT_LIMITS, KIND, LIMIT_UNITS, Target
 
 __all__ = ["SANDBOX_NAMESPACE", "check_sandbox_target", "render_sandbox_target"]
 
-#: The namespace the sandbox's pods nominally live in.
+#: The namespace the shop's pods nominally live in (another system's: its name).
 SANDBOX_NAMESPACE = "shop"
 SANDBOX_SCRAPE_INTERVAL = "1s"  # what sandbox/config.py gives Prometheus
 #: The gateway's upstream timeout (shop/gateway.py TOTAL_TIMEOUT): a request held
@@ -31,33 +31,39 @@ def render_sandbox_target(topology: Topology) -> dict[str, Any]:
     document for the default base port.
     """
     members = {m.name for m in topology.db_members}
-    return {
+    namespace = topology.system
+    dependencies: dict[str, dict[str, list[str]]] = {}
+    for link in topology.links:  # links to what is not a service: members together as postgres
+        if link.destination not in topology.apps:
+            name = "postgres" if link.destination in members else link.destination
+            dependencies.setdefault(name, {"links": []})["links"].append(link.name)
+    platform: dict[str, Any] = {
+        "type": "sandbox",
+        "state_dir": str(topology.state_dir),
+        "base_port": topology.ports.base,
+    }
+    if topology.system != "shop":
+        platform["system"] = topology.system
+    document: dict[str, Any] = {
         "apiVersion": API_VERSION,
         "kind": KIND,
-        "name": "sandbox",
-        "platform": {
-            "type": "sandbox",
-            "state_dir": str(topology.state_dir),
-            "base_port": topology.ports.base,
-        },
+        "name": "sandbox" if topology.system == "shop" else f"sandbox-{topology.system}",
+        "platform": platform,
         "prometheus": {"url": topology.prometheus_url,
                        "scrape_interval": SANDBOX_SCRAPE_INTERVAL,
                        "fail_within": SANDBOX_FAIL_WITHIN},
         "ingress": {"url": topology.ingress_url},
-        "namespace": SANDBOX_NAMESPACE,
+        "namespace": namespace,
         "services": {
             app: {"selector": f"app={app}", "replicas": len(topology.pods_of(app))}
-            for app in SHOP_APPS
+            for app in topology.apps
         },
         "faultproxy": {"url": topology.faultproxy_url},
         "links": [
             {"name": link.name, "from": link.source, "to": link.destination}
             for link in topology.links
         ],
-        "dependencies": {
-            "postgres": {"links": [x.name for x in topology.links if x.destination in members]},
-            "etcd": {"links": [x.name for x in topology.links if x.destination == "etcd"]},
-        },
+        "dependencies": dependencies,
         "database": {
             "type": "patroni",
             "scope": topology.scope,
@@ -67,14 +73,19 @@ def render_sandbox_target(topology: Topology) -> dict[str, Any]:
             ],
         },
         "safety": {
-            "namespaces": [SANDBOX_NAMESPACE],
+            "namespaces": [namespace],
             "max_pods_per_fault": 1,
-            "max_percent_per_fault": 50,
-            "min_ready_replicas": 1,
+            "max_percent_per_fault": topology.max_percent_per_fault,
+            "min_ready_replicas": topology.min_ready_replicas,
             "dry_run": False,
             **_default_limits(),
         },
     }
+    if not topology.db_members:
+        del document["database"]
+    if not dependencies:
+        del document["dependencies"]
+    return document
 
 
 def _default_limits() -> dict[str, str | int | float]:
@@ -117,7 +128,7 @@ def check_sandbox_target(target: Target) -> None:
             raise TargetError(
                 target.source, f"services.{service.name}.selector",
                 f"{str(service.selector)!r} selects no sandbox pod",
-                f"select one of the sandbox's apps: app={', app='.join(SHOP_APPS)}",
+                f"select one of the sandbox's apps: app={', app='.join(topo.apps)}",
             )
     sandbox_links = {link.name: link for link in topo.links}
     for i, link in enumerate(target.links):

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from ..sandbox.topology import DEFAULT_BASE_PORT
+from ..sandbox.topology import DEFAULT_BASE_PORT, SYSTEMS
 from ._kubernetes import check_kubernetes_target
 from ._model import (
     API_VERSION,
@@ -54,7 +54,7 @@ DEFAULT_STATE_DIR = ".chaosgate/sandbox"
 _TOP = ("apiVersion", "kind", "name", "platform", "prometheus", "ingress", "namespace",
         "services", "faultproxy", "links", "dependencies", "database", "safety", "history")
 _PLATFORM_KEYS: dict[str, tuple[str, ...]] = {
-    "sandbox": ("state_dir", "base_port"),
+    "sandbox": ("state_dir", "base_port", "system"),
     "kubernetes": ("kubeconfig", "context", "in_cluster"),
 }
 _DATABASE_KEYS: dict[str, tuple[str, ...]] = {
@@ -163,7 +163,9 @@ def _platform(f: Fields) -> PlatformConfig:
             else DEFAULT_STATE_DIR
         base_port = f.integer("base_port", str(DEFAULT_BASE_PORT), 1024, 65475) \
             if "base_port" in f else DEFAULT_BASE_PORT
-        return PlatformConfig(kind, state_dir=Path(state_dir), base_port=base_port)
+        system = _choice(f, "system", SYSTEMS) if "system" in f else "shop"
+        return PlatformConfig(kind, state_dir=Path(state_dir), base_port=base_port,
+                              system=system)
     in_cluster = f.boolean("in_cluster", False)
     kubeconfig = f.file("kubeconfig", "~/.kube/config")
     if in_cluster and (kubeconfig is not None or "context" in f):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from ..serving import serve
 from .cart import CartError
 from .metrics import HttpMetrics, new_registry
 
@@ -174,16 +174,4 @@ def run(app: web.Application, port: int) -> None:
 
 async def _serve(app: web.Application, port: int) -> None:
     service = app[SERVICE]
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, HOST, port).start()
-        log.info("%s (%s) serving on %s:%d at %.6f", service.app, service.pod, HOST, port,
-                 time.time())
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve(app, port, f"{service.app} ({service.pod})")
