@@ -136,12 +136,13 @@ def test_the_events_catalogue_loads_and_counts_at_bucket_edges() -> None:
     catalog = load_catalog(shipped("probes", "events"))
     names = {s.name for s in catalog.slos}
     assert {"events-accepted", "events-processed-in-100ms", "ingest-latency-p95",
-            "time-to-recover"} <= names
+            "time-to-recover", "throughput", "ingest-latency-mean", "consumer-lag",
+            "lag-recovery"} <= names
     text = (shipped("probes", "events") / "events.yaml").read_text()
     for edge in ('le="0.1"', 'le="0.25"'):
         assert edge in text and float(edge[4:-1]) in LATENCY_BUCKETS
     assert "shop_" not in text
-    flow = yaml.safe_load((shipped("probes", "events") / "needs-slo-types" / "flow.yaml")
+    flow = yaml.safe_load((shipped("probes", "events") / "flow.yaml")
                           .read_text())
     by_name = {s["name"]: s for s in flow["slos"]}
     assert by_name["throughput"]["objective"] >= 10_000_000 / 86_400

@@ -25,6 +25,7 @@ RATE = 150.0  # events per second; the throughput SLO asks for 116
 
 def test_baseline(gameday: GameDayRunner) -> None:
     """The pipeline keeps its SLOs, throughput included, with nothing broken."""
-    gameday(GameDayConfig(name="events baseline", rate=RATE, warmup=8, observe=15),
+    gameday(GameDayConfig(name="events baseline", rate=RATE, warmup=8, observe=15,
+                          gate_slos=("throughput",)),
             feature="baseline", story="the pipeline keeps its SLOs with nothing broken",
             severity="blocker")
