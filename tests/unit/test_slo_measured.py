@@ -249,12 +249,20 @@ def test_parse_is_pure() -> None:
 
 
 # -- rules --------------------------------------------------------------------------------
-def test_rules_write_one_threshold_alert_per_measured_slo(tmp_path: Path) -> None:
-    doc = build_rules(catalog(tmp_path), RuleOptions(service="events", time_scale=0.1))
+def test_rules_write_the_threshold_alert_a_measured_slo_declares(tmp_path: Path) -> None:
+    bare = build_rules(catalog(tmp_path), RuleOptions(service="events", time_scale=0.1))
+    assert not [r for g in bare["groups"] for r in g["rules"] if "alert" in r]  # opt-in
+    declared = CONTRACT
+    for name, bound in (("IngestLatencyMeanBreach", "  threshold: 0.2\n"),
+                        ("ThroughputBreach", "  objective: 116\n"),
+                        ("ConsumerLagBreach", "  threshold: 1000\n")):
+        declared = declared.replace(bound, f"{bound}  threshold_alert: {{name: {name}}}\n", 1)
+    doc = build_rules(catalog(tmp_path, declared), RuleOptions(service="events",
+                                                               time_scale=0.1))
     alerts = {r["alert"]: r for g in doc["groups"] for r in g["rules"] if "alert" in r}
     assert set(alerts) == {"IngestLatencyMeanBreach", "ThroughputBreach", "ConsumerLagBreach"}
-    assert "[1m]" in alerts["IngestLatencyMeanBreach"]["expr"]
-    assert alerts["ThroughputBreach"]["expr"].endswith("/ 60\n< 116")
+    assert "[6s]" in alerts["IngestLatencyMeanBreach"]["expr"]  # window = for (1m), scaled
+    assert alerts["ThroughputBreach"]["expr"].endswith("/ 6\n< 116")
     assert alerts["ConsumerLagBreach"]["expr"].endswith("> 1000")
     assert all(a["labels"]["chaosgate_kind"] == "threshold" for a in alerts.values())
     assert not any("sli_error" in str(g) for g in doc["groups"])  # no burn rate: no budget

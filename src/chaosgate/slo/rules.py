@@ -18,11 +18,13 @@ on SLOs", table 5-8), so dashboards and alert routes written for Sloth work:
 - per SLO that declares one, a threshold alert: the error ratio over a short
   window above a bound for a while (for a latency SLO the default bound is
   ``1 - percentile``: "p95 above the threshold");
-- per measured SLO (``mean_latency``, ``throughput``, ``gauge_bound``), one
-  threshold alert on its own bound: ``sum/count`` over the window above the
-  threshold, ``events`` over the window per second under the objective, the
-  gauge above its threshold; window and ``for`` from its ``threshold_alert``
-  (defaults: the SLO's window, 1m; a gauge: its instant value). Burn-rate
+- per measured SLO (``mean_latency``, ``throughput``, ``gauge_bound``) that
+  declares a ``threshold_alert``, one alert on its own bound: ``sum/count``
+  over the window above the threshold, ``events`` over the window per second
+  under the objective, the gauge above its threshold; its name, window and
+  ``for`` from that block (a gauge: its instant value). Opt-in, like a ratio
+  SLO's threshold alert: a throughput alert, say, fires whenever no traffic
+  is offered, which only the catalogue's author can call a page. Burn-rate
   alerts are for ratios only: a measured SLO has no error budget (no
   "fraction of bad events" to spend), so none is written for it.
 
@@ -154,8 +156,9 @@ def measure_expr(slo: SLO, window_s: float) -> str:
 def _measure_alert(slo: SLO, options: RuleOptions) -> dict[str, Any]:
     """The threshold alert of a measured SLO (see the module doc)."""
     spec = slo.threshold_alert
-    window = (spec.window_s if spec is not None else slo.window) * options.time_scale
-    hold = (spec.for_s if spec is not None else 60.0) * options.time_scale
+    assert spec is not None, "a measured SLO's alert is written only when declared"
+    window = spec.window_s * options.time_scale
+    hold = spec.for_s * options.time_scale
     _check_windows([window])
     what = {"mean_latency": f"mean latency over {duration_text(window)} above "
                             f"{slo.objective * 1000:g} ms",
@@ -163,7 +166,7 @@ def _measure_alert(slo: SLO, options: RuleOptions) -> dict[str, Any]:
                           f"{slo.objective:g}/s",
             "gauge_bound": f"gauge above {slo.objective:g}"}[slo.type]
     return {
-        "alert": spec.name if spec is not None else alert_name(slo),
+        "alert": spec.name,
         "expr": measure_expr(slo, window),
         "for": duration_text(hold),
         "labels": {**_ids(slo, options.service), "chaosgate_kind": "threshold"},
@@ -308,11 +311,13 @@ def build_rules(catalog: Catalog, options: RuleOptions) -> dict[str, Any]:
 
     Raises ValueError when the time scale makes a window shorter than
     :data:`MIN_SCALED_WINDOW_S`. ``recovery`` SLOs have no SLI of their own;
-    measured SLOs get one threshold alert each.
+    a measured SLO gets its threshold alert when it declares one.
     """
     groups: list[dict[str, Any]] = []
     for slo in catalog:
         if slo.is_window and not slo.is_ratio:
+            if slo.threshold_alert is None:
+                continue
             groups.append({"name": f"chaosgate-slo-threshold-{options.service}-{slo.name}",
                            "rules": [_measure_alert(slo, options)]})
             continue
