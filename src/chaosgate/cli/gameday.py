@@ -109,7 +109,8 @@ def _sandbox(target: Target, console: Console) -> tuple[Any, bool]:
 
 def _start_sandbox(manager: Any, was_running: bool, console: Console) -> None:
     """Bring the sandbox up (or check it is healthy) and write its state files."""
-    from ..targets import dump_target, render_sandbox_target
+    from ..sandbox.target import render_sandbox_target
+    from ..targets import dump_target
 
     topo = manager.topo
     started = time.monotonic()

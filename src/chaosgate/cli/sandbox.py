@@ -118,7 +118,8 @@ def up(state_dir: str, base_port: int | None, timeout: float, ledger_path: str |
     import time
 
     from ..sandbox.manager import SandboxManager
-    from ..targets import dump_target, render_sandbox_target
+    from ..sandbox.target import render_sandbox_target
+    from ..targets import dump_target
 
     topo = _topology(state_dir, base_port)
     topo.state_dir.mkdir(parents=True, exist_ok=True)

@@ -195,7 +195,7 @@ class NetworkScope:
         return None if self.peer_selector is None else Selector.parse(self.peer_selector)
 
     def describe(self) -> str:
-        """Human text, e.g. ``app=orders <-> postgres (orders-pg0, orders-pg1)``."""
+        """Human text, e.g. ``app=api <-> postgres (api-pg0, api-pg1)``."""
         left = self.selector or "?"
         right = self.peer_selector or self.dependency or "?"
         via = f" ({', '.join(self.links)})" if self.links else ""

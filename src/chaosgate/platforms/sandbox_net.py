@@ -1,4 +1,5 @@
-"""Network faults on the sandbox: links of the fault proxy taken down, blackholed or slowed.
+"""Network faults of the processes platform: links of a Toxiproxy-API server taken down,
+blackholed or slowed (the sandbox's fault proxy, or a real Toxiproxy).
 
 :func:`resolve_links` (pure) turns a :class:`NetworkScope` into the target's
 links and which end of each the selected pods are on; :func:`plan_partition`
@@ -47,6 +48,7 @@ __all__ = [
     "link_holds",
     "plan_latency",
     "plan_partition",
+    "proxy_names",
     "resolve_links",
     "toxic_names",
 ]
@@ -69,7 +71,8 @@ class ToxicDict(TypedDict):
 class LinkEntry(TypedDict):
     """One link of a network change: where to probe it and what to do to it."""
 
-    name: str  # the link (a fault proxy proxy) name
+    name: str  # the link's name in the target
+    proxy: NotRequired[str]  # its proxy in the Toxiproxy API (absent: the link's name)
     listen: str  # host:port of the link's listener, where probes connect
     probe: netprobe.ProbeKind  # the protocol the probe speaks
     disable: bool  # partition both ways: the link is disabled
@@ -95,6 +98,16 @@ def _data(change: Change) -> LinkChangeData:
     return cast(LinkChangeData, change.data)
 
 
+def _proxy(entry: LinkEntry) -> str:
+    """The Toxiproxy proxy that carries ``entry``'s link."""
+    return entry.get("proxy") or entry["name"]
+
+
+def proxy_names(change: Change) -> set[str]:
+    """The Toxiproxy proxies a planned network change acts on (for its ground truth)."""
+    return {_proxy(entry) for entry in _data(change)["links"]}
+
+
 def toxic_names(change: Change) -> set[str]:
     """The names of the toxics a planned network change adds (for its ground truth)."""
     return {t["name"] for entry in _data(change)["links"] for t in entry["toxics"]}
@@ -104,8 +117,8 @@ def link_holds(change: Change) -> LinkHolds:
     """What a network change holds while its fault is open: its toxics, the links it disables."""
     links = _data(change)["links"]
     return LinkHolds(
-        toxics={(e["name"], t["name"]): change.fault_id for e in links for t in e["toxics"]},
-        disabled={e["name"]: change.fault_id for e in links if e["disable"]},
+        toxics={(_proxy(e), t["name"]): change.fault_id for e in links for t in e["toxics"]},
+        disabled={_proxy(e): change.fault_id for e in links if e["disable"]},
     )
 
 
@@ -156,13 +169,19 @@ def _probe_kind(target: Target, link: Link) -> netprobe.ProbeKind:
 
 
 def _link_entry(target: Target, link: Link, listen: Mapping[str, str]) -> LinkEntry:
-    return LinkEntry(name=link.name, listen=listen[link.name], probe=_probe_kind(target, link),
-                     disable=False, toxics=[])
+    proxy = link.proxy_name
+    if proxy not in listen:
+        raise UsageError(
+            f"{target.source}: links: the fault proxy has no proxy {proxy!r} for link "
+            f"{link.name!r} (it has: {', '.join(sorted(listen)) or 'none'}). Fix: create it "
+            "in the fault proxy, or set the link's `proxy:` to the proxy's name")
+    return LinkEntry(name=link.name, proxy=proxy, listen=listen[proxy],
+                     probe=_probe_kind(target, link), disable=False, toxics=[])
 
 
 def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
                    listen: Mapping[str, str]) -> Change:
-    """The change that partitions ``spec.scope`` (``listen``: link name -> host:port)."""
+    """The change that partitions ``spec.scope`` (``listen``: proxy name -> host:port)."""
     entries: list[LinkEntry] = []
     for link, selected_is_source in resolve_links(target, spec.scope):
         entry = _link_entry(target, link, listen)
@@ -177,7 +196,7 @@ def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
     how = "down" if spec.direction == "both" else f"blackholed ({spec.direction})"
     names = tuple(e["name"] for e in entries)
     data = LinkChangeData(links=entries, direction=spec.direction, scope=spec.scope.to_json())
-    return Change(FaultKind.PARTITION, "sandbox", fault_id,
+    return Change(FaultKind.PARTITION, "processes", fault_id,
                   f"partition {spec.scope.describe()}: link(s) {', '.join(names)} {how}",
                   data, subjects=names)
 
@@ -200,7 +219,7 @@ def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
     names = tuple(e["name"] for e in entries)
     data = LinkChangeData(links=entries, latency_ms=spec.latency_ms, jitter_ms=spec.jitter_ms,
                           direction=spec.direction, scope=spec.scope.to_json())
-    return Change(FaultKind.LATENCY, "sandbox", fault_id,
+    return Change(FaultKind.LATENCY, "processes", fault_id,
                   f"latency {spec.latency_ms}±{spec.jitter_ms} ms ({spec.direction}) on "
                   f"{', '.join(names)}", data, subjects=names)
 
@@ -255,7 +274,7 @@ class LinkActuator:
     def check_untouched(self, change: Change) -> None:
         """Refuse a change on a link that is already down (another fault is at work)."""
         for entry in _data(change)["links"]:
-            state = self.client.proxy(entry["name"])
+            state = self.client.proxy(_proxy(entry))
             if entry["disable"] and not state.enabled:
                 raise UsageError(
                     f"link {entry['name']} is already down (another fault? "
@@ -269,9 +288,9 @@ class LinkActuator:
         self._held[change.fault_id] = held
         for entry in links:
             for toxic in entry["toxics"]:
-                self.client.add_toxic(entry["name"], dict(toxic))
+                self.client.add_toxic(_proxy(entry), dict(toxic))
             if entry["disable"]:
-                self.client.set_enabled(entry["name"], False)
+                self.client.set_enabled(_proxy(entry), False)
 
     def revert(self, change: Change) -> None:
         """Remove the change's toxics and enable the links it disabled. Idempotent."""
@@ -279,9 +298,9 @@ class LinkActuator:
             sock.close()
         for entry in _data(change)["links"]:
             for toxic in entry["toxics"]:
-                self.client.remove_toxic(entry["name"], toxic["name"])
+                self.client.remove_toxic(_proxy(entry), toxic["name"])
             if entry["disable"]:
-                self.client.set_enabled(entry["name"], True)
+                self.client.set_enabled(_proxy(entry), True)
 
     def verify(self, change: Change) -> ProbeResult:
         """Partition: new and open connections fail; latency: answers come late.
@@ -326,7 +345,7 @@ class LinkActuator:
         answers = _parallel(lambda e: netprobe.request(e["probe"], _address(e),
                                                        timeout=PROBE_TIMEOUT), links)
         for entry, answer in zip(links, answers, strict=True):
-            state = self.client.proxy(entry["name"])
+            state = self.client.proxy(_proxy(entry))
             ours = {t["name"] for t in entry["toxics"]} & set(state.toxic_names)
             if not state.enabled:
                 problems.append(f"{entry['name']} is still down")

@@ -168,6 +168,7 @@ class Topology:
     db_members: tuple[DbMember, ...]
     links: tuple[Link, ...]
     scope: str = "chaosgate"  # Patroni cluster name
+    system: str = "shop"  # which system the sandbox runs (its target's sandbox.system)
 
     @property
     def ingress_url(self) -> str:
