@@ -24,9 +24,11 @@ chaosgate's fault proxy). The sandbox is one instance of it.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from ..clients import http
@@ -46,7 +48,7 @@ from .base import (
     ProbeResult,
     StressSpec,
 )
-from .sandbox_net import LinkActuator, plan_latency, plan_partition, proxy_names, toxic_names
+from .sandbox_net import LinkActuator, plan_latency, plan_partition, proxy_links, toxic_names
 from .sandbox_stress import StressActuator, plan_stress
 
 __all__ = ["SUPERVISOR_SOURCE", "ProcessesPlatform", "supervisor_client", "supervisor_moments"]
@@ -66,13 +68,19 @@ def supervisor_client(target: Target, timeout: float = 10.0) -> SupervisorClient
 
 def supervisor_moments(infos: dict[str, ProcessInfo], names: set[str],
                        since: float) -> list[Moment]:
-    """When supervisord last started each of ``names``, if at or after ``since``. Pure."""
+    """When supervisord last started each of ``names``, if in ``since``'s second or later.
+
+    supervisord keeps a program's last start in whole seconds, so the moment is
+    that second (the start lies within it), and a start in the second of
+    ``since`` counts. Pure.
+    """
     moments = []
     for name in sorted(names):
         info = infos.get(name)
-        if info is not None and info.start >= since and info.pid > 0:
-            moments.append(Moment(info.start, f"started again (pid {info.pid}, now "
-                                              f"{info.state})", name, SUPERVISOR_SOURCE))
+        if info is not None and info.start >= math.floor(since) and info.pid > 0:
+            moments.append(Moment(info.start, f"started again within this second (pid "
+                                              f"{info.pid}, now {info.state})", name,
+                                  SUPERVISOR_SOURCE))
     return moments
 
 
@@ -235,8 +243,10 @@ class ProcessesPlatform:
         if not subjects:
             return moments
         if change.kind in (FaultKind.PARTITION, FaultKind.LATENCY):
-            moments += groundtruth.proxy_moments(self.links.client.events(), proxy_names(change),
-                                                 since, toxic_names(change))
+            links = proxy_links(change)
+            moments += [replace(m, subject=links.get(m.subject, m.subject)) for m in
+                        groundtruth.proxy_moments(self.links.client.events(), set(links), since,
+                                                  toxic_names(change))]
         elif change.kind in (FaultKind.KILL_PODS, FaultKind.STRESS):
             if self.target.is_sandbox:
                 topo = self.target.sandbox_topology()

@@ -48,7 +48,7 @@ __all__ = [
     "link_holds",
     "plan_latency",
     "plan_partition",
-    "proxy_names",
+    "proxy_links",
     "resolve_links",
     "toxic_names",
 ]
@@ -103,9 +103,10 @@ def _proxy(entry: LinkEntry) -> str:
     return entry.get("proxy") or entry["name"]
 
 
-def proxy_names(change: Change) -> set[str]:
-    """The Toxiproxy proxies a planned network change acts on (for its ground truth)."""
-    return {_proxy(entry) for entry in _data(change)["links"]}
+def proxy_links(change: Change) -> dict[str, str]:
+    """Proxy name -> link name of a planned network change's links (for its ground truth:
+    the fault proxy names proxies, a change's subjects are links)."""
+    return {_proxy(entry): entry["name"] for entry in _data(change)["links"]}
 
 
 def toxic_names(change: Change) -> set[str]:
