@@ -217,7 +217,8 @@ def freeze(selector: str, qty: int | None = None, percent: float | None = None,
            namespace: str | None = None, duration: float | None = None,
            verify_timeout: float = 30.0, heal_timeout: float = 120.0,
            configuration: Configuration = None, secrets: Secrets = None) -> Result:
-    """Freeze pods (SIGSTOP in the sandbox): alive but answering nothing, until thawed.
+    """Freeze pods (SIGSTOP on the processes platform): alive but answering nothing, until
+    thawed.
 
     The same as ``stress`` with ``mode: freeze`` (refused on Kubernetes), and
     blocks as it does: until verified, plus ``duration`` and the thaw when given.

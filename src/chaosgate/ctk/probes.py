@@ -132,7 +132,8 @@ def error_budget_burn(slo: str = "availability", period_days: float = 30.0,
 @interruptible
 def pods_ready(selector: str, namespace: str | None = None,
                configuration: Configuration = None, secrets: Secrets = None) -> int:
-    """How many pods ``selector`` selects that are ready (sandbox: alive and /healthz ok).
+    """How many pods ``selector`` selects that are ready (processes: alive and its readiness
+    URL answers).
 
     E.g. ``tolerance: 2`` for a service of two replicas.
     """
