@@ -299,3 +299,16 @@ def test_chaos_run(echo: EchoSystem) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads(journal.read_text())["status"] == "completed"
     nothing_left(echo)
+
+
+def test_a_wrong_supervisord_password_is_named_not_shown(echo: EchoSystem) -> None:
+    wrong = "not-the-password-41"
+    result = subprocess.run(
+        [sys.executable, "-m", "chaosgate.cli", "fault", "kill-pods", "--target",
+         str(echo.target), "--selector", "role=echo"],
+        env={**echo.env, "ECHO_SUPERVISOR_PASSWORD": wrong}, capture_output=True, text=True,
+        timeout=60, check=False)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "HTTP 401" in result.stderr and "password_env" in result.stderr, result.stderr
+    assert wrong not in result.stdout + result.stderr
+    nothing_left(echo)
