@@ -86,6 +86,7 @@ def _supervisord_conf(folder: Path, ports: dict[str, int]) -> str:
              f"pidfile={folder / 'supervisord.pid'}", f"directory={folder}", "",
              "[inet_http_server]", f"port={HOST}:{ports['supervisor']}", "username=admin",
              f"password={PASSWORD}", "",
+             "[unix_http_server]", f"file={folder / 'supervisor.sock'}", "chmod=0700", "",
              "[rpcinterface:supervisor]",
              "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
              ""]
@@ -312,3 +313,22 @@ def test_a_wrong_supervisord_password_is_named_not_shown(echo: EchoSystem) -> No
     assert "HTTP 401" in result.stderr and "password_env" in result.stderr, result.stderr
     assert wrong not in result.stdout + result.stderr
     nothing_left(echo)
+
+
+def test_supervisord_over_its_unix_socket(echo: EchoSystem) -> None:
+    """``unix:///path`` reaches the same supervisord (a dry run lists the pods, touches none)."""
+    doc = yaml.safe_load(echo.target.read_text())
+    doc["platform"]["supervisor"] = {"url": f"unix://{echo.folder / 'supervisor.sock'}"}
+    target = echo.folder / "echo-unix.yaml"
+    target.write_text(yaml.safe_dump(doc, sort_keys=False))
+    before = {p.name: p.pid for p in echo.supervisor.processes()}
+    result = cli(echo, "fault", "kill-pods", "--target", str(target), "--selector",
+                 "role=echo", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "echo-a" in result.stdout or "echo-b" in result.stdout, result.stdout
+    assert {p.name: p.pid for p in echo.supervisor.processes()} == before
+    doc["platform"]["supervisor"] = {"url": f"unix://{echo.folder / 'no.sock'}"}
+    target.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = cli(echo, "fault", "kill-pods", "--target", str(target), "--selector",
+                 "role=echo", "--dry-run")
+    assert result.returncode == 3 and "no.sock" in result.stderr, result.stdout + result.stderr
