@@ -39,6 +39,19 @@ def _services(topology: Topology) -> dict[str, dict[str, Any]]:
     return {app: {"selector": f"app={app}", "replicas": n} for app, n in apps.items()}
 
 
+def _dependencies(topology: Topology, services: set[str],
+                  members: set[str]) -> dict[str, list[str]]:
+    """Link destinations that are not services: the database members together as
+    ``postgres``, any other (``etcd``, a broker) under its own name."""
+    found: dict[str, list[str]] = {}
+    for link in topology.links:
+        if link.destination in services:
+            continue
+        name = "postgres" if link.destination in members else link.destination
+        found.setdefault(name, []).append(link.name)
+    return found
+
+
 def _database(topology: Topology) -> dict[str, Any]:
     """The ``database:`` block: Patroni members by REST URL, crashed through their programs."""
     block: dict[str, Any] = {
@@ -101,13 +114,9 @@ def render_sandbox_target(topology: Topology) -> dict[str, Any]:
             for link in topology.links
         ],
     }
-    dependencies = {
-        "postgres": [x.name for x in topology.links if x.destination in members],
-        "etcd": [x.name for x in topology.links if x.destination == "etcd"],
-    }
-    if any(dependencies.values()):
-        doc["dependencies"] = {name: {"links": links}
-                               for name, links in dependencies.items() if links}
+    dependencies = _dependencies(topology, set(doc["services"]), members)
+    if dependencies:
+        doc["dependencies"] = {name: {"links": links} for name, links in dependencies.items()}
     if topology.db_members:
         doc["database"] = _database(topology)
     doc["safety"] = {
