@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from chaosgate.gameday import GameDayConfig
-from chaosgate.gameday.checks import breaker_opens, catalogue_stays_available, fails_fast
+from chaosgate.gameday.checks import breaker_opens, fails_fast, routes_stay_available
 
 if TYPE_CHECKING:
     from chaosgate.pytest.scenario import GameDayRunner
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.gameday, pytest.mark.fault(kind="partition")]
 
 FAIL_FAST_MS = 100  # vs. the orders service's 2.5 s client-side database deadline
+BROWSE_ROUTES = ("/api/products", "/api/products/{id}")
+BREAKER_STATE = "shop_circuit_breaker_state"  # 0 closed, 1 half-open, 2 open
 
 
 def test_circuit_breaker(gameday: GameDayRunner) -> None:
@@ -40,5 +42,6 @@ def test_circuit_breaker(gameday: GameDayRunner) -> None:
                           warmup=8, observe=15),
             feature="circuit breaker",
             story="the breaker opens, browsing stays up, checkouts fail fast",
-            checks=[breaker_opens("orders"), catalogue_stays_available(),
+            checks=[breaker_opens("orders", BREAKER_STATE),
+                    routes_stay_available(BROWSE_ROUTES, "catalogue"),
                     fails_fast("/api/checkout", limit_ms=FAIL_FAST_MS)])

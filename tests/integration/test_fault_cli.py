@@ -85,7 +85,7 @@ def test_node_crash_promotes_the_replica_and_the_old_primary_rejoins(sandbox, fi
     rejoined = {m.name: m for m in sandbox.patroni.cluster()}[old.name]
     assert not rejoined.is_leader and rejoined.timeline == new.timeline
     eventually(lambda: checkout_status(sandbox) == 201, "checkouts to resume")
-    assert "SIGKILL Patroni" in result.stdout and "timeline" in result.stdout
+    assert f"SIGKILL {old.name}" in result.stdout and "timeline" in result.stdout
     assert Ledger(ledger).open_entries() == []
 
 

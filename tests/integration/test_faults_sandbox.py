@@ -36,7 +36,7 @@ from chaosgate.faults import (
 from chaosgate.gameday.recovery_point import recovery_point
 from chaosgate.load.run import Checkout
 from chaosgate.platforms.hog import find_hogs
-from chaosgate.platforms.sandbox_db import stored_orders
+from chaosgate.platforms.recovery import stored_writes
 from chaosgate.sandbox.manager import SandboxManager
 from chaosgate.targets import load_target
 
@@ -184,7 +184,7 @@ def test_acknowledged_checkouts_are_read_back_on_the_new_primary(sandbox, target
     acked = [c for c in log if c.ok]
     assert len(acked) >= 8
     target = load_target(target_file)
-    found = stored_orders(target, [c.client_seq for c in acked], log[0].t - 5)
+    found = stored_writes(target, [c.client_seq for c in acked], log[0].t - 5)
     point = recovery_point(log, found)
     assert (point.checked, point.lost, point.duplicated) == (len(acked), (), ())
     # a write the system never stored is reported lost

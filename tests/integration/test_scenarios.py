@@ -126,7 +126,7 @@ def test_allure_results_carry_labels_steps_and_attachments(suite_run: SuiteRun) 
     journal = json.loads((results_dir / attached["game-day journal"]["source"]).read_text())
     assert journal["ledger"]["state"] == "reverted"
     env = (results_dir / "environment.properties").read_text()
-    assert "target=sandbox" in env and "platform=sandbox" in env
+    assert "target=sandbox" in env and "platform=processes" in env
     categories = json.loads((results_dir / "categories.json").read_text())
     assert [c["name"] for c in categories][:2] == ["SLO violated", "Fault not effective"]
 

@@ -27,8 +27,8 @@ from chaosgate.platforms.base import (
     PodRef,
     StressSpec,
 )
-from chaosgate.platforms.sandbox import SandboxPlatform
-from chaosgate.platforms.sandbox_db import SandboxPatroni
+from chaosgate.platforms.processes import ProcessesPlatform
+from chaosgate.platforms.sandbox_db import ProcessesPatroni
 from chaosgate.platforms.sandbox_net import plan_latency, plan_partition
 from chaosgate.platforms.sandbox_stress import plan_stress
 from chaosgate.sandbox.topology import build_topology
@@ -60,7 +60,8 @@ def test_network_changes_name_their_links_and_round_trip():
 
 def test_stress_names_its_pods_and_round_trips():
     pod = PodRef("catalog-0", "shop", {"app": "catalog"}, True, str(os.getpid()))
-    change = plan_stress(TOPO, StressSpec("cpu"), [pod], "cg-3")
+    change = plan_stress({"catalog-0": "http://127.0.0.1:47012/healthz"}, TOPO.run_dir,
+                         StressSpec("cpu"), [pod], "cg-3")
     assert change.subjects == ("catalog-0",)
     assert reloaded(change) == change
 
@@ -98,12 +99,18 @@ def test_changes_without_subjects_still_read_back():
 class Proxy:
     """The fault proxy's API as the sandbox platform reads it: links up, a fixed journal."""
 
+    url = "http://127.0.0.1:27004"
+
     def __init__(self, events: list[tuple[float, str, str, dict[str, Any]]]) -> None:
         self._events = [SimpleNamespace(seq=i, time=t, event=e, proxy=p, details=d)
                         for i, (t, e, p, d) in enumerate(events)]
 
     def proxy(self, name: str) -> SimpleNamespace:
         return SimpleNamespace(enabled=True, toxic_names=())
+
+    def proxies(self) -> dict[str, SimpleNamespace]:
+        return {x.name: SimpleNamespace(listen=f"127.0.0.1:{x.listen}")
+                for x in TOPO.links}
 
     def events(self) -> list[SimpleNamespace]:
         return self._events
@@ -117,15 +124,14 @@ def summary_of(change: Change, platform: Any) -> list[str]:
 
 
 def test_summary_finds_the_links_of_a_planned_partition():
-    platform = SandboxPlatform(TARGET)
-    platform.proxy = Proxy([  # type: ignore[assignment]
+    platform = ProcessesPlatform(TARGET)
+    platform.links.client = Proxy([  # type: ignore[assignment]
         (T0 - 0.01, "proxy_disabled", "orders-pg0", {"connections_cut": 2}),
         (T0 - 0.01, "proxy_disabled", "orders-pg1", {"connections_cut": 1}),
         (T0 + 1.0, "proxy_disabled", "gateway-orders", {}),  # another fault's link
         (T0 + 5.0, "proxy_enabled", "orders-pg0", {}),
         (T0 + 5.1, "proxy_enabled", "orders-pg1", {}),
     ])
-    platform.links.client = platform.proxy  # type: ignore[assignment]
     change = platform.plan_partition(PartitionSpec(TO_DB), "cg-0000000005")
     lines = summary_of(change, platform)
     assert lines[0] == ("orders-pg0: link down (2 connection(s) cut) -0.01 s -> "
@@ -135,17 +141,17 @@ def test_summary_finds_the_links_of_a_planned_partition():
 
 
 def test_summary_finds_the_toxics_of_a_planned_latency():
-    platform = SandboxPlatform(TARGET)
-    change = platform.plan_latency(LatencySpec(NetworkScope("shop", links=("gateway-orders",)),
-                                               200, 20), "cg-0000000006")
+    platform = ProcessesPlatform(TARGET)
     toxic = {"name": "cg-0000000006-latency-upstream", "type": "latency", "stream": "upstream",
              "attributes": {"latency": 200, "jitter": 20}}
     other = {**toxic, "name": "cg-00000000ff-latency-upstream"}
-    platform.proxy = Proxy([  # type: ignore[assignment]
+    platform.links.client = Proxy([  # type: ignore[assignment]
         (T0 - 0.2, "toxic_added", "gateway-orders", {"toxic": other}),  # not this fault's
         (T0 - 0.01, "toxic_added", "gateway-orders", {"toxic": toxic}),
         (T0 + 5.0, "toxic_removed", "gateway-orders", {"toxic": toxic}),
     ])
+    change = platform.plan_latency(LatencySpec(NetworkScope("shop", links=("gateway-orders",)),
+                                               200, 20), "cg-0000000006")
     [line, _] = summary_of(change, platform)
     assert line == ("gateway-orders: latency 200±20 ms upstream on -0.01 s -> "
                     "latency 200±20 ms upstream off +5.00 s (5.01 s)")
@@ -163,7 +169,7 @@ class Supervisor:
 
 def test_summary_finds_the_old_leader_of_a_planned_node_crash(tmp_path, monkeypatch):
     topo = build_topology(tmp_path / "sb", 47000)
-    db = SandboxPatroni(parse_target(render_sandbox_target(topo)))
+    db = ProcessesPatroni(parse_target(render_sandbox_target(topo)))
     now = time.time()
 
     def stamp(t: float) -> str:
@@ -196,7 +202,7 @@ def test_summary_finds_the_old_leader_of_a_planned_node_crash(tmp_path, monkeypa
                        healed_detail="pg0 is replica")
     tl.add(db.moments(reloaded(change), now - 1))
     lines = summarize(tl)
-    assert lines[0].startswith("pg0: SIGKILL Patroni (pid 4242)")
+    assert lines[0].startswith("pg0: SIGKILL pg0 (pid 4242)")
     assert lines[1] == "leader pg0 -> new leader verified +1.50 s (leader now pg1)"
     assert lines[2] == "timeline 3 begins, leader pg1 +1.00 s"
     assert lines[3] == "pg0: started again +3.00 s, rejoined +5.00 s (pg0 is replica)"

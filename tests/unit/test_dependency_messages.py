@@ -20,7 +20,7 @@ from chaosgate.clients.prometheus import PrometheusClient
 from chaosgate.clients.supervisor import SupervisorClient
 from chaosgate.clients.toxiproxy import ToxiproxyClient
 from chaosgate.exceptions import Inconclusive, SandboxError
-from chaosgate.platforms.sandbox_db import SandboxPatroni, outage_message
+from chaosgate.platforms.sandbox_db import ProcessesPatroni, outage_message
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.targets import load_target, render_sandbox_target
 
@@ -76,7 +76,8 @@ def test_the_clients_say_connection_refused_on_a_dead_port() -> None:
 def test_supervisord_and_the_fault_proxy_down_say_so_with_the_fix() -> None:
     dead = f"http://127.0.0.1:{dead_port()}"
     with pytest.raises(SandboxError, match=r"supervisord at .* not reachable \(connection "
-                                           r"refused\).*Fix: chaosgate sandbox status"):
+                                           r"refused\)\. Fix: start it, or correct "
+                                           r"platform\.supervisor\.url"):
         SupervisorClient(dead + "/RPC2", timeout=2).processes()
     with pytest.raises(Inconclusive, match=r"fault proxy at .* not reachable \(connection "
                                            r"refused\)\. Fix: start it"):
@@ -95,7 +96,7 @@ def test_a_failover_on_a_stopped_sandbox_names_etcd_and_patroni(tmp_path: Path) 
     path = tmp_path / "sandbox.yaml"
     path.write_text(yaml.safe_dump(render_sandbox_target(topo)))
     with pytest.raises(Inconclusive) as err:
-        SandboxPatroni(load_target(str(path))).plan_failover("switchover", "f1")
+        ProcessesPatroni(load_target(str(path))).plan_failover("switchover", "f1")
     assert f"etcd, Patroni's DCS, at {topo.etcd_url}" in str(err.value)
     assert "Patroni REST API is down too" in str(err.value)
     assert err.value.exit_code == 3

@@ -28,7 +28,8 @@ from chaosgate.sandbox.pipeline.metrics import LATENCY_BUCKETS
 from chaosgate.sandbox.state import saved_topology, write_state
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.slo.catalog import load_catalog
-from chaosgate.targets import load_target, parse_target, render_sandbox_target
+from chaosgate.sandbox.target import render_sandbox_target
+from chaosgate.targets import load_target, parse_target
 
 ROOT = Path(__file__).resolve().parents[2]
 BINS = Binaries(python="/venv/bin/python", supervisord="/venv/bin/supervisord",
@@ -102,7 +103,9 @@ def test_prometheus_scrapes_the_pipeline_not_the_broker_nor_etcd(topo) -> None:
 # -- the target ---------------------------------------------------------------------------
 def test_the_events_target_carries_the_system_and_no_database(topo) -> None:
     doc = render_sandbox_target(topo)
-    assert doc["platform"]["system"] == "events" and "database" not in doc
+    assert doc["sandbox"]["system"] == "events" and "database" not in doc
+    assert doc["platform"]["type"] == "processes" and doc["name"] == "sandbox-events"
+    assert "health" not in doc["platform"]["programs"]["redis"]  # ready when running
     assert doc["namespace"] == "events"
     assert doc["services"] == {"ingest": {"selector": "app=ingest", "replicas": 2},
                                "consumer": {"selector": "app=consumer", "replicas": 2},
@@ -111,7 +114,7 @@ def test_the_events_target_carries_the_system_and_no_database(topo) -> None:
     assert doc["safety"]["min_ready_replicas"] == 0  # a broker crash takes the only broker
     target = parse_target(doc, "memory")
     assert target.sandbox_topology() == topo
-    assert "system" not in render_sandbox_target(build_topology(Path("/s"), 50000))["platform"]
+    assert render_sandbox_target(build_topology(Path("/s"), 50000))["sandbox"]["system"] == "shop"
 
 
 def test_state_files_put_the_systems_data_beside_its_target(tmp_path: Path) -> None:

@@ -88,11 +88,11 @@ def test_too_many_pods_names_the_front_ends_knobs() -> None:
 
 
 @pytest.mark.parametrize(("front_end", "words"), [
-    ("chaosgate", "name one side with --selector (e.g. app=orders), or name the links with "
+    ("chaosgate", "name one side with --selector (e.g. app=api), or name the links with "
                   "--link"),
-    ("chaos run", "name one side with the action's selector argument (e.g. app=orders), or "
+    ("chaos run", "name one side with the action's selector argument (e.g. app=api), or "
                   "name the links with the action's links argument"),
-    ("pytest", "name one side with the fault spec's selector (e.g. app=orders), or name the "
+    ("pytest", "name one side with the fault spec's selector (e.g. app=api), or name the "
                "links with the fault spec's links"),
 ])
 def test_a_network_fault_with_no_side_names_the_front_ends_knobs(front_end: FrontEnd,

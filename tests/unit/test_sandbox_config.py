@@ -168,7 +168,7 @@ def test_a_relative_state_dir_becomes_absolute_before_anything_runs(tmp_path, mo
     relative = build_topology(Path(".chaosgate/sandbox"), 50000)
     assert SandboxManager(relative).topo.state_dir == tmp_path / ".chaosgate/sandbox"
     doc = render_sandbox_target(relative)
-    doc["platform"]["state_dir"] = ".chaosgate/sandbox"
+    doc["sandbox"]["state_dir"] = ".chaosgate/sandbox"
     topo = parse_target(doc, "t.yaml").sandbox_topology()
     assert topo.state_dir == tmp_path / ".chaosgate/sandbox"
     assert all(m.data_dir.is_absolute() for m in topo.db_members)

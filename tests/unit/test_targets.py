@@ -107,9 +107,14 @@ def test_sandbox_yaml_is_the_rendered_default_topology() -> None:
     assert on_disk == render_sandbox_target(topo)
 
     target = load_target(TARGETS / "sandbox.yaml")
-    assert target.is_sandbox
-    assert target.platform.base_port == DEFAULT_BASE_PORT
-    assert target.platform.state_dir == Path(".chaosgate/sandbox")
+    assert target.is_sandbox and target.platform.type == "processes"
+    assert target.sandbox is not None
+    assert target.sandbox.base_port == DEFAULT_BASE_PORT
+    assert target.sandbox.state_dir == Path(".chaosgate/sandbox")
+    assert target.platform.supervisor is not None
+    assert target.platform.supervisor.url == topo.supervisor_url
+    assert [(p.name, dict(p.labels)) for p in target.platform.programs] == [
+        (p.name, p.labels) for p in topo.pods]
     assert target.prometheus.url == topo.prometheus_url
     assert target.prometheus.scrape_interval == 1.0
     assert target.ingress_url == topo.ingress_url
@@ -156,8 +161,9 @@ def test_render_sandbox_target_for_another_base_port(tmp_path: Path) -> None:
     written = dump_target(doc, tmp_path / "out" / "target.yaml")
     target = load_target(written)
     assert target == parse_target(doc, "memory")
-    assert target.platform.base_port == 52000
-    assert target.platform.state_dir == tmp_path / "state"
+    assert target.sandbox is not None
+    assert target.sandbox.base_port == 52000
+    assert target.sandbox.state_dir == tmp_path / "state"
     assert target.prometheus.url == "http://127.0.0.1:52002"
     assert target.ingress_url == "http://127.0.0.1:52000"
     assert target.faultproxy_url == "http://127.0.0.1:52004"
@@ -184,9 +190,11 @@ def test_defaults() -> None:
     assert target.service("orders").namespace == "shop"
     assert target.safety == Safety(namespaces=("default",))
     assert target.links == () and target.database is None
-    sandbox = parse_target(edited(sandbox_doc(), {"platform": {"type": "sandbox"}}), "t")
-    assert sandbox.platform.base_port == DEFAULT_BASE_PORT
-    assert sandbox.platform.state_dir == Path(".chaosgate/sandbox")
+    sandbox = parse_target(edited(sandbox_doc(), {"sandbox": {}}), "t")
+    assert sandbox.sandbox is not None
+    assert sandbox.sandbox.base_port == DEFAULT_BASE_PORT
+    assert sandbox.sandbox.state_dir == Path(".chaosgate/sandbox")
+    assert sandbox.sandbox.system == "shop"
 
 
 def test_history_store_path() -> None:
@@ -212,8 +220,10 @@ ERRORS: list[tuple[str, Callable[[], dict[str, Any]], dict[str, object], str, st
      "services.orders.selectr", "did you mean 'selector'"),
     ("unknown-platform-type", k8s_doc, {"platform.type": "kubernets"}, "platform.type",
      "did you mean 'kubernetes'"),
-    ("other-platform-key", k8s_doc, {"platform.base_port": 47000}, "platform.base_port",
-     "only valid for type sandbox"),
+    ("other-platform-key", k8s_doc, {"platform.programs": {}}, "platform.programs",
+     "only valid for type processes"),
+    ("old-sandbox-platform", sandbox_doc, {"platform": {"type": "sandbox", "base_port": 27000}},
+     "platform.type", "re-run `chaosgate sandbox up`"),
     ("in-cluster-and-context", k8s_doc, {"platform.in_cluster": True}, "platform.in_cluster",
      "cannot be combined"),
     ("in-cluster-string", k8s_doc, {"platform.in_cluster": "yes"}, "platform.in_cluster",
@@ -308,16 +318,18 @@ ERRORS: list[tuple[str, Callable[[], dict[str, Any]], dict[str, object], str, st
     ("allowlist-empty", k8s_doc, {"safety.namespaces": []}, "safety.namespaces", "empty"),
     ("allowlist-entry", k8s_doc, {"safety.namespaces": ["shop", 3]}, "safety.namespaces[1]",
      "expected a non-empty string"),
-    ("sandbox-base-port-alone", sandbox_doc, {"platform.base_port": 48000}, "prometheus.url",
+    ("sandbox-base-port-alone", sandbox_doc, {"sandbox.base_port": 48000}, "prometheus.url",
      "http://127.0.0.1:48002"),
-    ("sandbox-member-port", sandbox_doc,
-     {"database.members[1].patroni_url": "http://127.0.0.1:47099"},
-     "database.members[1].patroni_url", "http://127.0.0.1:27033"),
-    ("sandbox-link", sandbox_doc, {"links[0].to": "orders"}, "links[0].to", "goes to 'catalog'"),
+    ("sandbox-supervisor", sandbox_doc, {"platform.supervisor.url": "http://127.0.0.1:1/RPC2"},
+     "platform.supervisor.url", "http://127.0.0.1:27003/RPC2"),
+    ("sandbox-program", sandbox_doc, {"platform.programs.orders-7": {"labels": {"app": "x"}}},
+     "platform.programs.orders-7", "runs no pod"),
     ("sandbox-selector", sandbox_doc, {"services.orders.selector": "app=payments"},
-     "services.orders.selector", "selects no sandbox pod"),
-    ("sandbox-base-port-range", sandbox_doc, {"platform.base_port": 80},
-     "platform.base_port", "from 1024 to 65475"),
+     "services.orders.selector", "selects no program"),
+    ("sandbox-base-port-range", sandbox_doc, {"sandbox.base_port": 80},
+     "sandbox.base_port", "from 1024 to 65475"),
+    ("sandbox-on-kubernetes", k8s_doc, {"sandbox": {"base_port": 27000}}, "sandbox",
+     "supervisord"),
 ]
 
 
@@ -396,7 +408,7 @@ def test_lookups() -> None:
     assert "did you mean 'postgres'" in error_of(lambda: target.dependency("postgre")).fix
     assert error_of(lambda: target.service("payments")).field == "services"
     k8s = parse_target(k8s_doc(), "t")
-    assert error_of(lambda: k8s.sandbox_topology()).field == "platform.type"
+    assert error_of(lambda: k8s.sandbox_topology()).field == "sandbox"
 
 
 def test_service_for_selector() -> None:

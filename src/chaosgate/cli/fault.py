@@ -183,7 +183,7 @@ def fault() -> None:
 
 
 @fault.command(FaultKind.KILL_PODS.value)
-@click.option("--selector", required=True, help="Label selector, e.g. app=orders.")
+@click.option("--selector", required=True, help="Label selector, e.g. app=api.")
 @click.option("--namespace", default=None, help="Default: the target's namespace.")
 @click.option("--qty", type=int, default=None, help="How many pods (default 1).")
 @click.option("--percent", type=float, default=None, help="Or a percentage, rounded up.")
@@ -270,19 +270,19 @@ def _check_writes(target_file: str, checkout_log: str) -> None:
     from ..exceptions import Inconclusive, SLOViolated
     from ..gameday.recovery_point import acknowledged, recovery_point
     from ..load.run import read_checkout_log
-    from ..platforms.sandbox_db import stored_orders
+    from ..platforms.recovery import stored_writes, unchecked_reason
     from ..targets import load_target
 
     path = Path(checkout_log)
     target = load_target(target_file)
-    if target.platform.type != "sandbox":
-        raise Inconclusive("--checkout-log: reading the orders back is implemented for the "
-                           "sandbox only")
+    reason = unchecked_reason(target)
+    if reason is not None:
+        raise Inconclusive(f"--checkout-log: {reason}")
     checkouts = read_checkout_log(path)
     acked = acknowledged(checkouts)
     if not acked:
         raise Inconclusive(f"--checkout-log {checkout_log}: no acknowledged checkout to look up")
-    found = stored_orders(target, [c.client_seq for c in acked], min(c.t for c in acked) - 5)
+    found = stored_writes(target, [c.client_seq for c in acked], min(c.t for c in acked) - 5)
     point = recovery_point(checkouts, found)
     _say(f"recovery point: {point.describe()}")
     if point.lost:
@@ -290,7 +290,7 @@ def _check_writes(target_file: str, checkout_log: str) -> None:
 
 
 @fault.command(FaultKind.STRESS.value)
-@click.option("--selector", required=True, help="Label selector, e.g. app=catalog.")
+@click.option("--selector", required=True, help="Label selector, e.g. app=worker.")
 @click.option("--namespace", default=None, help="Default: the target's namespace.")
 @click.option("--mode", type=click.Choice(STRESS_MODES), required=True)
 @click.option("--qty", type=int, default=None, help="How many pods (default 1).")

@@ -1,4 +1,4 @@
-"""The only module that talks to etcd (its v3 HTTP gateway's ``/health``).
+"""The only module that talks to etcd (``/health`` of its v3 HTTP API).
 
 chaosgate does not use etcd itself: Patroni keeps the database cluster's
 state there (its DCS). When Patroni cannot say who leads, chaosgate asks etcd

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-__all__ = ["describe_failure", "endpoint", "haproxy_server_status", "healthy",
+__all__ = ["describe_failure", "endpoint", "haproxy_server_status", "healthy", "ok",
            "parse_haproxy_csv", "post_status", "unreachable"]
 
 
@@ -92,6 +92,14 @@ def healthy(host: str, port: int, *, path: str = "/healthz", timeout: float = 1.
     """True when ``GET http://host:port/healthz`` answers 200 within ``timeout`` s."""
     try:
         return requests.get(f"http://{host}:{port}{path}", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def ok(url: str, *, timeout: float = 1.0) -> bool:
+    """True when ``GET url`` answers 200 within ``timeout`` s (a readiness URL)."""
+    try:
+        return requests.get(url, timeout=timeout).status_code == 200
     except requests.RequestException:
         return False
 

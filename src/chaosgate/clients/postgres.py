@@ -10,7 +10,7 @@ timeout in its conninfo, chosen by the caller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -40,12 +40,23 @@ def execute(conninfo: str, statements: Sequence[str]) -> None:
             conn.execute(statement.encode())
 
 
-def query(conninfo: str, statement: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-    """The rows of one read-only statement (``%s`` placeholders filled from ``params``);
-    Inconclusive (exit 3) naming the server when it cannot be read."""
+def query(conninfo: str, statement: str,
+          params: Sequence[object] | Mapping[str, object] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one read-only statement (``%s`` or ``%(name)s`` placeholders filled
+    from ``params``); Inconclusive (exit 3) naming the server (never its password) when
+    it cannot be read."""
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             return list(conn.execute(statement.encode(), params).fetchall())
     except psycopg.Error as exc:
-        raise Inconclusive(f"PostgreSQL ({conninfo}) could not be read: "
+        raise Inconclusive(f"PostgreSQL ({describe(conninfo)}) could not be read: "
                            f"{str(exc).strip() or type(exc).__name__}") from None
+
+
+def describe(conninfo: str) -> str:
+    """``conninfo`` without its password: host, port, dbname and user only."""
+    try:
+        parts = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "an unparsable connection string"
+    return " ".join(f"{k}={parts[k]}" for k in ("host", "port", "dbname", "user") if k in parts)

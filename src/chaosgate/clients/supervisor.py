@@ -1,12 +1,17 @@
 """The only module that talks to supervisord: starts it, and its XML-RPC interface.
 
-A sandbox "pod" is a supervised program; this client lists them, signals
-them (a pod kill is a SIGKILL here) and shuts the whole tree down.
+A "pod" of the processes platform is a supervised program; this client
+lists them, signals them (a pod kill is a SIGKILL here) and shuts the whole
+tree down. It reaches any supervisord: ``http://host:port/RPC2`` or
+``unix:///path/to/supervisor.sock``, with HTTP basic credentials when given
+(sent as a header: never part of a URL, a message or a repr).
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
+import socket
 import subprocess
 import xmlrpc.client
 from dataclasses import dataclass
@@ -35,8 +40,8 @@ class ProcessInfo:
 
 
 class _TimeoutTransport(xmlrpc.client.Transport):
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
+    def __init__(self, timeout: float, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(headers=headers or [])
         self._timeout = timeout
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
@@ -45,13 +50,50 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return conn
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket (supervisord's ``[unix_http_server]``)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class _UnixTransport(_TimeoutTransport):
+    def __init__(self, path: str, timeout: float,
+                 headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(timeout, headers)
+        self._path = path
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        return _UnixConnection(self._path, self._timeout)
+
+
 class SupervisorClient:
     """A thin, typed wrapper over supervisord's XML-RPC API."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, *, username: str | None = None,
+                 password: str | None = None) -> None:
         self.url = url
         self.timeout = timeout
-        self._proxy = xmlrpc.client.ServerProxy(url, transport=_TimeoutTransport(timeout))
+        headers = []
+        if username is not None and password is not None:
+            pair = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+            headers.append(("Authorization", f"Basic {pair}"))
+        if url.startswith("unix://"):
+            transport: _TimeoutTransport = _UnixTransport(url[len("unix://"):], timeout, headers)
+            endpoint = "http://localhost/RPC2"
+        else:
+            transport, endpoint = _TimeoutTransport(timeout, headers), url
+        self._proxy = xmlrpc.client.ServerProxy(endpoint, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"SupervisorClient({self.url!r})"
 
     def _call(self, method: str, *args: Any) -> Any:
         target: Any = self._proxy
@@ -61,11 +103,18 @@ class SupervisorClient:
             return target(*args)
         except xmlrpc.client.Fault as exc:
             raise SandboxError(f"supervisord {method}{args}: {exc.faultString}") from exc
+        except xmlrpc.client.ProtocolError as exc:
+            fix = ("check platform.supervisor.username and the password its password_env or "
+                   "password_file names" if exc.errcode == 401 else
+                   "check platform.supervisor.url (supervisord serves XML-RPC at /RPC2)")
+            raise SandboxError(f"supervisord at {self.url} answered HTTP {exc.errcode} "
+                               f"{exc.errmsg}. Fix: {fix}") from None
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
             why = describe_failure(exc, self.timeout)
             raise SandboxError(
-                f"supervisord at {self.url} is not reachable ({why}): is the sandbox running? "
-                "Fix: chaosgate sandbox status, then chaosgate sandbox up") from exc
+                f"supervisord at {self.url} is not reachable ({why}). Fix: start it, or "
+                "correct platform.supervisor.url (the sandbox: chaosgate sandbox status, "
+                "then chaosgate sandbox up)") from exc
 
     def alive(self) -> bool:
         """True when supervisord answers and is RUNNING."""

@@ -61,7 +61,7 @@ def kill_pods(selector: str, qty: int | None = None, percent: float | None = Non
               configuration: Configuration = None, secrets: Secrets = None) -> Result:
     """Kill pods at once (grace period 0) and wait until as many are ready again.
 
-    ``selector`` is a label selector (``app=orders``); ``qty`` pods (default
+    ``selector`` is a label selector (``app=api``); ``qty`` pods (default
     1) or ``percent`` % of them are picked at random (seeded by
     ``chaosgate_seed``) among the ready ones, within the target's safety
     block. Returns the fault id, t_inject, when each victim died, restarted
@@ -86,7 +86,7 @@ def partition_network(selector: str | None = None, peer_selector: str | None = N
 
     One side is ``selector``; the other ``peer_selector``, a ``dependency``
     of the target (``postgres``), or name ``links`` directly (e.g.
-    ``[orders-pg0, orders-pg1]``). ``direction`` (to, from, both) is seen
+    ``[api-pg0, api-pg1]``). ``direction`` (to, from, both) is seen
     from ``selector``. Verified by a connection through the cut that must
     fail. With ``duration`` the partition is healed after that many seconds;
     otherwise it lasts until ``heal_network`` (or the end of the run).
@@ -123,7 +123,7 @@ def add_latency(latency_ms: int, selector: str | None = None, peer_selector: str
                 secrets: Secrets = None) -> Result:
     """Delay traffic between two sides by ``latency_ms`` (± ``jitter_ms``).
 
-    Sides as for ``partition_network`` (``links: [gateway-catalog]`` names
+    Sides as for ``partition_network`` (``links: [api-db]`` names
     one link). Verified by a round trip through the link that must be slower.
     With ``duration`` the latency is removed after that many seconds;
     otherwise it lasts until ``remove_latency`` (or the end of the run).
@@ -217,7 +217,8 @@ def freeze(selector: str, qty: int | None = None, percent: float | None = None,
            namespace: str | None = None, duration: float | None = None,
            verify_timeout: float = 30.0, heal_timeout: float = 120.0,
            configuration: Configuration = None, secrets: Secrets = None) -> Result:
-    """Freeze pods (SIGSTOP in the sandbox): alive but answering nothing, until thawed.
+    """Freeze pods (SIGSTOP on the processes platform): alive but answering nothing, until
+    thawed.
 
     The same as ``stress`` with ``mode: freeze`` (refused on Kubernetes), and
     blocks as it does: until verified, plus ``duration`` and the thaw when given.

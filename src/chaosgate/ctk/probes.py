@@ -133,7 +133,8 @@ def error_budget_burn(slo: str = "availability", period_days: float = 30.0,
 @interruptible
 def pods_ready(selector: str, namespace: str | None = None,
                configuration: Configuration = None, secrets: Secrets = None) -> int:
-    """How many pods ``selector`` selects that are ready (sandbox: alive and /healthz ok).
+    """How many pods ``selector`` selects that are ready (processes: alive and its readiness
+    URL answers).
 
     E.g. ``tolerance: 2`` for a service of two replicas.
     """
@@ -161,27 +162,29 @@ def acknowledged_writes_lost(configuration: Configuration = None,
     """How many checkouts the shop acknowledged (201 with an order id) in this run are
     not on the database's primary now (the recovery point after a failover).
 
-    Needs the ``load`` control (its checkout log) and a sandbox target; the
+    Needs the ``load`` control (its checkout log) and a target whose database
+    sets ``recovery_point`` (the sandbox's does); the
     lost and duplicated writes are logged. E.g. ``tolerance: 0`` in the
     hypothesis after the method. No acknowledged write yet fails the probe
     (no data is never a pass).
     """
     from ..gameday.recovery_point import acknowledged, recovery_point
     from ..load.run import read_checkout_log
-    from ..platforms.sandbox_db import stored_orders
+    from ..platforms.recovery import stored_writes, unchecked_reason
 
     run = current()
     if run.load is None:
         raise Inconclusive("acknowledged_writes_lost needs the load control (its checkout log)")
     target = run.target(configuration)
-    if target.platform.type != "sandbox":
-        raise Inconclusive("reading the orders back is implemented for the sandbox only")
+    reason = unchecked_reason(target)
+    if reason is not None:
+        raise Inconclusive(reason)
     run.settle()
     checkouts = read_checkout_log(run.load.spec.checkout_log)
     acked = acknowledged(checkouts)
     if not acked:
         raise Inconclusive("no checkout was acknowledged yet: nothing to look up")
-    found = stored_orders(target, [c.client_seq for c in acked], min(c.t for c in acked) - 5)
+    found = stored_writes(target, [c.client_seq for c in acked], min(c.t for c in acked) - 5)
     point = recovery_point(checkouts, found)
     log.info("recovery point: %s", point.describe())
     return len(point.lost)

@@ -57,13 +57,14 @@ class CleanupReport:
 
 
 def link_holds(entries: Iterable[LedgerEntry]) -> LinkHolds:
-    """What the open sandbox network faults among ``entries`` hold on the fault proxy's links."""
+    """What the open network faults of the processes platform (the sandbox's among them)
+    among ``entries`` hold on the fault proxy's links."""
     from ..platforms.sandbox_net import link_holds as holds_of
 
     holds = LinkHolds()
     for entry in entries:
         change = entry.change
-        if entry.is_open and change.platform == "sandbox" and change.kind in (
+        if entry.is_open and change.platform in ("sandbox", "processes") and change.kind in (
                 FaultKind.PARTITION, FaultKind.LATENCY):
             holds = holds.merge(holds_of(change))
     return holds

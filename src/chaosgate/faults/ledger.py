@@ -101,9 +101,11 @@ def sandbox_key(state_dir: Path, base_port: int | None) -> str:
 
 def target_key(target: Target) -> str:
     """A stable identity for the system a target points at (not the file's path)."""
+    if target.sandbox is not None:
+        return sandbox_key(target.sandbox.state_dir, target.sandbox.base_port)
     p = target.platform
-    if p.type == "sandbox":
-        return sandbox_key(Path(p.state_dir or "."), p.base_port)
+    if p.supervisor is not None:
+        return f"processes:{p.supervisor.url}"
     where = "in-cluster" if p.in_cluster else f"{p.kubeconfig or '~/.kube/config'}"
     return f"kubernetes:{where}:{p.context or '(current)'}"
 
@@ -128,9 +130,8 @@ def state_home(environ: Mapping[str, str] | None = None) -> Path:
 def default_ledger_path(target: Target, environ: Mapping[str, str] | None = None) -> Path:
     """Where ``target``'s ledger lives when nothing names another (an absolute path):
     a sandbox's in its state folder, any other in the XDG state folder."""
-    p = target.platform
-    if p.type == "sandbox":
-        return Path(p.state_dir or ".").resolve() / LEDGER_NAME
+    if target.sandbox is not None:
+        return target.sandbox.state_dir.resolve() / LEDGER_NAME
     return state_home(environ) / "chaosgate" / target_slug(target_key(target)) / LEDGER_NAME
 
 

@@ -2,7 +2,7 @@
 
 One side is the pods a label selector selects; the other is the pods of a
 second selector, a dependency the target names (``postgres``), or the
-target's links named directly (``--link gateway-orders``). The platform
+target's links named directly (``--link api-db``). The platform
 resolves that into its own means (sandbox: fault proxy links; Kubernetes:
 NetworkPolicy or Chaos Mesh) and verifies it with an active probe (a
 partitioned link refuses new connections and cuts open ones; a slowed link
@@ -57,13 +57,13 @@ def build_scope(target: Target, selector: str | None, namespace: str | None,
         return scope_for_links(target, links)
     if not selector:
         raise UsageError(f"network fault: no side is named. Fix: name one side with "
-                         f"{how('selector')} (e.g. app=orders), or name the links with "
+                         f"{how('selector')} (e.g. app=api), or name the links with "
                          f"{how('links')}")
     if bool(peer_selector) == bool(dependency):
         problem = ("both peer_selector and dependency are given" if peer_selector
                    else "the other side is not named")
         raise UsageError(f"network fault: {problem}. Fix: name the other side with exactly "
-                         f"one of {how('peer_selector')} (e.g. app=catalog) or "
+                         f"one of {how('peer_selector')} (e.g. app=worker) or "
                          f"{how('dependency')} (e.g. postgres)")
     if dependency:
         target.dependency(dependency)  # TargetError naming the known ones

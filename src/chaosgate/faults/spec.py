@@ -1,6 +1,6 @@
 """A fault described as plain data, as scenarios, experiments and the CLI write it.
 
-``{"kind": "partition", "selector": "app=orders", "dependency": "postgres",
+``{"kind": "partition", "selector": "app=api", "dependency": "postgres",
 "duration": 10}`` becomes a :class:`~chaosgate.faults.Fault` bound to a
 :class:`~chaosgate.faults.FaultContext`. The ``kind`` is a
 :class:`~chaosgate.platforms.base.FaultKind`: the same name as the

@@ -6,7 +6,8 @@ The check factories at the bottom bind them to a finished
 :class:`~.engine.GameDayRun` for ``run_gameday(..., checks=[...])``; only
 :func:`breaker_opens` (Prometheus, through
 :class:`~chaosgate.clients.prometheus.PrometheusClient`) and
-:func:`writes_survive` (the orders on the database's primary) read anything.
+:func:`writes_survive` (the acknowledged writes on the database's primary, by the
+target's ``database.recovery_point`` query) read anything.
 
 All windows are the fault's ``[t_inject, t_revert)`` by request start. Too
 little data is *inconclusive*, never a pass.
@@ -27,18 +28,17 @@ from .recovery_point import acknowledged, recovery_point, recovery_point_gate
 __all__ = [
     "breaker_open_gate",
     "breaker_opens",
-    "catalogue_stays_available",
     "fail_fast_gate",
     "fails_fast",
     "fault_window",
     "latency_band_gates",
     "latency_stays_within",
+    "routes_stay_available",
     "routes_succeed_gate",
     "writes_survive",
 ]
 
-BREAKER_OPEN = 2.0  # shop_circuit_breaker_state: 0 closed, 1 half-open, 2 open
-BROWSE_ROUTES = ("/api/products", "/api/products/{id}")
+BREAKER_OPEN = 2.0  # a circuit breaker state gauge: 0 closed, 1 half-open, 2 open
 
 
 def fault_window(run: GameDayRun) -> tuple[float, float]:
@@ -128,16 +128,17 @@ def breaker_open_gate(name: str, samples: Mapping[str, Sequence[tuple[float, flo
 
 
 # -- check factories for run_gameday(..., checks=[...]) -----------------------------
-def catalogue_stays_available(routes: Sequence[str] = BROWSE_ROUTES) -> Check:
-    """Check: every browse request started during the fault succeeded."""
-    def catalogue_available(run: GameDayRun) -> list[Gate]:
+def routes_stay_available(routes: Sequence[str], what: str) -> Check:
+    """Check: every request of ``routes`` started during the fault succeeded; the gate
+    reads "``what`` available during the fault"."""
+    def routes_available(run: GameDayRun) -> list[Gate]:
         start, end = fault_window(run)
-        return [routes_succeed_gate("catalogue available during the fault", run.records,
+        return [routes_succeed_gate(f"{what} available during the fault", run.records,
                                     routes, start, end)]
-    return catalogue_available
+    return routes_available
 
 
-def fails_fast(route: str = "/api/checkout", limit_ms: float = 100.0) -> Check:
+def fails_fast(route: str, limit_ms: float = 100.0) -> Check:
     """Check: requests of ``route`` that failed during the fault failed fast."""
     def checkouts_fail_fast(run: GameDayRun) -> list[Gate]:
         start, end = fault_window(run)
@@ -155,8 +156,13 @@ def latency_stays_within(route: str, *, at_least_ms: float, at_most_ms: float) -
     return latency_within
 
 
-def breaker_opens(app: str = "orders", metric: str = "shop_circuit_breaker_state") -> Check:
-    """Check: Prometheus saw ``app``'s circuit breaker OPEN on every replica during the fault."""
+def breaker_opens(app: str, metric: str) -> Check:
+    """Check: Prometheus saw ``app``'s circuit breaker OPEN on every replica during the fault.
+
+    ``metric`` is the system's breaker state gauge (0 closed, 1 half-open, 2 open),
+    labelled ``app`` and ``pod`` (or ``instance``), e.g. ``breaker_opens("api",
+    "api_circuit_breaker_state")``.
+    """
     def breaker_opened(run: GameDayRun) -> list[Gate]:
         start, end = fault_window(run)
         selector = f'{metric}{{app="{app}"}}'
@@ -171,22 +177,23 @@ def breaker_opens(app: str = "orders", metric: str = "shop_circuit_breaker_state
 
 
 def writes_survive(max_lost: int = 0) -> Check:
-    """Check: every checkout the shop acknowledged (201 with its order id) before, during
-    and after the fault is stored on the primary afterwards (the recovery point:
-    :mod:`.recovery_point`; sandbox targets, read through :mod:`chaosgate.platforms`)."""
+    """Check: every write the system acknowledged (the checkout log: 201 with its id)
+    before, during and after the fault is stored on the primary afterwards (the recovery
+    point: :mod:`.recovery_point`; read back by the target's ``database.recovery_point``,
+    :mod:`chaosgate.platforms.recovery`)."""
     def acknowledged_writes(run: GameDayRun) -> list[Gate]:
-        from ..platforms.sandbox_db import stored_orders
+        from ..platforms.recovery import stored_writes, unchecked_reason
 
         if run.load is None:
             return [recovery_point_gate(None, why_unchecked="no load ran: no checkout log")]
-        if run.target.platform.type != "sandbox":
-            return [recovery_point_gate(None, why_unchecked="reading the orders back is "
-                                        "implemented for the sandbox only")]
+        reason = unchecked_reason(run.target)
+        if reason is not None:
+            return [recovery_point_gate(None, why_unchecked=reason)]
         checkouts = run.load.checkouts()
         acked = acknowledged(checkouts)
         since = min((c.t for c in acked), default=run.started) - 5.0
         try:
-            found = stored_orders(run.target, [c.client_seq for c in acked], since)
+            found = stored_writes(run.target, [c.client_seq for c in acked], since)
         except Inconclusive as exc:
             return [recovery_point_gate(None, why_unchecked=str(exc))]
         return [recovery_point_gate(recovery_point(checkouts, found), max_lost=max_lost)]

@@ -1,10 +1,10 @@
-"""How chaosgate reaches pods, links and databases: the sandbox or Kubernetes.
+"""How chaosgate reaches pods, links and databases: supervised processes or Kubernetes.
 
 :mod:`.base` holds the contract (:class:`Platform`, :class:`DatabaseAdapter`
 and their JSON-serialisable data). :func:`platform_for` and
 :func:`database_for` build the right implementation for a target; the
 implementations are imported only when needed (the Kubernetes client is
-not loaded for a sandbox target).
+not loaded for a processes target).
 """
 
 from __future__ import annotations
@@ -56,11 +56,11 @@ __all__ = [
 
 
 def platform_for(target: Target) -> Platform:
-    """The platform ``target`` describes (sandbox or Kubernetes)."""
-    if target.is_sandbox:
-        from .sandbox import SandboxPlatform
+    """The platform ``target`` describes (processes, the sandbox among them, or Kubernetes)."""
+    if target.platform.type == "processes":
+        from .processes import ProcessesPlatform
 
-        return SandboxPlatform(target)
+        return ProcessesPlatform(target)
     platform: Platform = _kubernetes().KubernetesPlatform(target)
     return platform
 
@@ -72,10 +72,15 @@ def database_for(target: Target, platform: Platform) -> DatabaseAdapter:
             f"{target.source}: database: the target describes no database. "
             "Fix: add a database block (type patroni, cloudnativepg or rds)"
         )
-    if target.is_sandbox:
-        from .sandbox_db import SandboxPatroni
+    if target.platform.type == "processes":
+        if target.database.type != "patroni":
+            raise UsageError(
+                f"{target.source}: database.type: the processes platform fails over Patroni "
+                f"only, not {target.database.type}. Fix: describe the Patroni members "
+                "(type: patroni, members with patroni_url)")
+        from .sandbox_db import ProcessesPatroni
 
-        return SandboxPatroni(target)
+        return ProcessesPatroni(target)
     adapter: DatabaseAdapter = _kubernetes().kubernetes_database(target, platform)
     return adapter
 

@@ -1,6 +1,7 @@
 """The platform contract: how faults reach pods, links and databases.
 
-A *platform* (the embedded sandbox, a Kubernetes cluster) is reached only
+A *platform* (the programs of a supervisord, the sandbox among them; a
+Kubernetes cluster) is reached only
 through the :class:`Platform` protocol; a database that can fail over only
 through :class:`DatabaseAdapter`. Faults (``chaosgate.faults``) never talk to
 supervisord, the fault proxy, the Kubernetes API or Patroni themselves.
@@ -28,7 +29,7 @@ so ``revert`` finds them again. Fault ids are lowercase DNS labels
 
 Semantics the implementations share:
 
-- :class:`PodRef` ``uid`` is the pod's *incarnation*: the pid in the sandbox,
+- :class:`PodRef` ``uid`` is the pod's *incarnation*: the pid of a supervised program,
   ``metadata.uid`` in Kubernetes. A killed pod is "gone" when no pod with
   that name *and* uid exists any more (a restart gives a new uid).
 - ``direction`` (as in Chaos Mesh NetworkChaos) is seen from ``selector``:
@@ -122,19 +123,19 @@ class PodRefDict(TypedDict):
     namespace: str
     labels: dict[str, str]
     ready: bool  # ready when it was listed
-    uid: str  # incarnation: the pid in the sandbox, metadata.uid in Kubernetes
+    uid: str  # incarnation: a supervised program's pid, metadata.uid in Kubernetes
     node: str | None  # the node (Kubernetes) or None
 
 
 @dataclass(frozen=True)
 class PodRef:
-    """One pod (sandbox: a supervised program) as a platform lists it."""
+    """One pod (processes: a supervised program) as a platform lists it."""
 
     name: str
     namespace: str
     labels: Mapping[str, str]
     ready: bool
-    uid: str  # incarnation: the pid in the sandbox, metadata.uid in Kubernetes
+    uid: str  # incarnation: a supervised program's pid, metadata.uid in Kubernetes
     node: str | None = None  # the node (Kubernetes) or None
 
     def to_json(self) -> PodRefDict:
@@ -195,7 +196,7 @@ class NetworkScope:
         return None if self.peer_selector is None else Selector.parse(self.peer_selector)
 
     def describe(self) -> str:
-        """Human text, e.g. ``app=orders <-> postgres (orders-pg0, orders-pg1)``."""
+        """Human text, e.g. ``app=api <-> postgres (api-pg0, api-pg1)``."""
         left = self.selector or "?"
         right = self.peer_selector or self.dependency or "?"
         via = f" ({', '.join(self.links)})" if self.links else ""
@@ -339,7 +340,7 @@ class DbMemberState:
 
 @runtime_checkable
 class Platform(Protocol):
-    """Where pods run and links go: the sandbox or a Kubernetes cluster.
+    """Where pods run and links go: supervised processes or a Kubernetes cluster.
 
     Built from a validated :class:`~chaosgate.targets.Target`. Methods raise
     :class:`~chaosgate.exceptions.Inconclusive` (or a subclass) when the
@@ -347,7 +348,8 @@ class Platform(Protocol):
     when a spec names something that does not exist.
     """
 
-    #: "sandbox" or "kubernetes"; stored in every :class:`Change`.
+    #: "processes" or "kubernetes" (older ledgers: "sandbox"); stored in every
+    #: :class:`Change`.
     kind: str
     target: Target
 
@@ -356,7 +358,7 @@ class Platform(Protocol):
         ...
 
     def kill_pod(self, pod: PodRef) -> None:
-        """Kill ``pod`` at once (sandbox SIGKILL; Kubernetes delete with grace period 0).
+        """Kill ``pod`` at once (processes: SIGKILL; Kubernetes: delete with grace period 0).
 
         The platform (supervisord, the Deployment) brings a replacement up;
         there is nothing to revert.

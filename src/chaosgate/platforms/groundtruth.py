@@ -129,7 +129,7 @@ def haproxy_moments(log_lines: Iterable[str], servers: Collection[str],
                     since: float) -> list[Moment]:
     """HAProxy's server UP/DOWN and "no server available" lines (``format iso`` log).
 
-    ``servers`` are server names (``catalog-0``); a backend outage is kept when
+    ``servers`` are server names (``api-0``); a backend outage is kept when
     one of its servers is named. Timestamps have microsecond precision: when
     HAProxy itself started or stopped routing to a replica.
     """

@@ -1,4 +1,4 @@
-"""The sandbox's resource hog: ``python -m chaosgate.platforms.hog``.
+"""The processes platform's resource hog: ``python -m chaosgate.platforms.hog``.
 
 Started detached (a session of its own) by a stress fault. It records its
 own identity (pid and start time) in ``--pidfile`` before it does anything,

@@ -42,7 +42,6 @@ from ..clients.kubernetes import KubeApi, api_client
 from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import UsageError
 from ..targets import Selector, Target
-from . import groundtruth
 from . import k8s_manifests as mf
 from . import sandbox_net as net
 from .base import (
@@ -452,9 +451,7 @@ class KubernetesPlatform:
         """Chaos Mesh's per-target apply/recover events since ``since`` (if still readable),
         or the fault proxy's events of the change's proxies (none from a real Toxiproxy)."""
         if net.is_link_change(change):
-            return groundtruth.proxy_moments(self._links(change).client.events(),
-                                             set(change.subjects), since,
-                                             net.toxic_names(change))
+            return self._links(change).moments(change, since)
         found: list[Moment] = []
         for obj in _objects(change):
             if obj["kind"] == "NetworkPolicy":

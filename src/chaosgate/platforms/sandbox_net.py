@@ -1,4 +1,5 @@
-"""Network faults on the sandbox: links of the fault proxy taken down, blackholed or slowed.
+"""Network faults of the processes platform: links of a Toxiproxy-API server taken down,
+blackholed or slowed (the sandbox's fault proxy, or a real Toxiproxy).
 
 :func:`resolve_links` (pure) turns a :class:`NetworkScope` into the target's
 links and which end of each the selected pods are on; :func:`plan_partition`
@@ -24,6 +25,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Literal, NotRequired, TypedDict, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -31,12 +33,13 @@ from ..clients.toxiproxy import ToxiproxyClient
 from ..exceptions import UsageError
 from ..sandbox.links import LinkHolds
 from ..targets import Link, Selector, Target
-from . import netprobe
+from . import groundtruth, netprobe
 from .base import (
     Change,
     Direction,
     FaultKind,
     LatencySpec,
+    Moment,
     NetworkScope,
     NetworkScopeDict,
     PartitionSpec,
@@ -53,6 +56,7 @@ __all__ = [
     "listen_addresses",
     "plan_latency",
     "plan_partition",
+    "proxy_links",
     "resolve_links",
     "toxic_names",
 ]
@@ -75,7 +79,8 @@ class ToxicDict(TypedDict):
 class LinkEntry(TypedDict):
     """One link of a network change: where to probe it and what to do to it."""
 
-    name: str  # the fault proxy's proxy: the link's proxy_name
+    name: str  # the link's name in the target
+    proxy: NotRequired[str]  # its proxy in the Toxiproxy API (absent: the link's name)
     listen: str  # host:port of the link's listener, where probes connect
     probe: netprobe.ProbeKind  # the protocol the probe speaks
     disable: bool  # partition both ways: the link is disabled
@@ -119,6 +124,15 @@ def listen_addresses(client: ToxiproxyClient) -> dict[str, str]:
         host = host.strip("[]")
         found[name] = f"{api_host if host in ('', '0.0.0.0', '::') else host}:{port}"
     return found
+def _proxy(entry: LinkEntry) -> str:
+    """The Toxiproxy proxy that carries ``entry``'s link."""
+    return entry.get("proxy") or entry["name"]
+
+
+def proxy_links(change: Change) -> dict[str, str]:
+    """Proxy name -> link name of a planned network change's links (for its ground truth:
+    the fault proxy names proxies, a change's subjects are links)."""
+    return {_proxy(entry): entry["name"] for entry in _data(change)["links"]}
 
 
 def toxic_names(change: Change) -> set[str]:
@@ -130,8 +144,8 @@ def link_holds(change: Change) -> LinkHolds:
     """What a network change holds while its fault is open: its toxics, the links it disables."""
     links = _data(change)["links"]
     return LinkHolds(
-        toxics={(e["name"], t["name"]): change.fault_id for e in links for t in e["toxics"]},
-        disabled={e["name"]: change.fault_id for e in links if e["disable"]},
+        toxics={(_proxy(e), t["name"]): change.fault_id for e in links for t in e["toxics"]},
+        disabled={_proxy(e): change.fault_id for e in links if e["disable"]},
     )
 
 
@@ -182,12 +196,18 @@ def _probe_kind(target: Target, link: Link) -> netprobe.ProbeKind:
 
 
 def _link_entry(target: Target, link: Link, listen: Mapping[str, str]) -> LinkEntry:
-    return LinkEntry(name=link.proxy_name, listen=listen[link.proxy_name],
+    proxy = link.proxy_name
+    if proxy not in listen:
+        raise UsageError(
+            f"{target.source}: links: the fault proxy has no proxy {proxy!r} for link "
+            f"{link.name!r} (it has: {', '.join(sorted(listen)) or 'none'}). Fix: create it "
+            "in the fault proxy, or set the link's `proxy:` to the proxy's name")
+    return LinkEntry(name=link.name, proxy=proxy, listen=listen[proxy],
                      probe=_probe_kind(target, link), disable=False, toxics=[])
 
 
 def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
-                   listen: Mapping[str, str], platform: str = "sandbox") -> Change:
+                   listen: Mapping[str, str], platform: str = "processes") -> Change:
     """The change that partitions ``spec.scope`` (``listen``: proxy name -> host:port),
     planned for ``platform`` (its kind, recorded on the change)."""
     entries: list[LinkEntry] = []
@@ -210,7 +230,7 @@ def plan_partition(target: Target, spec: PartitionSpec, fault_id: str,
 
 
 def plan_latency(target: Target, spec: LatencySpec, fault_id: str,
-                 listen: Mapping[str, str], platform: str = "sandbox") -> Change:
+                 listen: Mapping[str, str], platform: str = "processes") -> Change:
     """The change that adds ``spec.latency_ms`` ± ``spec.jitter_ms`` to ``spec.scope``'s links,
     planned for ``platform``."""
     if spec.latency_ms <= 0 or spec.jitter_ms < 0:
@@ -280,10 +300,18 @@ class LinkActuator:
         self._open_problems: dict[str, list[str]] = {}
         self._open_checked: dict[str, int] = {}
 
+    def moments(self, change: Change, since: float) -> list[Moment]:
+        """The fault proxy's events of the change's proxies since ``since``, each named
+        by its link (none from a real Toxiproxy, which keeps no event log)."""
+        links = proxy_links(change)
+        return [replace(m, subject=links.get(m.subject, m.subject)) for m in
+                groundtruth.proxy_moments(self.client.events(), set(links), since,
+                                          toxic_names(change))]
+
     def check_untouched(self, change: Change) -> None:
         """Refuse a change on a link that is already down (another fault is at work)."""
         for entry in _data(change)["links"]:
-            state = self.client.proxy(entry["name"])
+            state = self.client.proxy(_proxy(entry))
             if entry["disable"] and not state.enabled:
                 raise UsageError(
                     f"link {entry['name']} is already down (another fault? "
@@ -297,9 +325,9 @@ class LinkActuator:
         self._held[change.fault_id] = held
         for entry in links:
             for toxic in entry["toxics"]:
-                self.client.add_toxic(entry["name"], dict(toxic))
+                self.client.add_toxic(_proxy(entry), dict(toxic))
             if entry["disable"]:
-                self.client.set_enabled(entry["name"], False)
+                self.client.set_enabled(_proxy(entry), False)
 
     def revert(self, change: Change) -> None:
         """Remove the change's toxics and enable the links it disabled. Idempotent."""
@@ -307,9 +335,9 @@ class LinkActuator:
             sock.close()
         for entry in _data(change)["links"]:
             for toxic in entry["toxics"]:
-                self.client.remove_toxic(entry["name"], toxic["name"])
+                self.client.remove_toxic(_proxy(entry), toxic["name"])
             if entry["disable"]:
-                self.client.set_enabled(entry["name"], True)
+                self.client.set_enabled(_proxy(entry), True)
 
     def verify(self, change: Change) -> ProbeResult:
         """Partition: new and open connections fail; latency: answers come late.
@@ -354,7 +382,7 @@ class LinkActuator:
         answers = _parallel(lambda e: netprobe.request(e["probe"], _address(e),
                                                        timeout=PROBE_TIMEOUT), links)
         for entry, answer in zip(links, answers, strict=True):
-            state = self.client.proxy(entry["name"])
+            state = self.client.proxy(_proxy(entry))
             ours = {t["name"] for t in entry["toxics"]} & set(state.toxic_names)
             if not state.enabled:
                 problems.append(f"{entry['name']} is still down")

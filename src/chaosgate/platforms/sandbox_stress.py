@@ -1,13 +1,14 @@
-"""Resource exhaustion on the sandbox: CPU hog, memory hog, freeze.
+"""Resource exhaustion on the processes platform (the sandbox's too): CPU hog, memory
+hog, freeze.
 
-A sandbox pod is one process, so:
+A pod is one supervised process, so:
 
 - ``cpu``: the pod is pinned to one CPU and a hog (:mod:`.hog`) of
   ``cpu_workers`` busy loops is pinned to the same CPU, as a noisy neighbour
   inside a container's CPU share would be; revert kills the hog and restores
   the pod's CPU affinity;
 - ``memory``: a hog allocates and touches ``memory_mb`` MiB (host memory
-  pressure; sandbox pods have no memory limit of their own);
+  pressure; supervised programs have no memory limit of their own);
 - ``freeze``: SIGSTOP of the pod's pid; revert sends SIGCONT. A watchdog hog
   thaws it by itself after ``duration_s`` (always finite: the fault's
   duration, or the target's ``safety.max_fault_duration``, plus a margin),
@@ -30,7 +31,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NotRequired, TypedDict, cast
 
@@ -45,7 +46,6 @@ from ..clients.processes import (
     signal_identity,
 )
 from ..exceptions import FaultNotEffective
-from ..sandbox.topology import HOST, Topology
 from ..targets import LIMIT_CEILINGS
 from .base import Change, FaultKind, PodRef, ProbeResult, StressMode, StressSpec
 from .hog import find_hogs, hog_command
@@ -72,17 +72,18 @@ def watchdog_seconds(duration_s: float | None) -> float:
 
 
 class StressedPod(TypedDict):
-    """One pod a sandbox stress acts on, as it was when the stress was planned."""
+    """One pod a stress acts on, as it was when the stress was planned."""
 
     name: str
     pid: int  # the pod's pid when planned: signals go only to this incarnation
-    port: int  # the pod's HTTP port (its /healthz)
+    health: NotRequired[str | None]  # its readiness URL (None: the process state only)
+    port: NotRequired[int]  # older ledgers: the pod's HTTP port (its /healthz on 127.0.0.1)
     affinity: list[int]  # the pod's CPU affinity before the stress, restored by revert
     start_ticks: NotRequired[int | None]  # with pid, the process identity (None: unreadable)
 
 
 class StressChangeData(TypedDict):
-    """The data of a sandbox stress :class:`Change`.
+    """The data of a stress :class:`Change`.
 
     Written by :func:`plan_stress`, read only by :class:`StressActuator`.
     """
@@ -101,9 +102,13 @@ def _data(change: Change) -> StressChangeData:
     return cast(StressChangeData, change.data)
 
 
-def plan_stress(topo: Topology, spec: StressSpec, pods: list[PodRef], fault_id: str) -> Change:
-    """The change that stresses ``pods`` (reads their CPU affinity; changes nothing)."""
-    ports = {p.name: p.port for p in topo.pods}
+def plan_stress(health: Mapping[str, str | None], run_dir: Path, spec: StressSpec,
+                pods: list[PodRef], fault_id: str) -> Change:
+    """The change that stresses ``pods`` (reads their CPU affinity; changes nothing).
+
+    ``health``: each pod's readiness URL (None: none); the hog's pid file goes
+    under ``run_dir/hogs``.
+    """
     entries: list[StressedPod] = []
     affinities: list[list[int]] = []
     for pod in pods:
@@ -114,7 +119,7 @@ def plan_stress(topo: Topology, spec: StressSpec, pods: list[PodRef], fault_id: 
             affinity = []
         affinities.append(affinity)
         stat = read_stat(pid)
-        entries.append(StressedPod(name=pod.name, pid=pid, port=ports[pod.name],
+        entries.append(StressedPod(name=pod.name, pid=pid, health=health.get(pod.name),
                                    affinity=affinity,
                                    start_ticks=None if stat is None else stat.start_ticks))
     cores = affinities[0] if affinities and affinities[0] else [0]
@@ -124,10 +129,10 @@ def plan_stress(topo: Topology, spec: StressSpec, pods: list[PodRef], fault_id: 
     data = StressChangeData(
         mode=spec.mode, pods=entries, cpu_workers=spec.cpu_workers,
         memory_mb=spec.memory_mb, core=cores[-1],
-        pidfile=str((topo.run_dir / "hogs" / f"{fault_id}.json").resolve()),
+        pidfile=str((run_dir / "hogs" / f"{fault_id}.json").resolve()),
         max_seconds=watchdog_seconds(spec.duration_s),
     )
-    return Change(FaultKind.STRESS, "sandbox", fault_id, f"stress {', '.join(names)}: {what}",
+    return Change(FaultKind.STRESS, "processes", fault_id, f"stress {', '.join(names)}: {what}",
                   data, subjects=names)
 
 
@@ -145,12 +150,22 @@ def _frozen_identity(pod: StressedPod) -> Identity | None:
     return now
 
 
-def _healthz(port: int, timeout: float = 1.0) -> bool:
-    return http.healthy(HOST, port, timeout=timeout)
+def _health_url(pod: StressedPod) -> str | None:
+    """The pod's readiness URL (an older ledger's: /healthz on its port)."""
+    if "health" in pod:
+        return pod["health"]
+    port = pod.get("port")
+    return f"http://127.0.0.1:{port}/healthz" if port else None
+
+
+def _answers(pod: StressedPod, timeout: float = 1.0) -> bool | None:
+    """Whether the pod's readiness URL answers 200 (None: it has none)."""
+    url = _health_url(pod)
+    return None if url is None else http.ok(url, timeout=timeout)
 
 
 class StressActuator:
-    """Applies, verifies and reverts stress changes on sandbox pods."""
+    """Applies, verifies and reverts stress changes on supervised pods."""
 
     def __init__(self, current_pid: Callable[[str], int]) -> None:
         # current_pid(name) -> the pod's pid now (supervisord's view)
@@ -195,10 +210,10 @@ class StressActuator:
         hogs = [i.pid for i in find_hogs(Path(data["pidfile"]))]
         if data["mode"] == "freeze":
             stopped = [p["name"] for p in data["pods"] if _state(p["pid"]) == "T"]
-            silent = [p["name"] for p in data["pods"] if not _healthz(p["port"])]
+            silent = [p["name"] for p in data["pods"] if _answers(p) in (False, None)]
             ok = len(stopped) == len(silent) == len(data["pods"])
-            return ProbeResult(ok, f"stopped: {stopped or 'none'}; /healthz unanswered: "
-                                   f"{silent or 'none'}")
+            return ProbeResult(ok, f"stopped: {stopped or 'none'}; readiness unanswered (or "
+                                   f"none to ask): {silent or 'none'}")
         if not hogs:
             return ProbeResult(False, "the hog is not running")
         if data["mode"] == "cpu":
@@ -242,6 +257,6 @@ class StressActuator:
         for pod in data["pods"]:
             if _state(pod["pid"]) == "T":
                 problems.append(f"{pod['name']} is still stopped")
-            if not _healthz(pod["port"]):
-                problems.append(f"{pod['name']} does not answer /healthz")
+            if _answers(pod) is False:
+                problems.append(f"{pod['name']} does not answer {_health_url(pod)}")
         return ProbeResult(not problems, "; ".join(problems) or "no hog; every pod answers")

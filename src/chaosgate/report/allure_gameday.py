@@ -8,7 +8,7 @@ and allure-pytest are not running::
     phases = PhaseRecorder()
     with phases.step("steady state before the fault"):
         ...
-    with phases.step("inject: kill 1 pod of app=orders") as step:
+    with phases.step("inject: kill 1 pod of app=api") as step:
         step.attachments.append(writer.attach(ledger_text, name="ledger", mime="text/plain"))
     test = gameday_test_result(writer, result, steps=phases.steps)
     writer.write_result(test)

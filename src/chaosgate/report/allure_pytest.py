@@ -8,12 +8,12 @@ text is redacted before it reaches the results directory::
         attach_slo_table, attach_timeline, label_gameday, phase)
 
     def test_pod_kill(...):
-        label_gameday(feature="pod kill", story="orders survives losing a pod")
+        label_gameday(feature="pod kill", story="api survives losing a pod")
         with phase("steady state"):
             ...
         with phase("inject fault"):
             ...
-        attach_timeline(records, marks, title="pod kill: orders")
+        attach_timeline(records, marks, title="pod kill: api")
         attach_slo_table(rows)
 
 Without allure-pytest (no ``--alluredir``) every call is a cheap no-op, as

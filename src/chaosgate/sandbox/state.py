@@ -82,7 +82,8 @@ def _refuse_another_running(root: Path, saved: dict[str, object], system: str) -
 def write_state(topo: Topology) -> Path:
     """Write ``sandbox.json``, ``target.yaml`` and the system's data folders; the target
     file's path."""
-    from ..targets import dump_target, render_sandbox_target
+    from ..targets import dump_target
+    from .target import render_sandbox_target
 
     topo.state_dir.mkdir(parents=True, exist_ok=True)
     (topo.state_dir / SAVED).write_text(

@@ -35,11 +35,15 @@ __all__ = [
     "Dependency",
     "Link",
     "PlatformConfig",
+    "Program",
     "PrometheusAuth",
     "PrometheusConfig",
+    "RecoveryPoint",
     "Safety",
     "SafetyLimits",
+    "SandboxBlock",
     "Service",
+    "SupervisorConfig",
     "TLSConfig",
     "Target",
     "format_limit",
@@ -49,7 +53,7 @@ __all__ = [
 API_VERSION = "chaosgate/v1"
 KIND = "Target"
 
-PlatformType = Literal["sandbox", "kubernetes"]
+PlatformType = Literal["processes", "kubernetes"]
 DatabaseType = Literal["patroni", "cloudnativepg", "rds"]
 
 #: Namespaces that only an exact entry of ``safety.namespaces`` allows (never a glob).
@@ -189,23 +193,74 @@ class PrometheusConfig:
 
 
 @dataclass(frozen=True)
-class PlatformConfig:
-    """How chaosgate reaches pods: the embedded sandbox or a Kubernetes cluster.
+class SupervisorConfig:
+    """A supervisord reached over XML-RPC, and where its password lives (never the password).
 
-    Sandbox: ``state_dir`` (relative paths are relative to the current
-    working directory, not to the target file), ``base_port`` and ``system``
-    (which of the sandbox's systems runs there: ``shop`` or ``events``).
+    ``url`` is ``http://host:port/RPC2`` (or ``unix:///path/to/supervisor.sock``).
+    """
+
+    url: str
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    source: str = field(default="", compare=False, repr=False)
+
+    def password(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The password, read now from the named variable or file (None: no credentials).
+
+        Raises :class:`TargetError` naming the variable or file when it is
+        missing or empty.
+        """
+        if self.password_env is None and self.password_file is None:
+            return None
+        env = os.environ if environ is None else environ
+        return _secret_from(self.source, "platform.supervisor.password", self.password_env,
+                            self.password_file, env)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A supervisord program that is a pod: its labels and optional readiness URL.
+
+    Without ``health`` a program is ready when supervisord runs it
+    (RUNNING, or STARTING with a pid).
+    """
+
+    name: str
+    labels: Mapping[str, str] = field(hash=False)  # compared, not hashed (a dict)
+    health: str | None = None
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """How chaosgate reaches pods: programs of a supervisord, or a Kubernetes cluster.
+
+    Processes: ``supervisor`` (its XML-RPC URL and credentials' source) and
+    ``programs`` (program name -> labels, readiness URL).
     Kubernetes: ``kubeconfig`` (``~`` expanded; None: ``$KUBECONFIG`` or ``~/.kube/config``),
     ``context`` (None: the current one) or ``in_cluster``.
     """
 
     type: PlatformType
-    state_dir: Path | None = None
-    base_port: int | None = None
-    system: str = "shop"
+    supervisor: SupervisorConfig | None = None
+    programs: tuple[Program, ...] = ()
     kubeconfig: Path | None = None
     context: str | None = None
     in_cluster: bool = False
+
+
+@dataclass(frozen=True)
+class SandboxBlock:
+    """The ``sandbox:`` block of a target ``chaosgate sandbox up`` wrote.
+
+    Only sandbox commands (``sandbox status/down``, cleanup's link restore,
+    the ledger's default place) read it; no fault or SLO needs it.
+    ``state_dir`` relative paths are relative to the working directory.
+    """
+
+    state_dir: Path
+    base_port: int
+    system: str = "shop"
 
 
 @dataclass(frozen=True)
@@ -254,10 +309,43 @@ class Dependency:
 
 @dataclass(frozen=True)
 class DbMember:
-    """A Patroni member and its REST API."""
+    """A Patroni member, its REST API and, optionally, what a node crash kills.
+
+    ``programs``: the supervisord programs of the member's node (a node crash
+    SIGKILLs them, and their process groups, together); ``data_dir``: its
+    PostgreSQL data directory, whose ``postmaster.pid`` names a postmaster
+    that runs outside those programs' process groups.
+    """
 
     name: str
     patroni_url: str
+    programs: tuple[str, ...] = ()
+    data_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """How acknowledged writes are read back after a failover (the recovery point check).
+
+    ``query`` takes ``%(seqs)s`` (the client sequence numbers, a list) and
+    ``%(since)s`` (epoch seconds) and returns rows ``(client_seq, id)``; the
+    connection string is ``dsn`` (no secret in it), or read from ``dsn_env``
+    or ``dsn_file`` when called (:meth:`conninfo`).
+    """
+
+    query: str
+    dsn: str | None = None
+    dsn_env: str | None = None
+    dsn_file: Path | None = None
+    source: str = field(default="", compare=False, repr=False)
+
+    def conninfo(self, environ: Mapping[str, str] | None = None) -> str:
+        """The libpq connection string, resolved now."""
+        if self.dsn is not None:
+            return self.dsn
+        env = os.environ if environ is None else environ
+        return _secret_from(self.source, "database.recovery_point.dsn", self.dsn_env,
+                            self.dsn_file, env)
 
 
 @dataclass(frozen=True)
@@ -275,6 +363,8 @@ class Database:
     namespace: str | None = None
     cluster_identifier: str | None = None
     region: str | None = None
+    etcd_url: str | None = None  # patroni: its DCS, asked when Patroni cannot say who leads
+    recovery_point: RecoveryPoint | None = None
 
 
 @dataclass(frozen=True)
@@ -416,12 +506,14 @@ class Target:
     #: The history store every game day run is appended to (relative: to the working
     #: directory); None: ``history.sqlite`` in the reports folder.
     history: Path | None = None
+    #: Set only in a target ``chaosgate sandbox up`` wrote (its ``sandbox:`` block).
+    sandbox: SandboxBlock | None = None
     source: str = field(default="<memory>", compare=False)
 
     @property
     def is_sandbox(self) -> bool:
-        """True when the target is the embedded sandbox."""
-        return self.platform.type == "sandbox"
+        """True when the target is a sandbox chaosgate started (it has a ``sandbox:`` block)."""
+        return self.sandbox is not None
 
     def sandbox_topology(self) -> Topology:
         """The sandbox's topology (ports, pods, links) for this target's base port.
@@ -430,12 +522,16 @@ class Target:
         absolute here: supervisord changes directory when it daemonizes, so
         every path it is given must be absolute.
         """
-        if not self.is_sandbox:
-            raise TargetError(self.source, "platform.type", "this target is not the sandbox",
-                              "use a target with platform.type: sandbox")
-        assert self.platform.state_dir is not None and self.platform.base_port is not None
-        return build_topology(self.platform.state_dir.absolute(), self.platform.base_port,
-                              self.platform.system)
+        if self.sandbox is None:
+            raise TargetError(self.source, "sandbox", "this target is not a sandbox",
+                              "use the target `chaosgate sandbox up` wrote "
+                              "(<state_dir>/target.yaml)")
+        return build_topology(self.sandbox.state_dir.absolute(), self.sandbox.base_port,
+                              self.sandbox.system)
+
+    def program(self, name: str) -> Program:
+        """The program called ``name`` of a processes platform; TargetError if none."""
+        return _find(self.platform.programs, name, self.source, "platform.programs", "program")
 
     def service(self, name: str) -> Service:
         """The service called ``name``; :class:`TargetError` if there is none."""

@@ -63,7 +63,7 @@ def did_you_mean(word: str, choices: Collection[str]) -> str:
 
 
 def join(path: str, key: str | int) -> str:
-    """The dotted path of ``key`` below ``path`` (``links[2]``, ``services.orders``)."""
+    """The dotted path of ``key`` below ``path`` (``links[2]``, ``services.api``)."""
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key

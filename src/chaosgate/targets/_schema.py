@@ -4,8 +4,9 @@ One clear error at a time: the first problem found raises
 :class:`~chaosgate.exceptions.TargetError` with the dotted field path, the
 problem and the fix. Sections are checked in a fixed order (header,
 platform, prometheus, ingress, faultproxy, namespace, services, database,
-links, dependencies, safety, history, then sandbox consistency or what
-Kubernetes can do), so the same file always reports the same first error.
+links, dependencies, safety, history, sandbox, then consistency: services select
+programs, database members' programs exist, or what Kubernetes can do), so the
+same file always reports the same first error.
 """
 
 from __future__ import annotations
@@ -33,11 +34,15 @@ from ._model import (
     Link,
     PlatformConfig,
     PlatformType,
+    Program,
     PrometheusAuth,
     PrometheusConfig,
+    RecoveryPoint,
     Safety,
     SafetyLimits,
+    SandboxBlock,
     Service,
+    SupervisorConfig,
     Target,
     TLSConfig,
     format_limit,
@@ -52,13 +57,14 @@ __all__ = ["DEFAULT_STATE_DIR", "parse_target"]
 DEFAULT_STATE_DIR = ".chaosgate/sandbox"
 
 _TOP = ("apiVersion", "kind", "name", "platform", "prometheus", "ingress", "namespace",
-        "services", "faultproxy", "links", "dependencies", "database", "safety", "history")
+        "services", "faultproxy", "links", "dependencies", "database", "safety", "history",
+        "sandbox")
 _PLATFORM_KEYS: dict[str, tuple[str, ...]] = {
-    "sandbox": ("state_dir", "base_port", "system"),
+    "processes": ("supervisor", "programs"),
     "kubernetes": ("kubeconfig", "context", "in_cluster"),
 }
 _DATABASE_KEYS: dict[str, tuple[str, ...]] = {
-    "patroni": ("scope", "members"),
+    "patroni": ("scope", "members", "etcd_url", "recovery_point"),
     "cloudnativepg": ("cluster", "namespace"),
     "rds": ("cluster_identifier", "region"),
 }
@@ -66,7 +72,11 @@ _NAME = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _NAMESPACE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _NAMESPACE_GLOB = re.compile(r"^[-a-z0-9*?\[\]]{1,63}$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DEPENDENCIES_EXAMPLE = "{postgres: {links: [orders-pg0, orders-pg1]}}"
+_DEPENDENCIES_EXAMPLE = "{postgres: {links: [api-pg0, api-pg1]}}"
+_LABEL_KEY = re.compile(r"^(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]*"
+                        r"[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_PROGRAMS_EXAMPLE = "{api-0: {labels: {app: api}, health: http://127.0.0.1:8080/healthz}}"
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 
 
@@ -84,10 +94,10 @@ def parse_target(doc: Mapping[str, Any], source: str = "<memory>") -> Target:
             raise root.error(key, f"{root.data[key]!r} is not supported",
                              f"write `{key}: {wanted}` (this chaosgate reads {API_VERSION})")
     name = _name(root, "name", "my-cluster")
-    platform = _platform(root.section("platform", "{type: sandbox}"))
+    platform = _platform(root.section("platform", "{type: processes}"))
     prometheus = _prometheus(root.section("prometheus", "{url: http://prometheus:9090, "
                                                         "scrape_interval: 30s}"))
-    ingress_url = _url_section(root, "ingress", "https://shop.example.com")
+    ingress_url = _url_section(root, "ingress", "https://api.example.com")
     faultproxy_url = _url_section(root, "faultproxy", "http://toxiproxy:8474") \
         if "faultproxy" in root else None
     namespace = _namespace(root, "namespace") if "namespace" in root else "default"
@@ -108,8 +118,14 @@ def parse_target(doc: Mapping[str, Any], source: str = "<memory>") -> Target:
         dependencies=dependencies, faultproxy_url=faultproxy_url, database=database,
         history=Path(root.string("history", "reports/history.sqlite"))
         if "history" in root else None,
+        sandbox=_sandbox(root) if "sandbox" in root else None,
         source=source,
     )
+    if platform.type == "processes":
+        _check_processes(root, target)
+    elif target.database is not None and any(m.programs for m in target.database.members):
+        raise root.error("database.members", "members' programs are supervisord programs",
+                         "remove programs (they need platform.type: processes)")
     if target.is_sandbox:
         check_sandbox_target(target)
     elif target.platform.type == "kubernetes":
@@ -156,16 +172,15 @@ def _only_for(fields: Fields, key: str, kind: str, keys_by_kind: Mapping[str, tu
 
 
 def _platform(f: Fields) -> PlatformConfig:
+    if f.data.get("type") == "sandbox":
+        raise f.error("type", "platform.type sandbox is the old form of a sandbox target",
+                      "re-run `chaosgate sandbox up`: it writes <state_dir>/target.yaml with "
+                      "platform.type processes and a sandbox: block (targets/sandbox.yaml "
+                      "is the default one)")
     kind = cast(PlatformType, _choice(f, "type", tuple(_PLATFORM_KEYS)))
     _only_for(f, "type", kind, _PLATFORM_KEYS, ("type",))
-    if kind == "sandbox":
-        state_dir = f.string("state_dir", DEFAULT_STATE_DIR) if "state_dir" in f \
-            else DEFAULT_STATE_DIR
-        base_port = f.integer("base_port", str(DEFAULT_BASE_PORT), 1024, 65475) \
-            if "base_port" in f else DEFAULT_BASE_PORT
-        system = _choice(f, "system", SYSTEMS) if "system" in f else "shop"
-        return PlatformConfig(kind, state_dir=Path(state_dir), base_port=base_port,
-                              system=system)
+    if kind == "processes":
+        return PlatformConfig(kind, supervisor=_supervisor(f), programs=_programs(f))
     in_cluster = f.boolean("in_cluster", False)
     kubeconfig = f.file("kubeconfig", "~/.kube/config")
     if in_cluster and (kubeconfig is not None or "context" in f):
@@ -173,6 +188,94 @@ def _platform(f: Fields) -> PlatformConfig:
                       "or context", "drop in_cluster, or drop kubeconfig and context")
     context = f.string("context", "my-context") if "context" in f else None
     return PlatformConfig(kind, kubeconfig=kubeconfig, context=context, in_cluster=in_cluster)
+
+
+def _supervisor(platform: Fields) -> SupervisorConfig:
+    """``platform.supervisor``: supervisord's XML-RPC URL and where its password lives."""
+    example = "{url: http://127.0.0.1:9001/RPC2}"
+    f = platform.section("supervisor", example)
+    f.only(("url", "username", "password_env", "password_file"))
+    raw = f.string("url", "http://127.0.0.1:9001/RPC2")
+    if raw.startswith("unix://"):
+        if not raw[len("unix://"):].startswith("/"):
+            raise f.error("url", f"{raw!r} does not name an absolute socket path",
+                          "write it like `url: unix:///run/supervisor.sock`")
+        url = raw
+    else:
+        url = f.url("url", "http://127.0.0.1:9001/RPC2")
+    username = f.string("username", "admin") if "username" in f else None
+    password_env = password_file = None
+    if "password_env" in f or "password_file" in f:
+        if username is None:
+            raise f.error("username", "a password is named but no user name",
+                          "add `username: <the supervisord [inet_http_server] username>`")
+        password_env, password_file = _secret_source(f, "password")
+    elif username is not None:
+        raise f.error("password_env", "a user name is given but no password source",
+                      "add `password_env: SUPERVISOR_PASSWORD` or `password_file: /path`")
+    return SupervisorConfig(url, username, password_env, password_file, source=f.source)
+
+
+def _programs(platform: Fields) -> tuple[Program, ...]:
+    """``platform.programs``: supervisord program name -> labels and readiness URL."""
+    programs = []
+    for name, f in platform.sections("programs", "{labels: {app: api}}"):
+        _name(platform, f"programs.{name}", "api-0", name)
+        f.only(("labels", "health"))
+        labels_f = f.section("labels", "{app: api}")
+        labels: dict[str, str] = {}
+        for key in labels_f.data:
+            if not isinstance(key, str) or not _LABEL_KEY.match(key):
+                raise labels_f.error(None, f"{key!r} is not a valid label key",
+                                     "use letters, digits, '-', '_' and '.', e.g. app")
+            text = labels_f.get(key, lambda v: v if isinstance(v, str) else None,
+                                "a string", "api")
+            if not _LABEL_VALUE.match(text) or len(text) > 63:
+                raise labels_f.error(key, f"{text!r} is not a valid label value",
+                                     "use letters, digits, '-', '_' and '.', at most 63 "
+                                     "characters, e.g. api")
+            labels[key] = text
+        if not labels:
+            raise f.error("labels", "the program has no labels, so no selector can select it",
+                          "add labels, e.g. `labels: {app: api}`")
+        health = f.url("health", "http://127.0.0.1:8080/healthz") if "health" in f else None
+        programs.append(Program(name, labels, health))
+    if not programs:
+        raise platform.error("programs", "no programs are listed",
+                             f"list the supervisord programs that are pods, e.g. "
+                             f"`programs: {_PROGRAMS_EXAMPLE}`")
+    return tuple(programs)
+
+
+def _sandbox(root: Fields) -> SandboxBlock:
+    """The ``sandbox:`` block (only targets `chaosgate sandbox up` wrote have one)."""
+    f = root.section("sandbox", f"{{state_dir: {DEFAULT_STATE_DIR}, base_port: "
+                                f"{DEFAULT_BASE_PORT}}}")
+    f.only(("state_dir", "base_port", "system"))
+    state_dir = f.string("state_dir", DEFAULT_STATE_DIR) if "state_dir" in f \
+        else DEFAULT_STATE_DIR
+    base_port = f.integer("base_port", str(DEFAULT_BASE_PORT), 1024, 65475) \
+        if "base_port" in f else DEFAULT_BASE_PORT
+    system = _choice(f, "system", SYSTEMS) if "system" in f else "shop"
+    return SandboxBlock(Path(state_dir), base_port, system)
+
+
+def _check_processes(root: Fields, target: Target) -> None:
+    """Every service selects at least one program; the database is Patroni."""
+    if target.database is not None and target.database.type != "patroni":
+        raise root.error("database.type", f"the processes platform cannot fail over "
+                         f"{target.database.type}",
+                         "describe the Patroni members (type: patroni, members with "
+                         "patroni_url), or remove the database block")
+    programs = target.platform.programs
+    for service in target.services:
+        if not any(service.selector.matches(p.labels) for p in programs):
+            labels = sorted({f"{k}={v}" for p in programs for k, v in p.labels.items()})
+            raise root.error(f"services.{service.name}.selector",
+                             f"{str(service.selector)!r} selects no program of "
+                             "platform.programs",
+                             f"select the labels the programs have ({', '.join(labels)}), "
+                             "or label the programs")
 
 
 def _env_var(f: Fields, key: str) -> str:
@@ -242,14 +345,14 @@ def _prometheus(f: Fields) -> PrometheusConfig:
 
 def _services(root: Fields, namespace: str) -> tuple[Service, ...]:
     services = []
-    for name, f in root.sections("services", '{selector: "app=orders", replicas: 2}'):
-        _name(root, f"services.{name}", "orders", name)
+    for name, f in root.sections("services", '{selector: "app=api", replicas: 2}'):
+        _name(root, f"services.{name}", "api", name)
         f.only(("selector", "namespace", "replicas"))
         try:
-            selector = Selector.parse(f.string("selector", '"app=orders"'))
+            selector = Selector.parse(f.string("selector", '"app=api"'))
         except SelectorError as exc:
-            raise f.error("selector", str(exc), 'write it like `selector: "app=orders"` or '
-                          '`selector: "app=orders,tier=backend"`') from None
+            raise f.error("selector", str(exc), 'write it like `selector: "app=api"` or '
+                          '`selector: "app=api,tier=backend"`') from None
         services.append(Service(
             name, selector,
             _namespace(f, "namespace") if "namespace" in f else namespace,
@@ -257,7 +360,7 @@ def _services(root: Fields, namespace: str) -> tuple[Service, ...]:
         ))
     if not services:
         raise root.error("services", "no services are listed",
-                         'add at least one, e.g. `orders: {selector: "app=orders"}`')
+                         'add at least one, e.g. `api: {selector: "app=api"}`')
     return tuple(services)
 
 
@@ -265,26 +368,65 @@ def _database(f: Fields, namespace: str) -> Database:
     kind = cast(DatabaseType, _choice(f, "type", tuple(_DATABASE_KEYS)))
     _only_for(f, "type", kind, _DATABASE_KEYS, ("type",))
     if kind == "cloudnativepg":
-        return Database(kind, cluster=_name(f, "cluster", "shop-db"),
+        return Database(kind, cluster=_name(f, "cluster", "app-db"),
                         namespace=_namespace(f, "namespace") if "namespace" in f else namespace)
     if kind == "rds":
-        return Database(kind, cluster_identifier=_name(f, "cluster_identifier", "shop-db"),
+        return Database(kind, cluster_identifier=_name(f, "cluster_identifier", "app-db"),
                         region=f.matching("region", "eu-west-1", _REGION, "an AWS region",
                                           "use e.g. eu-west-1"))
-    scope = f.string("scope", "shop-db")
+    scope = f.string("scope", "app-db")
     members: list[DbMember] = []
     example = "{name: pg0, patroni_url: http://pg0:8008}"
     for path, value in f.items("members", f"[{example}]"):
         m = Fields.of(f.source, path, value, example)
-        m.only(("name", "patroni_url"))
+        m.only(("name", "patroni_url", "programs", "data_dir"))
         name = _name(m, "name", "pg0")
         if name in (x.name for x in members):
             raise m.error("name", f"member {name!r} is listed twice", "give each member once")
-        members.append(DbMember(name, m.url("patroni_url", "http://pg0:8008")))
+        programs = m.strings("programs", "[pg0]") if "programs" in m else []
+        for i, program in enumerate(programs):
+            _name(m, f"programs[{i}]", "pg0", program)
+        data_dir = m.string("data_dir", "/var/lib/postgresql/data") if "data_dir" in m else None
+        if data_dir is not None and not programs:
+            raise m.error("data_dir", "data_dir is read only by a node crash, which needs "
+                          "the member's programs", "add `programs: [<its supervisord "
+                          "program>]`, or remove data_dir")
+        members.append(DbMember(name, m.url("patroni_url", "http://pg0:8008"), tuple(programs),
+                                Path(data_dir) if data_dir is not None else None))
     if not members:
         raise f.error("members", "a patroni database needs its members",
                       f"add `members: [{example}]`")
-    return Database(kind, scope=scope, members=tuple(members))
+    etcd_url = f.url("etcd_url", "http://127.0.0.1:2379") if "etcd_url" in f else None
+    recovery = _recovery_point(f) if "recovery_point" in f else None
+    return Database(kind, scope=scope, members=tuple(members), etcd_url=etcd_url,
+                    recovery_point=recovery)
+
+
+def _recovery_point(database: Fields) -> RecoveryPoint:
+    """``database.recovery_point``: the query that reads acknowledged writes back."""
+    example = ("{dsn_env: APP_DB_DSN, query: \"SELECT client_seq, id FROM writes WHERE "
+               "client_seq = ANY(%(seqs)s) AND created_at >= to_timestamp(%(since)s)\"}")
+    f = database.section("recovery_point", example)
+    f.only(("dsn", "dsn_env", "dsn_file", "query"))
+    sources = [k for k in ("dsn", "dsn_env", "dsn_file") if k in f]
+    if len(sources) != 1:
+        raise f.error(sources[1] if sources else "dsn_env",
+                      "give exactly one of dsn, dsn_env and dsn_file" if sources else
+                      "required key is missing",
+                      "name the connection string once: `dsn_env: APP_DB_DSN` (or dsn_file, "
+                      "or dsn without a password)")
+    dsn = f.string("dsn", "host=127.0.0.1 dbname=app user=app") if "dsn" in f else None
+    if dsn is not None and "password" in dsn.lower():
+        raise f.error("dsn", "a password may not be written in the target file",
+                      "use dsn_env or dsn_file for a connection string with a password")
+    query = f.string("query", "SELECT client_seq, id FROM writes WHERE client_seq = "
+                              "ANY(%(seqs)s)")
+    if "%(seqs)s" not in query:
+        raise f.error("query", "the query does not take %(seqs)s",
+                      "select (client_seq, id) rows WHERE client_seq = ANY(%(seqs)s), "
+                      "optionally AND created_at >= to_timestamp(%(since)s)")
+    return RecoveryPoint(query, dsn, _env_var(f, "dsn_env") if "dsn_env" in f else None,
+                         f.file("dsn_file", "/run/secrets/app-db-dsn"), source=f.source)
 
 
 def _known(kinds: Mapping[str, list[str]]) -> list[str]:
@@ -297,16 +439,16 @@ def _links(root: Fields, endpoints: Mapping[str, list[str]]) -> tuple[Link, ...]
     plural = {"dependency": "dependencies"}
     described = "; ".join(f"{plural.get(kind, kind + 's')}: {', '.join(names) or '(none)'}"
                           for kind, names in endpoints.items())
-    example = "{name: gateway-orders, from: gateway, to: orders}"
+    example = "{name: api-db, from: api, to: db}"
     for path, value in root.items("links", f"[{example}]"):
         f = Fields.of(root.source, path, value, example)
         f.only(("name", "from", "to", "proxy"))
-        name = _name(f, "name", "gateway-orders")
+        name = _name(f, "name", "api-db")
         if name in (x.name for x in links):
             raise f.error("name", f"link {name!r} is listed twice", "give each link once")
         ends = []
         for key in ("from", "to"):
-            end = f.string(key, "orders")
+            end = f.string(key, "db")
             if end not in known:
                 raise f.error(key, f"{end!r} is not a service, database member or dependency",
                               f"{did_you_mean(end, known)}use one of the {described}")
@@ -314,7 +456,7 @@ def _links(root: Fields, endpoints: Mapping[str, list[str]]) -> tuple[Link, ...]
         if ends[0] == ends[1]:
             raise f.error("to", f"the link goes from {ends[0]!r} to itself",
                           "a link joins two different endpoints")
-        proxy = _name(f, "proxy", "gateway_orders") if "proxy" in f else None
+        proxy = _name(f, "proxy", "api_db") if "proxy" in f else None
         links.append(Link(name, ends[0], ends[1], proxy))
     return tuple(links)
 
@@ -324,14 +466,14 @@ def _dependencies(root: Fields, endpoints: Mapping[str, list[str]],
     if "dependencies" not in root:
         return ()
     dependencies = []
-    for name, f in root.sections("dependencies", "{links: [orders-pg0, orders-pg1]}"):
+    for name, f in root.sections("dependencies", "{links: [api-pg0, api-pg1]}"):
         _name(root, f"dependencies.{name}", "postgres", name)
         for kind in ("service", "database member"):
             if name in endpoints[kind]:
                 raise f.error(None, f"{name!r} is already a {kind}",
                               "give the dependency another name")
         f.only(("links",))
-        links = f.strings("links", "[orders-pg0, orders-pg1]")
+        links = f.strings("links", "[api-pg0, api-pg1]")
         for i, link in enumerate(links):
             if link not in link_names:
                 raise f.error(f"links[{i}]", f"there is no link named {link!r}",

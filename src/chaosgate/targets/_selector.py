@@ -2,10 +2,10 @@
 
 The grammar is the one ``kubectl -l`` accepts::
 
-    app=orders,tier=backend      equality (``==`` is the same as ``=``)
-    app!=orders                  inequality (also true when the label is absent)
-    app in (orders,catalog)      set membership
-    app notin (orders)           set exclusion (also true when the label is absent)
+    app=api,tier=backend         equality (``==`` is the same as ``=``)
+    app!=api                     inequality (also true when the label is absent)
+    app in (api,worker)          set membership
+    app notin (api)              set exclusion (also true when the label is absent)
     app                          the label exists
     !app                         the label does not exist
 
@@ -100,7 +100,7 @@ class Selector:
         if not reqs:
             raise SelectorError(
                 "an empty label selector would select every pod; name at least one label, "
-                "e.g. app=orders"
+                "e.g. app=api"
             )
         return cls(reqs)
 
@@ -184,7 +184,7 @@ def _parse_term(term: str, text: str) -> Requirement:
         values = [v.strip() for v in m["values"].split(",")]
         if "" in values:
             raise SelectorError(f"{term!r} in label selector {text!r} has an empty value; "
-                                "list one or more values, e.g. app in (orders,catalog)")
+                                "list one or more values, e.g. app in (api,worker)")
         op: Operator = "in" if m["op"] == "in" else "notin"
         checked = sorted({_value(v, text) for v in values})
         return Requirement(_key(m["key"], text), op, tuple(checked))
