@@ -52,6 +52,13 @@ SLOS: list[dict[str, Any]] = [
     {"name": "echo-availability", "type": "availability", "objective": 0.5, "window": "30s",
      "query": {"bad": 'sum(increase(echo_requests_total{code="503"}[$window]))',
                "total": "sum(increase(echo_requests_total[$window]))"}},
+    {"name": "echo-latency-mean", "type": "mean_latency", "threshold": 0.5, "window": "30s",
+     "query": {"sum": "sum(increase(echo_request_seconds_sum[$window]))",
+               "count": "sum(increase(echo_request_seconds_count[$window]))"}},
+    # a bound the test's one request thread keeps even on a loaded machine (the point is
+    # the type on the user's own metric names, not the rate)
+    {"name": "echo-throughput", "type": "throughput", "objective": 0.5, "window": "30s",
+     "query": {"events": "sum(increase(echo_requests_total[$window]))"}},
 ]
 
 

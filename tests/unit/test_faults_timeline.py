@@ -88,6 +88,9 @@ def test_proxy_moments_and_toxic_filter():
     ms = proxy_moments(events, {"l1"}, T0, toxics={"cg-1-latency-upstream"})
     assert [m.what for m in ms] == ["link down (2 connection(s) cut)", "link up",
                                     "latency 200±20 ms upstream on"]
+    # a latency disables no link: another fault's partition healing just before is not its own
+    ms = proxy_moments(events, {"l1"}, T0, toxics={"cg-1-latency-upstream"}, disabled=())
+    assert [m.what for m in ms] == ["latency 200±20 ms upstream on"]
 
 
 def test_history_rows_give_the_start_of_the_next_timeline():

@@ -66,10 +66,14 @@ def _toxic_text(details: Mapping[str, Any]) -> str:
 
 
 def proxy_moments(events: Iterable[Any], names: Collection[str], since: float,
-                  toxics: Collection[str] | None = None) -> list[Moment]:
+                  toxics: Collection[str] | None = None,
+                  disabled: Collection[str] | None = None) -> list[Moment]:
     """Fault proxy events (objects with ``time``, ``event``, ``proxy``, ``details``).
 
-    ``toxics``, when given, keeps only toxic events of those toxic names.
+    ``toxics``, when given, keeps only toxic events of those toxic names;
+    ``disabled``, when given, keeps link up/down events of those proxies only
+    (the ones the change itself disables: another fault's partition that
+    healed just before a latency is not the latency's).
     """
     moments = []
     for event in events:
@@ -79,6 +83,9 @@ def proxy_moments(events: Iterable[Any], names: Collection[str], since: float,
         toxic = details.get("toxic", details)
         if toxics is not None and event.event.startswith("toxic_") \
                 and toxic.get("name") not in toxics:
+            continue
+        if disabled is not None and event.event in ("proxy_disabled", "proxy_enabled") \
+                and event.proxy not in disabled:
             continue
         if event.event == "proxy_disabled":
             what = f"link down ({details.get('connections_cut', 0)} connection(s) cut)"

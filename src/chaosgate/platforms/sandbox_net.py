@@ -304,9 +304,10 @@ class LinkActuator:
         """The fault proxy's events of the change's proxies since ``since``, each named
         by its link (none from a real Toxiproxy, which keeps no event log)."""
         links = proxy_links(change)
+        disabled = {_proxy(e) for e in _data(change)["links"] if e["disable"]}
         return [replace(m, subject=links.get(m.subject, m.subject)) for m in
                 groundtruth.proxy_moments(self.client.events(), set(links), since,
-                                          toxic_names(change))]
+                                          toxic_names(change), disabled)]
 
     def check_untouched(self, change: Change) -> None:
         """Refuse a change on a link that is already down (another fault is at work)."""
