@@ -135,10 +135,7 @@ def up(state_dir: str | None, base_port: int | None, system: str | None, timeout
     console.print(_status_table(rows))
     _check_links(rows)
     console.print(f"healthy in {time.monotonic() - started:.1f} s")
-    if topo.system == "events":
-        console.print(f"  events (ingress) POST {topo.ingress_url}/events")
-    else:
-        console.print(f"  shop (ingress)   {topo.ingress_url}/api/products")
+    console.print(f"  {topo.front_door}")
     console.print(f"  prometheus       {topo.prometheus_url}")
     console.print(f"  haproxy stats    http://127.0.0.1:{topo.ports.haproxy_stats}/stats")
     console.print(f"  fault proxy API  {topo.faultproxy_url}/proxies")

@@ -232,6 +232,13 @@ class Topology:
         return f"http://{HOST}:{self.ports.ingress}"
 
     @property
+    def front_door(self) -> str:
+        """What to try first, for `sandbox up` to print: the system's request at its ingress."""
+        if self.system == "events":
+            return f"events (ingress) POST {self.ingress_url}/events"
+        return f"shop (ingress)   {self.ingress_url}/api/products"
+
+    @property
     def prometheus_url(self) -> str:
         return f"http://{HOST}:{self.ports.prometheus}"
 
