@@ -38,7 +38,7 @@ integration: bootstrap
 	$(BIN)/python -m pytest $(XDIST) tests/integration $(PYTEST_ARGS)
 
 lint: bootstrap
-	$(BIN)/ruff check src tests bench scenarios loadprofiles
+	$(BIN)/ruff check src tests bench scenarios loadprofiles systems
 
 typecheck: bootstrap
 	$(BIN)/mypy

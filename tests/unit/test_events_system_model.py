@@ -26,9 +26,9 @@ from chaosgate.sandbox.config import Binaries, haproxy_cfg, prometheus_config, s
 from chaosgate.sandbox.pipeline.consumer import entries
 from chaosgate.sandbox.pipeline.metrics import LATENCY_BUCKETS
 from chaosgate.sandbox.state import saved_topology, write_state
+from chaosgate.sandbox.target import render_sandbox_target
 from chaosgate.sandbox.topology import build_topology
 from chaosgate.slo.catalog import load_catalog
-from chaosgate.sandbox.target import render_sandbox_target
 from chaosgate.targets import load_target, parse_target
 
 ROOT = Path(__file__).resolve().parents[2]
