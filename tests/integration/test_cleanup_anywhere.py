@@ -4,14 +4,17 @@
 Neither command is told where the ledger is (no ``--ledger``, no
 ``CHAOSGATE_LEDGER``, no ``chaosgate_ledger``): both use the target's own,
 ``<state_dir>/ledger.jsonl`` for the sandbox, and the children registry
-beside it. The partition experiment runs from a temporary folder with the
-partition held for a minute; once the target's ledger shows it applied,
+beside it. A partition experiment (the ledger and load controls, a
+partition held for a minute; no steady state: what is under test is the
+cleanup, not the shop's latency on a busy machine) runs from a temporary
+folder; once the target's ledger shows it applied,
 ``chaos`` is SIGKILLed. Its Locust must die with it, and cleanup, started
 in another folder, must revert the partition and leave no record behind.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +35,28 @@ pytestmark = [pytest.mark.integration, pytest.mark.sandbox]
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 
+#: Orders cut from PostgreSQL for a minute under load; killed long before it heals.
+EXPERIMENT = {
+    "version": "1.0.0", "title": "Orders partitioned from its database, killed mid-fault",
+    "description": "The fault a SIGKILLed chaos run leaves behind.",
+    "controls": [
+        {"name": "chaosgate-ledger",
+         "provider": {"type": "python", "module": "chaosgate.ctk.controls.ledger"}},
+        {"name": "chaosgate-load",
+         "provider": {"type": "python", "module": "chaosgate.ctk.controls.load",
+                      "arguments": {"rate": 20, "profile": "open", "warmup": 2,
+                                    "duration": 180}}},
+    ],
+    "method": [
+        {"type": "action", "name": "partition-orders-from-postgres",
+         "provider": {"type": "python", "module": "chaosgate.ctk.actions",
+                      "func": "partition_network",
+                      "arguments": {"selector": "app=orders", "dependency": "postgres",
+                                    "direction": "both"}},
+         "pauses": {"after": 60}},
+    ],
+}
+
 
 def _alive(identity: Identity) -> bool:
     return identity.matches(read_stat(identity.pid))
@@ -48,14 +73,15 @@ def test_cleanup_from_another_folder_reverts_a_killed_chaos_runs_fault(sandbox, 
     cleaned_from.mkdir()
     env = {k: v for k, v in os.environ.items()
            if k not in ("CHAOSGATE_LEDGER", "CHAOSGATE_CATALOG", "CHAOSGATE_REPORTS")}
+    experiment = tmp_path / "partition.json"
+    experiment.write_text(json.dumps(EXPERIMENT))
     ensure_healthy(sandbox)
     before = {e.id for e in Ledger(ledger).open_entries()}
     assert before == set(), "the target's ledger lists an open fault before the test"
     proc = subprocess.Popen(
         [CHAOS, "--log-file", str(started_in / "chaostoolkit.log"), "run",
          "--var", f"chaosgate_target={target}", "--var", f"chaosgate_catalog={ROOT / 'probes'}",
-         "--var", "partition_seconds:float=60",
-         str(ROOT / "experiments" / "network-partition.yaml")],
+         str(experiment)],
         cwd=started_in, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     children: dict[Identity, str] = {}
     try:

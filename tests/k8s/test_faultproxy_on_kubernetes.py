@@ -131,9 +131,11 @@ def test_partition_and_latency_go_through_the_fault_proxy(
     assert run.verified.ok and "new connection refused" in run.verified.detail, run.verified
     assert run.healed is not None and run.healed.ok, run.healed
     change = run.applied.change
-    assert change.platform == "kubernetes" and change.subjects == ("gw_orders",)
+    # subjects and moments name the link; its proxy (gw_orders) is in the change's data
+    assert change.platform == "kubernetes" and change.subjects == ("gateway-orders-tp",)
     seen = [(m.what.split(" (")[0], m.subject) for m in run.timeline.moments]
-    assert ("link down", "gw_orders") in seen and ("link up", "gw_orders") in seen, seen
+    assert ("link down", "gateway-orders-tp") in seen and \
+        ("link up", "gateway-orders-tp") in seen, seen
 
     scope = build_scope(target, None, None, None, None, ("orders-catalog",))
     run = session.run(Latency(ctx, scope, 300, 0), 0.5)

@@ -10,6 +10,8 @@ from chaosgate.slo.detection import (
     first_firing,
     first_notification,
     first_notified,
+    pending_at,
+    series_key,
 )
 
 PAGE = {"alertname": "ShopAvailabilityBurn", "sloth_severity": "page"}
@@ -26,6 +28,19 @@ def test_a_new_episode_is_found_and_one_firing_all_along_is_not() -> None:
                     start=100, end=200, evaluation_interval=1.0, read_from=90)
     assert [(f.describe(), f.lo, f.hi) for f in found] == [
         ("ShopAvailabilityBurn (page)", 119.0, 120.0)]
+
+
+def test_an_alert_pending_when_a_baseline_begins_is_known_apart() -> None:
+    # the ticket alert's condition held on an earlier outage: pending at 100, fires at 130
+    pending = [({**TICKET, "alertstate": "pending"}, samples((95, 129))),
+               ({**PAGE, "alertstate": "pending"}, samples((10, 20)))]
+    earlier = pending_at(pending, 100.0, 1.0)
+    assert earlier == {series_key(TICKET)}
+    found = firings([({**TICKET, "alertstate": "firing"}, samples((130, 200))),
+                     ({**PAGE, "alertstate": "firing"}, samples((150, 160)))],
+                    start=100, end=200, evaluation_interval=1.0, read_from=90)
+    assert [f.describe() for f in found if series_key(f.labels) not in earlier] == [
+        "ShopAvailabilityBurn (page)"]
 
 
 def test_two_episodes_with_a_quiet_gap_are_two() -> None:

@@ -29,6 +29,8 @@ from ..slo.detection import (
     firings,
     first_firing,
     first_notification,
+    pending_at,
+    series_key,
 )
 from ..targets import Target
 from ..verdict import VerdictName
@@ -108,6 +110,14 @@ def detect(target: Target, *, start: float, end: float, t_impact: float | None,
         return Detection(expect, within, t_impact, (gate,), recorded=recorded)
     found = firings(((s.labels, s.samples) for s in series), start=start,
                     end=end + 2 * interval, evaluation_interval=interval, read_from=read_from)
+    if baseline and found:  # pending before the baseline began: an earlier period's alert
+        try:
+            pending = prom.raw_samples('ALERTS{alertstate="pending"}', read_from,
+                                       start + 2 * interval)
+        except ChaosgateError:
+            pending = []
+        earlier = pending_at(((s.labels, s.samples) for s in pending), start, interval)
+        found = [f for f in found if series_key(f.labels) not in earlier]
     notes: Sequence[Notification] = ()
     if recorded and t_impact is not None:
         notes = read_notifications(target.sandbox_topology().notifications_file,

@@ -15,7 +15,11 @@ Two observers of detection, like the two of recovery:
 
 :func:`detection_gates` turns them into the game days' gates: "the expected
 alert fired within N s of the impact" (both observers) and, for a baseline,
-"no alert started firing" (a false positive fails the baseline).
+"no alert started firing" (a false positive fails the baseline). An alert
+that was already *pending* when the baseline began (its condition true on
+data from before it, say a ticket alert's hours-long window still holding an
+earlier outage) and fires during it is not the baseline's false positive
+(:func:`pending_at`), and is not counted.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from ..clients.alertmanager import Notification
 
 __all__ = ["Firing", "GateSpec", "detection_gate_specs", "firings", "first_firing",
-           "first_notification", "first_notified"]
+           "first_notification", "first_notified", "pending_at", "series_key"]
 
 Samples = Sequence[tuple[float, float]]
 
@@ -70,6 +74,21 @@ def firings(series: Iterable[tuple[Mapping[str, str], Samples]], *, start: float
                 out.append(Firing(str(labels.get("alertname", "")), dict(labels),
                                   t - evaluation_interval, t))
     return sorted(out, key=lambda f: f.lo)
+
+
+def series_key(labels: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    """An ALERTS series without its ``alertstate``: one alert, pending or firing."""
+    return frozenset((k, str(v)) for k, v in labels.items() if k not in ("alertstate",
+                                                                         "__name__"))
+
+
+def pending_at(series: Iterable[tuple[Mapping[str, str], Samples]], at: float,
+               evaluation_interval: float) -> set[frozenset[tuple[str, str]]]:
+    """The alerts (:func:`series_key`) with a *pending* sample within 1.5 evaluation
+    intervals of ``at``: their conditions held on data from before ``at``."""
+    gap = 1.5 * evaluation_interval
+    return {series_key(labels) for labels, samples in series
+            if any(v >= 1 and abs(t - at) <= gap for t, v in samples)}
 
 
 def first_notification(notifications: Iterable[Notification], alertname: str | None,
@@ -120,7 +139,7 @@ def detection_gate_specs(*, expect: str | None, within: float, t_impact: float |
         names = ", ".join(f.describe() for f in found)
         specs.append(GateSpec(
             "alerts during the baseline", "fail" if found else "pass",
-            f"{len(found)} fired" if found else "none fired", "none fires",
+            f"{len(found)} fired ({names})" if found else "none fired", "none fires",
             f"a false positive: {names} started firing with no fault applied" if found
             else "no alert started firing while the system was healthy"))
     if expect is None:
