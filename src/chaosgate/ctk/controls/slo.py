@@ -46,6 +46,7 @@ from typing import Any, cast
 
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
+from ...faults.timeline import healed_by
 from ...gameday import Evaluation, Gate, evaluate
 from ...gameday.evaluation import fault_took_hold
 from ...gameday.gates import DEFAULT_BUDGET_PERIOD, DEFAULT_MAX_BUDGET_BURN
@@ -122,7 +123,8 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
                       recovery_slo=recovery_slo, max_budget_burn=max_budget_burn,
                       budget_period=budget_period, fault_applied=fault_applied(journal),
                       prometheus=prometheus_client(target, secrets), log=log.info,
-                      clock_uncertainty=run.load_run.clock_uncertainty if run.load_run else 0.0)
+                      clock_uncertainty=run.load_run.clock_uncertainty if run.load_run else 0.0,
+                      t_healed=healed_by(a.timeline for a in run.faults))
     client = records_verdicts([s for s in cat if s.is_ratio], records, start=load_start,
                               end=load_end) if records else []
     faults = [a.timeline for a in run.faults]
