@@ -425,7 +425,10 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
                                    max(recover.hi, impact.t))
                 key = f"{s.name}@{a}"
                 edges[key] = (impact, recover)
-                out.append((impact.t, None if recover is None else recover.t, key))
+                # merged from its impact's lower bound: a latency SLO counts a stalled
+                # request when it ends, after the outage (up to fail_within later), so
+                # its breach may come after the availability SLO's recovery: one outage
+                out.append((impact.lo, None if recover is None else recover.t, key))
         return out
 
     found = []
@@ -436,6 +439,7 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
         recover = None if any(r is None for r in recovers) else max(
             (r for r in recovers if r is not None), key=lambda e: e.t)
         names = tuple(dict.fromkeys(k.rsplit("@", 1)[0] for k in keys))
+        t0 = impact.t
         per = {}
         for s in slos:
             inside = [b for b in chosen[s.name] if b.hi > t0 and (t1 is None or b.lo < t1)]
