@@ -9,13 +9,18 @@ without chaosgate's faults, interleaving three kinds (``--reps`` of each):
   event times;
 - **stop**: SIGSTOP of every catalog replica for 3 to 7 s (the processes the
   sandbox started, by the identity of the pid supervisord reports: pid and
-  start time, through a pidfd), then SIGCONT; truth: when the signals went;
+  start time, through a pidfd), then SIGCONT; truth: the SIGSTOP, and the
+  first answer through HAProxy's catalog service after the SIGCONT (polled
+  every 10 ms): HAProxy took the stalled replicas out and readmits them at
+  its next health check, up to 0.5 s later, answering 503 till then;
 - **crash**: the Patroni leader's node killed (SIGKILL of Patroni and its
   postmaster, by identity, supervisord told not to restart it); truth: the
-  kill, and the moment every orders replica stores an order again (each
+  kill, and the moment every orders replica stores orders again (each
   polled directly, past the gateway and HAProxy, every 20 ms: the later of
-  the replicas' first 201s, so the orders services' own reconnection and
-  circuit breaker are in the truth); the old node is started again and
+  the replicas' first 201s that began 5 successive ones, so the orders
+  services' own reconnection and circuit breaker are in the truth: a
+  replica's first 201 can be followed by more 503s for half a second, which
+  the users saw as the outage going on); the old node is started again and
   rejoins before the next outage.
 
 Then ``chaosgate timeline`` (the command, no hint) lists the incidents of
@@ -59,6 +64,7 @@ from chaosgate.load.runner import LoadSession, spec_for_target  # noqa: E402
 from chaosgate.sandbox.manager import SandboxManager, temporary_sandbox  # noqa: E402
 from chaosgate.targets import dump_target, parse_target, render_sandbox_target  # noqa: E402
 
+STREAK = 5  # a replica stores again: this many successive 201s (one poll every ~20 ms)
 GAP = 14.0  # healthy seconds between outages: the 10 s hold-down plus margin
 LINK = "gateway-catalog"
 APP = "catalog"
@@ -70,6 +76,7 @@ class Outage:
     kind: str
     t0: float
     t1: float
+    cause_end: float | None = None  # when the cause ended, when the shop's outage ran on
 
 
 def link_outage(manager: SandboxManager, length: float) -> Outage:
@@ -93,7 +100,29 @@ def replicas(manager: SandboxManager) -> list[Identity]:
     return [i for i in found if i is not None]
 
 
+def _serves(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=0.5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def readmitted(url: str, after: float, deadline: float) -> float:
+    """When ``url`` first answers 200 again from ``after`` on (polled every 10 ms: the
+    start of the first good poll), at most ``deadline``."""
+    while time.time() < deadline:
+        t = time.time()
+        if _serves(url):
+            return max(t, after)
+        time.sleep(0.01)
+    return deadline
+
+
 def stop_outage(manager: SandboxManager, length: float) -> Outage:
+    """SIGSTOP of every APP replica; the outage ends when the shop can reach APP again:
+    SIGCONT, then HAProxy's next health check readmits the replicas (every 0.5 s while
+    down): till then the ingress answers 503, which is the shop's outage, not an error
+    of the observers. Polled through HAProxy's APP service, past the fault proxy."""
     victims = replicas(manager)
     for v in victims:
         signal_identity(v, signal.SIGSTOP)
@@ -102,7 +131,8 @@ def stop_outage(manager: SandboxManager, length: float) -> Outage:
     t1 = time.time()
     for v in victims:
         signal_identity(v, signal.SIGCONT)
-    return Outage("stop", t0, t1)
+    service = f"http://127.0.0.1:{manager.topo.ports.service(APP)}/products"
+    return Outage("stop", t0, readmitted(service, t1, t1 + 10), cause_end=t1)
 
 
 def _stores(url: str) -> bool:
@@ -130,12 +160,17 @@ def crash_outage(manager: SandboxManager) -> Outage:
         signal_identity(v, signal.SIGKILL)
     t0 = time.time()
     deadline = t0 + 60
-    while not all(orders.values()) and time.time() < deadline:
-        for url, first in orders.items():
-            if not first:
-                t = time.time()
-                if _stores(url):
-                    orders[url] = t
+    streak = dict.fromkeys(orders, 0)  # successive 201s since the last failure
+    while min(streak.values()) < STREAK and time.time() < deadline:
+        for url in orders:
+            if streak[url] >= STREAK:
+                continue
+            t = time.time()
+            if _stores(url):
+                orders[url] = orders[url] if streak[url] else t
+                streak[url] += 1
+            else:
+                streak[url] = 0
         time.sleep(0.02)
     t1 = max(orders.values())
     manager.supervisor.start(member.name, wait=False)
@@ -157,7 +192,8 @@ def make_outages(manager: SandboxManager, reps: int, kinds: tuple[str, ...], log
             o = (link_outage(manager, length) if kind == "link" else
                  stop_outage(manager, length) if kind == "stop" else crash_outage(manager))
             out.append(o)
-            log(f"{kind}: truth {o.t1 - o.t0:.3f} s")
+            log(f"{kind}: truth {o.t1 - o.t0:.3f} s" + ("" if o.cause_end is None else
+                f" (readmitted {o.t1 - o.cause_end:.3f} s after the SIGCONT)"))
             time.sleep(GAP)
     return out
 

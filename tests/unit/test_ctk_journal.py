@@ -177,7 +177,8 @@ def test_section_carries_the_timeline_and_the_ttr_of_each_observer() -> None:
     gates = [Gate("time-to-recover (client)", "pass", "3.00 s", "≤ 30 s", "ok")]
     out = section(Evaluation(gates, m), [fault()])
     assert out["timeline"]["t_inject"] == 1005.0
-    assert out["timeline"]["client"]["t_impact"]["t"] == pytest.approx(1005.0)
+    # between the last good request (1004.95) and the first bad one (1005.0)
+    assert out["timeline"]["client"]["t_impact"]["t"] == pytest.approx(1004.975)
     assert out["ttr"]["client"] == pytest.approx(3.0, abs=0.06)
     assert "server" not in out["ttr"]
     assert out["gates"][0]["name"] == "time-to-recover (client)"

@@ -7,9 +7,11 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chaosgate.faults.timeline import FaultTimeline, healed_by
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.slo.counters import Bin
 from chaosgate.slo.incidents import (
+    HEAL_MARGIN,
     Covered,
     Incident,
     client_incidents,
@@ -148,6 +150,79 @@ def test_a_stray_slow_request_before_an_outage_does_not_move_its_impact() -> Non
     assert abs(incident.impact.t - 1020.0) < 0.5
 
 
+def mixed(outages: list[tuple[float, float]], *, seed: int, rate: float = 50.0,
+          seconds: float = 100.0, checkout_share: float = 0.05,
+          stray_after: float | None = None) -> list[RequestRecord]:
+    """Open-model requests, most on a listing route, few on checkout (both touched, like a
+    link to the database; at 5 % and more, so that its first good request comes well
+    within the healthy gap: a rarer route's SLO cannot see a window back within it before
+    the next outage): those that start inside an outage fail; ``stray_after``: one
+    slow listing this many seconds after each outage ends."""
+    rng = random.Random(seed)
+    out, t = [], 1000.0
+    while t < 1000.0 + seconds:
+        t += rng.expovariate(rate)
+        route = ROUTES[2] if rng.random() < checkout_share else ROUTES[0]
+        if any(a <= t < b for a, b in outages):
+            out.append(RequestRecord(t, 2.0, route, "GET", False, 502, "http_5xx"))
+        else:
+            out.append(RequestRecord(t, rng.uniform(2.0, 15.0), route, "GET", True, 200))
+    for _, b in outages if stray_after is not None else ():
+        assert stray_after is not None
+        out.append(RequestRecord(b + stray_after, 400.0, ROUTES[0], "GET", True, 200))
+    return sorted(out, key=lambda r: r.t)
+
+
+@settings(max_examples=40, deadline=None)
+@given(lengths=st.lists(st.floats(1.5, 8.0), min_size=1, max_size=3),
+       gaps=st.lists(st.floats(16.0, 25.0), min_size=3, max_size=3),
+       share=st.floats(0.05, 0.3), stray=st.one_of(st.none(), st.floats(0.05, 3.0)),
+       seed=st.integers(0, 10_000))
+def test_the_recovery_does_not_wait_for_the_rarest_route(
+        lengths: list[float], gaps: list[float], share: float, stray: float | None,
+        seed: int) -> None:
+    """The recovery lies between the incident's last bad request and the first good one
+    after it on a touched route, not at the first of the rarest route (checkout's latency
+    SLO recovers last): the estimate is their middle (the impact's too), and a stray slow
+    listing after its SLO recovered does not move it. (Known limit, kept: an outage too
+    short to breach the 95 % listing SLO on its own, under 1.5 s here, breaches it with
+    a stray slow request soon after, which then belongs to the incident.)"""
+    outages = schedule(lengths, gaps)
+    log = mixed(outages, seed=seed, checkout_share=share, stray_after=stray)
+    slos = [availability(), latency(ROUTES[0]), latency(ROUTES[2], 500.0)]
+    found = client_incidents(log, slos, hold_down=10.0, end=max(r.t for r in log))
+    for incident, (t0, t1) in truth_inside(found, outages):
+        assert incident.recover is not None
+        last_bad = max(r.t for r in log if r.t < t1)
+        first_good = min(r.t for r in log if r.t >= t1)
+        assert incident.recover.t == (last_bad + first_good) / 2
+        last_good = max(r.t for r in log if r.t < t0)
+        first_bad = min(r.t for r in log if r.t >= t0)
+        assert incident.impact.t == (last_good + first_bad) / 2
+
+
+def test_the_hint_is_bounded_by_the_heal() -> None:
+    """An incident that begins long after the fault was healed is not the fault's: a late
+    blip after a pod kill with no visible impact leaves the fault without an incident."""
+    log = stream([(1040.0, 1041.0)], seed=6, seconds=60)
+    (blip,) = client_incidents(log, SLOS, hold_down=10.0)
+    assert incident_at([blip], 1005.0) is blip  # unbounded: any later incident
+    assert incident_at([blip], 1005.0, healed=1010.0) is None  # 30 s after the heal
+    assert incident_at([blip], 1005.0, healed=1040.0 - HEAL_MARGIN + 1.0) is blip
+    assert incident_at([blip], 1040.5, healed=1045.0) is blip  # out when applied
+    tl = client_timeline_of(log, SLOS, t_inject=1005.0, t_healed=1010.0)
+    assert tl.t_impact is None and tl.t_recover is None
+
+
+def test_healed_by_is_the_last_fault_s_heal_or_none() -> None:
+    done = FaultTimeline("a", "kill-pods", "kill", t_inject=1.0, t_revert=2.0, t_healed=5.0)
+    reverted = FaultTimeline("b", "partition", "cut", t_inject=1.0, t_revert=3.0)
+    held = FaultTimeline("c", "latency", "slow", t_inject=1.0)
+    assert done.healed_at == 5.0 and reverted.healed_at == 3.0 and held.healed_at is None
+    assert healed_by([done, reverted]) == 5.0
+    assert healed_by([done, held]) is None and healed_by([]) is None
+
+
 def server_bins(outages: list[tuple[float, float]], *, lag: float, phase: float,
                 seed: int, rate: float = 50.0, seconds: int = 110) -> list[Bin]:
     """Bins as a proxy counts them: a request at its arrival, its error when it fails,
@@ -191,3 +266,22 @@ def test_errors_are_not_capped_at_a_scrape_s_arrivals() -> None:
     (incident,) = server_incidents({"a": bins}, [Covered("a", 0.9999)], scrape_interval=1.0,
                                    hold_down=5.0)
     assert incident.bad == 120
+
+
+def test_a_latency_breach_counted_when_stalled_requests_end_is_the_same_outage() -> None:
+    """SIGSTOP: errors are counted during the stall, the stalled requests' latencies only
+    when they end, after the SIGCONT; the latency SLO's breach then begins after the
+    availability SLO's recovery, within its impact's bounds (fail_within): one incident."""
+    def bins(bad: dict[int, int]) -> list[Bin]:
+        return [Bin(1000.0 + k, 1001.0 + k, bad.get(k, 0), 50) for k in range(40)]
+
+    found = server_incidents(
+        {"availability": bins({5: 50, 6: 50, 7: 50}), "latency": bins({9: 40, 10: 10})},
+        [Covered("availability", 0.9999), Covered("latency", 0.95)], scrape_interval=1.0,
+        fail_within=3.0, hold_down=10.0)
+    assert len(found) == 1, found
+    (incident,) = found
+    assert set(incident.slos) == {"availability", "latency"}
+    assert incident.impact.lo <= 1005.0 <= incident.impact.hi
+    assert incident.recover is not None and incident.recover.t >= 1010.0
+

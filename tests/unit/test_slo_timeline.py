@@ -41,14 +41,15 @@ def log(bad_between: tuple[float, float] | None = (10.0, 20.0), rate: float = 25
 def test_outage_edges_and_ttr() -> None:
     tl = client_timeline(log(), t_inject=1010.0, judge=is_error, objective=0.9999)
     assert tl.t_impact is not None and tl.t_recover is not None and tl.ttr is not None
-    assert tl.t_impact.t == pytest.approx(1010.0)
+    # each edge between the last request before it and the first after it: their middle
+    assert tl.t_impact.t == pytest.approx(1009.98)
     assert tl.t_impact.lo == pytest.approx(1009.96 - 0.001)  # back to the previous request
-    assert tl.t_recover.t == pytest.approx(1020.0)
+    assert tl.t_recover.t == pytest.approx(1019.98)
     assert tl.ttr.t == pytest.approx(10.0)
     # one request apart on each side, plus the 5 ms a request takes to tell
     assert tl.ttr.lo <= 10.0 <= tl.ttr.hi and tl.ttr.err == pytest.approx(0.047)
     assert tl.t_detect is not None and tl.t_detect.t == pytest.approx(1010.005)
-    assert tl.ttr_from_inject is not None and tl.ttr_from_inject.t == pytest.approx(10.0)
+    assert tl.ttr_from_inject is not None and tl.ttr_from_inject.t == pytest.approx(9.98)
     assert (tl.bad, tl.total) == (250, 750)
 
 
@@ -56,7 +57,8 @@ def test_a_request_in_flight_at_the_injection_is_the_impact() -> None:
     records = [*log(None), RequestRecord(1009.99, 30.0, "/api/products", "GET", False, 502)]
     tl = client_timeline(records, t_inject=1010.0, judge=is_error, objective=0.9999,
                          hold_down=5)
-    assert tl.t_impact is not None and tl.t_impact.t == pytest.approx(1009.99)
+    # the middle between it and the good request before it, not clamped to t_inject
+    assert tl.t_impact is not None and tl.t_impact.t == pytest.approx((1009.96 + 1009.99) / 2)
 
 
 def test_errors_over_before_the_injection_are_not_impact() -> None:
@@ -68,14 +70,15 @@ def test_hold_down_postpones_recovery_past_a_straggler() -> None:
     records = log(extra_bad=(25.0,))
     strict = client_timeline(records, t_inject=1010.0, judge=is_error, objective=0.9999)
     assert strict.t_recover is not None
-    assert strict.t_recover.t == pytest.approx(1025.04)  # the first request after it
+    # between it and the first request after it
+    assert strict.t_recover.t == pytest.approx((1025.0 + 1025.04) / 2)
     short = client_timeline(records, t_inject=1010.0, judge=is_error, objective=0.9999,
                             hold_down=4.0)
-    assert short.t_recover is not None and short.t_recover.t == pytest.approx(1020.0)
+    assert short.t_recover is not None and short.t_recover.t == pytest.approx(1019.98)
     loose = client_timeline(records, t_inject=1010.0, judge=is_error, objective=0.99)
     # 1 bad in 250 allowed: the straggler does not postpone it, but a window never
     # starts at a failed request
-    assert loose.t_recover is not None and loose.t_recover.t == pytest.approx(1020.0)
+    assert loose.t_recover is not None and loose.t_recover.t == pytest.approx(1019.98)
 
 
 def test_no_recovery_when_the_observation_ends_first() -> None:
@@ -110,12 +113,15 @@ def test_recovery_is_the_first_window_within_the_slo(flags: list[bool], gaps: li
         inside = [b for x, b in zip(starts, flags, strict=True) if s <= x < s + hold_down]
         return bool(inside) and meets(inside.count(False), len(inside), objective)
 
-    assert window_ok(tl.t_recover.t)
-    assert tl.t_recover.t + hold_down <= tl.t_end
-    # a recovery window starts at a good request (never at a failed one)
-    assert not dict(zip(starts, flags, strict=True))[tl.t_recover.t]
+    # the estimate is the middle between the last bad request and the first good one after
+    # it: a good request within its bounds starts a window within the SLO that fits before
+    # the end (never a failed one), and none between the impact and its lower bound does
+    bad_at = dict(zip(starts, flags, strict=True))
+    assert not bad_at[min(x for x in starts if x >= tl.t_recover.t)]
+    assert any(window_ok(x) and not bad_at[x] and x + hold_down <= tl.t_end
+               for x in starts if tl.t_recover.t <= x <= tl.t_recover.hi)
     earlier = [s for s, bad in zip(starts, flags, strict=True)
-               if not bad and tl.t_impact.t <= s < tl.t_recover.t]
+               if not bad and tl.t_impact.t <= s < tl.t_recover.lo]
     assert not any(window_ok(s) for s in earlier)
 
 

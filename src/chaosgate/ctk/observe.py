@@ -103,7 +103,8 @@ def _timeline(slo: SLO, cat: Catalog, observer: str, t_inject: float,
     end = run.settle()
     if observer == "client":
         records = run.records(until=end, server_observer=True)
-        found = measure(slo, cat, t_inject=t_inject, records=records, t_end=end)
+        found = measure(slo, cat, t_inject=t_inject, records=records, t_end=end,
+                        t_healed=run.t_healed)
         timeline = found.client
     else:
         target = run.target(configuration)
@@ -112,7 +113,8 @@ def _timeline(slo: SLO, cat: Catalog, observer: str, t_inject: float,
         bins = {s.name: fetch_bins(prom, s, t_inject - 5, end, scrape)
                 for s in timeline_slos(slo, cat)}
         found = measure(slo, cat, t_inject=t_inject, bins=bins, scrape_interval=scrape,
-                        t_end=end, fail_within=target.prometheus.fail_within)
+                        t_end=end, fail_within=target.prometheus.fail_within,
+                        t_healed=run.t_healed)
         timeline = found.server
     if timeline is None or timeline.total == 0:
         raise Inconclusive(f"no {observer}-side data since the fault was applied")

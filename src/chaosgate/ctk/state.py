@@ -348,6 +348,13 @@ class RunState:
         """When the run's first fault was applied (None: no fault yet)."""
         return None if self.fault_session is None else self.fault_session.t_inject
 
+    @property
+    def t_healed(self) -> float | None:
+        """When the run's last fault was over (None: none yet, or one still applied)."""
+        from ..faults.timeline import healed_by
+
+        return healed_by(a.timeline for a in self.faults)
+
     def problem(self, what: str, exc: BaseException) -> str:
         """Record (and log) that a control could not do its work: the run is inconclusive."""
         text = f"{what}: {type(exc).__name__}: {exc}"

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..platforms.base import FaultKind, Moment
 
-__all__ = ["CHAOSGATE", "FaultTimeline", "TimelineRow", "first", "format_clock"]
+__all__ = ["CHAOSGATE", "FaultTimeline", "TimelineRow", "first", "format_clock", "healed_by"]
 
 CHAOSGATE = "chaosgate"
 
@@ -59,6 +59,12 @@ class FaultTimeline:
                 self.moments.append(m)
                 seen.add((m.t, m.what, m.subject))
 
+    @property
+    def healed_at(self) -> float | None:
+        """When the fault was over: its ground-truth healed moment, else its revert (None:
+        still applied, or never applied)."""
+        return self.t_healed if self.t_healed is not None else self.t_revert
+
     def rows(self) -> list[TimelineRow]:
         """Every mark and moment, in time order, with offsets from ``t_inject``."""
         marks = [
@@ -91,6 +97,15 @@ def first(moments: Iterable[Moment], subject: str, prefix: str, after: float) ->
     found = [m for m in moments
              if m.subject == subject and m.what.startswith(prefix) and m.t >= after]
     return min(found, key=lambda m: m.t) if found else None
+
+
+def healed_by(timelines: Iterable[FaultTimeline | None]) -> float | None:
+    """When the last of ``timelines``' faults was over (:attr:`FaultTimeline.healed_at`);
+    None when there is none or one is not over yet (nothing bounds the incident then)."""
+    found = [tl.healed_at for tl in timelines if tl is not None]
+    if not found or any(t is None for t in found):
+        return None
+    return max(t for t in found if t is not None)
 
 
 def format_clock(t: float) -> str:

@@ -55,7 +55,7 @@ from ..exceptions import (
 )
 from ..faults import FaultRun, FaultSession, describe_fault, ledger_for
 from ..faults.stop import StopWatch, admit
-from ..faults.timeline import FaultTimeline
+from ..faults.timeline import FaultTimeline, healed_by
 from ..frontends import option
 from ..load.profiles import find_profile, read_profile
 from ..load.requestlog import RequestRecord
@@ -434,7 +434,8 @@ def _evaluate(run: GameDayRun, catalog: Catalog, log: Callable[[str], None]) -> 
                       max_budget_burn=config.max_budget_burn,
                       budget_period=config.budget_period, log=log,
                       fault_applied=fault_took_hold(config.fault is not None, [timeline]),
-                      clock_uncertainty=run.load.clock_uncertainty if run.load else 0.0)
+                      clock_uncertainty=run.load.clock_uncertainty if run.load else 0.0,
+                      t_healed=healed_by([timeline]))
     run.gates += result.gates
     if run.load is not None and run.load.lost_workers:  # the load was short: no verdict on it
         run.gates.append(Gate("load workers", "inconclusive",

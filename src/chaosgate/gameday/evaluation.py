@@ -84,7 +84,7 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
              prometheus: PrometheusClient | None = None,
              fault_applied: bool | None = None,
              log: Callable[[str], None] = lambda _m: None,
-             clock_uncertainty: float = 0.0) -> Evaluation:
+             clock_uncertainty: float = 0.0, t_healed: float | None = None) -> Evaluation:
     """Judge one run: ``records`` by start time, ``t_inject`` of its fault (None: baseline).
 
     ``warmup`` is the steady state before the fault when there is none;
@@ -102,6 +102,8 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     measure it from ``t_inject`` (a baseline: from the load's start).
     ``gate_slos``: SLOs whose window verdicts over the load gate the run
     (:func:`window_gates`); UsageError (exit 2) for an unknown or recovery SLO.
+    ``t_healed``: when the fault was over (its heal, else its revert): an
+    incident that begins later than that plus a margin is not the fault's.
     """
     gating = gating_slos(catalog, gate_slos)
     result = Evaluation(no_fault=fault_applied is False)
@@ -129,7 +131,7 @@ def evaluate(target: Target, catalog: Catalog, records: Sequence[RequestRecord],
     else:
         _recovery_gates(result, recovery, catalog, prom, records, t_inject or load_start,
                         load_start, load_end, target.prometheus.scrape_interval, log,
-                        clock_uncertainty, target.prometheus.fail_within)
+                        clock_uncertainty, target.prometheus.fail_within, t_healed)
     server: list[SLOVerdict] = []
     try:
         server = check_slos(prom, [s for s in catalog if s.is_window],
@@ -214,12 +216,12 @@ def _recovery_gates(result: Evaluation, recovery: SLO, catalog: Catalog,
                     prom: PrometheusClient, records: Sequence[RequestRecord], t_inject: float,
                     load_start: float, load_end: float, scrape_interval: float,
                     log: Callable[[str], None], clock_uncertainty: float = 0.0,
-                    fail_within: float = 0.0) -> None:
+                    fail_within: float = 0.0, t_healed: float | None = None) -> None:
     """Measure the recovery from ``t_inject`` by both observers; its gates."""
     result.measurement = measure_recovery(recovery, catalog, prom, records,
                                           t_inject, load_start, load_end,
                                           scrape_interval, log, clock_uncertainty,
-                                          fail_within=fail_within)
+                                          fail_within=fail_within, t_healed=t_healed)
     for verdict in result.measurement.verdicts:
         result.gates.append(Gate(f"{recovery.name} ({verdict.observer})", verdict.status,
                                  "" if verdict.value is None else f"{verdict.value:.2f} s",
@@ -259,10 +261,11 @@ def measure_recovery(slo: SLO, catalog: Catalog, prom: PrometheusClient,
                      end: float, scrape_interval: float,
                      log: Callable[[str], None] = lambda _m: None,
                      clock_uncertainty: float = 0.0, *,
-                     fail_within: float = 0.0) -> Measurement:
+                     fail_within: float = 0.0, t_healed: float | None = None) -> Measurement:
     """Both observers' timelines of ``slo`` around the fault applied at ``t_inject`` (the
     hint that picks its incident, :mod:`chaosgate.slo.incidents`); Prometheus' may be
-    missing. ``fail_within``: the target's ``prometheus.fail_within``."""
+    missing. ``fail_within``: the target's ``prometheus.fail_within``; ``t_healed``:
+    when the fault was over (bounds which incident is the fault's)."""
     bins = None
     try:
         bins = {s.name: fetch_bins(prom, s, start - 5, end + 2, scrape_interval)
@@ -271,4 +274,5 @@ def measure_recovery(slo: SLO, catalog: Catalog, prom: PrometheusClient,
         log(f"Prometheus timeline unavailable: {exc}")
     return measure(slo, catalog, t_inject=t_inject, records=records, bins=bins,
                    scrape_interval=scrape_interval, t_end=end,
-                   clock_uncertainty=clock_uncertainty, fail_within=fail_within)
+                   clock_uncertainty=clock_uncertainty, fail_within=fail_within,
+                   t_healed=t_healed)

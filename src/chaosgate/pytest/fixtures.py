@@ -139,15 +139,18 @@ class TimelineHelper:
     slo: SLOAccess
 
     def measure(self, records: Sequence[RequestRecord], *, t_inject: float,
-                recovery_slo: str = "time-to-recover") -> Measurement:
-        """Both observers' timelines of ``recovery_slo`` from ``t_inject`` (TTR, verdicts)."""
+                recovery_slo: str = "time-to-recover",
+                t_healed: float | None = None) -> Measurement:
+        """Both observers' timelines of ``recovery_slo`` from ``t_inject`` (TTR, verdicts);
+        ``t_healed`` (the fault's ``healed_at``) bounds which incident is the fault's."""
         if not records:
             raise ValueError("no requests to measure: run load with chaos_load first")
         start, end = min(r.t for r in records), max(r.end for r in records)
         recovery = self.slo.catalog.get(recovery_slo)
         return measure_recovery(recovery, self.slo.catalog, self.slo.prometheus, records,
                                 t_inject, start, end, self.target.prometheus.scrape_interval,
-                                fail_within=self.target.prometheus.fail_within)
+                                fail_within=self.target.prometheus.fail_within,
+                                t_healed=t_healed)
 
     def attach_plot(self, records: Sequence[RequestRecord], measurement: Measurement, *,
                     t_revert: float, title: str = "") -> bytes | None:

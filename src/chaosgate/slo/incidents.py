@@ -18,6 +18,7 @@ own times are only a hint to pick the incident it caused
   the observation: else the incident is still open, ``t_recover`` None).
 
 Two outages separated by a healthy hold-down are therefore two incidents.
+A fault's incident must also begin by its heal plus :data:`HEAL_MARGIN`.
 Per SLO, a failed request (5xx, timeout, no answer) is bad for every SLO
 that covers it, latency included: a fast 503 is not a good answer. The
 incidents of the SLOs are merged where they overlap (the system is out
@@ -25,9 +26,16 @@ while any SLO is), and the combined counts take each request once.
 
 Bounds. Client side (:func:`client_incidents`): the truth of an impact lies
 after the start of the last good request on a route the incident touched
-(a route with a bad request in it) and before the end of its first bad
-request; a recovery after the start of the last bad request and before the
-end of the first good one, on those routes. Server side
+(a route with a bad request in it, up to the incident's last bad one) and
+before the end of its first bad request; a recovery after the start of the
+incident's last bad request (the last one of an SLO before that SLO's own
+recovery: a stray slow request later is not the outage's) and before the end
+of the first good one that starts every SLO's window, on those routes. Each
+estimate is the middle between the two requests around the edge on the
+touched routes (last good and first bad; last bad and first good after it):
+the recovery does not wait for the next request of the rarest route, whose
+SLO recovers last, and the middle halves the spread of a request-spacing
+error. Server side
 (:func:`server_incidents`): an edge is known to the scrape interval it fell
 in, and a request is counted when it ends: a request may fail up to
 ``fail_within`` seconds (the longest time a request takes to fail: an
@@ -38,7 +46,7 @@ scrape in which they happened, never capped at that scrape's total.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -50,6 +58,7 @@ from .counters import Bin
 from .stats import exact
 
 __all__ = [
+    "HEAL_MARGIN",
     "Covered",
     "Incident",
     "Seen",
@@ -68,6 +77,12 @@ CHANGE_DRIFT = 0.2
 #: A route is one the incident touched when its share of bad requests in it is at
 #: least this part of the worst route's share (a stray slow request elsewhere is not).
 ROUTE_SHARE = 0.25
+
+#: Seconds after a fault's heal in which an incident may still begin and be the fault's
+#: (:func:`incident_at`): a pod's cold first requests, pools reconnecting, the shop's
+#: health checks readmitting a backend (the sandbox's every 0.5 s) all show within a few
+#: seconds; a blip later than this is another incident, not the fault's.
+HEAL_MARGIN = 5.0
 
 #: Whether a request is bad (True), good (False) or not covered by an SLO (None).
 Judge = Callable[[RequestRecord], "bool | None"]
@@ -268,17 +283,32 @@ def client_incidents(records: Sequence[RequestRecord], slos: Sequence[Covered], 
         idx = [i for i, v in enumerate(verdicts) if s.name in v]
         streams.append((s, [log[i].t for i in idx], [float(verdicts[i][s.name]) for i in idx]))
 
+    #: per SLO, the times of its bad events that belong to one of its incidents
+    #: (from its impact to its own recovery; the last call of ``spans`` is the final one)
+    owned: dict[str, list[float]] = {}
+
     def spans(resets: Sequence[float]) -> list[tuple[float, float | None, str]]:
-        return [(ts[a], None if b is None else ts[b], s.name) for s, ts, flags in streams
-                for a, b in _intervals(ts, ts, flags, [1.0] * len(ts), s.objective,
-                                       hold_down, stop, resets)]
+        out: list[tuple[float, float | None, str]] = []
+        owned.clear()
+        for s, ts, flags in streams:
+            for a, b in _intervals(ts, ts, flags, [1.0] * len(ts), s.objective, hold_down,
+                                   stop, resets):
+                out.append((ts[a], None if b is None else ts[b], s.name))
+                owned.setdefault(s.name, []).extend(
+                    ts[k] for k in range(a, len(ts) if b is None else b) if flags[k])
+        return out
 
     starts = [r.t for r in log]
     found = []
     for t0, t1, names in _two_passes(spans):
         a = bisect_left(starts, t0)
         b = len(log) if t1 is None else bisect_left(starts, t1)
-        inside = [i for i in range(a, b) if verdicts[i]]
+        # the incident's own bad events (not a stray one after its SLO recovered): the
+        # routes it touched are read up to the last of them, so a rare route whose SLO
+        # recovers late does not dilute the others' shares
+        last = max((t for name in names for t in owned.get(name, ())
+                    if t0 <= t and (t1 is None or t < t1)), default=t0)
+        inside = [i for i in range(a, bisect_right(starts, last)) if verdicts[i]]
         bad_idx = [i for i in inside if any(verdicts[i].values())]
         routes = _touched([log[i].name for i in inside], [log[i].name for i in bad_idx])
         on = [i for i in range(len(log)) if log[i].name in routes and verdicts[i]]
@@ -290,14 +320,16 @@ def client_incidents(records: Sequence[RequestRecord], slos: Sequence[Covered], 
         lo = log[before[-1]].t - resolution if before else (start if start is not None
                                                             else t0 - resolution)
         hi = min(log[i].end for i in bad_idx if log[i].name in routes) + resolution
-        impact = Span(t0, min(lo, t0), max(hi, t0))
+        # the onset lies between the last good request and the first bad one: their middle
+        mid = (log[before[-1]].t + t0) / 2 if before else t0
+        impact = Span(mid, min(lo, mid), max(hi, mid))
         recover = None
         if t1 is not None:
-            last_bad = [i for i in on if i < b and not good(i)]
-            first_good = [i for i in on if i >= b and good(i)]
-            rlo = log[last_bad[-1]].t - resolution if last_bad else t0
-            rhi = log[first_good[0]].end + resolution if first_good else t1 + resolution
-            recover = Span(t1, min(rlo, t1), max(rhi, t1))
+            recover = _client_recovery(log, on, good, t1, b, last, resolution)
+        # the counts: the requests that started from the impact to the recovery
+        b = len(log) if recover is None else bisect_left(starts, recover.t)
+        inside = [i for i in range(bisect_left(starts, impact.t), b) if verdicts[i]]
+        bad_idx = [i for i in inside if any(verdicts[i].values())]
         per = {}
         for s, _ in judges:
             mine = [verdicts[i][s.name] for i in inside if s.name in verdicts[i]]
@@ -305,6 +337,26 @@ def client_incidents(records: Sequence[RequestRecord], slos: Sequence[Covered], 
         found.append(Incident("client", impact, recover, len(bad_idx), len(inside),
                               tuple(names), per, routes))
     return found
+
+
+def _client_recovery(log: Sequence[RequestRecord], on: Sequence[int],
+                     good: Callable[[int], bool], t1: float, b: int, last: float,
+                     resolution: float) -> Span:
+    """The recovery of one client incident: between the last bad request of the incident
+    and the first good one after it on the touched routes (``on``, indices into ``log``),
+    their middle.
+
+    ``t1`` is the latest of the SLOs' own recoveries (each at its first good request
+    that starts a window within it), ``last`` the start of the incident's last bad event
+    (not a stray slow request after its SLO recovered). The
+    estimate does not wait for the next request of the rarest route: that SLO's gap
+    only widens the upper bound, the end of the first good request from ``t1`` on.
+    """
+    after = next((i for i in on if log[i].t > last and good(i)), None)
+    t = t1 if after is None else (last + min(log[after].t, t1)) / 2  # between the two
+    first_good = [i for i in on if i >= b and good(i)]
+    hi = log[first_good[0]].end + resolution if first_good else t1 + resolution
+    return Span(t, min(last - resolution, t), max(hi, t))
 
 
 def _ratio(b: Bin | None) -> float:
@@ -373,7 +425,10 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
                                    max(recover.hi, impact.t))
                 key = f"{s.name}@{a}"
                 edges[key] = (impact, recover)
-                out.append((impact.t, None if recover is None else recover.t, key))
+                # merged from its impact's lower bound: a latency SLO counts a stalled
+                # request when it ends, after the outage (up to fail_within later), so
+                # its breach may come after the availability SLO's recovery: one outage
+                out.append((impact.lo, None if recover is None else recover.t, key))
         return out
 
     found = []
@@ -384,6 +439,7 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
         recover = None if any(r is None for r in recovers) else max(
             (r for r in recovers if r is not None), key=lambda e: e.t)
         names = tuple(dict.fromkeys(k.rsplit("@", 1)[0] for k in keys))
+        t0 = impact.t
         per = {}
         for s in slos:
             inside = [b for b in chosen[s.name] if b.hi > t0 and (t1 is None or b.lo < t1)]
@@ -394,12 +450,18 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
     return found
 
 
-def incident_at(incidents: Sequence[Incident], hint: float) -> Incident | None:
+def incident_at(incidents: Sequence[Incident], hint: float, healed: float | None = None,
+                margin: float = HEAL_MARGIN) -> Incident | None:
     """The incident a fault applied at ``hint`` caused: the first one that may still
     have been out at ``hint`` (its recovery's upper bound is not before it) or was
-    impacted after it (None: the fault had no visible impact)."""
+    impacted after it, provided its impact may have begun (its lower bound) by the
+    fault's heal, ``healed`` (its revert or ground-truth healed moment; None: no
+    bound), plus ``margin`` (:data:`HEAL_MARGIN`). None: the fault had no visible
+    impact; a later incident is not the fault's."""
     for incident in sorted(incidents, key=lambda x: x.impact.t):
         if incident.recover is None or incident.recover.hi >= hint:
+            if healed is not None and incident.impact.lo > healed + margin:
+                return None
             return incident
     return None
 

@@ -69,7 +69,8 @@ def covered(slo: SLO, catalog: Catalog, *, client: bool) -> list[Covered]:
 def client_timeline_for(slo: SLO, catalog: Catalog, records: Iterable[RequestRecord], *,
                         t_inject: float, t_end: float | None = None,
                         hold_down: float | None = None,
-                        clock_uncertainty: float = 0.0) -> Timeline:
+                        clock_uncertainty: float = 0.0,
+                        t_healed: float | None = None) -> Timeline:
     """The request log's timeline of ``slo`` (SLOs without a client reading are left out).
 
     ``clock_uncertainty``: seconds a record's start may be off the harness's
@@ -82,19 +83,21 @@ def client_timeline_for(slo: SLO, catalog: Catalog, records: Iterable[RequestRec
     windows = {s.name: s.window for s in timeline_slos(slo, catalog)}
     return client_timeline_of(records, parts, t_inject=t_inject,
                               hold_down=_hold_down(slo, hold_down), detect_windows=windows,
-                              t_end=t_end, resolution=0.001 + clock_uncertainty)
+                              t_end=t_end, resolution=0.001 + clock_uncertainty,
+                              t_healed=t_healed)
 
 
 def server_timeline_for(slo: SLO, catalog: Catalog, bins: Mapping[str, Sequence[Bin]], *,
                         t_inject: float, scrape_interval: float, t_end: float | None = None,
                         hold_down: float | None = None, fail_within: float = 0.0,
-                        t_alert: Estimate | None = None) -> Timeline:
+                        t_alert: Estimate | None = None,
+                        t_healed: float | None = None) -> Timeline:
     """Prometheus' timeline of ``slo`` from ``bins`` (SLO name -> its bins)."""
     windows = {s.name: s.window for s in timeline_slos(slo, catalog)}
     return server_timeline_of(bins, covered(slo, catalog, client=False), t_inject=t_inject,
                               scrape_interval=scrape_interval, fail_within=fail_within,
                               hold_down=_hold_down(slo, hold_down), detect_windows=windows,
-                              t_end=t_end, t_alert=t_alert)
+                              t_end=t_end, t_alert=t_alert, t_healed=t_healed)
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,13 @@ def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
             bins: Mapping[str, Sequence[Bin]] | None = None, scrape_interval: float = 1.0,
             t_end: float | None = None, hold_down: float | None = None,
             fail_within: float = 0.0, t_alert: Estimate | None = None,
-            clock_uncertainty: float = 0.0) -> Measurement:
+            clock_uncertainty: float = 0.0, t_healed: float | None = None) -> Measurement:
     """Timelines of ``slo`` from the request log and/or the server bins, compared.
 
     The request log is left out when it can judge none of the SLOs behind
     ``slo`` (a recovery of a gauge_bound SLO alone is the server's only).
+    ``t_healed``: when the fault was healed (reverted, or seen healed), which bounds
+    the incident that is the fault's (:func:`~.incidents.incident_at`).
 
     ``verdicts`` holds the recovery verdict of each observer when ``slo`` is
     a ``recovery`` SLO (ratio SLOs are judged on counts, not timelines).
@@ -136,12 +141,13 @@ def measure(slo: SLO, catalog: Catalog, *, t_inject: float,
     client = server = None
     if records is not None and covered(slo, catalog, client=True):
         client = client_timeline_for(slo, catalog, records, t_inject=t_inject, t_end=t_end,
-                                     hold_down=hold_down, clock_uncertainty=clock_uncertainty)
+                                     hold_down=hold_down, clock_uncertainty=clock_uncertainty,
+                                     t_healed=t_healed)
     if bins is not None:
         server = server_timeline_for(slo, catalog, bins, t_inject=t_inject,
                                      scrape_interval=scrape_interval, t_end=t_end,
                                      hold_down=hold_down, fail_within=fail_within,
-                                     t_alert=t_alert)
+                                     t_alert=t_alert, t_healed=t_healed)
     disagreements = tuple(compare(client, server)) if client and server else ()
     verdicts: tuple[SLOVerdict, ...] = ()
     if slo.type == "recovery":

@@ -2,13 +2,14 @@
 
 Definitions (epoch seconds, each an :class:`Estimate` with bounds):
 
-- ``t_impact``: start of the first bad request (error, or slower than the SLO
-  threshold) affected by the fault: the first bad one still in flight at or
-  started after ``t_inject``;
+- ``t_impact``: the onset of the fault's incident: between the start of the
+  last good request and of the first bad one (error, or slower than the SLO
+  threshold) on the routes it touched, their middle;
 - ``t_detect``: when an evaluator of the SLO over its window first sees the
   SLI breach (and, separately, ``t_alert``: when a Prometheus alert fired);
-- ``t_recover``: start of the first hold-down window (default 10 s), at or
-  after the impact, in which the bad ratio stays within the SLO;
+- ``t_recover``: the end of the outage before the first hold-down window
+  (default 10 s) in which the bad ratio stays within the SLO: the middle
+  between the incident's last bad request and the first good one after it;
 - ``ttr = t_recover - t_impact`` (and :attr:`Timeline.ttr_from_inject`).
 
 The incident is found by :mod:`chaosgate.slo.incidents` from the data
@@ -150,11 +151,13 @@ def _failed(r: RequestRecord) -> bool:
 def client_timeline_of(records: Iterable[RequestRecord], slos: Sequence[Covered], *,
                        t_inject: float, hold_down: float = 10.0,
                        detect_windows: Mapping[str, float] | None = None,
-                       t_end: float | None = None, resolution: float = 0.001) -> Timeline:
+                       t_end: float | None = None, resolution: float = 0.001,
+                       t_healed: float | None = None) -> Timeline:
     """The request log's timeline of several SLOs together around a fault at ``t_inject``.
 
     The incident is the one :func:`~.incidents.incident_at` picks from
-    :func:`~.incidents.client_incidents` (``t_inject`` is only the hint);
+    :func:`~.incidents.client_incidents` (``t_inject`` is only the hint; an
+    incident that began after the fault's heal ``t_healed`` plus a margin is not it);
     requests that started at or after ``t_end`` (default: the last response)
     are not read. ``bad``/``total``: the requests answered from ``t_inject``
     on, each once (bad: bad for any SLO, or failed).
@@ -163,7 +166,7 @@ def client_timeline_of(records: Iterable[RequestRecord], slos: Sequence[Covered]
     judged = [s for s in slos if s.judge is not None]
     end = t_end if t_end is not None else max((r.end for r in log), default=t_inject)
     found = incident_at(client_incidents(log, judged, hold_down=hold_down, end=end,
-                                         resolution=resolution), t_inject)
+                                         resolution=resolution), t_inject, t_healed)
     detect = None
     bad = total = 0
     for r in log:
@@ -205,19 +208,21 @@ def client_timeline(records: Iterable[RequestRecord], *, t_inject: float, judge:
 def server_timeline_of(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered], *,
                        t_inject: float, scrape_interval: float, fail_within: float = 0.0,
                        hold_down: float = 10.0, detect_windows: Mapping[str, float] | None = None,
-                       t_end: float | None = None, t_alert: Estimate | None = None) -> Timeline:
+                       t_end: float | None = None, t_alert: Estimate | None = None,
+                       t_healed: float | None = None) -> Timeline:
     """Prometheus' timeline of several SLOs together around a fault at ``t_inject``.
 
     The incident is the one :func:`~.incidents.incident_at` picks from
-    :func:`~.incidents.server_incidents`; ``bad``/``total``: the largest of
-    any SLO's counts after ``t_inject`` (the server cannot tell requests apart).
+    :func:`~.incidents.server_incidents` (bounded by ``t_healed`` as on the client
+    side); ``bad``/``total``: the largest of any SLO's counts after ``t_inject`` (the
+    server cannot tell requests apart).
     """
     ordered = {s.name: sorted(bins.get(s.name, ()), key=lambda b: b.hi) for s in slos}
     last = max((b[-1].hi for b in ordered.values() if b), default=t_inject)
     end = t_end if t_end is not None else last
     found = incident_at(server_incidents(ordered, slos, scrape_interval=scrape_interval,
                                          fail_within=fail_within, hold_down=hold_down,
-                                         end=end), t_inject)
+                                         end=end), t_inject, t_healed)
     detect = None
     bad = total = 0
     for s in slos:
