@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chaosgate.faults.timeline import FaultTimeline, healed_by
@@ -44,6 +44,7 @@ def stream(outages: list[tuple[float, float]], *, seed: int, rate: float = 50.0,
     inside an outage fail (a 502 after 2 ms, or a fast 503); a few others are slow."""
     rng = random.Random(seed)
     out, t = [], 1000.0
+    last_slow: dict[str, float] = {}
     while t < 1000.0 + seconds:
         t += rng.expovariate(rate)
         route = rng.choice(ROUTES)
@@ -55,7 +56,13 @@ def stream(outages: list[tuple[float, float]], *, seed: int, rate: float = 50.0,
             # known limit: a stray slow request within seconds after a short outage
             # can postpone a 95 % latency SLO's recovery past it (hypothesis found it)
             near = any(a - 1.0 <= t < b + 3.0 for a, b in outages)
-            ms = 400.0 if rng.random() < slow_share and not near else rng.uniform(2.0, 15.0)
+            # a stray is one slow request per route in 20 s: a random cluster of them
+            # (hypothesis found 9 in 9 s on one route) is a real p95 breach, not a stray
+            spaced = t - last_slow.get(route, float("-inf")) > 20.0
+            slow = rng.random() < slow_share and not near and spaced
+            if slow:
+                last_slow[route] = t
+            ms = 400.0 if slow else rng.uniform(2.0, 15.0)
             out.append(RequestRecord(t, ms, route, "GET", True, 200))
     return out
 
@@ -86,6 +93,7 @@ def truth_inside(found: list[Incident], outages: list[tuple[float, float]]
 
 
 @settings(max_examples=40, deadline=None)
+@example(lengths=[1.0], gaps=[12.0] * 4, seed=2742)  # a cluster of strays, once
 @given(lengths=st.lists(st.floats(0.5, 8.0), min_size=1, max_size=4),
        gaps=st.lists(st.floats(12.0, 20.0), min_size=4, max_size=4),
        seed=st.integers(0, 10_000))
