@@ -20,7 +20,13 @@ from chaosgate.gameday.checks import (
 )
 from chaosgate.gameday.engine import apply_checks
 from chaosgate.gameday.results import build_result, failure_message, journal, marks_of, ttr_of
-from chaosgate.gameday.suite import ReportPaths, pytest_command, suite_verdict, verdict_rows
+from chaosgate.gameday.suite import (
+    ReportPaths,
+    pytest_command,
+    reported_rows,
+    suite_verdict,
+    verdict_rows,
+)
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.platforms.base import Change, ProbeResult
 from chaosgate.report.model import GameDayResult, GameDayResults, SLORow
@@ -130,6 +136,10 @@ def test_repetitions_give_mttr_rows_and_prefixed_rows(tmp_path: Path) -> None:
     assert ("x", "steady state (before and after)", "6/6 pass", "0 errors", "10.0 s (MTTR)",
             "pass") in rows
     assert not any("reported" in r[1] for r in rows)
+    reported = reported_rows([result])  # the catalogue's verdicts, printed apart
+    assert reported and all(r[0] == "x" and "reported" not in r[1] for r in reported)
+    assert {r[1] for r in reported} == {r.slo.removesuffix(" (reported, not gating)")
+                                        for r in result.slos if r.slo.endswith("not gating)")}
 
 
 def test_the_figures_the_history_records(tmp_path: Path) -> None:

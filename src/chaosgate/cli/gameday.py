@@ -161,7 +161,7 @@ def _revert_leftovers(target: Target, console: Console) -> list[str]:
 def _print_table(results: list[GameDayResult], console: Console) -> None:
     from rich.table import Table
 
-    from ..gameday.suite import verdict_rows
+    from ..gameday.suite import reported_rows, verdict_rows
 
     table = Table(title="game-day verdicts", show_lines=False)
     for col in ("game day", "SLO", "value", "objective", "TTR", "verdict"):
@@ -172,6 +172,18 @@ def _print_table(results: list[GameDayResult], console: Console) -> None:
         table.add_row(row[0] if row[0] != previous else "", *row[1:5], verdict,
                       end_section=False)
         previous = row[0]
+    console.print(table)
+    reported = reported_rows(results)
+    if not reported:
+        return
+    table = Table(title="SLOs over each game day (reported, not gating)", show_lines=False)
+    for col in ("game day", "SLO", "value", "objective", "verdict"):
+        table.add_column(col, overflow="fold")
+    previous = None
+    for name, slo, value, objective, status in reported:
+        table.add_row(name if name != previous else "", slo, value, objective,
+                      f"[{_COLOR.get(status, 'white')}]{status}[/]")
+        previous = name
     console.print(table)
 
 

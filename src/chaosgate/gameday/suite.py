@@ -32,7 +32,8 @@ from ..verdict import (
 )
 from .results import REPORTED
 
-__all__ = ["Decision", "ReportPaths", "pytest_command", "suite_verdict", "verdict_rows"]
+__all__ = ["Decision", "ReportPaths", "pytest_command", "reported_rows", "suite_verdict",
+           "verdict_rows"]
 
 # pytest's own exit codes
 PYTEST_OK, PYTEST_FAILED, PYTEST_INTERRUPTED, PYTEST_INTERNAL, PYTEST_USAGE, PYTEST_NO_TESTS = (
@@ -194,3 +195,10 @@ def verdict_rows(results: Sequence[GameDayResult]) -> list[tuple[str, str, str, 
                          objectives.pop() if len(objectives) == 1 else "each within tolerance",
                          ttr, combine(m.verdict for m in members)))
     return rows
+
+
+def reported_rows(results: Sequence[GameDayResult]) -> list[tuple[str, str, str, str, str]]:
+    """The SLOs judged over each game day that did not gate it (the catalogue's
+    statistical verdicts): game day, SLO, value, objective, verdict."""
+    return [(r.name, row.slo[:-len(REPORTED)], row.value, row.objective, row.verdict)
+            for r in results for row in r.slos if row.slo.endswith(REPORTED)]
