@@ -19,8 +19,11 @@ Arguments (all optional; ``${...}`` from the configuration works)::
 
 ``before_experiment`` starts Locust as a subprocess (never imported here:
 :class:`chaosgate.load.LoadSession`) against the target's ingress and waits
-``warmup`` seconds; if it records no request, the experiment is
-interrupted (nothing could be measured). The load runs through the
+``warmup`` seconds from its first recorded request (Locust takes seconds to
+start on a busy machine: counted from the launch, the warmup left the
+steady state too few requests); if none is recorded within
+:data:`START_WITHIN` s, the experiment is interrupted (nothing could be
+measured). The load runs through the
 steady-state hypothesis, the method, the hypothesis after it and the
 rollbacks. ``after_experiment`` (after the ``ledger`` control, so every
 fault is reverted) keeps it ``observe_after`` seconds past the last revert
@@ -54,6 +57,8 @@ __all__ = ["DEFAULT_OBSERVE_AFTER", "after_experiment_control", "before_experime
            "cleanup_control", "observation_end"]
 
 POLL = 0.25
+#: How long Locust may take to record its first request before the warmup begins (seconds).
+START_WITHIN = 30.0
 DEFAULT_OBSERVE_AFTER = 20.0  # seconds: a 10 s hold-down and a 10 s steady state after
 
 
@@ -127,14 +132,19 @@ def before_experiment_control(context: Experiment, configuration: Configuration 
         session = _start(configuration, float(rate), str(profile), float(warmup),
                          float(duration), None if request_timeout is None
                          else float(request_timeout), distributed)
-        until = time.time() + float(warmup)
-        while time.time() < until:
+        log_file = session.spec.request_log
+        deadline, until = time.time() + START_WITHIN + float(warmup), None
+        while until is None or time.time() < until:
             if not session.poll():
                 raise RuntimeError(f"Locust stopped during the warmup; see {session.spec.out_dir}")
+            if until is None and log_file.exists() and log_file.stat().st_size > 0:
+                until = time.time() + float(warmup)  # the warmup runs from the first request
+            if until is None and time.time() > deadline:
+                break
             time.sleep(POLL)
-        if not session.spec.request_log.exists() or not run.records():
-            raise RuntimeError(f"no request recorded in {float(warmup):g} s of warmup; see "
-                               f"{session.spec.out_dir}")
+        if not log_file.exists() or not run.records():
+            raise RuntimeError(f"no request recorded in {START_WITHIN + float(warmup):g} s "
+                               f"after the load started; see {session.spec.out_dir}")
     except Exception as exc:
         text = run.problem("load control could not start the load", exc)
         raise InterruptExecution(text) from exc
