@@ -109,6 +109,10 @@ def test_every_outage_is_one_incident_with_the_truth_inside_its_bounds(
         # spacing at the edges; bench/measurement.py reports the widths on real outages)
         assert abs(ttr.t - (t1 - t0)) <= ttr.err
         assert set(incident.routes) <= set(ROUTES[:2])
+        # seen by the 99.99 % SLO's window at the end of the first failed request
+        first_bad = min((r for r in log if not r.ok and r.t >= incident.impact.t),
+                        key=lambda r: r.t)
+        assert incident.detect.t == first_bad.end <= incident.recover.t
         # each request once: no more bad ones than requests started in the incident
         started = [r for r in log if incident.impact.t <= r.t < incident.recover.t]
         truly_bad = [r for r in started if not r.ok or r.ms > 250.0]
@@ -266,6 +270,9 @@ def test_the_server_keeps_its_bounds_when_requests_take_time_to_fail(
     for incident, (t0, t1) in truth_inside(found, outages):
         ttr = incident.ttr
         assert ttr is not None and abs(ttr.t - (t1 - t0)) <= 2.0 + lag
+        # seen at the scrape that first counted an error of it
+        first = min(b.hi for b in bins if b.bad and b.hi >= incident.impact.lo)
+        assert incident.detect.t == max(first, incident.impact.t)
 
 
 def test_errors_are_not_capped_at_a_scrape_s_arrivals() -> None:

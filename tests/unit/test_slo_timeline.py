@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chaosgate.load.requestlog import RequestRecord
 from chaosgate.slo.counters import Bin, alert_fired, bin_counters, counter_increments
+from chaosgate.slo.incidents import Covered, client_incidents
 from chaosgate.slo.stats import meets
 from chaosgate.slo.timeline import (
     Estimate,
@@ -87,13 +88,15 @@ def test_no_recovery_when_the_observation_ends_first() -> None:
 
 
 @settings(max_examples=150, deadline=None)
+@example(flags=[True, True, False, True, False, False, False], gaps=[1.0] * 120,
+         objective=0.5, hold_down=2.0, inject=0)  # a window within it before the breach
 @given(flags=st.lists(st.booleans(), min_size=1, max_size=120),
        gaps=st.lists(st.floats(0.01, 2.0), min_size=120, max_size=120),
        objective=st.sampled_from([0.5, 0.9, 0.9999]), hold_down=st.floats(0.5, 10.0),
        inject=st.integers(0, 60))
-def test_recovery_is_the_first_window_within_the_slo(flags: list[bool], gaps: list[float],
-                                                     objective: float, hold_down: float,
-                                                     inject: int) -> None:
+def test_recovery_is_the_first_window_within_the_slo_after_the_breach(
+        flags: list[bool], gaps: list[float], objective: float, hold_down: float,
+        inject: int) -> None:
     starts, t = [], 0.0
     for gap in gaps[:len(flags)]:
         t += gap
@@ -105,24 +108,45 @@ def test_recovery_is_the_first_window_within_the_slo(flags: list[bool], gaps: li
                          hold_down=hold_down)
     if tl.ttr is not None:
         assert tl.ttr.t >= 0 and tl.ttr.lo >= 0
-    if tl.t_impact is None or tl.t_recover is None:
-        return
-    assert tl.t_recover.t >= tl.t_impact.t
+    end = max(r.end for r in records)
+    incidents = client_incidents(records, [Covered("slo", objective, is_error)],
+                                 hold_down=hold_down, end=end)
+    bad_at = dict(zip(starts, flags, strict=True))
 
     def window_ok(s: float) -> bool:
         inside = [b for x, b in zip(starts, flags, strict=True) if s <= x < s + hold_down]
         return bool(inside) and meets(inside.count(False), len(inside), objective)
 
-    # the estimate is the middle between the last bad request and the first good one after
-    # it: a good request within its bounds starts a window within the SLO that fits before
-    # the end (never a failed one), and none between the impact and its lower bound does
-    bad_at = dict(zip(starts, flags, strict=True))
-    assert not bad_at[min(x for x in starts if x >= tl.t_recover.t)]
-    assert any(window_ok(x) and not bad_at[x] and x + hold_down <= tl.t_end
-               for x in starts if tl.t_recover.t <= x <= tl.t_recover.hi)
-    earlier = [s for s, bad in zip(starts, flags, strict=True)
-               if not bad and tl.t_impact.t <= s < tl.t_recover.lo]
-    assert not any(window_ok(s) for s in earlier)
+    for x in incidents:
+        # the breach is seen when the request that tipped the trailing window ends: a
+        # bad one, at or after the impact
+        tipped = next(r.t for r in records if r.end == x.detect.t)
+        assert bad_at[tipped] and x.impact.t <= x.detect.t
+        # the first incident's trailing window misses the objective (once it is not cut
+        # by the start of the data; later ones count an earlier incident's bad as good)
+        if x is incidents[0] and tipped - starts[0] >= hold_down:
+            inside = [b for s, b in zip(starts, flags, strict=True)
+                      if tipped - hold_down <= s <= tipped]
+            assert not meets(inside.count(False), len(inside), objective)
+        if x.recover is None:
+            # still out: no good request after the breach starts a window within the SLO
+            # that fits before the end
+            assert not any(window_ok(s) and not bad_at[s] and s + hold_down <= end
+                           for s in starts if s > tipped)
+            continue
+        assert x.recover.t >= x.impact.t and x.recover.t >= tipped
+        # the estimate is the middle between the last bad request and the first good one
+        # after it: a good request within its bounds starts a window within the SLO that
+        # fits before the end (never a failed one), and none from the breach to its lower
+        # bound does
+        assert not bad_at[min(s for s in starts if s >= x.recover.t)]
+        assert any(window_ok(s) and not bad_at[s] and s + hold_down <= end
+                   for s in starts if x.recover.t <= s <= x.recover.hi)
+        earlier = [s for s, bad in zip(starts, flags, strict=True)
+                   if not bad and tipped < s < x.recover.lo]
+        assert not any(window_ok(s) for s in earlier)
+    if tl.t_impact is not None and tl.t_recover is not None:
+        assert tl.t_recover.t >= tl.t_impact.t
 
 
 def scrape_bins(down: tuple[float, float], phase: float = 0.315, rate: int = 25,

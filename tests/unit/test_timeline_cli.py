@@ -67,7 +67,7 @@ def test_two_outages_are_two_incidents_with_the_truth_in_their_bounds(tmp_path: 
         assert incident["observers"]["server"] is None and incident["agree"] is False
         assert abs(client["ttr"] - (t1 - t0)) <= client["uncertainty"]
         assert abs(incident["ttr"] - (t1 - t0)) <= incident["uncertainty"]
-        assert incident["recovered"] > incident["impact"]
+        assert incident["recovered"] > incident["detected"] >= incident["impact"]
 
 
 def test_an_outage_still_going_is_listed_with_no_recovery(tmp_path: Path) -> None:

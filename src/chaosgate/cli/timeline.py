@@ -4,10 +4,12 @@ No fault and no ``t_inject`` needed: the server observer (Prometheus' raw
 counters of the SLOs a ``recovery`` SLO names) and, with ``--request-log``,
 the client observer (a load run's request log) are read over the window and
 handed to the incident finder (:mod:`chaosgate.slo.incidents`). Each
-incident is listed with its impact, recovery and TTR from both observers,
+incident is listed with its impact, detection (when the recovery SLO's
+hold-down window first showed the breach), recovery and TTR from both observers,
 their uncertainty and whether they agree; ``--json`` prints
-``{"incidents": [...]}`` in time order (``impact``, ``recovered`` — null
-while still out —, ``ttr``, ``observers`` → ``client``/``server``).
+``{"incidents": [...]}`` in time order (``impact``, ``detected``,
+``recovered`` — null while still out —, ``ttr``, ``observers`` →
+``client``/``server``).
 
 Exit codes: 0 every incident recovered within the recovery SLO (or none),
 1 one took longer or is still out past it, 2 bad input, 3 inconclusive (no
@@ -64,6 +66,7 @@ def _edge(x: Incident | None) -> str:
     rec = "still out" if x.recover is None else format_clock(x.recover.t)
     span = "" if ttr is None else f"TTR {ttr.t:.3f} ± {ttr.err:.3f} s\n"
     return (f"{span}{format_clock(x.impact.t)} → {rec}\n"
+            f"detected +{x.detect.t - x.impact.t:.3f} s\n"
             f"{x.bad} bad of {x.total}")
 
 

@@ -13,8 +13,9 @@ own times are only a hint to pick the incident it caused
   the excess was last zero), so a stray slow request seconds before an
   outage does not drag the impact back (drift :data:`CHANGE_DRIFT`), and a
   single 5xx against 99.99 % is an incident of its own;
-- **impacted → recovered** at the first good event that starts a whole
-  hold-down window within the SLO (the window must fit before the end of
+- **impacted → recovered** at the first good event after the detection (the
+  event whose trailing window breached) that starts a whole hold-down window
+  within the SLO (the window must fit before the end of
   the observation: else the incident is still open, ``t_recover`` None).
 
 Two outages separated by a healthy hold-down are therefore two incidents.
@@ -115,6 +116,9 @@ class Span:
 class Incident:
     """One outage as one observer saw it.
 
+    ``detect``: when an evaluator of the SLO over the trailing hold-down window
+    first saw the breach (the end of the request that tipped it, client side;
+    the scrape that showed it, server side): the earliest of the SLOs';
     ``bad``/``total``: the events from the impact to the recovery (or the end
     of the observation), each request once; ``per_slo``: the same per SLO;
     ``routes``: the routes with a bad request (client side).
@@ -122,6 +126,7 @@ class Incident:
 
     observer: str
     impact: Span
+    detect: Span
     recover: Span | None
     bad: int
     total: int
@@ -139,11 +144,12 @@ class Incident:
                     max(t, self.recover.hi - self.impact.lo))
 
     def to_json(self) -> dict[str, Any]:
-        """``impact``, ``recovered`` (null while out), ``ttr`` and ``uncertainty`` (the ±
-        on ``ttr``; on the impact while out), with bounds and counts."""
+        """``impact``, ``detected``, ``recovered`` (null while out), ``ttr`` and
+        ``uncertainty`` (the ± on ``ttr``; on the impact while out), with bounds and counts."""
         ttr = self.ttr
         return {
-            "impact": self.impact.t, "recovered": None if self.recover is None else self.recover.t,
+            "impact": self.impact.t, "detected": self.detect.t,
+            "recovered": None if self.recover is None else self.recover.t,
             "ttr": None if ttr is None else ttr.t,
             "uncertainty": self.impact.err if ttr is None else ttr.err,
             "impact_bounds": [self.impact.lo, self.impact.hi],
@@ -162,8 +168,10 @@ def _meets(good: float, total: float, objective: Fraction) -> bool:
 
 def _intervals(t: Sequence[float], t_hi: Sequence[float], bad: Sequence[float],
                count: Sequence[float], objective: float, hold_down: float,
-               end: float, resets: Sequence[float] = ()) -> list[tuple[int, int | None]]:
-    """``(impact index, recovery index or None)`` of one SLO's events in time order.
+               end: float, resets: Sequence[float] = ()) -> list[tuple[int, int, int | None]]:
+    """``(impact index, detection index, recovery index or None)`` of one SLO's events in
+    time order. The detection is the event whose trailing window breached the SLO; the
+    recovery is searched from the event after it.
 
     ``t``: an event's time (a bin's lower edge), ``t_hi`` when it was known (a
     bin's upper edge); ``bad``/``count``: its bad and total events;
@@ -178,7 +186,7 @@ def _intervals(t: Sequence[float], t_hi: Sequence[float], bad: Sequence[float],
     for b, c in zip(bad, count, strict=True):
         pb.append(pb[-1] + b)
         pc.append(pc[-1] + c)
-    out: list[tuple[int, int | None]] = []
+    out: list[tuple[int, int, int | None]] = []
     base, i, excess, change = 0, 0, 0.0, -1
     while i < n:
         excess = max(0.0, excess + bad[i] - drift * count[i]) if bad[i] or excess else 0.0
@@ -198,7 +206,7 @@ def _intervals(t: Sequence[float], t_hi: Sequence[float], bad: Sequence[float],
                 first_bad = next(k for k in range(since, i + 1) if bad[k])
                 start = max(change if change >= 0 else i, first_bad)
                 rec = _recovery(t, bad, count, pb, pc, i + 1, obj, hold_down, end)
-                out.append((start, rec))
+                out.append((start, i, rec))
                 if rec is None:
                     break
                 base, i, excess, change = rec, rec, 0.0, -1
@@ -245,6 +253,11 @@ def _two_passes(spans: Callable[[Sequence[float]], list[tuple[float, float | Non
     return _merge(spans([t1 for _, t1, _ in first if t1 is not None]))
 
 
+def _slo_names(keys: Sequence[str]) -> tuple[str, ...]:
+    """The SLOs of merged spans (each keyed ``slo@index``), once each, in order."""
+    return tuple(dict.fromkeys(k.rsplit("@", 1)[0] for k in keys))
+
+
 def _failed(r: RequestRecord) -> bool:
     return r.status >= 500 if r.status is not None else not r.ok
 
@@ -281,26 +294,33 @@ def client_incidents(records: Sequence[RequestRecord], slos: Sequence[Covered], 
     streams = []
     for s, _ in judges:
         idx = [i for i, v in enumerate(verdicts) if s.name in v]
-        streams.append((s, [log[i].t for i in idx], [float(verdicts[i][s.name]) for i in idx]))
+        streams.append((s, [log[i].t for i in idx], [float(verdicts[i][s.name]) for i in idx],
+                        [log[i].end for i in idx]))
 
     #: per SLO, the times of its bad events that belong to one of its incidents
     #: (from its impact to its own recovery; the last call of ``spans`` is the final one)
     owned: dict[str, list[float]] = {}
+    #: per span (``slo@index``), when its breach was seen: the end of the request
+    detected: dict[str, float] = {}
 
     def spans(resets: Sequence[float]) -> list[tuple[float, float | None, str]]:
         out: list[tuple[float, float | None, str]] = []
         owned.clear()
-        for s, ts, flags in streams:
-            for a, b in _intervals(ts, ts, flags, [1.0] * len(ts), s.objective, hold_down,
-                                   stop, resets):
-                out.append((ts[a], None if b is None else ts[b], s.name))
+        for s, ts, flags, ends in streams:
+            for a, d, b in _intervals(ts, ts, flags, [1.0] * len(ts), s.objective, hold_down,
+                                      stop, resets):
+                key = f"{s.name}@{a}"
+                detected[key] = ends[d]
+                out.append((ts[a], None if b is None else ts[b], key))
                 owned.setdefault(s.name, []).extend(
                     ts[k] for k in range(a, len(ts) if b is None else b) if flags[k])
         return out
 
     starts = [r.t for r in log]
     found = []
-    for t0, t1, names in _two_passes(spans):
+    for t0, t1, keys in _two_passes(spans):
+        names = _slo_names(keys)
+        seen_at = min(detected[k] for k in keys)
         a = bisect_left(starts, t0)
         b = len(log) if t1 is None else bisect_left(starts, t1)
         # the incident's own bad events (not a stray one after its SLO recovered): the
@@ -334,8 +354,9 @@ def client_incidents(records: Sequence[RequestRecord], slos: Sequence[Covered], 
         for s, _ in judges:
             mine = [verdicts[i][s.name] for i in inside if s.name in verdicts[i]]
             per[s.name] = (sum(mine), len(mine))
-        found.append(Incident("client", impact, recover, len(bad_idx), len(inside),
-                              tuple(names), per, routes))
+        detect = Span(max(seen_at, impact.t), max(seen_at, impact.t), max(seen_at, impact.t))
+        found.append(Incident("client", impact, detect, recover, len(bad_idx), len(inside),
+                              names, per, routes))
     return found
 
 
@@ -402,6 +423,7 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
     """
     slack = scrape_interval / 2
     edges: dict[str, tuple[Span, Span | None]] = {}
+    detected: dict[str, float] = {}  # the scrape that showed each span's breach
     chosen: dict[str, list[Bin]] = {}
     for s in slos:
         chosen[s.name] = sorted((b for b in bins.get(s.name, ()) if (start is None or b.hi > start)
@@ -414,9 +436,10 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
             if not own:
                 continue
             stop = end if end is not None else own[-1].hi
-            for a, m in _intervals([b.lo for b in own], [b.hi for b in own],
-                                   [float(b.bad) for b in own], [float(b.total) for b in own],
-                                   s.objective, hold_down - slack, stop, resets):
+            for a, d, m in _intervals([b.lo for b in own], [b.hi for b in own],
+                                      [float(b.bad) for b in own],
+                                      [float(b.total) for b in own],
+                                      s.objective, hold_down - slack, stop, resets):
                 impact = _bin_impact(own, a, fail_within)
                 recover = None if m is None else _bin_recovery(own, m, scrape_interval,
                                                                fail_within)
@@ -425,6 +448,7 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
                                    max(recover.hi, impact.t))
                 key = f"{s.name}@{a}"
                 edges[key] = (impact, recover)
+                detected[key] = own[d].hi
                 # merged from its impact's lower bound: a latency SLO counts a stalled
                 # request when it ends, after the outage (up to fail_within later), so
                 # its breach may come after the availability SLO's recovery: one outage
@@ -438,7 +462,8 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
         recovers = [edges[k][1] for k in keys]
         recover = None if any(r is None for r in recovers) else max(
             (r for r in recovers if r is not None), key=lambda e: e.t)
-        names = tuple(dict.fromkeys(k.rsplit("@", 1)[0] for k in keys))
+        names = _slo_names(keys)
+        seen_at = max(min(detected[k] for k in keys), impact.t)
         t0 = impact.t
         per = {}
         for s in slos:
@@ -446,7 +471,8 @@ def server_incidents(bins: Mapping[str, Sequence[Bin]], slos: Sequence[Covered],
             per[s.name] = (sum(b.bad for b in inside), sum(b.total for b in inside))
         bad = max((b for b, _ in per.values()), default=0)
         total = max((max(n, b) for b, n in per.values()), default=0)
-        found.append(Incident("server", impact, recover, bad, total, names, per))
+        found.append(Incident("server", impact, Span(seen_at, seen_at, seen_at), recover,
+                              bad, total, names, per))
     return found
 
 
@@ -498,10 +524,11 @@ class Seen:
         return all(abs(a.t - b.t) <= a.err + b.err for a, b in pairs)
 
     def to_json(self) -> dict[str, Any]:
-        """``impact``, ``recovered``, ``ttr`` (the best observer's), ``agree`` and
+        """``impact``, ``detected``, ``recovered``, ``ttr`` (the best observer's), ``agree`` and
         ``observers`` -> ``client``/``server`` -> the same plus ``uncertainty`` (or null)."""
         best = self.best.to_json()
-        return {"impact": best["impact"], "recovered": best["recovered"], "ttr": best["ttr"],
+        return {"impact": best["impact"], "detected": best["detected"],
+                "recovered": best["recovered"], "ttr": best["ttr"],
                 "uncertainty": best["uncertainty"], "observer": self.best.observer,
                 "agree": self.agree,
                 "observers": {"client": None if self.client is None else self.client.to_json(),
