@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from chaosgate.cli import app
 from chaosgate.clients import allure as allure_html
-from chaosgate.clients.allure import build_allure_html, find_allure_cli
+from chaosgate.clients.allure import build_allure_html, declare_data_first, find_allure_cli
 from chaosgate.exceptions import ChaosgateError, Inconclusive, UsageError
 
 # Writes index.html into --output and records its arguments, or fails.
@@ -28,7 +28,7 @@ for a in "$@"; do [ "$prev" = "--output" ] && out="$a"; prev="$a"; done
 echo "$@" > "$(dirname "$0")/args.txt"
 cp allurerc.json "$(dirname "$0")/allurerc.json"
 if [ -n "$FAIL" ]; then echo "boom: cannot read results" >&2; exit 1; fi
-mkdir -p "$out" && echo "<html>new</html>" > "$out/index.html"
+mkdir -p "$out" && echo "<html><head></head>new</html>" > "$out/index.html"
 """
 
 
@@ -54,7 +54,9 @@ def test_builds_and_replaces(tmp_path: Path, fake_cli: Path, results: Path) -> N
     out.mkdir(parents=True)
     (out / "old.txt").write_text("old")
     index = build_allure_html(results, out, single_file=True, allure_cli=fake_cli)
-    assert index == out / "index.html" and index.read_text() == "<html>new</html>\n"
+    assert index == out / "index.html" and index.read_text() == (
+        "<html><head>" + declare_data_first("</head>").removesuffix("</head>") + "</head>new"
+        "</html>\n")
     assert not (out / "old.txt").exists()
     args = (fake_cli.parent / "args.txt").read_text().split()
     assert args[:2] == ["awesome", str(results)] and "--single-file" in args
@@ -157,3 +159,15 @@ def test_report_command_rebuilds_the_summary(tmp_path: Path, fake_cli: Path,
     (tmp_path / "reports" / "gameday.json").write_text("{}")
     assert CliRunner().invoke(app, ["report"]).exit_code == 2
     assert os.path.exists(tmp_path / "reports" / "allure-report" / "index.html")
+
+
+def test_a_single_file_report_declares_its_data_before_its_app() -> None:
+    page = ('<html><head><title>r</title></head><body><script src="data:text/javascript;'
+            'base64,AA=="></script><script>window.allureReportData = {};</script></body>'
+            '</html>')
+    fixed = declare_data_first(page)
+    declared = fixed.index("window.allureReportData = window.allureReportData || {};")
+    assert declared < fixed.index("</head>") < fixed.index("data:text/javascript")
+    assert declare_data_first(fixed) == fixed  # once
+    with pytest.raises(ChaosgateError, match="</head>"):
+        declare_data_first("<html><body></body></html>")

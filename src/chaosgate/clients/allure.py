@@ -91,6 +91,26 @@ def _categories(results: Path) -> list[Any]:
     return [dict(c) for c in DEFAULT_CATEGORIES]
 
 
+#: Declares a single-file report's data store before Allure's app script runs. Allure
+#: 3.18 writes the app (``main.js``) before the inline data script; the app reads the
+#: data from ``window.allureReportData`` only when that already exists when it asks,
+#: else it fetches ``widgets/*.json`` beside the page, which a file opened from disk does
+#: not have: on a busy machine the page then shows "Failed to fetch". With the store
+#: declared first, the app waits for ``allureReportDataReady`` as it means to.
+_DATA_FIRST = "<script>window.allureReportData = window.allureReportData || {};</script>"
+
+
+def declare_data_first(html: str) -> str:
+    """``html`` (a single-file report) with :data:`_DATA_FIRST` at the end of its head."""
+    if _DATA_FIRST in html:
+        return html
+    head = html.find("</head>")
+    if head < 0:
+        raise ChaosgateError("allure wrote a single-file report without a </head>: cannot "
+                             "make it load its data before its app")
+    return html[:head] + _DATA_FIRST + "\n" + html[head:]
+
+
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -164,6 +184,9 @@ def build_allure_html(results_dir: Path | str, output_dir: Path | str, *,
             raise ChaosgateError(
                 f"allure failed (exit {proc.returncode}); the previous report is kept.\n"
                 + _tail(text))
+        if single_file:
+            index.write_text(declare_data_first(index.read_text(encoding="utf-8")),
+                             encoding="utf-8")
         _swap(fresh, output, work / "previous")
     finally:
         shutil.rmtree(work, ignore_errors=True)
