@@ -13,15 +13,17 @@ without chaosgate's faults, interleaving three kinds (``--reps`` of each):
   first answer through HAProxy's catalog service after the SIGCONT (polled
   every 10 ms): HAProxy took the stalled replicas out and readmits them at
   its next health check, up to 0.5 s later, answering 503 till then;
-- **crash**: the Patroni leader's node killed (SIGKILL of Patroni and its
-  postmaster, by identity, supervisord told not to restart it); truth: the
-  kill, and the moment every orders replica stores orders again (each
-  polled directly, past the gateway and HAProxy, every 20 ms: the later of
-  the replicas' first 201s that began 5 successive ones, so the orders
-  services' own reconnection and circuit breaker are in the truth: a
-  replica's first 201 can be followed by more 503s for half a second, which
-  the users saw as the outage going on); the old node is started again and
-  rejoins before the next outage.
+- **crash**: the Patroni leader's node killed (SIGSTOP then SIGKILL of
+  Patroni and its postmaster, by identity, supervisord told not to restart
+  it in between); truth: the SIGSTOP (the node stops answering), and the
+  moment every orders replica stores orders again (each polled directly,
+  past the gateway and HAProxy, back to back in a thread of its own, about
+  every 15 ms: the later of the replicas' recoveries, each the middle
+  between its last failed store and the first 201 that began 5 successive
+  ones, so the orders services' own reconnection and circuit breaker are in
+  the truth: a replica's first 201 can be followed by more 503s for half a
+  second, which the users saw as the outage going on); the old node is
+  started again and rejoins before the next outage.
 
 Then ``chaosgate timeline`` (the command, no hint) lists the incidents of
 the whole run from both observers. Each outage is matched with the
@@ -74,7 +76,7 @@ from chaosgate.load.runner import LoadSession, spec_for_target  # noqa: E402
 from chaosgate.sandbox.manager import SandboxManager, temporary_sandbox  # noqa: E402
 from chaosgate.targets import dump_target, parse_target, render_sandbox_target  # noqa: E402
 
-STREAK = 5  # a replica stores again: this many successive 201s (one poll every ~20 ms)
+STREAK = 5  # a replica stores again: this many successive 201s (one poll every ~15 ms)
 GAP = 14.0  # healthy seconds between outages: the 10 s hold-down plus margin
 LINK = "gateway-catalog"
 APP = "catalog"
@@ -153,11 +155,32 @@ def _stores(url: str) -> bool:
         return False
 
 
+def _recovered(url: str, deadline: float) -> float | None:
+    """When the orders replica at ``url`` stores orders again: the middle between the
+    start of its last failed store and of the first good one that began :data:`STREAK`
+    successive ones (polled back to back, 5 ms apart: about 15 ms between polls, so the
+    truth itself is known to about ±8 ms). None: not by ``deadline``."""
+    last_bad = time.time()
+    first = 0.0
+    streak = 0
+    while streak < STREAK and time.time() < deadline:
+        t = time.time()
+        if _stores(url):
+            first = first if streak else t
+            streak += 1
+        else:
+            streak, last_bad = 0, t
+        time.sleep(0.005)
+    return (last_bad + first) / 2 if streak >= STREAK else None
+
+
 def crash_outage(manager: SandboxManager) -> Outage:
+    from concurrent.futures import ThreadPoolExecutor
+
     from chaosgate.platforms.sandbox_db import postmaster_pid
 
     members = manager.topo.db_members
-    orders = {f"http://127.0.0.1:{p.port}": 0.0 for p in manager.topo.pods_of("orders")}
+    orders = [f"http://127.0.0.1:{p.port}" for p in manager.topo.pods_of("orders")]
     leader = manager.patroni.leader()
     assert leader is not None, "no Patroni leader"
     member = next(m for m in members if m.name == leader.name)
@@ -165,24 +188,14 @@ def crash_outage(manager: SandboxManager) -> Outage:
     victims = [i for i in (identify(p) for p in pids if p) if i is not None]
     for v in victims:
         signal_identity(v, signal.SIGSTOP)
+    t0 = time.time()  # the node stopped answering: the crash, as its clients see it
     manager.supervisor.stop(member.name, wait=False)  # not restarted on exit
     for v in victims:
         signal_identity(v, signal.SIGKILL)
-    t0 = time.time()
     deadline = t0 + 60
-    streak = dict.fromkeys(orders, 0)  # successive 201s since the last failure
-    while min(streak.values()) < STREAK and time.time() < deadline:
-        for url in orders:
-            if streak[url] >= STREAK:
-                continue
-            t = time.time()
-            if _stores(url):
-                orders[url] = orders[url] if streak[url] else t
-                streak[url] += 1
-            else:
-                streak[url] = 0
-        time.sleep(0.02)
-    t1 = max(orders.values())
+    with ThreadPoolExecutor(len(orders)) as pool:  # every replica polled at once
+        found = list(pool.map(lambda url: _recovered(url, deadline), orders))
+    t1 = max((t for t in found if t is not None), default=deadline)
     manager.supervisor.start(member.name, wait=False)
     while time.time() < deadline + 60:  # the old node rejoins as a replica
         states = [m.state for m in manager.patroni.cluster()]
