@@ -354,9 +354,9 @@ def client_incidents(records: Sequence[RequestRecord], slos: Sequence[Covered], 
         for s, _ in judges:
             mine = [verdicts[i][s.name] for i in inside if s.name in verdicts[i]]
             per[s.name] = (sum(mine), len(mine))
-        detect = Span(max(seen_at, impact.t), max(seen_at, impact.t), max(seen_at, impact.t))
-        found.append(Incident("client", impact, detect, recover, len(bad_idx), len(inside),
-                              names, per, routes))
+        tipped = max(seen_at, impact.t)
+        found.append(Incident("client", impact, Span(tipped, tipped, tipped), recover, len(bad_idx),
+                              len(inside), names, per, routes))
     return found
 
 

@@ -48,7 +48,6 @@ from typing import Any, cast
 
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
-from ...faults.timeline import healed_by
 from ...gameday import Evaluation, Gate, evaluate
 from ...gameday.detection import detect
 from ...gameday.evaluation import fault_took_hold
@@ -128,7 +127,7 @@ def evaluate_run(configuration: Configuration, secrets: Secrets, *,
                       budget_period=budget_period, fault_applied=fault_applied(journal),
                       prometheus=prometheus, log=log.info,
                       clock_uncertainty=run.load_run.clock_uncertainty if run.load_run else 0.0,
-                      t_healed=healed_by(a.timeline for a in run.faults))
+                      t_healed=run.t_healed)
     if records and run.faults:
         settings = run.settings(configuration)
         found = detect(target, start=load_start, end=load_end,
