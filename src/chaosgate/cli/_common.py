@@ -48,10 +48,15 @@ err_console = Console(stderr=True, highlight=False)
 
 def target_option(required: bool = True, default: str | None = None,
                   help: str = "Target file (YAML).") -> Callable[[F], F]:
-    """``--target FILE`` (the ``target_file`` parameter)."""
+    """``--target FILE`` (the ``target_file`` parameter).
+
+    Without a default no ``default=`` is passed at all: click 8.3 and later
+    take an explicit ``default=None`` as a value given, so ``required`` no
+    longer refused a missing ``--target`` (a traceback instead of exit 2)."""
+    extra: dict[str, Any] = {} if default is None else {"default": default,
+                                                         "show_default": True}
     return click.option("--target", "target_file", required=required and default is None,
-                        default=default, show_default=default is not None,
-                        type=click.Path(dir_okay=False), help=help)
+                        type=click.Path(dir_okay=False), help=help, **extra)
 
 
 def ledger_option(func: F) -> F:
